@@ -1,0 +1,38 @@
+# The README's two commands, and a few helpers.
+#   make run    install what is missing, build, start the server (127.0.0.1:8080, var/carepath.db)
+#   make test   install what is missing, build, run every test with ctest
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+CAREPATH := $(BUILD_DIR)/engine/src/app/carepath
+
+.PHONY: all deps configure build run test validate clean format
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	@mkdir -p var
+	$(CAREPATH) serve --config config/carepath.yaml
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+validate: build
+	$(CAREPATH) validate workflows/*.yaml
+
+format:
+	@clang-format -i $$(git ls-files '*.cpp' '*.hpp' '*.h' '*.c')
+
+clean:
+	rm -rf $(BUILD_DIR)

@@ -1,0 +1,55 @@
+#include "api/http.hpp"
+
+#include <array>
+#include <random>
+
+#include <boost/json/serialize.hpp>
+
+namespace carepath::api {
+
+HttpReply json_reply(int status, const boost::json::value& body) {
+  HttpReply reply;
+  reply.status = status;
+  reply.body = boost::json::serialize(body);
+  return reply;
+}
+
+bool is_printable_ascii(std::string_view text, std::size_t max_size) {
+  if (text.empty() || text.size() > max_size) {
+    return false;
+  }
+  for (const char c : text) {
+    if (c < 0x20 || c > 0x7e) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string request_id_for(const std::string* header) {
+  constexpr std::size_t kMaxRequestIdSize = 128;
+  if (header && is_printable_ascii(*header, kMaxRequestIdSize)) {
+    return *header;
+  }
+  // Request ids only correlate log lines with answers; they guard nothing, so a seeded
+  // pseudo-random generator per thread is enough and takes no lock.
+  thread_local std::mt19937_64 generator{std::random_device{}()};
+  constexpr std::array<char, 16> kHex = {'0', '1', '2', '3', '4', '5', '6', '7',
+                                         '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+  std::string id;
+  id.reserve(32);
+  for (int word = 0; word < 2; ++word) {
+    std::uint64_t bits = generator();
+    for (int nibble = 0; nibble < 16; ++nibble) {
+      id.push_back(kHex[bits & 0xfU]);
+      bits >>= 4U;
+    }
+  }
+  return id;
+}
+
+std::string_view target_path(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+}  // namespace carepath::api

@@ -1,0 +1,187 @@
+#include "api/mapping.hpp"
+
+#include <cmath>
+
+#include <boost/json/array.hpp>
+
+#include "core/fields.hpp"
+#include "core/time.hpp"
+
+namespace carepath::api {
+namespace {
+
+boost::json::array to_array(const std::vector<std::string>& items) {
+  boost::json::array out;
+  out.reserve(items.size());
+  for (const auto& item : items) {
+    out.emplace_back(item);
+  }
+  return out;
+}
+
+boost::json::value optional_string(const std::optional<std::string>& text) {
+  if (!text) {
+    return nullptr;
+  }
+  return boost::json::value(*text);
+}
+
+boost::json::value text_or_null(const std::string& text) {
+  if (text.empty()) {
+    return nullptr;
+  }
+  return boost::json::value(text);
+}
+
+// Limits are doubles in the model; an integral one is written as an integer so that an integer
+// field reads `"min": 0`, not `"min": 0.0`.
+boost::json::value limit_to_json(double limit) {
+  constexpr double kLargestExact = 9007199254740992.0;  // 2^53
+  if (std::trunc(limit) == limit && std::fabs(limit) <= kLargestExact) {
+    return static_cast<std::int64_t>(limit);
+  }
+  return limit;
+}
+
+boost::json::object field_to_json(const Field& field, const Workflow& workflow) {
+  boost::json::object out;
+  out["name"] = field.name;
+  out["type"] = field_type_name(field.type);
+  if (field.min) {
+    out["min"] = limit_to_json(*field.min);
+  }
+  if (field.max) {
+    out["max"] = limit_to_json(*field.max);
+  }
+  if (!field.values.empty()) {
+    out["values"] = to_array(field.values);
+  }
+  out["sensitivity"] = sensitivity_name(field.sensitivity);
+  out["visible_to"] = to_array(field.visible_to.empty() ? workflow.roles : field.visible_to);
+  out["editable_by"] = to_array(field.editable_by.empty() ? workflow.roles : field.editable_by);
+  return out;
+}
+
+boost::json::object transition_to_json(const Transition& row, const Workflow& workflow) {
+  boost::json::object out;
+  out["event"] = workflow.events.at(row.on);
+  out["to"] = workflow.states.at(row.to).name;
+  out["roles"] = to_array(row.roles);
+  out["requires"] = to_array(row.required_fields);
+  out["when"] = row.when ? boost::json::value(row.when->text()) : boost::json::value(nullptr);
+  return out;
+}
+
+}  // namespace
+
+boost::json::object case_to_json(const CaseRecord& record, const Workflow& workflow,
+                                 const Actor& actor) {
+  boost::json::object data;
+  boost::json::array redacted;
+  for (const auto& member : record.data) {
+    const Field* field = workflow.find_field(member.key());
+    if (field && field_visible(*field, actor)) {
+      data.emplace(member.key(), member.value());
+    } else {
+      redacted.emplace_back(member.key());
+    }
+  }
+  boost::json::object out;
+  out["id"] = record.id;
+  out["code"] = record.code;
+  out["workflow"] = record.workflow;
+  out["workflow_version"] = record.workflow_version;
+  out["state"] = record.state;
+  out["data"] = std::move(data);
+  out["version"] = record.version;
+  out["created_at"] = format_timestamp(record.created_at);
+  out["updated_at"] = format_timestamp(record.updated_at);
+  out["redacted_fields"] = std::move(redacted);
+  return out;
+}
+
+boost::json::object history_entry_to_json(const HistoryEntry& entry) {
+  boost::json::object out;
+  out["seq"] = entry.seq;
+  out["at"] = format_timestamp(entry.at);
+  out["actor"] = entry.actor;
+  out["event"] = entry.event;
+  out["from"] = optional_string(entry.from);
+  out["to"] = entry.to;
+  out["version"] = entry.version;
+  out["changed"] = to_array(entry.changed);
+  out["comment"] = optional_string(entry.comment);
+  return out;
+}
+
+boost::json::array workflow_summaries(const std::vector<std::shared_ptr<const Workflow>>& all) {
+  boost::json::array items;
+  for (std::size_t i = 0; i < all.size();) {
+    std::size_t end = i;
+    boost::json::array versions;
+    while (end < all.size() && all[end]->name == all[i]->name) {
+      versions.emplace_back(all[end]->version);
+      ++end;
+    }
+    const Workflow& latest = *all[end - 1];
+    boost::json::object item;
+    item["name"] = latest.name;
+    item["title"] = latest.title;
+    item["latest_version"] = latest.version;
+    item["versions"] = std::move(versions);
+    items.emplace_back(std::move(item));
+    i = end;
+  }
+  return items;
+}
+
+boost::json::object workflow_to_json(const Workflow& workflow, const std::vector<int>& versions) {
+  boost::json::array version_list;
+  for (const int v : versions) {
+    version_list.emplace_back(v);
+  }
+  boost::json::array fields;
+  for (const auto& field : workflow.fields) {
+    fields.emplace_back(field_to_json(field, workflow));
+  }
+  boost::json::array states;
+  for (StateId id = 0; id < workflow.states.size(); ++id) {
+    const State& state = workflow.states[id];
+    boost::json::array transitions;
+    for (const auto& row : workflow.rows_from(id)) {
+      transitions.emplace_back(transition_to_json(row, workflow));
+    }
+    boost::json::object item;
+    item["name"] = state.name;
+    item["initial"] = state.initial;
+    item["final"] = state.final;
+    item["transitions"] = std::move(transitions);
+    states.emplace_back(std::move(item));
+  }
+  boost::json::object out;
+  out["name"] = workflow.name;
+  out["version"] = workflow.version;
+  out["versions"] = std::move(version_list);
+  out["title"] = workflow.title;
+  out["roles"] = to_array(workflow.roles);
+  out["fields"] = std::move(fields);
+  out["states"] = std::move(states);
+  return out;
+}
+
+boost::json::object event_option_to_json(const EventOption& option) {
+  boost::json::object guard;
+  guard["when"] = text_or_null(option.guard);
+  guard["passed"] = option.guard_passed;
+  guard["unset_field"] = text_or_null(option.unset_field);
+  boost::json::object out;
+  out["event"] = option.event;
+  out["to"] = option.to;
+  out["roles"] = to_array(option.roles);
+  out["missing_fields"] = to_array(option.missing_fields);
+  out["guard"] = std::move(guard);
+  out["ready"] = option.ready;
+  return out;
+}
+
+}  // namespace carepath::api

@@ -1,0 +1,39 @@
+// The JSON shapes of the API's answers: cases, history entries, workflows and next events.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "core/actor.hpp"
+#include "core/machine.hpp"
+#include "core/model.hpp"
+#include "core/store.hpp"
+
+namespace carepath::api {
+
+// {"id", "code", "workflow", "workflow_version", "state", "data", "version", "created_at",
+//  "updated_at", "redacted_fields"}. `data` holds only the fields `actor` may see; the names of
+// the others that are set are listed in `redacted_fields`. A member of `data` the workflow
+// does not declare is treated as invisible (deny by default).
+boost::json::object case_to_json(const CaseRecord& record, const Workflow& workflow,
+                                 const Actor& actor);
+
+// Every member always present; `from` and `comment` are null when absent. The stored payload is
+// never included: `changed` names what changed without the values.
+boost::json::object history_entry_to_json(const HistoryEntry& entry);
+
+// {"name", "title", "latest_version", "versions"} for each workflow name, in name order.
+// Requires: `all` is ordered by name then version (WorkflowRegistry::all()).
+boost::json::array workflow_summaries(const std::vector<std::shared_ptr<const Workflow>>& all);
+
+// The full description of one workflow version; `versions` lists every loaded version of it.
+// An empty visible_to or editable_by is written out as the workflow's roles, which is what it
+// means, so that no client reads `[]` as "nobody".
+boost::json::object workflow_to_json(const Workflow& workflow, const std::vector<int>& versions);
+
+// {"event", "to", "roles", "missing_fields", "guard": {"when", "passed", "unset_field"}, "ready"}.
+boost::json::object event_option_to_json(const EventOption& option);
+
+}  // namespace carepath::api

@@ -1,0 +1,27 @@
+// Every error answer of the API, rendered one way: RFC 9457 application/problem+json.
+#pragma once
+
+#include <string_view>
+
+#include "api/http.hpp"
+#include "core/error.hpp"
+
+namespace carepath::api {
+
+// Problem types the API layer itself raises (the runtime names its own in Error::type).
+inline constexpr std::string_view kMalformedRequest = "malformed-request";
+inline constexpr std::string_view kInvalidParams = "invalid-params";
+inline constexpr std::string_view kUnknownPath = "unknown-path";
+// No Errc fits these three HTTP answers, so their type alone decides the status.
+inline constexpr std::string_view kMethodNotAllowed = "method-not-allowed";
+inline constexpr std::string_view kUnsupportedMediaType = "unsupported-media-type";
+inline constexpr std::string_view kHeaderTooLarge = "request-header-too-large";
+
+// The HTTP status of an error: the API-only types above, else the one Errc table.
+int http_status(const Error& error);
+
+// {"type": "/problems/<type>", "title", "status", "detail"} plus `error.details` (never for a
+// 5xx, whose details could describe internals). A 401 carries `WWW-Authenticate: Bearer`.
+HttpReply render_problem(const Error& error);
+
+}  // namespace carepath::api

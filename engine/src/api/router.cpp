@@ -1,0 +1,789 @@
+#include "api/router.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/serialize.hpp>
+
+#include "api/mapping.hpp"
+#include "api/problem.hpp"
+#include "security/digest.hpp"
+#include "security/tokens.hpp"
+
+namespace carepath::api {
+namespace {
+
+constexpr std::size_t kDefaultPageSize = 50;
+constexpr std::size_t kMaxPageSize = 500;
+constexpr std::size_t kMaxIdempotencyKeySize = 200;
+
+// ---------------------------------------------------------------------------------------------
+// Small text helpers
+
+char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return to_lower(x) == to_lower(y);
+         });
+}
+
+std::string_view trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) {
+    return {};
+  }
+  const auto last = text.find_last_not_of(" \t");
+  return text.substr(first, last - first + 1);
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  c = to_lower(c);
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  return -1;
+}
+
+// Decodes %XX escapes (and '+' as a space in query strings); nullopt on a broken escape.
+std::optional<std::string> percent_decode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '%') {
+      if (i + 2 >= text.size()) {
+        return std::nullopt;
+      }
+      const int high = hex_value(text[i + 1]);
+      const int low = hex_value(text[i + 2]);
+      if (high < 0 || low < 0) {
+        return std::nullopt;
+      }
+      out.push_back(static_cast<char>(high * 16 + low));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// A decimal integer of digits only (no sign, no spaces), or nullopt.
+std::optional<std::int64_t> parse_digits(std::string_view text) {
+  if (text.empty() || text.size() > 18 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  std::int64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+Error malformed(std::string message) {
+  return Error{Errc::invalid_argument, std::move(message), {}, std::string(kMalformedRequest)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Routes
+
+enum class Route { none = 0, healthz, workflows, workflow, cases, case_item, events, transitions };
+
+struct RouteMatch {
+  Route route = Route::none;
+  std::string id;  // the workflow name or case id in the path
+};
+
+RouteMatch match_route(std::string_view path) {
+  if (path.empty() || path.front() != '/') {
+    return {};
+  }
+  std::vector<std::string> segments;
+  std::size_t start = 1;
+  while (true) {
+    const auto end = path.find('/', start);
+    auto segment = percent_decode(path.substr(start, end - start), false);
+    if (!segment || segment->empty()) {
+      return {};  // "//", a trailing '/', or a broken escape: no resource has such a path
+    }
+    segments.push_back(std::move(*segment));
+    if (end == std::string_view::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  const auto n = segments.size();
+  if (n == 1 && segments[0] == "healthz") {
+    return {Route::healthz, {}};
+  }
+  if (n < 2 || segments[0] != "v1") {
+    return {};
+  }
+  if (segments[1] == "workflows") {
+    if (n == 2) {
+      return {Route::workflows, {}};
+    }
+    if (n == 3) {
+      return {Route::workflow, segments[2]};
+    }
+    return {};
+  }
+  if (segments[1] == "cases") {
+    if (n == 2) {
+      return {Route::cases, {}};
+    }
+    if (n == 3) {
+      return {Route::case_item, segments[2]};
+    }
+    if (n == 4 && segments[3] == "events") {
+      return {Route::events, segments[2]};
+    }
+    if (n == 4 && segments[3] == "transitions") {
+      return {Route::transitions, segments[2]};
+    }
+  }
+  return {};
+}
+
+// The methods a route answers, as an Allow header value.
+std::string_view allowed_methods(Route route) {
+  switch (route) {
+    case Route::cases:
+    case Route::events:
+      return "GET, POST";
+    case Route::case_item:
+      return "GET, PATCH";
+    default:
+      return "GET";
+  }
+}
+
+bool method_allowed(Route route, std::string_view method) {
+  const std::string_view allowed = allowed_methods(route);
+  std::size_t start = 0;
+  while (start < allowed.size()) {
+    const auto end = std::min(allowed.find(", ", start), allowed.size());
+    if (allowed.substr(start, end - start) == method) {
+      return true;
+    }
+    start = end + 2;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query strings
+
+// The query parameters of one request, checked against the names a route knows. Every problem is
+// collected so that one 400 lists them all (`invalid_params`, as in RFC 9457's example).
+class Query {
+ public:
+  Query(std::string_view target, std::initializer_list<std::string_view> allowed) {
+    const auto mark = target.find('?');
+    if (mark == std::string_view::npos) {
+      return;
+    }
+    std::string_view rest = target.substr(mark + 1);
+    while (!rest.empty()) {
+      const auto amp = rest.find('&');
+      const std::string_view pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+      if (pair.empty()) {
+        continue;
+      }
+      const auto eq = pair.find('=');
+      auto name = percent_decode(pair.substr(0, eq), true);
+      auto value = percent_decode(eq == std::string_view::npos ? "" : pair.substr(eq + 1), true);
+      if (!name || !value) {
+        add_problem(name ? *name : std::string("?"), "has a broken percent-encoding");
+        continue;
+      }
+      if (std::find(allowed.begin(), allowed.end(), *name) == allowed.end()) {
+        add_problem(*name, "is not a parameter of this resource");
+        continue;
+      }
+      if (!values_.emplace(*name, std::move(*value)).second) {
+        add_problem(*name, "is given more than once");
+      }
+    }
+  }
+
+  // A text parameter, nullopt when absent. Empty is an error: it would match nothing.
+  std::optional<std::string> text(std::string_view name) {
+    const auto it = values_.find(name);
+    if (it == values_.end()) {
+      return std::nullopt;
+    }
+    if (it->second.empty()) {
+      add_problem(std::string(name), "must not be empty");
+      return std::nullopt;
+    }
+    return it->second;
+  }
+
+  // An integer in [1, max] (`fallback` when absent).
+  std::optional<std::int64_t> integer(std::string_view name, std::int64_t max,
+                                      std::optional<std::int64_t> fallback) {
+    const auto it = values_.find(name);
+    if (it == values_.end()) {
+      return fallback;
+    }
+    const auto value = parse_digits(it->second);
+    if (!value || *value < 1 || *value > max) {
+      add_problem(std::string(name),
+                  "must be an integer from 1 to " + std::to_string(max));
+      return fallback;
+    }
+    return value;
+  }
+
+  // Errc::invalid_argument listing every problem, or success.
+  Result<void> check() const {
+    if (problems_.empty()) {
+      return {};
+    }
+    std::string names;
+    for (const auto& p : problems_) {
+      names += names.empty() ? "" : ", ";
+      names += p.as_object().at("name").as_string().c_str();
+    }
+    return Error{Errc::invalid_argument,
+                 "invalid query parameters: " + names + "; see invalid_params for what each expects",
+                 {{"invalid_params", problems_}},
+                 std::string(kInvalidParams)};
+  }
+
+ private:
+  void add_problem(std::string name, std::string reason) {
+    problems_.emplace_back(boost::json::object{{"name", std::move(name)},
+                                               {"reason", std::move(reason)}});
+  }
+
+  std::map<std::string, std::string, std::less<>> values_;
+  boost::json::array problems_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Request bodies and headers
+
+enum class Kind { string = 1, object };
+
+struct Member {
+  std::string_view name;
+  Kind kind;
+  bool required;
+};
+
+std::string describe(std::span<const Member> members) {
+  std::string out = "a JSON object {";
+  bool first = true;
+  for (const auto& m : members) {
+    out += first ? "" : ", ";
+    first = false;
+    out += "\"" + std::string(m.name) + "\"" + (m.required ? ": " : "?: ");
+    out += m.kind == Kind::string ? "string" : "object";
+  }
+  return out + "}";
+}
+
+// Parses `body` as a JSON object with exactly the members of `members` that are present.
+// An optional member that is null counts as absent and is dropped from the result. Messages say
+// what is wrong and what is expected, and name members, never values.
+Result<boost::json::object> parse_body(std::string_view body, std::span<const Member> members) {
+  const std::string expected = "; expected " + describe(members);
+  if (trim(body).empty()) {
+    return malformed("request body is empty" + expected);
+  }
+  boost::json::parser parser;
+  boost::system::error_code ec;
+  const std::size_t used = parser.write_some(body.data(), body.size(), ec);
+  if (!ec) {
+    parser.finish(ec);
+  }
+  if (ec) {
+    return malformed("request body is not valid JSON (" + ec.message() + " at byte " +
+                     std::to_string(used) + ")" + expected);
+  }
+  boost::json::value value = parser.release();
+  if (!value.is_object()) {
+    return malformed("request body must be a JSON object" + expected);
+  }
+  boost::json::object object = std::move(value.get_object());
+  for (const auto& member : object) {
+    const bool known = std::any_of(members.begin(), members.end(),
+                                   [&](const Member& m) { return m.name == member.key(); });
+    if (!known) {
+      return malformed("unknown member '" + std::string(member.key()) + "' in request body" +
+                       expected);
+    }
+  }
+  for (const auto& m : members) {
+    const auto* v = object.if_contains(m.name);
+    if (v == nullptr || (v->is_null() && !m.required)) {
+      if (m.required) {
+        return malformed("member '" + std::string(m.name) + "' is required" + expected);
+      }
+      object.erase(m.name);
+      continue;
+    }
+    const bool right = m.kind == Kind::string ? v->is_string() : v->is_object();
+    if (!right) {
+      return malformed("member '" + std::string(m.name) + "' must be " +
+                       (m.kind == Kind::string ? "a string" : "an object") + expected);
+    }
+  }
+  return object;
+}
+
+std::optional<std::string> string_member(const boost::json::object& body, std::string_view name) {
+  if (const auto* v = body.if_contains(name)) {
+    return std::string(v->get_string());
+  }
+  return std::nullopt;
+}
+
+boost::json::object object_member(const boost::json::object& body, std::string_view name) {
+  if (const auto* v = body.if_contains(name)) {
+    return v->get_object();
+  }
+  return {};
+}
+
+// application/json, with or without parameters; a request without Content-Type is taken as JSON.
+Result<void> check_content_type(const HttpRequest& request) {
+  const std::string* header = request.header("content-type");
+  if (header == nullptr) {
+    return {};
+  }
+  const std::string_view media = trim(std::string_view(*header).substr(0, header->find(';')));
+  if (iequals(media, "application/json")) {
+    return {};
+  }
+  return Error{Errc::invalid_argument, "Content-Type must be application/json", {},
+               std::string(kUnsupportedMediaType)};
+}
+
+// If-Match: "3", 3 or W/"3" (a version is all an ETag here is); "*" means any version.
+Result<std::optional<std::int64_t>> parse_if_match(const HttpRequest& request) {
+  const std::string* header = request.header("if-match");
+  if (header == nullptr) {
+    return std::optional<std::int64_t>{};
+  }
+  std::string_view text = trim(*header);
+  if (text == "*") {
+    return std::optional<std::int64_t>{};
+  }
+  if (text.starts_with("W/")) {
+    text.remove_prefix(2);
+  }
+  if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
+    text = text.substr(1, text.size() - 2);
+  }
+  const auto version = parse_digits(text);
+  if (!version) {
+    return malformed("If-Match must be one case version, as in the ETag: \"3\"");
+  }
+  return std::optional<std::int64_t>{*version};
+}
+
+Result<std::optional<std::string>> parse_idempotency_key(const HttpRequest& request) {
+  const std::string* header = request.header("idempotency-key");
+  if (header == nullptr) {
+    return std::optional<std::string>{};
+  }
+  if (!is_printable_ascii(*header, kMaxIdempotencyKeySize)) {
+    return malformed("Idempotency-Key must be 1 to " + std::to_string(kMaxIdempotencyKeySize) +
+                     " printable ASCII characters");
+  }
+  return std::optional<std::string>{*header};
+}
+
+// The same JSON with every object's members sorted by key, so that two requests that differ
+// only in member order hash the same.
+boost::json::value canonical(const boost::json::value& value) {
+  if (value.is_object()) {
+    const auto& in = value.get_object();
+    std::vector<std::string_view> keys;
+    keys.reserve(in.size());
+    for (const auto& member : in) {
+      keys.push_back(member.key());
+    }
+    std::sort(keys.begin(), keys.end());
+    boost::json::object out;
+    out.reserve(in.size());
+    for (const auto key : keys) {
+      out.emplace(key, canonical(in.at(key)));
+    }
+    return out;
+  }
+  if (value.is_array()) {
+    boost::json::array out;
+    for (const auto& item : value.get_array()) {
+      out.emplace_back(canonical(item));
+    }
+    return out;
+  }
+  return value;
+}
+
+// The digest that ties an Idempotency-Key to one request: the members in a fixed order.
+std::string request_hash(const runtime::FireRequest& fire) {
+  boost::json::object text;
+  text["event"] = fire.event;
+  text["data"] = canonical(fire.data);
+  text["comment"] =
+      fire.comment ? boost::json::value(*fire.comment) : boost::json::value(nullptr);
+  return security::sha256_hex(boost::json::serialize(text));
+}
+
+// Authorization: Bearer <token>. The scheme is case-insensitive (RFC 9110 11.1).
+Result<Actor> authenticate_request(Store& store, const HttpRequest& request) {
+  const std::string* header = request.header("authorization");
+  if (header == nullptr) {
+    return Error{Errc::unauthenticated,
+                 "missing Authorization header; expected 'Authorization: Bearer <token>'",
+                 {},
+                 "unauthenticated"};
+  }
+  const std::string_view text = trim(*header);
+  const auto space = text.find(' ');
+  const std::string_view token =
+      space == std::string_view::npos ? std::string_view{} : trim(text.substr(space + 1));
+  const bool well_formed =
+      space != std::string_view::npos && iequals(text.substr(0, space), "bearer") &&
+      !token.empty() && std::none_of(token.begin(), token.end(), [](char c) {
+        return c <= 0x20 || c > 0x7e;
+      });
+  if (!well_formed) {
+    return Error{Errc::unauthenticated,
+                 "malformed Authorization header; expected 'Authorization: Bearer <token>'",
+                 {},
+                 "unauthenticated"};
+  }
+  auto actor = security::authenticate(store, token);
+  if (!actor && actor.error().code == Errc::unauthenticated) {
+    return Error{Errc::unauthenticated, "unknown or revoked token", {}, "unauthenticated"};
+  }
+  return actor;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+std::string etag(std::int64_t version) { return "\"" + std::to_string(version) + "\""; }
+
+class Handlers {
+ public:
+  Handlers(runtime::Runtime& runtime, const HttpRequest& request, const Actor& actor,
+           const std::string& id)
+      : runtime_(runtime), request_(request), actor_(actor), id_(id) {}
+
+  HttpReply list_workflows() {
+    Query query(request_.target, {});
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    return json_reply(
+        200, boost::json::object{{"items", workflow_summaries(runtime_.workflows().all())}});
+  }
+
+  HttpReply get_workflow() {
+    Query query(request_.target, {"version"});
+    const auto version = query.integer("version", std::numeric_limits<int>::max(), std::nullopt);
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    std::vector<int> versions;
+    for (const auto& w : runtime_.workflows().all()) {
+      if (w->name == id_) {
+        versions.push_back(w->version);
+      }
+    }
+    const auto workflow = version
+                              ? runtime_.workflows().find(id_, static_cast<int>(*version))
+                              : runtime_.workflows().latest(id_);
+    if (!workflow) {
+      std::string message = "workflow '" + id_ + "'";
+      if (version && !versions.empty()) {
+        message += " has no version " + std::to_string(*version);
+      } else {
+        message += " not found";
+      }
+      return render_problem(Error{Errc::not_found, std::move(message), {}, "not-found"});
+    }
+    return json_reply(200, workflow_to_json(*workflow, versions));
+  }
+
+  HttpReply open_case() {
+    static constexpr Member kMembers[] = {{"workflow", Kind::string, true},
+                                          {"data", Kind::object, false}};
+    auto body = parse_body_checked(kMembers);
+    if (!body) {
+      return render_problem(body.error());
+    }
+    auto record = runtime_.open_case(actor_, *string_member(*body, "workflow"),
+                                     object_member(*body, "data"));
+    if (!record) {
+      return render_problem(record.error());
+    }
+    HttpReply reply = case_reply(201, *record);
+    if (reply.status == 201) {
+      reply.headers.emplace_back("Location", "/v1/cases/" + record->id);
+    }
+    return reply;
+  }
+
+  HttpReply get_case() {
+    Query query(request_.target, {});
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    auto record = runtime_.get_case(actor_, id_);
+    if (!record) {
+      return render_problem(record.error());
+    }
+    return case_reply(200, *record);
+  }
+
+  HttpReply list_cases() {
+    Query query(request_.target, {"workflow", "state", "limit", "cursor"});
+    CaseQuery filter;
+    filter.workflow = query.text("workflow");
+    filter.state = query.text("state");
+    filter.cursor = query.text("cursor");
+    filter.limit = static_cast<std::size_t>(
+        *query.integer("limit", kMaxPageSize, static_cast<std::int64_t>(kDefaultPageSize)));
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    auto page = runtime_.list_cases(actor_, filter);
+    if (!page) {
+      return render_problem(page.error());
+    }
+    boost::json::array items;
+    for (const auto& record : page->items) {
+      auto workflow = runtime_.workflow_of(record);
+      if (!workflow) {
+        return render_problem(workflow.error());
+      }
+      items.emplace_back(case_to_json(record, **workflow, actor_));
+    }
+    return json_reply(200, page_json(std::move(items), page->next_cursor));
+  }
+
+  HttpReply update_case() {
+    static constexpr Member kMembers[] = {{"data", Kind::object, true},
+                                          {"comment", Kind::string, false}};
+    auto if_match = parse_if_match(request_);
+    if (!if_match) {
+      return render_problem(if_match.error());
+    }
+    auto body = parse_body_checked(kMembers);
+    if (!body) {
+      return render_problem(body.error());
+    }
+    auto record = runtime_.update_case(actor_, id_, object_member(*body, "data"), *if_match,
+                                       string_member(*body, "comment"));
+    if (!record) {
+      return render_problem(record.error());
+    }
+    return case_reply(200, *record);
+  }
+
+  HttpReply fire() {
+    static constexpr Member kMembers[] = {{"event", Kind::string, true},
+                                          {"data", Kind::object, false},
+                                          {"comment", Kind::string, false}};
+    auto if_match = parse_if_match(request_);
+    if (!if_match) {
+      return render_problem(if_match.error());
+    }
+    auto key = parse_idempotency_key(request_);
+    if (!key) {
+      return render_problem(key.error());
+    }
+    auto body = parse_body_checked(kMembers);
+    if (!body) {
+      return render_problem(body.error());
+    }
+    runtime::FireRequest fire;
+    fire.event = *string_member(*body, "event");
+    fire.data = object_member(*body, "data");
+    fire.comment = string_member(*body, "comment");
+    fire.if_match = *if_match;
+    fire.idempotency_key = *key;
+    if (fire.idempotency_key) {
+      fire.request_hash = request_hash(fire);
+    }
+    auto result = runtime_.fire(actor_, id_, fire);
+    if (!result) {
+      return render_problem(result.error());
+    }
+    HttpReply reply = case_reply(200, result->record);
+    if (result->replayed && reply.status == 200) {
+      reply.headers.emplace_back("Idempotent-Replayed", "true");
+    }
+    return reply;
+  }
+
+  HttpReply history() {
+    Query query(request_.target, {"limit", "cursor"});
+    const auto cursor = query.text("cursor");
+    const auto limit = static_cast<std::size_t>(
+        *query.integer("limit", kMaxPageSize, static_cast<std::int64_t>(kDefaultPageSize)));
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    auto page = runtime_.history(actor_, id_, limit, cursor);
+    if (!page) {
+      return render_problem(page.error());
+    }
+    boost::json::array items;
+    for (const auto& entry : page->items) {
+      items.emplace_back(history_entry_to_json(entry));
+    }
+    return json_reply(200, page_json(std::move(items), page->next_cursor));
+  }
+
+  HttpReply transitions() {
+    Query query(request_.target, {});
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    // Two reads, not one snapshot: a change in between only makes the answer as stale as it
+    // would be a moment later anyway.
+    auto record = runtime_.get_case(actor_, id_);
+    if (!record) {
+      return render_problem(record.error());
+    }
+    auto options = runtime_.transitions(actor_, id_);
+    if (!options) {
+      return render_problem(options.error());
+    }
+    boost::json::array items;
+    for (const auto& option : *options) {
+      items.emplace_back(event_option_to_json(option));
+    }
+    return json_reply(200, boost::json::object{{"case_id", record->id},
+                                               {"state", record->state},
+                                               {"items", std::move(items)}});
+  }
+
+ private:
+  // Content-Type first (415), then the body itself (400).
+  Result<boost::json::object> parse_body_checked(std::span<const Member> members) {
+    if (auto type = check_content_type(request_); !type) {
+      return type.error();
+    }
+    return parse_body(request_.body, members);
+  }
+
+  HttpReply case_reply(int status, const CaseRecord& record) {
+    auto workflow = runtime_.workflow_of(record);
+    if (!workflow) {
+      return render_problem(workflow.error());
+    }
+    HttpReply reply = json_reply(status, case_to_json(record, **workflow, actor_));
+    reply.headers.emplace_back("ETag", etag(record.version));
+    return reply;
+  }
+
+  static boost::json::object page_json(boost::json::array items,
+                                       const std::optional<std::string>& next_cursor) {
+    return boost::json::object{
+        {"items", std::move(items)},
+        {"next_cursor",
+         next_cursor ? boost::json::value(*next_cursor) : boost::json::value(nullptr)}};
+  }
+
+  runtime::Runtime& runtime_;
+  const HttpRequest& request_;
+  const Actor& actor_;
+  const std::string& id_;
+};
+
+}  // namespace
+
+Router::Router(runtime::Runtime& runtime, Store& store) : runtime_(runtime), store_(store) {}
+
+HttpReply Router::handle(const HttpRequest& request) const {
+  const std::string_view path = target_path(request.target);
+  const RouteMatch match = match_route(path);
+
+  if (match.route == Route::healthz) {
+    if (request.method != "GET") {
+      HttpReply reply = render_problem(Error{
+          Errc::invalid_argument, "/healthz answers GET only", {}, std::string(kMethodNotAllowed)});
+      reply.headers.emplace_back("Allow", "GET");
+      return reply;
+    }
+    return json_reply(200, boost::json::object{{"status", "ok"}});
+  }
+
+  // Every /v1 path, known or not, asks for a token first, so a caller without one learns
+  // nothing about what exists.
+  const bool versioned = path == "/v1" || path.starts_with("/v1/");
+  std::optional<Actor> actor;
+  if (versioned) {
+    auto authenticated = authenticate_request(store_, request);
+    if (!authenticated) {
+      return render_problem(authenticated.error());
+    }
+    actor = std::move(*authenticated);
+  }
+  if (match.route == Route::none) {
+    return render_problem(Error{Errc::not_found,
+                                "no resource at this path; the API lives under /v1/workflows and "
+                                "/v1/cases",
+                                {},
+                                std::string(kUnknownPath)});
+  }
+  if (!method_allowed(match.route, request.method)) {
+    const std::string allowed(allowed_methods(match.route));
+    HttpReply reply = render_problem(Error{Errc::invalid_argument,
+                                           "this resource answers " + allowed + " only",
+                                           {},
+                                           std::string(kMethodNotAllowed)});
+    reply.headers.emplace_back("Allow", allowed);
+    return reply;
+  }
+
+  Handlers handlers(runtime_, request, *actor, match.id);
+  const bool post = request.method == "POST";
+  switch (match.route) {
+    case Route::workflows:
+      return handlers.list_workflows();
+    case Route::workflow:
+      return handlers.get_workflow();
+    case Route::cases:
+      return post ? handlers.open_case() : handlers.list_cases();
+    case Route::case_item:
+      return request.method == "PATCH" ? handlers.update_case() : handlers.get_case();
+    case Route::events:
+      return post ? handlers.fire() : handlers.history();
+    case Route::transitions:
+      return handlers.transitions();
+    case Route::healthz:
+    case Route::none:
+      break;
+  }
+  return render_problem(Error{Errc::internal, "unrouted request"});
+}
+
+}  // namespace carepath::api

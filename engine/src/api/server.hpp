@@ -1,0 +1,51 @@
+// The HTTP server of the REST API. Beast and Asio stay behind a pimpl so that code including
+// this header (app/, tests) does not compile them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/store.hpp"
+#include "runtime/runtime.hpp"
+
+namespace carepath::api {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  // 0: any free port; start() returns the one bound
+  std::size_t body_limit = 1024 * 1024;  // larger bodies get 413 and the connection is closed
+  int threads = 2;                       // I/O threads; handlers run on them
+  std::size_t header_limit = 16 * 1024;  // larger headers get 431
+};
+
+// HTTP/1.1 with keep-alive; one strand per connection. Requests are answered on the I/O threads,
+// which call the runtime synchronously.
+//
+// Thread-safety: start() and stop() are called by the owner, from one thread at a time, never
+// from a request handler.
+class Server {
+ public:
+  // `runtime` and `store` (used for token lookups) must outlive the server.
+  Server(ServerOptions options, runtime::Runtime& runtime, Store& store);
+  ~Server();  // stops if running
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts the I/O threads; returns the bound port. Errc::unavailable when it
+  // cannot listen (the message says host:port and why); Errc::conflict when already started.
+  // A stopped server cannot be started again.
+  Result<std::uint16_t> start();
+
+  // Stops accepting, closes idle keep-alive connections, lets requests being answered finish
+  // (up to 10 s), then joins the threads. A request still being received is cut off. Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace carepath::api

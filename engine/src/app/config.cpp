@@ -1,0 +1,171 @@
+#include "app/config.hpp"
+
+#include <charconv>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace carepath::app {
+namespace {
+
+template <class T>
+Result<T> parse_number(std::string_view text, std::string_view what, T min, T max) {
+  T value{};
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc() || ptr != end || value < min || value > max) {
+    return Error{Errc::invalid_argument, std::string(what) + ": expected a whole number from " +
+                                             std::to_string(min) + " to " + std::to_string(max) +
+                                             ", got '" + std::string(text) + "'"};
+  }
+  return value;
+}
+
+Result<LogLevel> parse_level(std::string_view text) {
+  if (text == "debug") {
+    return LogLevel::debug;
+  }
+  if (text == "info") {
+    return LogLevel::info;
+  }
+  if (text == "warning") {
+    return LogLevel::warning;
+  }
+  if (text == "error") {
+    return LogLevel::error;
+  }
+  return Error{Errc::invalid_argument,
+               "log level: expected debug, info, warning or error, got '" + std::string(text) +
+                   "'"};
+}
+
+// Sets one setting by its config-file name; the same names serve the environment and flags.
+Result<void> set(Config& config, std::string_view key, std::string_view value) {
+  if (key == "listen") {
+    return set_listen(config, value);
+  }
+  if (key == "db") {
+    config.db = value;
+    return {};
+  }
+  if (key == "workflows") {
+    config.workflows = value;
+    return {};
+  }
+  if (key == "body_limit") {
+    auto n = parse_number<std::size_t>(value, "body_limit", 1024, std::size_t{1} << 30);
+    if (!n) {
+      return n.error();
+    }
+    config.body_limit = *n;
+    return {};
+  }
+  if (key == "threads") {
+    auto n = parse_number<int>(value, "threads", 1, 64);
+    if (!n) {
+      return n.error();
+    }
+    config.threads = *n;
+    return {};
+  }
+  if (key == "log_level") {
+    auto level = parse_level(value);
+    if (!level) {
+      return level.error();
+    }
+    config.log_level = *level;
+    return {};
+  }
+  return Error{Errc::invalid_argument,
+               "unknown setting '" + std::string(key) +
+                   "'; expected one of: listen, db, workflows, body_limit, threads, log_level"};
+}
+
+}  // namespace
+
+Result<void> set_listen(Config& config, std::string_view listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string_view::npos) {
+    return Error{Errc::invalid_argument,
+                 "listen: expected HOST:PORT (for example 127.0.0.1:8080), got '" +
+                     std::string(listen) + "'"};
+  }
+  auto port = parse_number<std::uint16_t>(listen.substr(colon + 1), "listen port", 0, 65535);
+  if (!port) {
+    return port.error();
+  }
+  std::string host(listen.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (!host.empty()) {
+    config.host = host;
+  }
+  config.port = *port;
+  return {};
+}
+
+Result<void> apply_config_file(Config& config, const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return Error{Errc::invalid_argument, "config file '" + path + "' cannot be read"};
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(in);
+  } catch (const YAML::Exception& e) {
+    return Error{Errc::invalid_argument, path + ":" + std::to_string(e.mark.line + 1) + ":" +
+                                             std::to_string(e.mark.column + 1) +
+                                             ": error: " + e.msg};
+  }
+  if (root.IsNull()) {
+    return {};
+  }
+  if (!root.IsMap()) {
+    return Error{Errc::invalid_argument, path + ":1:1: error: expected a map of settings"};
+  }
+  for (const auto& item : root) {
+    const auto mark = item.first.Mark();
+    const auto where = path + ":" + std::to_string(mark.line + 1) + ":" +
+                       std::to_string(mark.column + 1) + ": error: ";
+    if (!item.second.IsScalar()) {
+      return Error{Errc::invalid_argument,
+                   where + "setting '" + item.first.Scalar() + "' expects a single value"};
+    }
+    if (auto r = set(config, item.first.Scalar(), item.second.Scalar()); !r) {
+      return Error{Errc::invalid_argument, where + r.error().message};
+    }
+  }
+  return {};
+}
+
+Result<void> apply_environment(Config& config) {
+  static constexpr std::pair<const char*, std::string_view> kVariables[] = {
+      {"CAREPATH_LISTEN", "listen"},         {"CAREPATH_DB", "db"},
+      {"CAREPATH_WORKFLOWS", "workflows"},   {"CAREPATH_BODY_LIMIT", "body_limit"},
+      {"CAREPATH_THREADS", "threads"},       {"CAREPATH_LOG_LEVEL", "log_level"},
+  };
+  for (const auto& [variable, key] : kVariables) {
+    const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up
+    if (value == nullptr || *value == '\0') {
+      continue;
+    }
+    if (auto r = set(config, key, value); !r) {
+      return Error{Errc::invalid_argument, std::string(variable) + ": " + r.error().message};
+    }
+  }
+  return {};
+}
+
+Result<void> apply_flags(Config& config, const std::map<std::string, std::string>& flags) {
+  for (const auto& [key, value] : flags) {
+    if (auto r = set(config, key, value); !r) {
+      return Error{Errc::invalid_argument, "--" + key + ": " + r.error().message};
+    }
+  }
+  return {};
+}
+
+}  // namespace carepath::app

@@ -1,0 +1,37 @@
+// Engine configuration: defaults, then the config file, then CAREPATH_* variables, then flags.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+
+namespace carepath::app {
+
+struct Config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::string db = "var/carepath.db";
+  std::string workflows = "workflows";
+  std::size_t body_limit = 1024 * 1024;
+  int threads = 2;
+  LogLevel log_level = LogLevel::info;
+};
+
+// Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" keeps the host).
+Result<void> set_listen(Config& config, std::string_view listen);
+
+// Reads a YAML config file over `config`. Unknown keys are errors (a typo must not be ignored).
+Result<void> apply_config_file(Config& config, const std::string& path);
+
+// Applies CAREPATH_LISTEN, CAREPATH_DB, CAREPATH_WORKFLOWS, CAREPATH_BODY_LIMIT,
+// CAREPATH_THREADS, CAREPATH_LOG_LEVEL when set.
+Result<void> apply_environment(Config& config);
+
+// Applies flags already parsed into name -> value ("listen", "db", "workflows").
+Result<void> apply_flags(Config& config, const std::map<std::string, std::string>& flags);
+
+}  // namespace carepath::app

@@ -1,0 +1,163 @@
+#include "app/engine.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <system_error>
+
+#include "core/log.hpp"
+#include "security/digest.hpp"
+#include "store/sqlite_store.hpp"
+#include "workflow/loader.hpp"
+
+namespace carepath::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string error_lines(const std::vector<workflow::Diagnostic>& diagnostics) {
+  std::string out;
+  for (const auto& d : diagnostics) {
+    if (d.severity != workflow::Severity::error) {
+      continue;
+    }
+    if (!out.empty()) {
+      out += '\n';
+    }
+    out += workflow::to_string(d);
+  }
+  return out;
+}
+
+void log_warnings(const std::vector<workflow::Diagnostic>& diagnostics) {
+  for (const auto& d : diagnostics) {
+    if (d.severity == workflow::Severity::warning) {
+      log(LogLevel::warning, workflow::to_string(d));
+    }
+  }
+}
+
+// The loader leaves sha256 to us: it is the identity of a (workflow, version) in the store.
+std::shared_ptr<const Workflow> with_digest(const workflow::LoadResult& loaded) {
+  auto copy = std::make_shared<Workflow>(*loaded.workflow);
+  copy->sha256 = security::sha256_hex(loaded.source);
+  return copy;
+}
+
+}  // namespace
+
+Result<void> load_workflows(Store& store, runtime::WorkflowRegistry& registry,
+                            const std::string& dir, const Clock& clock) {
+  auto stored = store.workflows();
+  if (!stored) {
+    return stored.error();
+  }
+  for (const auto& source : *stored) {
+    const std::string label =
+        "stored workflow " + source.name + " v" + std::to_string(source.version);
+    auto loaded = workflow::load_workflow_text(source.source, label);
+    if (!loaded.ok()) {
+      return Error{Errc::invalid_argument,
+                   label + " no longer loads; cases that use it cannot run:\n" +
+                       error_lines(loaded.diagnostics)};
+    }
+    registry.add(with_digest(loaded));
+  }
+
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Error{Errc::invalid_argument, "workflows directory '" + dir + "' does not exist"};
+  }
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto ext = entry.path().extension();
+    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
+      files.push_back(entry.path());
+    }
+  }
+  if (ec) {
+    return Error{Errc::invalid_argument, "workflows directory '" + dir + "': " + ec.message()};
+  }
+  std::sort(files.begin(), files.end());
+
+  // Validate every file before recording any, so a broken file never half-applies a reload.
+  std::string errors;
+  std::vector<std::pair<fs::path, workflow::LoadResult>> good;
+  std::map<std::pair<std::string, int>, fs::path> seen;
+  for (const auto& file : files) {
+    auto loaded = workflow::load_workflow_file(file);
+    log_warnings(loaded.diagnostics);
+    if (!loaded.ok()) {
+      errors += (errors.empty() ? "" : "\n") + error_lines(loaded.diagnostics);
+      continue;
+    }
+    const auto key = std::make_pair(loaded.workflow->name, loaded.workflow->version);
+    if (auto [it, inserted] = seen.emplace(key, file); !inserted) {
+      errors += (errors.empty() ? "" : "\n") + file.string() +
+                ":1:1: error: workflow '" + key.first + "' version " +
+                std::to_string(key.second) + " is also defined in " + it->second.string();
+      continue;
+    }
+    good.emplace_back(file, std::move(loaded));
+  }
+  if (!errors.empty()) {
+    return Error{Errc::invalid_argument, errors};
+  }
+  for (auto& [file, loaded] : good) {
+    auto workflow = with_digest(loaded);
+    auto put = store.put_workflow(WorkflowSource{workflow->name, workflow->version,
+                                                 workflow->sha256, loaded.source, clock.now()});
+    if (!put) {
+      return Error{put.error().code, file.string() + ":1:1: error: " + put.error().message};
+    }
+    log(LogLevel::info, "workflow loaded",
+        {{"workflow", workflow->name},
+         {"version", std::to_string(workflow->version)},
+         {"file", file.string()}});
+    registry.add(std::move(workflow));
+  }
+  return {};
+}
+
+Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* clock) {
+  std::unique_ptr<Engine> engine(new Engine());
+  const Clock& the_clock = clock != nullptr ? *clock : engine->system_clock_;
+
+  if (config.db != ":memory:") {
+    const auto parent = fs::path(config.db).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) {
+      fs::create_directories(parent, ec);
+      if (ec) {
+        return Error{Errc::storage,
+                     "cannot create database directory '" + parent.string() + "': " + ec.message()};
+      }
+    }
+  }
+  auto store = store::SqliteStore::open(config.db);
+  if (!store) {
+    return store.error();
+  }
+  engine->store_ = std::move(*store);
+  if (auto loaded = load_workflows(*engine->store_, engine->registry_, config.workflows, the_clock);
+      !loaded) {
+    return loaded.error();
+  }
+  engine->runtime_ =
+      std::make_unique<runtime::Runtime>(*engine->store_, the_clock, engine->registry_);
+  api::ServerOptions options;
+  options.host = config.host;
+  options.port = config.port;
+  options.body_limit = config.body_limit;
+  options.threads = config.threads;
+  engine->server_ = std::make_unique<api::Server>(options, *engine->runtime_, *engine->store_);
+  return engine;
+}
+
+Engine::~Engine() {
+  if (server_) {
+    server_->stop();
+  }
+}
+
+}  // namespace carepath::app

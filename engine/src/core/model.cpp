@@ -1,0 +1,101 @@
+#include "core/model.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+namespace carepath {
+namespace {
+
+std::uint64_t table_key(StateId state, EventId event) {
+  return (static_cast<std::uint64_t>(state) << 32) | event;
+}
+
+}  // namespace
+
+void Workflow::finalize() {
+  field_index_.clear();
+  state_index_.clear();
+  event_index_.clear();
+  table_.clear();
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    field_index_.emplace(fields[i].name, i);
+  }
+  for (StateId i = 0; i < states.size(); ++i) {
+    state_index_.emplace(states[i].name, i);
+    if (states[i].initial) {
+      initial_ = i;
+    }
+  }
+  for (EventId i = 0; i < events.size(); ++i) {
+    event_index_.emplace(events[i], i);
+  }
+  // Rows are grouped by state and then event so that rows(s, e) and rows_from(s) are contiguous
+  // ranges; the sort is stable, so the source order within a group (the order guards are tried
+  // in) is kept.
+  std::stable_sort(transitions.begin(), transitions.end(),
+                   [](const Transition& a, const Transition& b) {
+                     return a.from != b.from ? a.from < b.from : a.on < b.on;
+                   });
+  from_state_.assign(states.size(), Range{});
+  for (std::size_t i = 0; i < transitions.size();) {
+    const Transition& first = transitions[i];
+    assert(first.from < states.size() && first.to < states.size() && first.on < events.size());
+    std::size_t end = i;
+    while (end < transitions.size() && transitions[end].from == first.from &&
+           transitions[end].on == first.on) {
+      ++end;
+    }
+    table_[table_key(first.from, first.on)] = Range{i, end};
+    Range& from = from_state_[first.from];
+    if (from.begin == from.end) {
+      from = Range{i, end};
+    } else {
+      from.end = end;
+    }
+    i = end;
+  }
+}
+
+const Field* Workflow::find_field(std::string_view field_name) const {
+  const auto it = field_index_.find(field_name);
+  return it == field_index_.end() ? nullptr : &fields[it->second];
+}
+
+std::optional<StateId> Workflow::find_state(std::string_view state_name) const {
+  const auto it = state_index_.find(state_name);
+  if (it == state_index_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+std::optional<EventId> Workflow::find_event(std::string_view event_name) const {
+  const auto it = event_index_.find(event_name);
+  if (it == event_index_.end()) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
+bool Workflow::has_role(std::string_view role) const {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+std::span<const Transition> Workflow::rows(StateId state, EventId event) const {
+  const auto it = table_.find(table_key(state, event));
+  if (it == table_.end()) {
+    return {};
+  }
+  return std::span<const Transition>(transitions).subspan(it->second.begin,
+                                                           it->second.end - it->second.begin);
+}
+
+std::span<const Transition> Workflow::rows_from(StateId state) const {
+  if (state >= from_state_.size()) {
+    return {};
+  }
+  const Range r = from_state_[state];
+  return std::span<const Transition>(transitions).subspan(r.begin, r.end - r.begin);
+}
+
+}  // namespace carepath

@@ -1,0 +1,95 @@
+// A compiled workflow: fields, states and the transition table, read top to bottom.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/field.hpp"
+#include "core/guard.hpp"
+
+namespace carepath {
+
+using StateId = std::uint32_t;
+using EventId = std::uint32_t;
+
+// Where a thing was written in its source file; 1-based, 0 when unknown.
+struct SourcePos {
+  int line = 0;
+  int column = 0;
+};
+
+struct Transition {
+  StateId from = 0;
+  EventId on = 0;
+  StateId to = 0;
+  std::vector<std::string> roles;  // empty: only the engine itself may fire it (deny by default)
+  std::vector<std::string> required_fields;  // YAML `requires`
+  std::optional<Guard> when;
+  SourcePos pos;
+};
+
+struct State {
+  std::string name;
+  bool initial = false;
+  bool final = false;
+  SourcePos pos;
+};
+
+// Built by the loader (fill the members, then call finalize()); immutable and shared afterwards.
+//
+// Thread-safety: after finalize(), every const member function may be called concurrently.
+class Workflow {
+ public:
+  std::string name;
+  int version = 0;
+  std::string title;
+  std::string source_file;  // for messages only
+  std::string sha256;       // of the source text, hex
+  std::vector<std::string> roles;
+  std::vector<Field> fields;
+  std::vector<State> states;
+  std::vector<std::string> events;  // interned event names; EventId indexes this
+  std::vector<Transition> transitions;  // grouped by (from, on), in source order within a group
+
+  // Builds the lookup indexes. Requires: states, events and transitions are consistent.
+  void finalize();
+
+  const Field* find_field(std::string_view field_name) const;
+  std::optional<StateId> find_state(std::string_view state_name) const;
+  std::optional<EventId> find_event(std::string_view event_name) const;
+  bool has_role(std::string_view role) const;
+  StateId initial_state() const { return initial_; }
+
+  // The rows for (state, event), in the order they are tried; empty when there is none. O(1).
+  std::span<const Transition> rows(StateId state, EventId event) const;
+  // Every row leaving `state`, grouped by event, in source order.
+  std::span<const Transition> rows_from(StateId state) const;
+
+ private:
+  struct Range {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+  };
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  template <class V>
+  using NameMap = std::unordered_map<std::string, V, NameHash, std::equal_to<>>;
+
+  NameMap<std::size_t> field_index_;
+  NameMap<StateId> state_index_;
+  NameMap<EventId> event_index_;
+  std::unordered_map<std::uint64_t, Range> table_;
+  std::vector<Range> from_state_;
+  StateId initial_ = 0;
+};
+
+}  // namespace carepath

@@ -1,0 +1,164 @@
+#include "core/time.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+
+namespace carepath {
+namespace {
+
+// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's
+// days_from_civil), valid for every year we will ever store.
+constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2 ? 1 : 0;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const auto yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+struct Civil {
+  std::int64_t year;
+  unsigned month;
+  unsigned day;
+};
+
+constexpr Civil civil_from_days(std::int64_t z) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const auto doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  return Civil{y + (m <= 2 ? 1 : 0), m, d};
+}
+
+bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+unsigned days_in_month(std::int64_t y, unsigned m) {
+  constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && is_leap(y) ? 29 : kDays[m - 1];
+}
+
+// Reads exactly `width` digits at text[pos]; false if any is not a digit.
+bool read_digits(std::string_view text, std::size_t pos, std::size_t width, unsigned& out) {
+  if (pos + width > text.size()) {
+    return false;
+  }
+  unsigned value = 0;
+  for (std::size_t i = pos; i < pos + width; ++i) {
+    if (text[i] < '0' || text[i] > '9') {
+      return false;
+    }
+    value = value * 10 + static_cast<unsigned>(text[i] - '0');
+  }
+  out = value;
+  return true;
+}
+
+}  // namespace
+
+Timestamp SystemClock::now() const {
+  using namespace std::chrono;  // NOLINT(google-build-using-namespace): local and obvious
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<std::int64_t> parse_date(std::string_view text) {
+  unsigned y = 0;
+  unsigned m = 0;
+  unsigned d = 0;
+  if (text.size() != 10 || text[4] != '-' || text[7] != '-' || !read_digits(text, 0, 4, y) ||
+      !read_digits(text, 5, 2, m) || !read_digits(text, 8, 2, d)) {
+    return std::nullopt;
+  }
+  if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) {
+    return std::nullopt;
+  }
+  return days_from_civil(y, m, d);
+}
+
+std::optional<Timestamp> parse_datetime(std::string_view text) {
+  if (text.size() < 20) {
+    return std::nullopt;
+  }
+  const auto day = parse_date(text.substr(0, 10));
+  unsigned hh = 0;
+  unsigned mm = 0;
+  unsigned ss = 0;
+  if (!day || (text[10] != 'T' && text[10] != 't') || !read_digits(text, 11, 2, hh) ||
+      text[13] != ':' || !read_digits(text, 14, 2, mm) || text[16] != ':' ||
+      !read_digits(text, 17, 2, ss) || hh > 23 || mm > 59 || ss > 60) {
+    return std::nullopt;
+  }
+  std::size_t pos = 19;
+  std::int64_t millis = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    std::size_t digits = 0;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+      if (digits < 3) {
+        millis = millis * 10 + (text[pos] - '0');
+      }
+      ++digits;
+      ++pos;
+    }
+    if (digits == 0) {
+      return std::nullopt;
+    }
+    for (; digits < 3; ++digits) {
+      millis *= 10;
+    }
+  }
+  std::int64_t offset_minutes = 0;
+  if (pos < text.size() && (text[pos] == 'Z' || text[pos] == 'z')) {
+    ++pos;
+  } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    unsigned oh = 0;
+    unsigned om = 0;
+    if (!read_digits(text, pos + 1, 2, oh) || pos + 3 >= text.size() || text[pos + 3] != ':' ||
+        !read_digits(text, pos + 4, 2, om) || oh > 23 || om > 59) {
+      return std::nullopt;
+    }
+    offset_minutes = static_cast<std::int64_t>(oh * 60 + om) * (text[pos] == '-' ? -1 : 1);
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  if (pos != text.size()) {
+    return std::nullopt;
+  }
+  const std::int64_t seconds = *day * 86400 + hh * 3600 + mm * 60 + (ss == 60 ? 59 : ss) -
+                               offset_minutes * 60;
+  return seconds * 1000 + millis;
+}
+
+std::string format_timestamp(Timestamp t) {
+  std::int64_t days = t / 86400000;
+  std::int64_t ms_of_day = t % 86400000;
+  if (ms_of_day < 0) {
+    ms_of_day += 86400000;
+    --days;
+  }
+  const Civil c = civil_from_days(days);
+  const auto secs = ms_of_day / 1000;
+  char buffer[40];
+  std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                static_cast<long long>(c.year), c.month, c.day,
+                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+                static_cast<long long>(secs % 60), static_cast<long long>(ms_of_day % 1000));
+  return buffer;
+}
+
+std::int64_t day_number(Timestamp t) {
+  std::int64_t days = t / 86400000;
+  if (t % 86400000 < 0) {
+    --days;
+  }
+  return days;
+}
+
+}  // namespace carepath

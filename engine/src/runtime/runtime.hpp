@@ -1,0 +1,81 @@
+// The transition pipeline and the other case operations, in one place. The API calls these;
+// nothing else writes cases.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/json/object.hpp>
+
+#include "core/actor.hpp"
+#include "core/error.hpp"
+#include "core/machine.hpp"
+#include "core/store.hpp"
+#include "core/time.hpp"
+#include "runtime/registry.hpp"
+
+namespace carepath::runtime {
+
+struct FireRequest {
+  std::string event;
+  boost::json::object data;
+  std::optional<std::string> comment;
+  std::optional<std::int64_t> if_match;         // expected case version
+  std::optional<std::string> idempotency_key;
+  std::string request_hash;  // digest of the canonical request body; needed with a key
+};
+
+struct FireResult {
+  CaseRecord record;
+  bool replayed = false;  // the answer of an earlier request with the same Idempotency-Key
+};
+
+// Thread-safety: every member function may be called concurrently. Two changes to one case are
+// serialised by the store's version check; a change that loses the race is re-planned on the
+// fresh case, unless the caller pinned the version with If-Match.
+class Runtime {
+ public:
+  Runtime(Store& store, const Clock& clock, const WorkflowRegistry& workflows);
+
+  // Opens a case on the newest version of `workflow` in its initial state.
+  // Errc::not_found: unknown workflow. Errc::forbidden: the actor holds none of the workflow's
+  // roles, or may not edit a field in `data`. Errc::unprocessable: invalid fields.
+  Result<CaseRecord> open_case(const Actor& actor, std::string_view workflow,
+                               const boost::json::object& data);
+
+  // Errc::not_found: unknown case.
+  Result<CaseRecord> get_case(const Actor& actor, const std::string& id);
+
+  // Edits fields without a transition; recorded in history as "updated". Same checks as
+  // open_case; Errc::precondition_failed when `if_match` is not the current version.
+  Result<CaseRecord> update_case(const Actor& actor, const std::string& id,
+                                 const boost::json::object& data,
+                                 std::optional<std::int64_t> if_match,
+                                 std::optional<std::string> comment);
+
+  // Fires an event through the pipeline (see core/machine.hpp for the order of checks).
+  Result<FireResult> fire(const Actor& actor, const std::string& id, const FireRequest& request);
+
+  Result<CasePage> list_cases(const Actor& actor, const CaseQuery& query);
+  Result<HistoryPage> history(const Actor& actor, const std::string& id, std::size_t limit,
+                              const std::optional<std::string>& cursor);
+
+  // The events this actor may fire now, with what is missing for each.
+  Result<std::vector<EventOption>> transitions(const Actor& actor, const std::string& id);
+
+  // The workflow version a case runs on. Errc::internal if it is not loaded (a bug: the
+  // registry is filled from the store at start).
+  Result<std::shared_ptr<const Workflow>> workflow_of(const CaseRecord& record) const;
+
+  const WorkflowRegistry& workflows() const { return workflows_; }
+
+ private:
+  Store& store_;
+  const Clock& clock_;
+  const WorkflowRegistry& workflows_;
+};
+
+}  // namespace carepath::runtime

@@ -1,0 +1,1165 @@
+#include "store/sqlite_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <system_error>
+#include <utility>
+
+#include <boost/json.hpp>
+#include <sqlite3.h>
+
+namespace carepath::store {
+namespace {
+
+// Schema version 1. Events and idempotency rows point at their case, so with foreign keys on a
+// case that has history can never be deleted; the triggers keep history append-only even for
+// someone with a sqlite3 shell.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE workflows (
+  name        TEXT    NOT NULL,
+  version     INTEGER NOT NULL,
+  sha256      TEXT    NOT NULL,
+  source_yaml TEXT    NOT NULL,
+  loaded_at   INTEGER NOT NULL,
+  PRIMARY KEY (name, version)
+);
+
+CREATE TABLE cases (
+  rowid            INTEGER PRIMARY KEY,
+  id               TEXT    NOT NULL UNIQUE,
+  code             TEXT    NOT NULL UNIQUE,
+  workflow         TEXT    NOT NULL,
+  workflow_version INTEGER NOT NULL,
+  state            TEXT    NOT NULL,
+  data_json        TEXT    NOT NULL,
+  version          INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+);
+CREATE INDEX cases_by_workflow_state ON cases (workflow, state, rowid);
+CREATE INDEX cases_by_workflow ON cases (workflow, rowid);
+CREATE INDEX cases_by_state ON cases (state, rowid);
+CREATE INDEX cases_by_workflow_version ON cases (workflow, workflow_version);
+
+CREATE TABLE events (
+  case_id      TEXT    NOT NULL REFERENCES cases (id),
+  seq          INTEGER NOT NULL,
+  at           INTEGER NOT NULL,
+  actor        TEXT    NOT NULL,
+  event        TEXT    NOT NULL,
+  from_state   TEXT,
+  to_state     TEXT    NOT NULL,
+  version      INTEGER NOT NULL,
+  changed_json TEXT    NOT NULL,
+  comment      TEXT,
+  payload_json TEXT    NOT NULL,
+  PRIMARY KEY (case_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'events are append-only');
+END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'events are append-only');
+END;
+
+CREATE TABLE idempotency (
+  case_id      TEXT    NOT NULL REFERENCES cases (id),
+  actor        TEXT    NOT NULL,
+  key          TEXT    NOT NULL,
+  request_hash TEXT    NOT NULL,
+  status       INTEGER NOT NULL,
+  response     TEXT    NOT NULL,
+  created_at   INTEGER NOT NULL,
+  PRIMARY KEY (case_id, actor, key)
+) WITHOUT ROWID;
+
+CREATE TABLE tokens (
+  id         TEXT    PRIMARY KEY,
+  hash       TEXT    NOT NULL UNIQUE,
+  user       TEXT    NOT NULL,
+  roles_json TEXT    NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+)sql";
+
+// kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
+// version; never edit a released one, because databases in the field have already run it.
+constexpr std::array<std::string_view, 1> kMigrations = {kSchemaV1};
+static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
+
+constexpr std::size_t kMaxPageSize = 500;
+
+// Cursors carry a kind letter so that a history cursor is not silently accepted as a case
+// cursor, then the last position as 16 hex digits. Clients must treat them as opaque.
+constexpr char kCaseCursor = 'c';
+constexpr char kHistoryCursor = 'h';
+
+Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
+  const int primary = rc & 0xff;
+  const Errc code =
+      (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) ? Errc::unavailable : Errc::storage;
+  std::string message = "sqlite: ";
+  message += what;
+  message += ": ";
+  // SQLite's messages name tables and columns, never bound values, so they are safe to show.
+  message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return make_error(code, std::move(message));
+}
+
+bool is_uniqueness_violation(int rc) {
+  return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
+}
+
+std::size_t clamp_limit(std::size_t limit) {
+  return std::clamp<std::size_t>(limit, 1, kMaxPageSize);
+}
+
+std::string encode_cursor(char kind, std::int64_t position) {
+  std::array<char, 17> hex{};
+  const auto written = std::to_chars(hex.data(), hex.data() + hex.size(),
+                                     static_cast<std::uint64_t>(position), 16);
+  const auto digits = static_cast<std::size_t>(written.ptr - hex.data());
+  std::string cursor(1, kind);
+  cursor.append(16 - digits, '0');
+  cursor.append(hex.data(), digits);
+  return cursor;
+}
+
+Result<std::int64_t> decode_cursor(char kind, const std::optional<std::string>& cursor) {
+  if (!cursor) {
+    return 0;
+  }
+  const std::string& text = *cursor;
+  const Error invalid = make_error(Errc::invalid_argument, "invalid cursor");
+  if (text.size() != 17 || text[0] != kind) {
+    return invalid;
+  }
+  for (std::size_t i = 1; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return invalid;
+    }
+  }
+  std::uint64_t value = 0;
+  const auto parsed = std::from_chars(text.data() + 1, text.data() + text.size(), value, 16);
+  if (parsed.ec != std::errc{} ||
+      value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return invalid;
+  }
+  return static_cast<std::int64_t>(value);
+}
+
+Result<boost::json::object> parse_object(const std::string& text, std::string_view what) {
+  boost::system::error_code ec;
+  boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_object()) {
+    return make_error(Errc::storage, std::string(what) + ": stored JSON is not an object");
+  }
+  return std::move(value.as_object());
+}
+
+Result<std::vector<std::string>> parse_strings(const std::string& text, std::string_view what) {
+  const Error invalid =
+      make_error(Errc::storage, std::string(what) + ": stored JSON is not a list of strings");
+  boost::system::error_code ec;
+  const boost::json::value value = boost::json::parse(text, ec);
+  if (ec || !value.is_array()) {
+    return invalid;
+  }
+  std::vector<std::string> strings;
+  strings.reserve(value.as_array().size());
+  for (const auto& item : value.as_array()) {
+    if (!item.is_string()) {
+      return invalid;
+    }
+    strings.emplace_back(item.as_string());
+  }
+  return strings;
+}
+
+std::string serialize_strings(const std::vector<std::string>& strings) {
+  boost::json::array array;
+  array.reserve(strings.size());
+  for (const auto& s : strings) {
+    array.emplace_back(boost::json::string_view(s.data(), s.size()));
+  }
+  return boost::json::serialize(array);
+}
+
+// Rolls back unless committed, so that every early return leaves the database as it was.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  ~Transaction() {
+    // SQLite has already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR, ...).
+    if (active_ && sqlite3_get_autocommit(db_) == 0) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  Transaction(Transaction&&) = delete;
+  Transaction& operator=(Transaction&&) = delete;
+
+  // IMMEDIATE takes the write lock now, waiting up to the busy timeout. A deferred transaction
+  // that read first and wrote later could fail with SQLITE_BUSY without waiting at all.
+  Result<void> begin_immediate() {
+    const int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      return sqlite_error(db_, rc, "begin transaction");
+    }
+    active_ = true;
+    return {};
+  }
+
+  Result<void> commit() {
+    const int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      return sqlite_error(db_, rc, "commit");
+    }
+    active_ = false;
+    return {};
+  }
+
+ private:
+  sqlite3* db_;
+  bool active_ = false;
+};
+
+}  // namespace
+
+// A cached prepared statement borrowed for one use. On destruction it is reset and its bindings
+// cleared, so the next borrower starts clean and no read snapshot is left open.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+  ~Statement() {
+    if (statement_ != nullptr) {
+      sqlite3_reset(statement_);
+      sqlite3_clear_bindings(statement_);
+    }
+  }
+  Statement(Statement&& other) noexcept
+      : db_(other.db_),
+        statement_(std::exchange(other.statement_, nullptr)),
+        bind_rc_(other.bind_rc_),
+        last_rc_(other.last_rc_) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement& operator=(Statement&&) = delete;
+
+  // Binding errors (only SQLITE_TOOBIG or SQLITE_NOMEM in practice) are kept and reported by the
+  // next step(), so call sites stay a straight list of binds.
+  void bind_text(int index, std::string_view text) {
+    note_bind(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_TRANSIENT,
+                                  SQLITE_UTF8));
+  }
+  void bind_int64(int index, std::int64_t value) {
+    note_bind(sqlite3_bind_int64(statement_, index, value));
+  }
+  void bind_optional_text(int index, const std::optional<std::string>& text) {
+    if (text) {
+      bind_text(index, *text);
+    } else {
+      note_bind(sqlite3_bind_null(statement_, index));
+    }
+  }
+  void bind_optional_int64(int index, const std::optional<std::int64_t>& value) {
+    if (value) {
+      bind_int64(index, *value);
+    } else {
+      note_bind(sqlite3_bind_null(statement_, index));
+    }
+  }
+
+  // True when a row is ready, false when the statement has finished.
+  Result<bool> step(std::string_view what) {
+    if (bind_rc_ != SQLITE_OK) {
+      last_rc_ = bind_rc_;
+      return sqlite_error(db_, bind_rc_, what);
+    }
+    last_rc_ = sqlite3_step(statement_);
+    if (last_rc_ == SQLITE_ROW) {
+      return true;
+    }
+    if (last_rc_ == SQLITE_DONE) {
+      return false;
+    }
+    return sqlite_error(db_, last_rc_, what);
+  }
+
+  // Steps to the end; for statements that return no rows.
+  Result<void> run(std::string_view what) {
+    auto stepped = step(what);
+    while (stepped && *stepped) {
+      stepped = step(what);
+    }
+    if (!stepped) {
+      return stepped.error();
+    }
+    return {};
+  }
+
+  // The extended result code of the last step, to tell constraint violations apart.
+  int last_result_code() const { return last_rc_; }
+  // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+  std::int64_t changes() const { return sqlite3_changes64(db_); }
+
+  std::int64_t int64(int column) const { return sqlite3_column_int64(statement_, column); }
+  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  std::string text(int column) const {
+    const auto* data = sqlite3_column_text(statement_, column);
+    const int size = sqlite3_column_bytes(statement_, column);
+    if (data == nullptr) {
+      return {};
+    }
+    return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)};
+  }
+  std::optional<std::string> optional_text(int column) const {
+    if (is_null(column)) {
+      return std::nullopt;
+    }
+    return text(column);
+  }
+  std::optional<std::int64_t> optional_int64(int column) const {
+    if (is_null(column)) {
+      return std::nullopt;
+    }
+    return int64(column);
+  }
+
+ private:
+  void note_bind(int rc) {
+    if (bind_rc_ == SQLITE_OK) {
+      bind_rc_ = rc;
+    }
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* statement_;
+  int bind_rc_ = SQLITE_OK;
+  int last_rc_ = SQLITE_OK;
+};
+
+namespace {
+
+// Column lists shared by the SQL texts and the readers below; keep the two in step. Macros, not
+// constants, because they are pasted into string literals at compile time.
+#define CP_CASE_COLUMNS \
+  "id, code, workflow, workflow_version, state, data_json, version, created_at, updated_at, rowid"
+#define CP_EVENT_COLUMNS \
+  "seq, at, actor, event, from_state, to_state, version, changed_json, comment, payload_json"
+#define CP_TOKEN_COLUMNS "id, hash, user, roles_json, created_at, revoked_at"
+#define CP_IDEMPOTENCY_COLUMNS "case_id, actor, key, request_hash, status, response, created_at"
+#define CP_WORKFLOW_COLUMNS "name, version, sha256, source_yaml, loaded_at"
+
+constexpr int kCaseRowidColumn = 9;
+
+Result<CaseRecord> read_case(const Statement& row) {
+  CaseRecord record;
+  record.id = row.text(0);
+  record.code = row.text(1);
+  record.workflow = row.text(2);
+  record.workflow_version = static_cast<int>(row.int64(3));
+  record.state = row.text(4);
+  auto data = parse_object(row.text(5), "case '" + record.id + "'");
+  if (!data) {
+    return data.error();
+  }
+  record.data = std::move(*data);
+  record.version = row.int64(6);
+  record.created_at = row.int64(7);
+  record.updated_at = row.int64(8);
+  return record;
+}
+
+Result<HistoryEntry> read_event(const Statement& row, const std::string& case_id) {
+  HistoryEntry entry;
+  entry.seq = row.int64(0);
+  entry.at = row.int64(1);
+  entry.actor = row.text(2);
+  entry.event = row.text(3);
+  entry.from = row.optional_text(4);
+  entry.to = row.text(5);
+  entry.version = row.int64(6);
+  const std::string what = "case '" + case_id + "' event " + std::to_string(entry.seq);
+  auto changed = parse_strings(row.text(7), what);
+  if (!changed) {
+    return changed.error();
+  }
+  entry.changed = std::move(*changed);
+  entry.comment = row.optional_text(8);
+  auto payload = parse_object(row.text(9), what);
+  if (!payload) {
+    return payload.error();
+  }
+  entry.payload = std::move(*payload);
+  return entry;
+}
+
+Result<TokenRecord> read_token(const Statement& row) {
+  TokenRecord token;
+  token.id = row.text(0);
+  token.hash = row.text(1);
+  token.user = row.text(2);
+  auto roles = parse_strings(row.text(3), "token '" + token.id + "'");
+  if (!roles) {
+    return roles.error();
+  }
+  token.roles = std::move(*roles);
+  token.created_at = row.int64(4);
+  token.revoked_at = row.optional_int64(5);
+  return token;
+}
+
+IdempotencyRecord read_idempotency(const Statement& row) {
+  IdempotencyRecord record;
+  record.case_id = row.text(0);
+  record.actor = row.text(1);
+  record.key = row.text(2);
+  record.request_hash = row.text(3);
+  record.status = static_cast<int>(row.int64(4));
+  record.response = row.text(5);
+  record.created_at = row.int64(6);
+  return record;
+}
+
+WorkflowSource read_workflow(const Statement& row) {
+  WorkflowSource source;
+  source.name = row.text(0);
+  source.version = static_cast<int>(row.int64(1));
+  source.sha256 = row.text(2);
+  source.source = row.text(3);
+  source.loaded_at = row.int64(4);
+  return source;
+}
+
+// The next seq is computed inside the INSERT, under the write lock the caller's transaction
+// holds, so two writers can never pick the same one.
+constexpr std::string_view kInsertEvent =
+    "INSERT INTO events (case_id, seq, at, actor, event, from_state, to_state, version, "
+    "changed_json, comment, payload_json) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
+    "events WHERE case_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+void bind_event(Statement& insert, const std::string& case_id, const HistoryEntry& entry,
+                std::int64_t version) {
+  insert.bind_text(1, case_id);
+  insert.bind_int64(2, entry.at);
+  insert.bind_text(3, entry.actor);
+  insert.bind_text(4, entry.event);
+  insert.bind_optional_text(5, entry.from);
+  insert.bind_text(6, entry.to);
+  insert.bind_int64(7, version);
+  insert.bind_text(8, serialize_strings(entry.changed));
+  insert.bind_optional_text(9, entry.comment);
+  insert.bind_text(10, boost::json::serialize(entry.payload));
+}
+
+std::string plural(std::int64_t count, std::string_view noun) {
+  std::string text = std::to_string(count) + " " + std::string(noun);
+  if (count != 1) {
+    text += "s";
+  }
+  return text;
+}
+
+}  // namespace
+
+void SqliteStore::CloseDb::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+
+void SqliteStore::FinalizeStatement::operator()(sqlite3_stmt* statement) const {
+  sqlite3_finalize(statement);
+}
+
+SqliteStore::SqliteStore(DbHandle db) : db_(std::move(db)) {}
+
+SqliteStore::~SqliteStore() {
+  // The statements must go before the connection; the member order ensures it, and this makes
+  // it explicit.
+  statements_.clear();
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
+  if (path.empty()) {
+    return make_error(Errc::invalid_argument, "database path is empty");
+  }
+  const bool in_memory = path == ":memory:";
+  if (!in_memory) {
+    const std::filesystem::path directory = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (!directory.empty() && !std::filesystem::is_directory(directory, ec)) {
+      return make_error(Errc::invalid_argument,
+                        "database directory '" + directory.string() + "' does not exist");
+    }
+  }
+
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  DbHandle db(raw);  // sqlite3_open_v2 hands out a handle to close even when it fails
+  if (rc != SQLITE_OK) {
+    return sqlite_error(raw, rc, "open database '" + path + "'");
+  }
+
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db)));
+  std::lock_guard lock(store->mutex_);
+  auto configured = store->configure(in_memory);
+  if (!configured) {
+    return configured.error();
+  }
+  auto migrated = store->migrate();
+  if (!migrated) {
+    return migrated.error();
+  }
+  return store;
+}
+
+Result<void> SqliteStore::configure(bool in_memory) {
+  sqlite3* db = db_.get();
+  sqlite3_extended_result_codes(db, 1);
+  // Before anything else touches the file, so that even the journal-mode switch waits for
+  // another process instead of failing.
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  // Refuses writes to sqlite_schema and similar foot-guns that could corrupt the file.
+  sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, nullptr);
+
+  if (!in_memory) {
+    auto mode = prepare("PRAGMA journal_mode = WAL");
+    if (!mode) {
+      return mode.error();
+    }
+    auto row = mode->step("set journal mode");
+    if (!row) {
+      return row.error();
+    }
+    // SQLite answers with the mode it actually uses; it keeps the old one when WAL is not
+    // possible (some network file systems), and then two processes would block each other.
+    if (!*row || mode->text(0) != "wal") {
+      return make_error(Errc::storage, "sqlite: the database cannot use WAL journal mode");
+    }
+  }
+  auto pragmas = execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", "configure");
+  if (!pragmas) {
+    return pragmas.error();
+  }
+  auto foreign_keys = prepare("PRAGMA foreign_keys");
+  if (!foreign_keys) {
+    return foreign_keys.error();
+  }
+  auto row = foreign_keys->step("check foreign keys");
+  if (!row) {
+    return row.error();
+  }
+  if (!*row || foreign_keys->int64(0) != 1) {
+    return make_error(Errc::storage, "sqlite: foreign keys cannot be enabled");
+  }
+  return {};
+}
+
+Result<void> SqliteStore::migrate() {
+  Transaction transaction(db_.get());
+  auto began = transaction.begin_immediate();
+  if (!began) {
+    return began.error();
+  }
+
+  std::int64_t current = 0;
+  {
+    auto version = prepare("PRAGMA user_version");
+    if (!version) {
+      return version.error();
+    }
+    auto row = version->step("read schema version");
+    if (!row) {
+      return row.error();
+    }
+    current = *row ? version->int64(0) : 0;
+  }
+  if (current > kSchemaVersion) {
+    return make_error(Errc::storage, "database schema version " + std::to_string(current) +
+                                         " is newer than this carepath supports (" +
+                                         std::to_string(kSchemaVersion) +
+                                         "); use a newer carepath");
+  }
+  if (current < 0) {
+    return make_error(Errc::storage,
+                      "database schema version " + std::to_string(current) + " is invalid");
+  }
+  if (current == kSchemaVersion) {
+    return transaction.commit();
+  }
+
+  for (auto step = static_cast<std::size_t>(current); step < kMigrations.size(); ++step) {
+    auto migrated =
+        execute(kMigrations[step], "migrate schema to version " + std::to_string(step + 1));
+    if (!migrated) {
+      return migrated.error();
+    }
+  }
+  // PRAGMA takes no bound parameters; the value is our own constant.
+  auto stamped =
+      execute("PRAGMA user_version = " + std::to_string(kSchemaVersion), "set schema version");
+  if (!stamped) {
+    return stamped.error();
+  }
+  return transaction.commit();
+}
+
+Result<Statement> SqliteStore::prepare(std::string_view sql) {
+  auto found = statements_.find(std::string(sql));
+  if (found == statements_.end()) {
+    sqlite3_stmt* raw = nullptr;
+    const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    StatementHandle handle(raw);
+    if (rc != SQLITE_OK) {
+      return sqlite_error(db_.get(), rc, "prepare statement");
+    }
+    found = statements_.emplace(std::string(sql), std::move(handle)).first;
+  }
+  assert(sqlite3_stmt_busy(found->second.get()) == 0 && "statement borrowed twice at once");
+  return Statement(db_.get(), found->second.get());
+}
+
+Result<void> SqliteStore::execute(std::string_view sql, std::string_view what) {
+  const std::string text(sql);
+  const int rc = sqlite3_exec(db_.get(), text.c_str(), nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    return sqlite_error(db_.get(), rc, what);
+  }
+  return {};
+}
+
+Result<void> SqliteStore::put_workflow(const WorkflowSource& source) {
+  const std::string what = "workflow '" + source.name + "' version " +
+                           std::to_string(source.version);
+  std::lock_guard lock(mutex_);
+  Transaction transaction(db_.get());
+  auto began = transaction.begin_immediate();
+  if (!began) {
+    return began.error();
+  }
+
+  std::optional<std::string> stored_sha256;
+  {
+    auto select = prepare("SELECT sha256 FROM workflows WHERE name = ?1 AND version = ?2");
+    if (!select) {
+      return select.error();
+    }
+    select->bind_text(1, source.name);
+    select->bind_int64(2, source.version);
+    auto row = select->step(what);
+    if (!row) {
+      return row.error();
+    }
+    if (*row) {
+      stored_sha256 = select->text(0);
+    }
+  }
+
+  if (!stored_sha256) {
+    auto insert = prepare("INSERT INTO workflows (" CP_WORKFLOW_COLUMNS
+                          ") VALUES (?1, ?2, ?3, ?4, ?5)");
+    if (!insert) {
+      return insert.error();
+    }
+    insert->bind_text(1, source.name);
+    insert->bind_int64(2, source.version);
+    insert->bind_text(3, source.sha256);
+    insert->bind_text(4, source.source);
+    insert->bind_int64(5, source.loaded_at);
+    auto inserted = insert->run(what);
+    if (!inserted) {
+      return inserted.error();
+    }
+    return transaction.commit();
+  }
+  if (*stored_sha256 == source.sha256) {
+    return {};  // the transaction rolls back having changed nothing
+  }
+
+  std::int64_t case_count = 0;
+  {
+    auto count =
+        prepare("SELECT COUNT(*) FROM cases WHERE workflow = ?1 AND workflow_version = ?2");
+    if (!count) {
+      return count.error();
+    }
+    count->bind_text(1, source.name);
+    count->bind_int64(2, source.version);
+    auto row = count->step(what);
+    if (!row) {
+      return row.error();
+    }
+    case_count = *row ? count->int64(0) : 0;
+  }
+  // Cases keep pointing at (name, version); changing the definition under them would change
+  // what their history means.
+  if (case_count > 0) {
+    return make_error(Errc::conflict, what + " is already used by " + plural(case_count, "case") +
+                                          " and its file has changed; give the changed workflow "
+                                          "a new version");
+  }
+
+  auto update = prepare(
+      "UPDATE workflows SET sha256 = ?3, source_yaml = ?4, loaded_at = ?5 "
+      "WHERE name = ?1 AND version = ?2");
+  if (!update) {
+    return update.error();
+  }
+  update->bind_text(1, source.name);
+  update->bind_int64(2, source.version);
+  update->bind_text(3, source.sha256);
+  update->bind_text(4, source.source);
+  update->bind_int64(5, source.loaded_at);
+  auto updated = update->run(what);
+  if (!updated) {
+    return updated.error();
+  }
+  return transaction.commit();
+}
+
+Result<std::vector<WorkflowSource>> SqliteStore::workflows() {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT " CP_WORKFLOW_COLUMNS " FROM workflows ORDER BY name, version");
+  if (!select) {
+    return select.error();
+  }
+  std::vector<WorkflowSource> sources;
+  for (;;) {
+    auto row = select->step("list workflows");
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      break;
+    }
+    sources.push_back(read_workflow(*select));
+  }
+  return sources;
+}
+
+Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEntry& opened) {
+  const std::string what = "create case '" + record.id + "'";
+  std::lock_guard lock(mutex_);
+  Transaction transaction(db_.get());
+  auto began = transaction.begin_immediate();
+  if (!began) {
+    return began.error();
+  }
+
+  {
+    auto insert = prepare("INSERT INTO cases (id, code, workflow, workflow_version, state, "
+                          "data_json, version, created_at, updated_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    if (!insert) {
+      return insert.error();
+    }
+    insert->bind_text(1, record.id);
+    insert->bind_text(2, record.code);
+    insert->bind_text(3, record.workflow);
+    insert->bind_int64(4, record.workflow_version);
+    insert->bind_text(5, record.state);
+    insert->bind_text(6, boost::json::serialize(record.data));
+    insert->bind_int64(7, record.version);
+    insert->bind_int64(8, record.created_at);
+    insert->bind_int64(9, record.updated_at);
+    auto inserted = insert->run(what);
+    if (!inserted) {
+      if (is_uniqueness_violation(insert->last_result_code())) {
+        return make_error(Errc::conflict,
+                          "case '" + record.id + "': a case with this id or code already exists");
+      }
+      return inserted.error();
+    }
+  }
+
+  {
+    auto insert = prepare(kInsertEvent);
+    if (!insert) {
+      return insert.error();
+    }
+    bind_event(*insert, record.id, opened, record.version);
+    auto inserted = insert->run(what);
+    if (!inserted) {
+      return inserted.error();
+    }
+  }
+  return transaction.commit();
+}
+
+Result<CaseRecord> SqliteStore::get_case(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT " CP_CASE_COLUMNS " FROM cases WHERE id = ?1");
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, id);
+  auto row = select->step("read case '" + id + "'");
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return make_error(Errc::not_found, "case '" + id + "' not found");
+  }
+  return read_case(*select);
+}
+
+Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expected_version,
+                                      const HistoryEntry& entry,
+                                      const std::optional<IdempotencyRecord>& idempotency) {
+  const std::string what = "update case '" + after.id + "'";
+  if (expected_version < 1 || after.version != expected_version + 1) {
+    return make_error(Errc::invalid_argument,
+                      "case '" + after.id + "': the new version must be the expected one plus 1");
+  }
+  std::lock_guard lock(mutex_);
+  Transaction transaction(db_.get());
+  auto began = transaction.begin_immediate();
+  if (!began) {
+    return began.error();
+  }
+
+  std::int64_t changed_rows = 0;
+  {
+    // Compare-and-set on the version: the optimistic lock that makes concurrent writers to one
+    // case (threads here, or other processes) lose cleanly instead of overwriting each other.
+    auto update = prepare(
+        "UPDATE cases SET workflow = ?2, workflow_version = ?3, state = ?4, data_json = ?5, "
+        "version = ?6, updated_at = ?7 WHERE id = ?1 AND version = ?8");
+    if (!update) {
+      return update.error();
+    }
+    update->bind_text(1, after.id);
+    update->bind_text(2, after.workflow);
+    update->bind_int64(3, after.workflow_version);
+    update->bind_text(4, after.state);
+    update->bind_text(5, boost::json::serialize(after.data));
+    update->bind_int64(6, after.version);
+    update->bind_int64(7, after.updated_at);
+    update->bind_int64(8, expected_version);
+    auto updated = update->run(what);
+    if (!updated) {
+      return updated.error();
+    }
+    changed_rows = update->changes();
+  }
+
+  if (changed_rows == 0) {
+    auto select = prepare("SELECT version FROM cases WHERE id = ?1");
+    if (!select) {
+      return select.error();
+    }
+    select->bind_text(1, after.id);
+    auto row = select->step(what);
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      return make_error(Errc::not_found, "case '" + after.id + "' not found");
+    }
+    const std::int64_t current = select->int64(0);
+    Error error = make_error(Errc::precondition_failed,
+                             "case '" + after.id + "': expected version " +
+                                 std::to_string(expected_version) + " but it is at version " +
+                                 std::to_string(current));
+    error.details["current_version"] = current;
+    error.type = "version-mismatch";
+    return error;
+  }
+
+  {
+    auto insert = prepare(kInsertEvent);
+    if (!insert) {
+      return insert.error();
+    }
+    bind_event(*insert, after.id, entry, after.version);
+    auto inserted = insert->run(what);
+    if (!inserted) {
+      return inserted.error();
+    }
+  }
+
+  if (idempotency) {
+    auto insert = prepare("INSERT INTO idempotency (" CP_IDEMPOTENCY_COLUMNS
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!insert) {
+      return insert.error();
+    }
+    insert->bind_text(1, idempotency->case_id);
+    insert->bind_text(2, idempotency->actor);
+    insert->bind_text(3, idempotency->key);
+    insert->bind_text(4, idempotency->request_hash);
+    insert->bind_int64(5, idempotency->status);
+    insert->bind_text(6, idempotency->response);
+    insert->bind_int64(7, idempotency->created_at);
+    auto inserted = insert->run(what);
+    if (!inserted) {
+      if (is_uniqueness_violation(insert->last_result_code())) {
+        return make_error(Errc::conflict, "case '" + idempotency->case_id +
+                                              "': this idempotency key was already used by '" +
+                                              idempotency->actor + "'");
+      }
+      return inserted.error();
+    }
+  }
+  return transaction.commit();
+}
+
+Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
+  auto after = decode_cursor(kCaseCursor, query.cursor);
+  if (!after) {
+    return after.error();
+  }
+  const std::size_t limit = clamp_limit(query.limit);
+
+  // One fixed SQL text per filter combination, so each is prepared once and can use its index.
+  // The parameter numbers are the same in all four; unused ones are simply never read.
+  std::string_view sql;
+  if (query.workflow && query.state) {
+    sql = "SELECT " CP_CASE_COLUMNS " FROM cases WHERE workflow = ?2 AND state = ?3 AND "
+          "rowid > ?1 ORDER BY rowid LIMIT ?4";
+  } else if (query.workflow) {
+    sql = "SELECT " CP_CASE_COLUMNS " FROM cases WHERE workflow = ?2 AND rowid > ?1 "
+          "ORDER BY rowid LIMIT ?4";
+  } else if (query.state) {
+    sql = "SELECT " CP_CASE_COLUMNS " FROM cases WHERE state = ?3 AND rowid > ?1 "
+          "ORDER BY rowid LIMIT ?4";
+  } else {
+    sql = "SELECT " CP_CASE_COLUMNS " FROM cases WHERE rowid > ?1 ORDER BY rowid LIMIT ?4";
+  }
+
+  std::lock_guard lock(mutex_);
+  auto select = prepare(sql);
+  if (!select) {
+    return select.error();
+  }
+  select->bind_int64(1, *after);
+  select->bind_optional_text(2, query.workflow);
+  select->bind_optional_text(3, query.state);
+  // One row more than asked for says whether another page exists.
+  select->bind_int64(4, static_cast<std::int64_t>(limit) + 1);
+
+  CasePage page;
+  std::int64_t last_rowid = 0;
+  for (;;) {
+    auto row = select->step("list cases");
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      break;
+    }
+    if (page.items.size() == limit) {
+      page.next_cursor = encode_cursor(kCaseCursor, last_rowid);
+      break;
+    }
+    auto record = read_case(*select);
+    if (!record) {
+      return record.error();
+    }
+    page.items.push_back(std::move(*record));
+    last_rowid = select->int64(kCaseRowidColumn);
+  }
+  return page;
+}
+
+Result<HistoryPage> SqliteStore::history(const std::string& case_id, std::size_t limit,
+                                         const std::optional<std::string>& cursor) {
+  auto after = decode_cursor(kHistoryCursor, cursor);
+  if (!after) {
+    return after.error();
+  }
+  limit = clamp_limit(limit);
+  const std::string what = "read history of case '" + case_id + "'";
+
+  std::lock_guard lock(mutex_);
+  {
+    auto exists = prepare("SELECT 1 FROM cases WHERE id = ?1");
+    if (!exists) {
+      return exists.error();
+    }
+    exists->bind_text(1, case_id);
+    auto row = exists->step(what);
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      return make_error(Errc::not_found, "case '" + case_id + "' not found");
+    }
+  }
+
+  auto select = prepare("SELECT " CP_EVENT_COLUMNS
+                        " FROM events WHERE case_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, case_id);
+  select->bind_int64(2, *after);
+  select->bind_int64(3, static_cast<std::int64_t>(limit) + 1);
+
+  HistoryPage page;
+  for (;;) {
+    auto row = select->step(what);
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      break;
+    }
+    if (page.items.size() == limit) {
+      page.next_cursor = encode_cursor(kHistoryCursor, page.items.back().seq);
+      break;
+    }
+    auto entry = read_event(*select, case_id);
+    if (!entry) {
+      return entry.error();
+    }
+    page.items.push_back(std::move(*entry));
+  }
+  return page;
+}
+
+Result<std::optional<IdempotencyRecord>> SqliteStore::find_idempotency(const std::string& case_id,
+                                                                       const std::string& actor,
+                                                                       const std::string& key) {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT " CP_IDEMPOTENCY_COLUMNS
+                        " FROM idempotency WHERE case_id = ?1 AND actor = ?2 AND key = ?3");
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, case_id);
+  select->bind_text(2, actor);
+  select->bind_text(3, key);
+  auto row = select->step("read idempotency record of case '" + case_id + "'");
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return std::optional<IdempotencyRecord>{};
+  }
+  return std::optional<IdempotencyRecord>{read_idempotency(*select)};
+}
+
+Result<void> SqliteStore::create_token(const TokenRecord& token) {
+  const std::string what = "create token '" + token.id + "'";
+  std::lock_guard lock(mutex_);
+  auto insert =
+      prepare("INSERT INTO tokens (" CP_TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+  if (!insert) {
+    return insert.error();
+  }
+  insert->bind_text(1, token.id);
+  insert->bind_text(2, token.hash);
+  insert->bind_text(3, token.user);
+  insert->bind_text(4, serialize_strings(token.roles));
+  insert->bind_int64(5, token.created_at);
+  insert->bind_optional_int64(6, token.revoked_at);
+  auto inserted = insert->run(what);
+  if (!inserted) {
+    if (is_uniqueness_violation(insert->last_result_code())) {
+      return make_error(Errc::conflict, "token '" + token.id + "' already exists");
+    }
+    return inserted.error();
+  }
+  return {};
+}
+
+Result<std::optional<TokenRecord>> SqliteStore::find_token(const std::string& hash) {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT " CP_TOKEN_COLUMNS
+                        " FROM tokens WHERE hash = ?1 AND revoked_at IS NULL");
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, hash);
+  auto row = select->step("find token");
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return std::optional<TokenRecord>{};
+  }
+  auto token = read_token(*select);
+  if (!token) {
+    return token.error();
+  }
+  return std::optional<TokenRecord>{std::move(*token)};
+}
+
+Result<void> SqliteStore::revoke_token(const std::string& id, Timestamp at) {
+  const std::string what = "revoke token '" + id + "'";
+  std::lock_guard lock(mutex_);
+  // The IS NULL keeps the first revocation time when a token is revoked twice.
+  {
+    auto update =
+        prepare("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
+    if (!update) {
+      return update.error();
+    }
+    update->bind_text(1, id);
+    update->bind_int64(2, at);
+    auto updated = update->run(what);
+    if (!updated) {
+      return updated.error();
+    }
+    if (update->changes() > 0) {
+      return {};
+    }
+  }
+  auto exists = prepare("SELECT 1 FROM tokens WHERE id = ?1");
+  if (!exists) {
+    return exists.error();
+  }
+  exists->bind_text(1, id);
+  auto row = exists->step(what);
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return make_error(Errc::not_found, "token '" + id + "' not found");
+  }
+  return {};
+}
+
+Result<std::vector<TokenRecord>> SqliteStore::tokens() {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT " CP_TOKEN_COLUMNS " FROM tokens ORDER BY created_at, id");
+  if (!select) {
+    return select.error();
+  }
+  std::vector<TokenRecord> tokens;
+  for (;;) {
+    auto row = select->step("list tokens");
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      break;
+    }
+    auto token = read_token(*select);
+    if (!token) {
+      return token.error();
+    }
+    tokens.push_back(std::move(*token));
+  }
+  return tokens;
+}
+
+#undef CP_CASE_COLUMNS
+#undef CP_EVENT_COLUMNS
+#undef CP_TOKEN_COLUMNS
+#undef CP_IDEMPOTENCY_COLUMNS
+#undef CP_WORKFLOW_COLUMNS
+
+}  // namespace carepath::store

@@ -1,0 +1,105 @@
+// The embedded default Store: one SQLite file (or ":memory:"), its schema versioned with
+// PRAGMA user_version and migrated when the file is opened.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/store.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace carepath::store {
+
+class Statement;
+
+// Several SqliteStore objects, in one process or several, may share one file: writes take the
+// database's write lock (BEGIN IMMEDIATE) and wait up to kBusyTimeoutMs for it, after which the
+// call fails with Errc::unavailable.
+//
+// Thread-safety: every member function may be called from any thread; calls on one object are
+// serialised by a mutex around its single connection.
+class SqliteStore final : public Store {
+ public:
+  // The schema version this code creates and understands. A file with a newer user_version is
+  // refused rather than written by code that does not know its tables.
+  static constexpr int kSchemaVersion = 1;
+  static constexpr int kBusyTimeoutMs = 5000;
+
+  // Opens (creating it when absent) the database at `path`, or a private in-memory database for
+  // ":memory:", and migrates its schema. The directory must exist: it is not created, so a
+  // mistyped path fails here instead of scattering case data into a new directory.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+  SqliteStore(SqliteStore&&) = delete;
+  SqliteStore& operator=(SqliteStore&&) = delete;
+
+  Result<void> put_workflow(const WorkflowSource& source) override;
+  Result<std::vector<WorkflowSource>> workflows() override;
+
+  // `opened.seq` is 1 and `opened.version` is `record.version`, whatever the arguments hold.
+  Result<void> create_case(const CaseRecord& record, const HistoryEntry& opened) override;
+  Result<CaseRecord> get_case(const std::string& id) override;
+  // The case's id, code and created_at are fixed at creation; `after`'s copies are not written.
+  // `entry.seq` is assigned (last + 1) and `entry.version` is stored as `after.version`.
+  // Errc::invalid_argument when `after.version` is not `expected_version + 1`.
+  Result<void> update_case(const CaseRecord& after, std::int64_t expected_version,
+                           const HistoryEntry& entry,
+                           const std::optional<IdempotencyRecord>& idempotency) override;
+  Result<CasePage> list_cases(const CaseQuery& query) override;
+  // `limit` is clamped to 1..500, like list_cases.
+  Result<HistoryPage> history(const std::string& case_id, std::size_t limit,
+                              const std::optional<std::string>& cursor) override;
+  Result<std::optional<IdempotencyRecord>> find_idempotency(const std::string& case_id,
+                                                            const std::string& actor,
+                                                            const std::string& key) override;
+
+  // Errc::conflict when the id or hash already exists.
+  Result<void> create_token(const TokenRecord& token) override;
+  Result<std::optional<TokenRecord>> find_token(const std::string& hash) override;
+  // Revoking a revoked token succeeds and keeps the first revocation time.
+  Result<void> revoke_token(const std::string& id, Timestamp at) override;
+  // Ordered by creation time, then id.
+  Result<std::vector<TokenRecord>> tokens() override;
+
+ private:
+  struct CloseDb {
+    void operator()(sqlite3* db) const;
+  };
+  struct FinalizeStatement {
+    void operator()(sqlite3_stmt* statement) const;
+  };
+  using DbHandle = std::unique_ptr<sqlite3, CloseDb>;
+  using StatementHandle = std::unique_ptr<sqlite3_stmt, FinalizeStatement>;
+
+  explicit SqliteStore(DbHandle db);
+
+  // Requires (all four): mutex_ held.
+  Result<void> configure(bool in_memory);
+  Result<void> migrate();
+  // The cached statement for `sql`, prepared on first use. Requires: the same SQL text is not
+  // borrowed twice at once (the second borrow would reset the first).
+  Result<Statement> prepare(std::string_view sql);
+  // Runs one or more statements that return no rows; not cached.
+  Result<void> execute(std::string_view sql, std::string_view what);
+
+  std::mutex mutex_;
+  // Declared before statements_ so that the statements are finalized before the connection
+  // closes. GUARDED_BY(mutex_)
+  DbHandle db_;
+  // Prepared once per SQL text and reused for the life of the connection. GUARDED_BY(mutex_)
+  std::unordered_map<std::string, StatementHandle> statements_;
+};
+
+}  // namespace carepath::store

@@ -1,0 +1,47 @@
+// Workflow files (YAML, format 1) to a compiled core Workflow, with file:line:col diagnostics.
+//
+// The format is described for admins in docs/workflow-format.md; this loader is its reference.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/model.hpp"
+
+namespace carepath::workflow {
+
+enum class Severity { error = 1, warning };
+
+// One finding about a workflow file. Lines and columns are 1-based; columns count characters
+// (UTF-8 code points), not bytes. Line 0 means "the file as a whole" (it could not be read).
+struct Diagnostic {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  Severity severity = Severity::error;
+  std::string message;
+};
+
+// "FILE:LINE:COL: error: MESSAGE" (or "warning:"), the shape compilers use, so editors and CI
+// logs turn it into a link.
+std::string to_string(const Diagnostic& d);
+
+struct LoadResult {
+  std::shared_ptr<const Workflow> workflow;  // null when any error
+  std::vector<Diagnostic> diagnostics;       // errors and warnings in file order
+  bool ok() const { return workflow != nullptr; }
+  std::string source;  // the text that was loaded
+};
+
+// Parses and validates `text` in one pass, collecting every error it can rather than stopping
+// at the first. `file_name` is used in diagnostics and as Workflow::source_file. Never throws
+// (except std::bad_alloc). Workflow::sha256 is left empty for the caller to fill.
+LoadResult load_workflow_text(std::string_view text, std::string file_name);
+
+// Reads `path` and loads it as above. A file that cannot be read gives one error at line 0.
+LoadResult load_workflow_file(const std::filesystem::path& path);
+
+}  // namespace carepath::workflow

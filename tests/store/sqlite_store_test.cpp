@@ -1,0 +1,757 @@
+#include "store/sqlite_store.hpp"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace carepath::store {
+namespace {
+
+constexpr Timestamp kT0 = 1'790'000'000'000;
+
+std::unique_ptr<SqliteStore> open_store(const std::string& path) {
+  auto store = SqliteStore::open(path);
+  if (!store) {
+    ADD_FAILURE() << "open failed: " << store.error().message;
+    return nullptr;
+  }
+  return std::move(*store);
+}
+
+std::unique_ptr<SqliteStore> memory_store() { return open_store(":memory:"); }
+
+// Invented test data only.
+CaseRecord make_case(const std::string& id, const std::string& workflow = "aftercare",
+                     const std::string& state = "intake") {
+  CaseRecord record;
+  record.id = id;
+  record.code = "CP-" + id;
+  record.workflow = workflow;
+  record.workflow_version = 1;
+  record.state = state;
+  record.data = {{"first_name", "Asha"}, {"age", 14}};
+  record.version = 1;
+  record.created_at = kT0;
+  record.updated_at = kT0;
+  return record;
+}
+
+HistoryEntry opened_entry(const CaseRecord& record) {
+  HistoryEntry entry;
+  entry.at = record.created_at;
+  entry.actor = "caseworker.one";
+  entry.event = "opened";
+  entry.to = record.state;
+  entry.version = 1;
+  entry.changed = {"first_name", "age"};
+  entry.payload = record.data;
+  return entry;
+}
+
+void create(Store& store, const CaseRecord& record) {
+  auto created = store.create_case(record, opened_entry(record));
+  ASSERT_TRUE(created) << created.error().message;
+}
+
+// The next version of `before`: moves it to `state` and sets one field.
+std::pair<CaseRecord, HistoryEntry> next_version(const CaseRecord& before, const std::string& state,
+                                                 const std::string& field, int value) {
+  CaseRecord after = before;
+  after.state = state;
+  after.data[field] = value;
+  after.version = before.version + 1;
+  after.updated_at = before.updated_at + 1000;
+  HistoryEntry entry;
+  entry.at = after.updated_at;
+  entry.actor = "caseworker.two";
+  entry.event = "assess";
+  entry.from = before.state;
+  entry.to = state;
+  entry.version = after.version;
+  entry.changed = {field};
+  entry.comment = "home visit done";
+  entry.payload = {{field, value}};
+  return {after, entry};
+}
+
+IdempotencyRecord make_idempotency(const std::string& case_id, const std::string& key) {
+  IdempotencyRecord record;
+  record.case_id = case_id;
+  record.actor = "caseworker.two";
+  record.key = key;
+  record.request_hash = std::string(64, 'a');
+  record.status = 200;
+  record.response = R"({"id":"c1"})";
+  record.created_at = kT0;
+  return record;
+}
+
+// Runs `sql` on the file through a connection of its own, bypassing the store.
+std::string exec_raw(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_busy_timeout(db, 5000);
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  std::string result = rc == SQLITE_OK ? "" : (message != nullptr ? message : "error");
+  sqlite3_free(message);
+  sqlite3_close(db);
+  return result;
+}
+
+std::string query_raw(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* statement = nullptr;
+  sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr);
+  std::string result;
+  if (statement != nullptr && sqlite3_step(statement) == SQLITE_ROW) {
+    result = reinterpret_cast<const char*>(sqlite3_column_text(statement, 0));
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return result;
+}
+
+TEST(SqliteStore, CreatesAndReadsCase) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  const CaseRecord record = make_case("c1");
+  create(*store, record);
+
+  auto got = store->get_case("c1");
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_EQ(got->id, "c1");
+  EXPECT_EQ(got->code, "CP-c1");
+  EXPECT_EQ(got->workflow, "aftercare");
+  EXPECT_EQ(got->workflow_version, 1);
+  EXPECT_EQ(got->state, "intake");
+  EXPECT_EQ(got->data, record.data);
+  EXPECT_EQ(got->version, 1);
+  EXPECT_EQ(got->created_at, kT0);
+  EXPECT_EQ(got->updated_at, kT0);
+
+  auto history = store->history("c1", 50, std::nullopt);
+  ASSERT_TRUE(history) << history.error().message;
+  ASSERT_EQ(history->items.size(), 1U);
+  const HistoryEntry& opened = history->items[0];
+  EXPECT_EQ(opened.seq, 1);
+  EXPECT_EQ(opened.event, "opened");
+  EXPECT_FALSE(opened.from);
+  EXPECT_EQ(opened.to, "intake");
+  EXPECT_EQ(opened.version, 1);
+  EXPECT_EQ(opened.changed, (std::vector<std::string>{"first_name", "age"}));
+  EXPECT_FALSE(opened.comment);
+  EXPECT_EQ(opened.payload, record.data);
+  EXPECT_FALSE(history->next_cursor);
+}
+
+TEST(SqliteStore, ReportsUnknownCaseAsNotFound) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  auto got = store->get_case("nope");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, Errc::not_found);
+  auto history = store->history("nope", 10, std::nullopt);
+  ASSERT_FALSE(history);
+  EXPECT_EQ(history.error().code, Errc::not_found);
+}
+
+TEST(SqliteStore, RefusesDuplicateIdOrCode) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  create(*store, make_case("c1"));
+
+  CaseRecord same_id = make_case("c1");
+  same_id.code = "CP-other";
+  auto created = store->create_case(same_id, opened_entry(same_id));
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code, Errc::conflict);
+
+  CaseRecord same_code = make_case("c2");
+  same_code.code = "CP-c1";
+  created = store->create_case(same_code, opened_entry(same_code));
+  ASSERT_FALSE(created);
+  EXPECT_EQ(created.error().code, Errc::conflict);
+  EXPECT_EQ(store->get_case("c2").error().code, Errc::not_found);
+}
+
+TEST(SqliteStore, UpdatesCaseAndAppendsHistory) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  const CaseRecord record = make_case("c1");
+  create(*store, record);
+
+  auto [after, entry] = next_version(record, "assessment", "score", 3);
+  entry.version = 0;  // the store writes after.version
+  auto updated = store->update_case(after, 1, entry, std::nullopt);
+  ASSERT_TRUE(updated) << updated.error().message;
+
+  auto got = store->get_case("c1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->state, "assessment");
+  EXPECT_EQ(got->version, 2);
+  EXPECT_EQ(got->data.at("score"), 3);
+  EXPECT_EQ(got->created_at, kT0);
+  EXPECT_EQ(got->updated_at, kT0 + 1000);
+
+  auto history = store->history("c1", 50, std::nullopt);
+  ASSERT_TRUE(history);
+  ASSERT_EQ(history->items.size(), 2U);
+  const HistoryEntry& second = history->items[1];
+  EXPECT_EQ(second.seq, 2);
+  EXPECT_EQ(second.at, kT0 + 1000);
+  EXPECT_EQ(second.actor, "caseworker.two");
+  EXPECT_EQ(second.event, "assess");
+  EXPECT_EQ(second.from, "intake");
+  EXPECT_EQ(second.to, "assessment");
+  EXPECT_EQ(second.version, 2);
+  EXPECT_EQ(second.changed, std::vector<std::string>{"score"});
+  EXPECT_EQ(second.comment, "home visit done");
+  EXPECT_EQ(second.payload, (boost::json::object{{"score", 3}}));
+}
+
+TEST(SqliteStore, ReportsStaleVersionWithCurrentVersion) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  const CaseRecord record = make_case("c1");
+  create(*store, record);
+  auto [v2, e2] = next_version(record, "assessment", "score", 1);
+  ASSERT_TRUE(store->update_case(v2, 1, e2, std::nullopt));
+
+  // A second writer that also read version 1.
+  auto [stale, stale_entry] = next_version(record, "closed", "score", 9);
+  auto updated = store->update_case(stale, 1, stale_entry, std::nullopt);
+  ASSERT_FALSE(updated);
+  EXPECT_EQ(updated.error().code, Errc::precondition_failed);
+  EXPECT_EQ(updated.error().type, "version-mismatch");
+  ASSERT_TRUE(updated.error().details.contains("current_version"));
+  EXPECT_EQ(updated.error().details.at("current_version").as_int64(), 2);
+
+  auto got = store->get_case("c1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->state, "assessment");
+  EXPECT_EQ(store->history("c1", 50, std::nullopt)->items.size(), 2U);
+}
+
+TEST(SqliteStore, ReportsUpdateOfUnknownCaseAsNotFound) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  auto [after, entry] = next_version(make_case("ghost"), "assessment", "score", 1);
+  auto updated = store->update_case(after, 1, entry, std::nullopt);
+  ASSERT_FALSE(updated);
+  EXPECT_EQ(updated.error().code, Errc::not_found);
+}
+
+TEST(SqliteStore, RejectsVersionThatIsNotExpectedPlusOne) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  const CaseRecord record = make_case("c1");
+  create(*store, record);
+  auto [after, entry] = next_version(record, "assessment", "score", 1);
+  after.version = 5;
+  auto updated = store->update_case(after, 1, entry, std::nullopt);
+  ASSERT_FALSE(updated);
+  EXPECT_EQ(updated.error().code, Errc::invalid_argument);
+}
+
+TEST(SqliteStore, StoresAndFindsIdempotencyRecord) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  const CaseRecord record = make_case("c1");
+  create(*store, record);
+  auto [after, entry] = next_version(record, "assessment", "score", 1);
+  ASSERT_TRUE(store->update_case(after, 1, entry, make_idempotency("c1", "key-1")));
+
+  auto found = store->find_idempotency("c1", "caseworker.two", "key-1");
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_TRUE(*found);
+  EXPECT_EQ((*found)->status, 200);
+  EXPECT_EQ((*found)->response, R"({"id":"c1"})");
+  EXPECT_EQ((*found)->request_hash, std::string(64, 'a'));
+  EXPECT_EQ((*found)->created_at, kT0);
+
+  auto other_actor = store->find_idempotency("c1", "caseworker.one", "key-1");
+  ASSERT_TRUE(other_actor);
+  EXPECT_FALSE(*other_actor);
+}
+
+TEST(SqliteStore, RollsBackEverythingWhenIdempotencyKeyClashes) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  const CaseRecord record = make_case("c1");
+  create(*store, record);
+  auto [v2, e2] = next_version(record, "assessment", "score", 1);
+  ASSERT_TRUE(store->update_case(v2, 1, e2, make_idempotency("c1", "key-1")));
+
+  auto [v3, e3] = next_version(v2, "closed", "score", 2);
+  auto updated = store->update_case(v3, 2, e3, make_idempotency("c1", "key-1"));
+  ASSERT_FALSE(updated);
+  EXPECT_EQ(updated.error().code, Errc::conflict);
+
+  auto got = store->get_case("c1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->version, 2);
+  EXPECT_EQ(got->state, "assessment");
+  EXPECT_EQ(got->data.at("score"), 1);
+  auto history = store->history("c1", 50, std::nullopt);
+  ASSERT_TRUE(history);
+  EXPECT_EQ(history->items.size(), 2U);
+
+  // The failed attempt left nothing half-done: the same update without the key goes through.
+  ASSERT_TRUE(store->update_case(v3, 2, e3, std::nullopt));
+  EXPECT_EQ(store->history("c1", 50, std::nullopt)->items.back().seq, 3);
+}
+
+TEST(SqliteStore, PagesThroughCasesInCreationOrder) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  // Ids deliberately not in creation order, to show the order is by insertion.
+  const std::vector<std::string> ids = {"m", "b", "z", "a", "k", "c", "x"};
+  for (const auto& id : ids) {
+    create(*store, make_case(id));
+  }
+
+  std::vector<std::string> seen;
+  CaseQuery query;
+  query.limit = 3;
+  int pages = 0;
+  for (;;) {
+    auto page = store->list_cases(query);
+    ASSERT_TRUE(page) << page.error().message;
+    ++pages;
+    for (const auto& item : page->items) {
+      seen.push_back(item.id);
+    }
+    if (!page->next_cursor) {
+      break;
+    }
+    EXPECT_EQ(page->items.size(), 3U);
+    query.cursor = page->next_cursor;
+  }
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(pages, 3);
+}
+
+TEST(SqliteStore, ReturnsNoCursorWhenLastPageIsExactlyFull) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  for (const auto* id : {"a", "b", "c"}) {
+    create(*store, make_case(id));
+  }
+  CaseQuery query;
+  query.limit = 3;
+  auto page = store->list_cases(query);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->items.size(), 3U);
+  EXPECT_FALSE(page->next_cursor);
+}
+
+TEST(SqliteStore, FiltersCasesByWorkflowAndState) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  create(*store, make_case("a1", "aftercare", "intake"));
+  create(*store, make_case("a2", "aftercare", "closed"));
+  create(*store, make_case("r1", "repatriation", "intake"));
+  create(*store, make_case("a3", "aftercare", "intake"));
+
+  auto ids = [&](std::optional<std::string> workflow, std::optional<std::string> state) {
+    CaseQuery query;
+    query.workflow = std::move(workflow);
+    query.state = std::move(state);
+    std::vector<std::string> result;
+    auto page = store->list_cases(query);
+    EXPECT_TRUE(page);
+    if (page) {
+      for (const auto& item : page->items) {
+        result.push_back(item.id);
+      }
+    }
+    return result;
+  };
+  using Ids = std::vector<std::string>;
+  EXPECT_EQ(ids(std::nullopt, std::nullopt), (Ids{"a1", "a2", "r1", "a3"}));
+  EXPECT_EQ(ids("aftercare", std::nullopt), (Ids{"a1", "a2", "a3"}));
+  EXPECT_EQ(ids(std::nullopt, "intake"), (Ids{"a1", "r1", "a3"}));
+  EXPECT_EQ(ids("aftercare", "intake"), (Ids{"a1", "a3"}));
+  EXPECT_EQ(ids("repatriation", "closed"), Ids{});
+
+  // A cursor keeps working with filters: the second page of aftercare/intake.
+  CaseQuery query;
+  query.workflow = "aftercare";
+  query.state = "intake";
+  query.limit = 1;
+  auto first = store->list_cases(query);
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(first->next_cursor);
+  query.cursor = first->next_cursor;
+  auto second = store->list_cases(query);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->items.size(), 1U);
+  EXPECT_EQ(second->items[0].id, "a3");
+  EXPECT_FALSE(second->next_cursor);
+}
+
+TEST(SqliteStore, ClampsListLimitToOneThroughFiveHundred) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  for (int i = 0; i < 502; ++i) {
+    create(*store, make_case("c" + std::to_string(i)));
+  }
+  CaseQuery query;
+  query.limit = 0;
+  auto page = store->list_cases(query);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->items.size(), 1U);
+  EXPECT_TRUE(page->next_cursor);
+
+  query.limit = 100000;
+  page = store->list_cases(query);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->items.size(), 500U);
+  ASSERT_TRUE(page->next_cursor);
+  query.cursor = page->next_cursor;
+  page = store->list_cases(query);
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->items.size(), 2U);
+  EXPECT_FALSE(page->next_cursor);
+}
+
+TEST(SqliteStore, PagesThroughHistoryInSeqOrder) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  CaseRecord current = make_case("c1");
+  create(*store, current);
+  for (int i = 0; i < 6; ++i) {
+    auto [after, entry] = next_version(current, "state" + std::to_string(i), "step", i);
+    ASSERT_TRUE(store->update_case(after, current.version, entry, std::nullopt));
+    current = after;
+  }
+
+  std::vector<std::int64_t> seqs;
+  std::optional<std::string> cursor;
+  int pages = 0;
+  for (;;) {
+    auto page = store->history("c1", 4, cursor);
+    ASSERT_TRUE(page) << page.error().message;
+    ++pages;
+    for (const auto& item : page->items) {
+      seqs.push_back(item.seq);
+      EXPECT_EQ(item.version, item.seq);
+    }
+    if (!page->next_cursor) {
+      break;
+    }
+    cursor = page->next_cursor;
+  }
+  EXPECT_EQ(seqs, (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(pages, 2);
+}
+
+TEST(SqliteStore, RejectsMalformedCursor) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  create(*store, make_case("a"));
+  create(*store, make_case("b"));
+  CaseQuery query;
+  query.limit = 1;
+  auto page = store->list_cases(query);
+  ASSERT_TRUE(page);
+  ASSERT_TRUE(page->next_cursor);
+  const std::string good = *page->next_cursor;
+
+  for (const std::string& bad :
+       {std::string(), std::string("garbage"), good + "0", good.substr(0, good.size() - 1),
+        "h" + good.substr(1), std::string(good).replace(1, 1, "G"),
+        std::string(good).replace(1, 1, "A"), std::string("cffffffffffffffff")}) {
+    query.cursor = bad;
+    auto listed = store->list_cases(query);
+    ASSERT_FALSE(listed) << "accepted cursor '" << bad << "'";
+    EXPECT_EQ(listed.error().code, Errc::invalid_argument);
+    EXPECT_EQ(listed.error().message, "invalid cursor");
+  }
+
+  // A case cursor is not a history cursor.
+  auto history = store->history("a", 10, good);
+  ASSERT_FALSE(history);
+  EXPECT_EQ(history.error().code, Errc::invalid_argument);
+}
+
+TEST(SqliteStore, KeepsEverythingAcrossReopen) {
+  test::TempDir dir;
+  const std::string path = (dir / "carepath.db").string();
+  const CaseRecord record = make_case("c1");
+  {
+    auto store = open_store(path);
+    ASSERT_TRUE(store);
+    create(*store, record);
+    auto [after, entry] = next_version(record, "assessment", "score", 4);
+    ASSERT_TRUE(store->update_case(after, 1, entry, make_idempotency("c1", "key-1")));
+    ASSERT_TRUE(store->put_workflow({"aftercare", 1, std::string(64, 'b'), "version: 1\n", kT0}));
+    TokenRecord token{"0123456789ab", std::string(64, 'c'), "caseworker.one", {"caseworker"}, kT0,
+                      std::nullopt};
+    ASSERT_TRUE(store->create_token(token));
+  }
+  auto store = open_store(path);
+  ASSERT_TRUE(store);
+  auto got = store->get_case("c1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->version, 2);
+  EXPECT_EQ(got->data.at("score"), 4);
+  EXPECT_EQ(store->history("c1", 10, std::nullopt)->items.size(), 2U);
+  EXPECT_TRUE(*store->find_idempotency("c1", "caseworker.two", "key-1"));
+  auto workflows = store->workflows();
+  ASSERT_TRUE(workflows);
+  ASSERT_EQ(workflows->size(), 1U);
+  EXPECT_EQ((*workflows)[0].source, "version: 1\n");
+  auto token = store->find_token(std::string(64, 'c'));
+  ASSERT_TRUE(token);
+  ASSERT_TRUE(*token);
+  EXPECT_EQ((*token)->user, "caseworker.one");
+}
+
+TEST(SqliteStore, UsesWalModeForFiles) {
+  test::TempDir dir;
+  const std::string path = (dir / "carepath.db").string();
+  auto store = open_store(path);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(query_raw(path, "PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(query_raw(path, "PRAGMA user_version"), std::to_string(SqliteStore::kSchemaVersion));
+}
+
+TEST(SqliteStore, LosesNoUpdateWithTwoStoresWritingOneCase) {
+  test::TempDir dir;
+  const std::string path = (dir / "carepath.db").string();
+  auto first = open_store(path);
+  auto second = open_store(path);
+  ASSERT_TRUE(first && second);
+  CaseRecord record = make_case("c1");
+  record.data = {{"count", 0}};
+  create(*first, record);
+
+  constexpr int kThreadsPerStore = 2;
+  constexpr int kIncrementsPerThread = 25;
+  std::atomic<int> failures{0};
+  std::atomic<int> conflicts{0};
+  auto worker = [&](Store& store, int thread_number) {
+    for (int i = 0; i < kIncrementsPerThread; ++i) {
+      for (;;) {  // optimistic retry: read, change, write if nobody else wrote in between
+        auto current = store.get_case("c1");
+        if (!current) {
+          ++failures;
+          return;
+        }
+        CaseRecord after = *current;
+        after.data["count"] = after.data.at("count").as_int64() + 1;
+        after.version = current->version + 1;
+        HistoryEntry entry;
+        entry.at = kT0 + after.version;
+        entry.actor = "worker." + std::to_string(thread_number);
+        entry.event = "updated";
+        entry.from = current->state;
+        entry.to = current->state;
+        entry.changed = {"count"};
+        entry.payload = {{"count", after.data.at("count")}};
+        auto updated = store.update_case(after, current->version, entry, std::nullopt);
+        if (updated) {
+          break;
+        }
+        if (updated.error().code != Errc::precondition_failed) {
+          ADD_FAILURE() << updated.error().message;
+          ++failures;
+          return;
+        }
+        ++conflicts;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreadsPerStore; ++t) {
+    threads.emplace_back(worker, std::ref(*first), t);
+    threads.emplace_back(worker, std::ref(*second), kThreadsPerStore + t);
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  ASSERT_EQ(failures.load(), 0);
+
+  constexpr int kTotal = 2 * kThreadsPerStore * kIncrementsPerThread;
+  auto got = first->get_case("c1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->data.at("count").as_int64(), kTotal);
+  EXPECT_EQ(got->version, kTotal + 1);
+
+  std::vector<HistoryEntry> history;
+  std::optional<std::string> cursor;
+  for (;;) {
+    auto page = second->history("c1", 500, cursor);
+    ASSERT_TRUE(page);
+    history.insert(history.end(), page->items.begin(), page->items.end());
+    if (!page->next_cursor) {
+      break;
+    }
+    cursor = page->next_cursor;
+  }
+  ASSERT_EQ(history.size(), static_cast<std::size_t>(kTotal + 1));
+  for (std::size_t i = 0; i < history.size(); ++i) {
+    EXPECT_EQ(history[i].seq, static_cast<std::int64_t>(i + 1));
+    EXPECT_EQ(history[i].version, static_cast<std::int64_t>(i + 1));
+    if (i > 0) {
+      EXPECT_EQ(history[i].payload.at("count").as_int64(), static_cast<std::int64_t>(i));
+    }
+  }
+  RecordProperty("version_conflicts", conflicts.load());
+}
+
+TEST(SqliteStore, EventsTableRejectsUpdateAndDelete) {
+  test::TempDir dir;
+  const std::string path = (dir / "carepath.db").string();
+  {
+    auto store = open_store(path);
+    ASSERT_TRUE(store);
+    create(*store, make_case("c1"));
+  }
+  EXPECT_NE(exec_raw(path, "UPDATE events SET actor = 'someone.else'").find("append-only"),
+            std::string::npos);
+  EXPECT_NE(exec_raw(path, "DELETE FROM events").find("append-only"), std::string::npos);
+  EXPECT_EQ(query_raw(path, "SELECT actor FROM events WHERE case_id = 'c1'"), "caseworker.one");
+  // Cases with history cannot be deleted either: the foreign key holds them.
+  EXPECT_NE(exec_raw(path, "PRAGMA foreign_keys = ON; DELETE FROM cases"), "");
+}
+
+TEST(SqliteStore, PutWorkflowIgnoresIdenticalReplacesUnusedRefusesUsed) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  const WorkflowSource v1{"aftercare", 1, std::string(64, '1'), "version: 1\n# one\n", kT0};
+  ASSERT_TRUE(store->put_workflow(v1));
+
+  WorkflowSource identical = v1;
+  identical.loaded_at = kT0 + 5;
+  ASSERT_TRUE(store->put_workflow(identical));
+  auto workflows = store->workflows();
+  ASSERT_TRUE(workflows);
+  ASSERT_EQ(workflows->size(), 1U);
+  EXPECT_EQ((*workflows)[0].loaded_at, kT0);  // untouched
+
+  WorkflowSource changed = v1;
+  changed.sha256 = std::string(64, '2');
+  changed.source = "version: 1\n# two\n";
+  changed.loaded_at = kT0 + 10;
+  ASSERT_TRUE(store->put_workflow(changed));  // no case uses it yet
+  workflows = store->workflows();
+  ASSERT_TRUE(workflows);
+  ASSERT_EQ(workflows->size(), 1U);
+  EXPECT_EQ((*workflows)[0].sha256, changed.sha256);
+  EXPECT_EQ((*workflows)[0].source, changed.source);
+
+  for (const auto* id : {"c1", "c2", "c3"}) {
+    create(*store, make_case(id));
+  }
+  WorkflowSource third = v1;
+  third.sha256 = std::string(64, '3');
+  auto refused = store->put_workflow(third);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::conflict);
+  EXPECT_EQ(refused.error().message,
+            "workflow 'aftercare' version 1 is already used by 3 cases and its file has changed; "
+            "give the changed workflow a new version");
+  EXPECT_EQ((*store->workflows())[0].sha256, changed.sha256);
+
+  // Another version of the same workflow is a new row, listed in order.
+  ASSERT_TRUE(store->put_workflow({"aftercare", 2, std::string(64, '4'), "version: 1\n", kT0}));
+  ASSERT_TRUE(store->put_workflow({"adoption", 1, std::string(64, '5'), "version: 1\n", kT0}));
+  workflows = store->workflows();
+  ASSERT_TRUE(workflows);
+  ASSERT_EQ(workflows->size(), 3U);
+  EXPECT_EQ((*workflows)[0].name, "adoption");
+  EXPECT_EQ((*workflows)[1].version, 1);
+  EXPECT_EQ((*workflows)[2].version, 2);
+}
+
+TEST(SqliteStore, CreatesFindsRevokesAndListsTokens) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  const TokenRecord first{"aaaaaaaaaaaa", std::string(64, '1'), "caseworker.one",
+                          {"caseworker", "supervisor"}, kT0, std::nullopt};
+  const TokenRecord second{"bbbbbbbbbbbb", std::string(64, '2'), "admin@ngo.example", {"admin"},
+                           kT0 + 1, std::nullopt};
+  ASSERT_TRUE(store->create_token(first));
+  ASSERT_TRUE(store->create_token(second));
+
+  auto duplicate = store->create_token(first);
+  ASSERT_FALSE(duplicate);
+  EXPECT_EQ(duplicate.error().code, Errc::conflict);
+
+  auto found = store->find_token(first.hash);
+  ASSERT_TRUE(found);
+  ASSERT_TRUE(*found);
+  EXPECT_EQ((*found)->id, first.id);
+  EXPECT_EQ((*found)->user, first.user);
+  EXPECT_EQ((*found)->roles, first.roles);
+  EXPECT_FALSE((*found)->revoked_at);
+  EXPECT_FALSE(*store->find_token(std::string(64, '9')));
+
+  ASSERT_TRUE(store->revoke_token(first.id, kT0 + 100));
+  EXPECT_FALSE(*store->find_token(first.hash));
+  ASSERT_TRUE(store->revoke_token(first.id, kT0 + 200));  // again: fine, time kept
+  auto missing = store->revoke_token("cccccccccccc", kT0);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+
+  auto tokens = store->tokens();
+  ASSERT_TRUE(tokens);
+  ASSERT_EQ(tokens->size(), 2U);
+  EXPECT_EQ((*tokens)[0].id, first.id);
+  EXPECT_EQ((*tokens)[0].revoked_at, kT0 + 100);
+  EXPECT_EQ((*tokens)[1].id, second.id);
+  EXPECT_FALSE((*tokens)[1].revoked_at);
+}
+
+TEST(SqliteStore, RefusesDatabaseWithNewerSchema) {
+  test::TempDir dir;
+  const std::string path = (dir / "carepath.db").string();
+  ASSERT_TRUE(open_store(path));
+  ASSERT_EQ(exec_raw(path, "PRAGMA user_version = " +
+                               std::to_string(SqliteStore::kSchemaVersion + 1)),
+            "");
+  auto store = SqliteStore::open(path);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::storage);
+  EXPECT_NE(store.error().message.find("newer"), std::string::npos) << store.error().message;
+}
+
+TEST(SqliteStore, ReportsMissingDirectory) {
+  test::TempDir dir;
+  const std::string path = (dir / "no-such-dir" / "carepath.db").string();
+  auto store = SqliteStore::open(path);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::invalid_argument);
+  EXPECT_NE(store.error().message.find("does not exist"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir / "no-such-dir"));
+}
+
+TEST(SqliteStore, ReportsFileThatIsNotADatabase) {
+  test::TempDir dir;
+  const std::string path = (dir / "notes.txt").string();
+  {
+    std::FILE* file = std::fopen(path.c_str(), "wb");
+    ASSERT_NE(file, nullptr);
+    const std::string text(4096, 'x');
+    std::fwrite(text.data(), 1, text.size(), file);
+    std::fclose(file);
+  }
+  auto store = SqliteStore::open(path);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::storage);
+}
+
+}  // namespace
+}  // namespace carepath::store

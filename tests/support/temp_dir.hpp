@@ -1,0 +1,25 @@
+// A directory under the system temp dir, removed with everything in it when the object dies.
+#pragma once
+
+#include <filesystem>
+
+namespace carepath::test {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::filesystem::path& p) const { return path_ / p; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Path of a file in the source tree, e.g. source_path("workflows/aftercare.yaml").
+std::filesystem::path source_path(const std::filesystem::path& relative);
+
+}  // namespace carepath::test
