@@ -2,14 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/json.hpp>
 
 #include "core/time.hpp"
 
@@ -124,8 +123,8 @@ TEST(Guard, EvaluatesLiterals) {
   EXPECT_TRUE(holds("'a' == \"a\""));
   EXPECT_TRUE(holds("\"a\\\"b\" == 'a\"b'"));
   EXPECT_TRUE(holds("'it\\'s' == \"it's\""));
-  EXPECT_TRUE(holds("'back\\\\slash' != 'back\\slash'") == false ? false : true);
-  EXPECT_EQ(holds("size('back\\\\slash') == 10"), true);
+  // 'back\\slash' is ten characters: the escape is one backslash.
+  EXPECT_TRUE(holds("size('back\\\\slash') == 10"));
 }
 
 TEST(Guard, AppliesEveryComparisonOperatorToIntegers) {
@@ -134,9 +133,9 @@ TEST(Guard, AppliesEveryComparisonOperatorToIntegers) {
     bool expected;
   };
   const Row rows[] = {
-      {"age == 15", true},  {"age == 16", false}, {"age != 15", false}, {"age != 16", true},
-      {"age < 16", true},   {"age < 15", false},  {"age <= 15", true},  {"age <= 14", false},
-      {"age > 14", true},   {"age > 15", false},  {"age >= 15", true},  {"age >= 16", false},
+      {"age == 15", true}, {"age == 16", false}, {"age != 15", false}, {"age != 16", true},
+      {"age < 16", true},  {"age < 15", false},  {"age <= 15", true},  {"age <= 14", false},
+      {"age > 14", true},  {"age > 15", false},  {"age >= 15", true},  {"age >= 16", false},
   };
   for (const auto& row : rows) {
     EXPECT_EQ(holds(row.text, kChild), row.expected) << row.text;
@@ -155,8 +154,8 @@ TEST(Guard, ComparesIntegersAndDecimalsAsNumbers) {
 TEST(Guard, AcceptsIntegersStoredAsUnsignedOrDouble) {
   EXPECT_TRUE(holds("age == 15", {{"age", std::uint64_t{15}}}));
   EXPECT_TRUE(holds("age == 15", {{"age", 15.0}}));
-  EXPECT_TRUE(holds("age > 9223372036854775807",
-                    {{"age", std::numeric_limits<std::uint64_t>::max()}}));
+  EXPECT_TRUE(
+      holds("age > 9223372036854775807", {{"age", std::numeric_limits<std::uint64_t>::max()}}));
   EXPECT_TRUE(holds("score == 7", {{"score", std::int64_t{7}}}));
 }
 
@@ -338,9 +337,6 @@ TEST(Guard, DaysSinceCountsWholeDaysFromADate) {
   EXPECT_TRUE(holds("days_since(admitted_on) == 0", {{"admitted_on", "2026-03-01"}}));
   EXPECT_TRUE(holds("days_since(admitted_on) == -1", {{"admitted_on", "2026-03-02"}}));
   // Across a leap day: 2024-02-28 to 2024-03-01 is two days.
-  const auto outcome = compile_ok("days_since(admitted_on) == 2")
-                           .evaluate(GuardContext{{{"admitted_on", "2024-02-28"}}, today()});
-  EXPECT_FALSE(outcome.value);
   const boost::json::object leap = {{"admitted_on", "2024-02-28"}};
   EXPECT_TRUE(compile_ok("days_since(admitted_on) == 2")
                   .evaluate(GuardContext{leap, *parse_date("2024-03-01")})
@@ -350,8 +346,7 @@ TEST(Guard, DaysSinceCountsWholeDaysFromADate) {
 TEST(Guard, DaysSinceUsesTheUtcDayOfADatetime) {
   EXPECT_TRUE(holds("days_since(last_visit) == 2", kChild));
   // 02:00 at +05:30 on the 28th is still the 27th in UTC.
-  EXPECT_TRUE(
-      holds("days_since(last_visit) == 2", {{"last_visit", "2026-02-28T02:00:00+05:30"}}));
+  EXPECT_TRUE(holds("days_since(last_visit) == 2", {{"last_visit", "2026-02-28T02:00:00+05:30"}}));
 }
 
 TEST(Guard, DaysSinceSaturatesInsteadOfOverflowing) {
@@ -435,7 +430,7 @@ TEST(Guard, RejectsEnumLiteralsThatAreNotValues) {
   failure = compile_error("home in ['umang', 'Umeed']");
   EXPECT_EQ(failure.message,
             "'Umeed' is not a value of enum field 'home' (expected one of: umang, umeed, udaan)");
-  EXPECT_EQ(failure.offset, 17);
+  EXPECT_EQ(failure.offset, 18);
 
   failure = compile_error("(home) == 'x'");
   EXPECT_EQ(failure.offset, 10);
@@ -597,11 +592,13 @@ TEST(Guard, RejectsNestingDeeperThanSixtyFourLevels) {
 }
 
 TEST(Guard, SurvivesHostileNestingWithoutOverflowingTheStack) {
-  for (const char open : {'(', '[', '!'}) {
+  for (const char open : {'(', '!'}) {
     const auto failure = compile_error(std::string(4096, open));
     EXPECT_EQ(failure.message, "guard nests deeper than 64 levels") << open;
     EXPECT_EQ(failure.offset, 64) << open;
   }
+  // List literals hold only literals, so nested brackets stop at the second one.
+  EXPECT_EQ(compile_error(std::string(4096, '[')).message, "list items must be literals");
   std::string mixed;
   while (mixed.size() + 3 <= 4096) {
     mixed += "!((";
@@ -637,15 +634,36 @@ TEST(Guard, EvaluatesLongFlatChains) {
 // Random token soup: every compile either succeeds (and then evaluates without throwing, on
 // data of the wrong kinds) or fails with an offset inside the text.
 TEST(Guard, HandlesRandomGarbageWithoutCrashing) {
-  const std::vector<std::string> pieces = {
-      "(", ")", "[", "]", ",", "!", "&&", "||", "==", "!=", "<", "<=", ">", ">=", "in",
-      "has", "size", "days_since", "age", "score", "name", "home", "tags", "admitted_on",
-      "last_visit", "medical_cleared", "true", "false", "1", "-2", "3.5", "'umang'", "\"x\"",
-      "'2026-01-01'", "&", "|", "=", "'", "\\", "#", "\xff", " ", "agee", "[]"};
-  const boost::json::object odd = {
-      {"age", "x"},          {"score", boost::json::array{}}, {"name", 5},
-      {"home", nullptr},     {"tags", boost::json::array{1, "umang"}},
-      {"admitted_on", "no"}, {"last_visit", 3.5},             {"medical_cleared", "yes"}};
+  const std::vector<std::string> pieces = {"(",          ")",
+                                           "[",          "]",
+                                           ",",          "!",
+                                           "&&",         "||",
+                                           "==",         "!=",
+                                           "<",          "<=",
+                                           ">",          ">=",
+                                           "in",         "has",
+                                           "size",       "days_since",
+                                           "age",        "score",
+                                           "name",       "home",
+                                           "tags",       "admitted_on",
+                                           "last_visit", "medical_cleared",
+                                           "true",       "false",
+                                           "1",          "-2",
+                                           "3.5",        "'umang'",
+                                           "\"x\"",      "'2026-01-01'",
+                                           "&",          "|",
+                                           "=",          "'",
+                                           "\\",         "#",
+                                           "\xff",       " ",
+                                           "agee",       "[]"};
+  const boost::json::object odd = {{"age", "x"},
+                                   {"score", boost::json::array{}},
+                                   {"name", 5},
+                                   {"home", nullptr},
+                                   {"tags", boost::json::array{1, "umang"}},
+                                   {"admitted_on", "no"},
+                                   {"last_visit", 3.5},
+                                   {"medical_cleared", "yes"}};
   std::mt19937 random(20260301);
   int compiled = 0;
   for (int i = 0; i < 5000; ++i) {

@@ -1,1 +1,280 @@
-// placeholder: being written
+// Takes an aftercare case from intake to closed over real HTTP, with every error answer on the
+// way, then restarts the engine on the same database and finds the case and history unchanged.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "app/engine.hpp"
+#include "core/store.hpp"
+#include "security/tokens.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace carepath {
+namespace {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+class Lifecycle : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.host = "127.0.0.1";
+    config_.port = 0;
+    config_.db = (dir_ / "carepath.db").string();
+    config_.workflows = test::source_path("workflows").string();
+    start();
+    caseworker_ = token("asha.caseworker", {"caseworker"});
+    counsellor_ = token("meera.counsellor", {"counsellor"});
+    supervisor_ = token("ravi.supervisor", {"supervisor"});
+  }
+
+  void start() {
+    auto engine = app::Engine::open(config_);
+    ASSERT_TRUE(engine) << engine.error().message;
+    engine_ = std::move(*engine);
+    auto port = engine_->start();
+    ASSERT_TRUE(port) << port.error().message;
+    port_ = *port;
+  }
+
+  void restart() {
+    engine_->stop();
+    engine_.reset();
+    start();
+  }
+
+  std::string token(const std::string& user, std::vector<std::string> roles) {
+    auto issued = security::issue_token(user, std::move(roles), 0);
+    EXPECT_TRUE(issued);
+    EXPECT_TRUE(engine_->store().create_token(issued->record));
+    return issued->token;
+  }
+
+  test::HttpResponse call(std::string_view method, std::string_view target,
+                          const std::string& token, std::string_view body = {},
+                          Headers headers = {}) {
+    if (!token.empty()) {
+      headers.emplace_back("Authorization", "Bearer " + token);
+    }
+    if (!body.empty()) {
+      headers.emplace_back("Content-Type", "application/json");
+    }
+    return test::http_request(port_, method, target, body, headers);
+  }
+
+  test::HttpResponse fire(const std::string& id, const std::string& token,
+                          const boost::json::object& body, Headers headers = {}) {
+    return call("POST", "/v1/cases/" + id + "/events", token, boost::json::serialize(body),
+                std::move(headers));
+  }
+
+  static void expect_problem(const test::HttpResponse& r, int status, std::string_view type) {
+    EXPECT_EQ(r.status, status) << r.body;
+    EXPECT_EQ(r.headers.at("content-type"), "application/problem+json") << r.body;
+    const auto j = r.json().as_object();
+    EXPECT_EQ(j.at("status"), status);
+    EXPECT_EQ(j.at("type").as_string(), std::string("/problems/") + std::string(type)) << r.body;
+    EXPECT_TRUE(j.at("title").is_string());
+    EXPECT_TRUE(j.at("detail").is_string());
+  }
+
+  test::TempDir dir_;
+  app::Config config_;
+  std::unique_ptr<app::Engine> engine_;
+  std::uint16_t port_ = 0;
+  std::string caseworker_;
+  std::string counsellor_;
+  std::string supervisor_;
+};
+
+TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
+  // Invented, distinctive values; none may appear in any error body.
+  const std::string kName = "Invented Child Zeta";
+  auto opened = call("POST", "/v1/cases", caseworker_,
+                     R"({"workflow": "aftercare", "data": {"name": "Invented Child Zeta",
+                         "home": "umang"}})");
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  const auto created = opened.json().as_object();
+  const std::string id(created.at("id").as_string());
+  EXPECT_EQ(opened.headers.at("location"), "/v1/cases/" + id);
+  EXPECT_EQ(opened.headers.at("etag"), "\"1\"");
+  EXPECT_EQ(created.at("state"), "intake");
+  EXPECT_EQ(created.at("version"), 1);
+  std::vector<std::string> bodies;  // every error body, checked for the sensitive value at the end
+
+  // 401: no token, unknown token.
+  auto no_token = call("GET", "/v1/cases/" + id, "");
+  expect_problem(no_token, 401, "unauthenticated");
+  expect_problem(call("GET", "/v1/cases/" + id, "cp_000000000000_nope"), 401,
+                 "unauthenticated");
+  // 404: unknown case.
+  expect_problem(fire("0000", caseworker_, {{"event", "produced_before_cwc"}}), 404,
+                 "not-found");
+  // 409: an event with no transition from intake; the answer lists what is possible.
+  auto wrong = fire(id, caseworker_, {{"event", "case_closed"}});
+  expect_problem(wrong, 409, "no-transition");
+  EXPECT_EQ(boost::json::serialize(wrong.json().at("allowed_events")),
+            R"(["produced_before_cwc"])");
+  bodies.push_back(wrong.body);
+  // 403: a counsellor may not produce the child before the CWC.
+  auto role = fire(id, counsellor_, {{"event", "produced_before_cwc"}});
+  expect_problem(role, 403, "forbidden");
+  // 422: invalid field.
+  auto invalid = fire(id, caseworker_,
+                      {{"event", "produced_before_cwc"}, {"data", {{"age", "fourteen"}}}});
+  expect_problem(invalid, 422, "invalid-fields");
+  EXPECT_EQ(invalid.json().at("invalid_fields").at(0).at("field"), "age");
+  bodies.push_back(invalid.body);
+  // 422: missing required fields.
+  auto missing = fire(id, caseworker_, {{"event", "produced_before_cwc"}, {"data", {{"age", 14}}}});
+  expect_problem(missing, 422, "missing-fields");
+  EXPECT_EQ(boost::json::serialize(missing.json().at("missing_fields")), R"(["cwc_order_no"])");
+  bodies.push_back(missing.body);
+  // 409: the guard "age < 18" is false.
+  auto guard = fire(id, caseworker_,
+                    {{"event", "produced_before_cwc"},
+                     {"data", {{"age", 19}, {"cwc_order_no", "CWC/KOL/2026/0042"}}}});
+  expect_problem(guard, 409, "guard-failed");
+  EXPECT_EQ(guard.json().at("guards").at(0).at("when"), "age < 18");
+  bodies.push_back(guard.body);
+  // 412: a stale If-Match.
+  auto stale = fire(id, caseworker_,
+                    {{"event", "produced_before_cwc"},
+                     {"data", {{"age", 14}, {"cwc_order_no", "CWC/KOL/2026/0042"}}}},
+                    {{"If-Match", "\"5\""}});
+  expect_problem(stale, 412, "version-mismatch");
+  EXPECT_EQ(stale.json().at("current_version"), 1);
+  // 400: malformed JSON.
+  expect_problem(call("POST", "/v1/cases/" + id + "/events", caseworker_, "{\"event\": "), 400,
+                 "malformed-request");
+  // 413: a body over the limit (1 MiB by default).
+  const std::string huge = R"({"event": "produced_before_cwc", "comment": ")" +
+                           std::string(1100 * 1024, 'x') + "\"}";
+  auto too_large = call("POST", "/v1/cases/" + id + "/events", caseworker_, huge);
+  EXPECT_EQ(too_large.status, 413);
+  // None of the failures changed the case.
+  auto unchanged = call("GET", "/v1/cases/" + id, caseworker_);
+  ASSERT_EQ(unchanged.status, 200);
+  EXPECT_EQ(unchanged.json().at("version"), 1);
+
+  // The walk, with an Idempotency-Key on the first step.
+  const boost::json::object produce{
+      {"event", "produced_before_cwc"},
+      {"data", {{"age", 14}, {"cwc_order_no", "CWC/KOL/2026/0042"}}},
+      {"comment", "produced before the CWC within 24 hours"}};
+  auto produced = fire(id, caseworker_, produce, {{"Idempotency-Key", "intake-1"}});
+  ASSERT_EQ(produced.status, 200) << produced.body;
+  EXPECT_EQ(produced.json().at("state"), "assessment");
+  EXPECT_EQ(produced.headers.at("etag"), "\"2\"");
+  auto replay = fire(id, caseworker_, produce, {{"Idempotency-Key", "intake-1"}});
+  ASSERT_EQ(replay.status, 200) << replay.body;
+  EXPECT_EQ(replay.json(), produced.json());
+  auto reused = fire(id, caseworker_, {{"event", "assessed"}}, {{"Idempotency-Key", "intake-1"}});
+  expect_problem(reused, 422, "idempotency-key-reused");
+
+  // Not medically cleared: the second row of "assessed" takes the case to medical_hold.
+  ASSERT_EQ(call("PATCH", "/v1/cases/" + id, counsellor_,
+                 R"({"data": {"medical_cleared": true}, "comment": "cleared by the MO"})")
+                .status,
+            200);
+  auto assessed = fire(id, counsellor_, {{"event", "assessed"}});
+  ASSERT_EQ(assessed.status, 200) << assessed.body;
+  EXPECT_EQ(assessed.json().at("state"), "care_plan");
+
+  auto options = call("GET", "/v1/cases/" + id + "/transitions", supervisor_);
+  ASSERT_EQ(options.status, 200) << options.body;
+  const auto items = options.json().at("items").as_array();
+  ASSERT_FALSE(items.empty());
+  EXPECT_EQ(items[0].at("event"), "care_plan_approved");
+  EXPECT_EQ(boost::json::serialize(items[0].at("missing_fields")), R"(["icp_date"])");
+
+  const std::pair<std::string, boost::json::object> walk[] = {
+      {supervisor_, {{"event", "care_plan_approved"}, {"data", {{"icp_date", "2026-11-20"}}}}},
+      {caseworker_, {{"event", "ready_for_reintegration"}}},
+      {caseworker_,
+       {{"event", "restored"},
+        {"data", {{"guardian_consent", true}, {"restoration_address", "Invented Lane 7"}}}}},
+      {supervisor_, {{"event", "case_closed"}}},
+  };
+  for (const auto& [who, body] : walk) {
+    auto r = fire(id, who, body);
+    ASSERT_EQ(r.status, 200) << body.at("event").as_string() << ": " << r.body;
+  }
+  auto closed = call("GET", "/v1/cases/" + id, supervisor_);
+  ASSERT_EQ(closed.status, 200);
+  EXPECT_EQ(closed.json().at("state"), "closed");
+
+  auto history = call("GET", "/v1/cases/" + id + "/events", supervisor_);
+  ASSERT_EQ(history.status, 200) << history.body;
+  const auto entries = history.json().at("items").as_array();
+  const std::vector<std::string> expected = {
+      "opened",   "produced_before_cwc",     "updated",  "assessed",
+      "care_plan_approved", "ready_for_reintegration", "restored", "case_closed"};
+  ASSERT_EQ(entries.size(), expected.size()) << history.body;
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const auto& e = entries[i].as_object();
+    EXPECT_EQ(e.at("event"), expected[i].c_str());
+    EXPECT_EQ(e.at("seq"), static_cast<std::int64_t>(i + 1));
+    EXPECT_EQ(e.at("version"), static_cast<std::int64_t>(i + 1));
+    for (const char* member : {"at", "actor", "from", "to", "changed", "comment"}) {
+      EXPECT_TRUE(e.contains(member)) << member;
+    }
+  }
+  EXPECT_TRUE(entries[0].at("from").is_null());
+  EXPECT_EQ(entries[1].at("comment"), "produced before the CWC within 24 hours");
+
+  // Closed is final: nothing more can happen to it.
+  auto after_close = fire(id, supervisor_, {{"event", "case_closed"}});
+  expect_problem(after_close, 409, "no-transition");
+  EXPECT_TRUE(after_close.json().at("allowed_events").as_array().empty());
+
+  for (const auto& body : bodies) {
+    EXPECT_EQ(body.find(kName), std::string::npos) << body;
+    EXPECT_EQ(body.find("CWC/KOL/2026/0042"), std::string::npos) << body;
+  }
+
+  // Restart on the same file: the case and its history are exactly as they were.
+  const auto before_case = closed.json();
+  const auto before_history = history.json();
+  restart();
+  auto reread = call("GET", "/v1/cases/" + id, supervisor_);
+  ASSERT_EQ(reread.status, 200) << reread.body;
+  EXPECT_EQ(reread.json(), before_case);
+  EXPECT_EQ(call("GET", "/v1/cases/" + id + "/events", supervisor_).json(), before_history);
+}
+
+TEST_F(Lifecycle, CounsellingNotesAreLeftOutForOtherRoles) {
+  auto opened = call("POST", "/v1/cases", caseworker_, R"({"workflow": "aftercare"})");
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  const std::string id(opened.json().at("id").as_string());
+  auto noted = call("PATCH", "/v1/cases/" + id, counsellor_,
+                    R"({"data": {"counselling_notes": "invented note"}})");
+  ASSERT_EQ(noted.status, 200) << noted.body;
+  EXPECT_EQ(noted.json().at("data").at("counselling_notes"), "invented note");
+  auto seen_by_caseworker = call("GET", "/v1/cases/" + id, caseworker_);
+  ASSERT_EQ(seen_by_caseworker.status, 200);
+  EXPECT_FALSE(seen_by_caseworker.json().at("data").as_object().contains("counselling_notes"));
+  EXPECT_EQ(seen_by_caseworker.body.find("invented note"), std::string::npos);
+  EXPECT_EQ(boost::json::serialize(seen_by_caseworker.json().at("redacted_fields")),
+            R"(["counselling_notes"])");
+}
+
+TEST_F(Lifecycle, ListsCasesByStateWithACursor) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(call("POST", "/v1/cases", caseworker_, R"({"workflow": "aftercare"})").status, 201);
+  }
+  auto first = call("GET", "/v1/cases?workflow=aftercare&state=intake&limit=2", caseworker_);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(first.json().at("items").as_array().size(), 2U);
+  const auto cursor = first.json().at("next_cursor");
+  ASSERT_TRUE(cursor.is_string());
+  auto second = call("GET", "/v1/cases?workflow=aftercare&state=intake&limit=2&cursor=" +
+                                std::string(cursor.as_string()),
+                     caseworker_);
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(second.json().at("items").as_array().size(), 1U);
+  EXPECT_TRUE(second.json().at("next_cursor").is_null());
+}
+
+}  // namespace
+}  // namespace carepath

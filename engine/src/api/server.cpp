@@ -1,1 +1,507 @@
-// placeholder: being written
+// The wire side of the API: accepting connections and reading and writing HTTP/1.1 with Beast.
+// Everything about what a request means is in router.cpp.
+#include "api/server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <future>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "api/http.hpp"
+#include "api/problem.hpp"
+#include "api/router.hpp"
+#include "core/log.hpp"
+
+namespace carepath::api {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+// A client gets this long to send each request (and to start the next one on a kept-alive
+// connection), so slow or idle clients cannot pin connections.
+constexpr std::chrono::seconds kReadTimeout{30};
+constexpr std::chrono::seconds kWriteTimeout{30};
+// How long stop() waits for requests being answered.
+constexpr std::chrono::seconds kStopGrace{10};
+// When we answer before reading a whole request (413, 431, 400) and close, unread bytes would
+// make close() send a reset that can destroy the answer before the client reads it. So the
+// connection is half-closed and the rest read and dropped for a while ("lingering close").
+constexpr std::chrono::seconds kLingerTimeout{2};
+constexpr std::size_t kMaxLingerBytes = 1024 * 1024;
+// Accepting fails when the process is out of descriptors; retrying at once would spin.
+constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
+constexpr std::size_t kMaxLoggedPathSize = 200;
+
+class Session;
+
+// What every session shares: limits, the router, and the registry stop() uses to reach them.
+struct Shared {
+  Shared(ServerOptions server_options, runtime::Runtime& runtime, Store& store)
+      : options(std::move(server_options)), router(runtime, store) {}
+
+  // False when the server is stopping; the session should then close at once.
+  bool add(const std::shared_ptr<Session>& session) {
+    const std::lock_guard lock(mutex);
+    if (stopping) {
+      return false;
+    }
+    sessions.emplace(session.get(), session);
+    return true;
+  }
+
+  void remove(const Session* session) {
+    {
+      const std::lock_guard lock(mutex);
+      sessions.erase(session);
+    }
+    sessions_changed.notify_all();
+  }
+
+  const ServerOptions options;
+  const Router router;
+
+  std::mutex mutex;
+  std::condition_variable sessions_changed;
+  std::map<const Session*, std::weak_ptr<Session>> sessions;  // GUARDED_BY(mutex)
+  bool stopping = false;                                       // GUARDED_BY(mutex)
+};
+
+char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return ascii_lower(x) == ascii_lower(y);
+         });
+}
+
+HttpRequest to_request(http::request<http::string_body>&& message) {
+  HttpRequest request;
+  request.method = std::string(message.method_string());
+  request.target = std::string(message.target());
+  for (const auto& field : message) {
+    std::string name(field.name_string());
+    std::transform(name.begin(), name.end(), name.begin(), ascii_lower);
+    auto [it, inserted] = request.headers.emplace(std::move(name), std::string(field.value()));
+    if (!inserted) {
+      it->second += ", ";
+      it->second += field.value();
+    }
+  }
+  request.body = std::move(message.body());
+  return request;
+}
+
+// The request path for the log line: no query (its values could be anything), printable only.
+std::string loggable_path(std::string_view target) {
+  std::string path(target_path(target).substr(0, kMaxLoggedPathSize));
+  std::replace_if(
+      path.begin(), path.end(), [](char c) { return c < 0x20 || c > 0x7e; }, '?');
+  return path.empty() ? "-" : path;
+}
+
+// One connection. All of its handlers run on its strand, so it needs no lock.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  ~Session() { shared_.remove(this); }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void start() {
+    net::dispatch(stream_.get_executor(),
+                  beast::bind_front_handler(&Session::on_start, shared_from_this()));
+  }
+
+  // Callable from any thread: closes the connection if it is idle, else once the answer in
+  // progress is written.
+  void shut_down() {
+    net::post(stream_.get_executor(),
+              beast::bind_front_handler(&Session::on_shut_down, shared_from_this()));
+  }
+
+ private:
+  struct Exchange {
+    std::string method = "-";
+    std::string path = "-";
+    std::string request_id;
+    unsigned version = 11;
+    bool keep_alive = false;
+    bool linger = false;  // the request was not read whole
+  };
+
+  void on_start() {
+    if (!shared_.add(shared_from_this())) {
+      return;  // the server is stopping; the socket closes with the session
+    }
+    read_header();
+  }
+
+  void on_shut_down() {
+    stopping_ = true;
+    if (!busy_) {
+      stream_.close();  // aborts the pending read; its handler ends the session
+    }
+  }
+
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(shared_.options.header_limit, UINT32_MAX)));
+    parser_->body_limit(shared_.options.body_limit);
+    stream_.expires_after(kReadTimeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) {
+      return on_read_error(ec);
+    }
+    started_ = SteadyClock::now();
+    if (parser_->is_done()) {
+      return on_read({}, 0);
+    }
+    // Clients such as curl wait for this before sending a larger body.
+    if (iequals(parser_->get()[http::field::expect], "100-continue")) {
+      auto interim =
+          std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
+      stream_.expires_after(kWriteTimeout);
+      http::async_write(stream_, *interim,
+                        [self = shared_from_this(), interim](beast::error_code write_ec,
+                                                             std::size_t /*bytes*/) {
+                          if (!write_ec) {
+                            self->read_body();
+                          }
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    stream_.expires_after(kReadTimeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == http::error::end_of_stream) {
+      return close(false);  // the client is done
+    }
+    const bool is_http = ec.category() == http::make_error_code(http::error::end_of_stream).category();
+    if (!is_http || ec == http::error::partial_message || stopping_) {
+      return;  // timeout (the stream closed itself), reset, or shut down: nobody to answer
+    }
+    started_ = SteadyClock::now();
+    Exchange exchange;
+    const auto& header = parser_->get();
+    if (!header.method_string().empty()) {
+      exchange.method = std::string(header.method_string());
+    }
+    exchange.path = loggable_path(header.target());
+    exchange.version = header.version() == 10 ? 10 : 11;
+    exchange.linger = true;
+    Error error;
+    if (ec == http::error::body_limit) {
+      error = Error{Errc::too_large,
+                    "request body is larger than the limit of " +
+                        std::to_string(shared_.options.body_limit) + " bytes"};
+    } else if (ec == http::error::header_limit) {
+      error = Error{Errc::invalid_argument,
+                    "request header is larger than the limit of " +
+                        std::to_string(shared_.options.header_limit) + " bytes",
+                    {},
+                    std::string(kHeaderTooLarge)};
+    } else {
+      error = Error{Errc::invalid_argument,
+                    "malformed HTTP request (" + ec.message() + "); expected HTTP/1.1",
+                    {},
+                    std::string(kMalformedRequest)};
+    }
+    exchange.request_id = request_id_for(nullptr);
+    busy_ = true;
+    send(render_problem(error), std::move(exchange));
+  }
+
+  void on_read(beast::error_code ec, std::size_t /*bytes*/) {
+    if (ec) {
+      return on_read_error(ec);
+    }
+    busy_ = true;
+    http::request<http::string_body> message = parser_->release();
+    Exchange exchange;
+    exchange.version = message.version() == 10 ? 10 : 11;
+    exchange.keep_alive = message.keep_alive();
+    HttpRequest request = to_request(std::move(message));
+    exchange.method = request.method;
+    exchange.path = loggable_path(request.target);
+    exchange.request_id = request_id_for(request.header("x-request-id"));
+
+    HttpReply reply;
+    // Nothing may escape a completion handler: a throwing handler would take the I/O thread,
+    // and with it every connection it serves, down.
+    try {
+      reply = shared_.router.handle(request);
+    } catch (const std::exception& e) {
+      // what() of our code and of Boost.JSON names things, never case values.
+      log(LogLevel::error, "request failed",
+          {{"request_id", exchange.request_id}, {"error", e.what()}});
+      reply = render_problem(Error{Errc::internal, "internal error"});
+    } catch (...) {
+      log(LogLevel::error, "request failed",
+          {{"request_id", exchange.request_id}, {"error", "unknown exception"}});
+      reply = render_problem(Error{Errc::internal, "internal error"});
+    }
+    send(std::move(reply), std::move(exchange));
+  }
+
+  void send(HttpReply reply, Exchange exchange) {
+    response_.emplace();
+    auto& response = *response_;
+    response.version(exchange.version);
+    response.result(static_cast<unsigned>(reply.status));
+    response.set(http::field::content_type, reply.content_type);
+    for (auto& [name, value] : reply.headers) {
+      response.insert(name, value);
+    }
+    response.set("X-Request-Id", exchange.request_id);
+    // Answers carry case data: no cache anywhere may keep a copy.
+    response.set(http::field::cache_control, "no-store");
+    response.set("X-Content-Type-Options", "nosniff");
+    response.keep_alive(exchange.keep_alive && !exchange.linger && !stopping_);
+    response.body() = std::move(reply.body);
+    response.prepare_payload();
+
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() -
+                                                                          started_)
+                        .count();
+    log(LogLevel::info, "request",
+        {{"method", exchange.method},
+         {"path", exchange.path},
+         {"status", std::to_string(reply.status)},
+         {"ms", std::to_string(ms)},
+         {"request_id", exchange.request_id}});
+
+    stream_.expires_after(kWriteTimeout);
+    http::async_write(stream_, response,
+                      beast::bind_front_handler(&Session::on_write, shared_from_this(),
+                                                response.need_eof(), exchange.linger));
+  }
+
+  void on_write(bool close_after, bool linger, beast::error_code ec, std::size_t /*bytes*/) {
+    busy_ = false;
+    response_.reset();
+    if (ec) {
+      return;
+    }
+    if (close_after || stopping_) {
+      return close(linger);
+    }
+    read_header();
+  }
+
+  // Half-closes; with `linger`, drains what the client still sends before the session ends.
+  void close(bool linger) {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (linger && !stopping_ && !ec) {
+      stream_.expires_after(kLingerTimeout);  // one deadline for the whole drain
+      drain();
+    }
+  }
+
+  void drain() {
+    stream_.async_read_some(net::buffer(discard_),
+                            beast::bind_front_handler(&Session::on_drain, shared_from_this()));
+  }
+
+  void on_drain(beast::error_code ec, std::size_t bytes) {
+    drained_ += bytes;
+    if (!ec && !stopping_ && drained_ <= kMaxLingerBytes) {
+      drain();
+    }
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<http::response<http::string_body>> response_;
+  std::array<char, 4096> discard_{};
+  std::size_t drained_ = 0;
+  Shared& shared_;
+  SteadyClock::time_point started_ = SteadyClock::now();
+  bool busy_ = false;      // a request was read and its answer is not yet written
+  bool stopping_ = false;  // the server is stopping: answer what is in progress, then close
+};
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerOptions options, runtime::Runtime& runtime, Store& store)
+      : shared(std::move(options), runtime, store),
+        ioc(std::max(1, shared.options.threads)) {}
+
+  void do_accept() {
+    acceptor.async_accept(net::make_strand(ioc),
+                          beast::bind_front_handler(&Impl::on_accept, this));
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) {
+      return;
+    }
+    if (ec) {
+      log(LogLevel::warning, "accept failed", {{"error", ec.message()}});
+      accept_retry.expires_after(kAcceptRetryDelay);
+      accept_retry.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor.is_open()) {
+          do_accept();
+        }
+      });
+      return;
+    }
+    std::make_shared<Session>(std::move(socket), shared)->start();
+    do_accept();
+  }
+
+  // Declared before the io_context: destroying it destroys the sessions still queued in it, and
+  // they unregister themselves from `shared`.
+  Shared shared;
+  net::io_context ioc;
+  // Declared after the io_context, so destroyed before it.
+  tcp::acceptor acceptor{net::make_strand(ioc)};
+  net::steady_timer accept_retry{acceptor.get_executor()};
+  std::vector<std::thread> threads;
+  bool started = false;
+  bool stopped = false;
+};
+
+Server::Server(ServerOptions options, runtime::Runtime& runtime, Store& store)
+    : impl_(std::make_unique<Impl>(std::move(options), runtime, store)) {}
+
+Server::~Server() { stop(); }
+
+Result<std::uint16_t> Server::start() {
+  Impl& impl = *impl_;
+  if (impl.started || impl.stopped) {
+    return Error{Errc::conflict, "server already started"};
+  }
+  const ServerOptions& options = impl.shared.options;
+  const std::string where = options.host + ":" + std::to_string(options.port);
+  const auto cannot_listen = [&](std::string_view why) {
+    beast::error_code ignored;
+    impl.acceptor.close(ignored);
+    return Error{Errc::unavailable, "cannot listen on " + where + ": " + std::string(why)};
+  };
+
+  beast::error_code ec;
+  tcp::resolver resolver(impl.ioc);
+  const auto endpoints =
+      resolver.resolve(options.host, std::to_string(options.port),
+                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || endpoints.empty()) {
+    return cannot_listen(ec ? ec.message() : "host not found");
+  }
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  impl.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) {
+    impl.acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  }
+  if (!ec) {
+    impl.acceptor.bind(endpoint, ec);
+  }
+  if (!ec) {
+    impl.acceptor.listen(net::socket_base::max_listen_connections, ec);
+  }
+  const std::uint16_t port = ec ? 0 : impl.acceptor.local_endpoint(ec).port();
+  if (ec) {
+    return cannot_listen(ec.message());
+  }
+
+  impl.started = true;
+  impl.do_accept();
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    impl.threads.emplace_back([&ioc = impl.ioc] {
+      // Handlers catch what they can; this keeps an escaped exception from ending the process.
+      while (true) {
+        try {
+          ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          log(LogLevel::error, "I/O thread: unexpected exception", {{"error", e.what()}});
+        }
+      }
+    });
+  }
+  log(LogLevel::info, "listening",
+      {{"host", options.host}, {"port", std::to_string(port)}});
+  return port;
+}
+
+void Server::stop() {
+  Impl& impl = *impl_;
+  if (!impl.started || impl.stopped) {
+    return;
+  }
+  impl.stopped = true;
+
+  // The acceptor lives on its strand; close it there and wait, so that no session starts after
+  // the registry below is read (one that does anyway sees `stopping` and closes).
+  std::promise<void> closed;
+  net::post(impl.acceptor.get_executor(), [&impl, &closed] {
+    beast::error_code ignored;
+    impl.acceptor.close(ignored);
+    impl.accept_retry.cancel();
+    closed.set_value();
+  });
+  closed.get_future().wait();
+
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    const std::lock_guard lock(impl.shared.mutex);
+    impl.shared.stopping = true;
+    for (const auto& entry : impl.shared.sessions) {
+      if (auto session = entry.second.lock()) {
+        live.push_back(std::move(session));
+      }
+    }
+  }
+  for (const auto& session : live) {
+    session->shut_down();
+  }
+  live.clear();
+  {
+    std::unique_lock lock(impl.shared.mutex);
+    impl.shared.sessions_changed.wait_for(lock, kStopGrace,
+                                          [&impl] { return impl.shared.sessions.empty(); });
+  }
+  impl.ioc.stop();
+  for (auto& thread : impl.threads) {
+    thread.join();
+  }
+  impl.threads.clear();
+  log(LogLevel::info, "stopped");
+}
+
+}  // namespace carepath::api

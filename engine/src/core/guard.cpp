@@ -1,14 +1,13 @@
 #include "core/guard.hpp"
 
 #include <algorithm>
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <utility>
-
-#include <boost/json/array.hpp>
-#include <boost/json/value.hpp>
 
 #include "core/time.hpp"
 
@@ -77,14 +76,22 @@ Error guard_error(std::string message, std::size_t offset) {
 
 std::string_view type_name(Type type) {
   switch (type) {
-    case Type::boolean: return "boolean";
-    case Type::integer: return "integer";
-    case Type::number: return "number";
-    case Type::string: return "string";
-    case Type::date: return "date";
-    case Type::datetime: return "datetime";
-    case Type::list: return "list";
-    case Type::any: return "any";
+    case Type::boolean:
+      return "boolean";
+    case Type::integer:
+      return "integer";
+    case Type::number:
+      return "number";
+    case Type::string:
+      return "string";
+    case Type::date:
+      return "date";
+    case Type::datetime:
+      return "datetime";
+    case Type::list:
+      return "list";
+    case Type::any:
+      return "any";
   }
   return "unknown";
 }
@@ -93,15 +100,22 @@ bool is_numeric(Type type) { return type == Type::integer || type == Type::numbe
 
 Type type_of(FieldType type) {
   switch (type) {
-    case FieldType::integer: return Type::integer;
-    case FieldType::number: return Type::number;
+    case FieldType::integer:
+      return Type::integer;
+    case FieldType::number:
+      return Type::number;
     case FieldType::string:
     case FieldType::text:
-    case FieldType::enumeration: return Type::string;
-    case FieldType::boolean: return Type::boolean;
-    case FieldType::date: return Type::date;
-    case FieldType::datetime: return Type::datetime;
-    case FieldType::list: return Type::list;
+    case FieldType::enumeration:
+      return Type::string;
+    case FieldType::boolean:
+      return Type::boolean;
+    case FieldType::date:
+      return Type::date;
+    case FieldType::datetime:
+      return Type::datetime;
+    case FieldType::list:
+      return Type::list;
   }
   return Type::string;
 }
@@ -273,11 +287,21 @@ std::vector<Token> tokenize(std::string_view text) {
       continue;
     }
     switch (c) {
-      case '(': simple(Tok::lparen, 1); continue;
-      case ')': simple(Tok::rparen, 1); continue;
-      case '[': simple(Tok::lbracket, 1); continue;
-      case ']': simple(Tok::rbracket, 1); continue;
-      case ',': simple(Tok::comma, 1); continue;
+      case '(':
+        simple(Tok::lparen, 1);
+        continue;
+      case ')':
+        simple(Tok::rparen, 1);
+        continue;
+      case '[':
+        simple(Tok::lbracket, 1);
+        continue;
+      case ']':
+        simple(Tok::rbracket, 1);
+        continue;
+      case ',':
+        simple(Tok::comma, 1);
+        continue;
       case '!':
         if (next == '=') {
           simple(Tok::ne, 2);
@@ -320,7 +344,8 @@ std::vector<Token> tokenize(std::string_view text) {
         }
         fail("'|' is not an operator; use '||'", i);
         return tokens;
-      default: break;
+      default:
+        break;
     }
     const auto byte = static_cast<unsigned char>(c);
     if (byte >= 0x21 && byte < 0x7f) {
@@ -338,10 +363,14 @@ std::vector<Token> tokenize(std::string_view text) {
 // workflow text, but there is no reason to repeat free text in an error.
 std::string describe(const Token& token) {
   switch (token.kind) {
-    case Tok::end: return "end of guard";
-    case Tok::string: return "a string";
-    case Tok::error: return "an invalid token";
-    default: return "'" + std::string(token.text) + "'";
+    case Tok::end:
+      return "end of guard";
+    case Tok::string:
+      return "a string";
+    case Tok::error:
+      return "an invalid token";
+    default:
+      return "'" + std::string(token.text) + "'";
   }
 }
 
@@ -510,13 +539,14 @@ class Parser {
       case Tok::lt:
       case Tok::le:
       case Tok::gt:
-      case Tok::ge: return true;
-      default: return false;  // `in` is an identifier; see at_comparison()
+      case Tok::ge:
+        return true;
+      default:
+        return false;  // `in` is an identifier; see at_comparison()
     }
   }
   bool at_comparison() const {
-    return is_comparison(peek().kind) ||
-           (peek().kind == Tok::identifier && peek().text == "in");
+    return is_comparison(peek().kind) || (peek().kind == Tok::identifier && peek().text == "in");
   }
 
   Result<Expr> parse_comparison() {
@@ -535,10 +565,10 @@ class Parser {
     if (!rhs) {
       return rhs.error();
     }
-    Result<Expr> result = op_kind == Tok::identifier
-                              ? build_in(std::move(*lhs), std::move(*rhs), op_offset)
-                              : build_comparison(op_kind, op_text, std::move(*lhs),
-                                                 std::move(*rhs), op_offset);
+    Result<Expr> result =
+        op_kind == Tok::identifier
+            ? build_in(std::move(*lhs), std::move(*rhs), op_offset)
+            : build_comparison(op_kind, op_text, std::move(*lhs), std::move(*rhs), op_offset);
     if (!result) {
       return result;
     }
@@ -559,12 +589,12 @@ class Parser {
     }
     const Type a = lhs.node.type;
     const Type b = rhs.node.type;
-    const bool compatible = (is_numeric(a) && is_numeric(b)) ||
-                            (a == b && a != Type::list && a != Type::any);
+    const bool compatible =
+        (is_numeric(a) && is_numeric(b)) || (a == b && a != Type::list && a != Type::any);
     if (!compatible) {
-      return guard_error("cannot compare " + std::string(type_name(a)) + " with " +
-                             std::string(type_name(b)),
-                         op_offset);
+      return guard_error(
+          "cannot compare " + std::string(type_name(a)) + " with " + std::string(type_name(b)),
+          op_offset);
     }
     const bool equality = kind == Tok::eq || kind == Tok::ne;
     if (a == Type::boolean && !equality) {
@@ -578,12 +608,24 @@ class Parser {
     }
     Expr result;
     switch (kind) {
-      case Tok::eq: result.node.op = Op::eq; break;
-      case Tok::ne: result.node.op = Op::ne; break;
-      case Tok::lt: result.node.op = Op::lt; break;
-      case Tok::le: result.node.op = Op::le; break;
-      case Tok::gt: result.node.op = Op::gt; break;
-      default: result.node.op = Op::ge; break;
+      case Tok::eq:
+        result.node.op = Op::eq;
+        break;
+      case Tok::ne:
+        result.node.op = Op::ne;
+        break;
+      case Tok::lt:
+        result.node.op = Op::lt;
+        break;
+      case Tok::le:
+        result.node.op = Op::le;
+        break;
+      case Tok::gt:
+        result.node.op = Op::gt;
+        break;
+      default:
+        result.node.op = Op::ge;
+        break;
     }
     result.node.type = Type::boolean;
     result.node.offset = lhs.node.offset;
@@ -648,9 +690,8 @@ class Parser {
       return operand.error();
     }
     if (operand->node.type != Type::boolean) {
-      return guard_error(
-          "'!' needs a boolean, found " + std::string(type_name(operand->node.type)),
-          operand->node.offset);
+      return guard_error("'!' needs a boolean, found " + std::string(type_name(operand->node.type)),
+                         operand->node.offset);
     }
     Expr result;
     result.node.op = Op::logical_not;
@@ -686,7 +727,8 @@ class Parser {
           break;
         }
         return std::nullopt;
-      default: return std::nullopt;
+      default:
+        return std::nullopt;
     }
     advance();
     return node;
@@ -714,9 +756,12 @@ class Parser {
         advance();
         return inner;
       }
-      case Tok::lbracket: return parse_list();
-      case Tok::identifier: return parse_name();
-      default: return unexpected("expected a value, found ");
+      case Tok::lbracket:
+        return parse_list();
+      case Tok::identifier:
+        return parse_name();
+      default:
+        return unexpected("expected a value, found ");
     }
   }
 
@@ -858,9 +903,9 @@ class Parser {
         break;
       case Op::size:
         if (argument.node.type != Type::string && argument.node.type != Type::list) {
-          return guard_error("size needs a string or a list, found " +
-                                 std::string(type_name(argument.node.type)),
-                             argument.node.offset);
+          return guard_error(
+              "size needs a string or a list, found " + std::string(type_name(argument.node.type)),
+              argument.node.offset);
         }
         result.node.type = Type::integer;
         break;
@@ -908,9 +953,7 @@ std::size_t utf8_length(std::string_view text) {
   return count;
 }
 
-double as_double(const Value& v) {
-  return v.is_number ? v.number : static_cast<double>(v.integer);
-}
+double as_double(const Value& v) { return v.is_number ? v.number : static_cast<double>(v.integer); }
 
 // <0, 0, >0 like strcmp; only for statically compatible values.
 int compare(Type type, const Value& a, const Value& b) {
@@ -928,10 +971,13 @@ int compare(Type type, const Value& a, const Value& b) {
       const int c = a.string.compare(b.string);
       return c < 0 ? -1 : (c > 0 ? 1 : 0);
     }
-    case Type::boolean: return a.boolean == b.boolean ? 0 : (a.boolean ? 1 : -1);
+    case Type::boolean:
+      return a.boolean == b.boolean ? 0 : (a.boolean ? 1 : -1);
     case Type::date:
-    case Type::datetime: return a.integer < b.integer ? -1 : (a.integer > b.integer ? 1 : 0);
-    default: return 1;  // lists and `any` never reach here (rejected at compile time)
+    case Type::datetime:
+      return a.integer < b.integer ? -1 : (a.integer > b.integer ? 1 : 0);
+    default:
+      return 1;  // lists and `any` never reach here (rejected at compile time)
   }
 }
 
@@ -952,8 +998,12 @@ class Evaluator {
   // False when the guard read an unset field; unset_field() then names it.
   bool eval(const Node& node, Value& out) {
     switch (node.op) {
-      case Op::literal: out = literal_value(node); return true;
-      case Op::list_literal: out.literal_list = &node; return true;
+      case Op::literal:
+        out = literal_value(node);
+        return true;
+      case Op::list_literal:
+        out.literal_list = &node;
+        return true;
       case Op::field:
         if (!read_field(node, out)) {
           unset_ = &node.string;
@@ -1032,16 +1082,27 @@ class Evaluator {
         if (!eval(node.children[0], a) || !eval(node.children[1], b)) {
           return false;
         }
-        const Type type = is_numeric(node.children[0].type) ? Type::number
-                                                            : node.children[0].type;
+        const Type type = is_numeric(node.children[0].type) ? Type::number : node.children[0].type;
         const int c = compare(type, a, b);
         switch (node.op) {
-          case Op::eq: out.boolean = c == 0; break;
-          case Op::ne: out.boolean = c != 0; break;
-          case Op::lt: out.boolean = c < 0; break;
-          case Op::le: out.boolean = c <= 0; break;
-          case Op::gt: out.boolean = c > 0; break;
-          default: out.boolean = c >= 0; break;
+          case Op::eq:
+            out.boolean = c == 0;
+            break;
+          case Op::ne:
+            out.boolean = c != 0;
+            break;
+          case Op::lt:
+            out.boolean = c < 0;
+            break;
+          case Op::le:
+            out.boolean = c <= 0;
+            break;
+          case Op::gt:
+            out.boolean = c > 0;
+            break;
+          default:
+            out.boolean = c >= 0;
+            break;
         }
         return true;
       }
@@ -1050,8 +1111,7 @@ class Evaluator {
         if (!eval(node.children[0], needle)) {
           return false;
         }
-        const Type type = is_numeric(node.children[0].type) ? Type::number
-                                                            : node.children[0].type;
+        const Type type = is_numeric(node.children[0].type) ? Type::number : node.children[0].type;
         out.boolean = false;
         for (const auto& item : node.children[1].children) {
           if (compare(type, needle, literal_value(item)) == 0) {
@@ -1070,7 +1130,8 @@ class Evaluator {
         out.boolean = false;
         for (const auto& item : *list.json_list) {
           // Items of another kind cannot equal a string; they are skipped, not fatal.
-          if (const auto* s = item.if_string(); s != nullptr && std::string_view(*s) == needle.string) {
+          if (const auto* s = item.if_string();
+              s != nullptr && std::string_view(*s) == needle.string) {
             out.boolean = true;
             break;
           }
@@ -1138,8 +1199,8 @@ class Evaluator {
         }
         // The parsers are not ours; evaluation must not throw whatever the data holds.
         try {
-          const auto parsed = node.field_type == FieldType::date ? parse_date(*s)
-                                                                 : parse_datetime(*s);
+          const auto parsed =
+              node.field_type == FieldType::date ? parse_date(*s) : parse_datetime(*s);
           if (!parsed) {
             return false;
           }

@@ -53,7 +53,20 @@ bool is_name(std::string_view s) {
   });
 }
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+// Whether `name` occurs in `text` as a whole word (not inside a longer name).
+bool mentions(std::string_view text, std::string_view name) {
+  auto is_word = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; };
+  for (std::size_t at = text.find(name); at != std::string_view::npos;
+       at = text.find(name, at + 1)) {
+    const std::size_t end = at + name.size();
+    if ((at == 0 || !is_word(text[at - 1])) && (end == text.size() || !is_word(text[end]))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 template <class Range>
 std::string join(const Range& items) {
@@ -112,7 +125,7 @@ std::string expected_one_of(std::string_view word, const Range& candidates) {
   std::string out = "expected one of: " + join(candidates);
   const std::string suggestion = closest(word, candidates);
   if (!suggestion.empty()) {
-    out += "; did you mean " + quoted(suggestion) + "?";
+    out += "; did you mean " + in_quotes(suggestion) + "?";
   }
   return out;
 }
@@ -460,15 +473,7 @@ class Loader {
   void error(const YAML::Node& at, std::string message) {
     report(Severity::error, pos_of(at), std::move(message));
   }
-  void error(const Entry& at, std::string message) {
-    report(Severity::error, pos_of(value_or_key(at)), std::move(message));
-  }
   SourcePos pos_of(const YAML::Node& node) const { return source_.at(node.Mark()); }
-  // yaml-cpp marks an empty value at the next token, which may be lines away; the key is where
-  // the reader looks.
-  static const YAML::Node& value_or_key(const Entry& e) {
-    return e.value.IsNull() ? e.key : e.value;
-  }
 
   // --- generic readers; each reports what it could not accept and returns nullopt ---
   std::vector<Entry> entries(const YAML::Node& map, std::span<const std::string_view> allowed);
@@ -501,6 +506,7 @@ class Loader {
   std::map<std::string, std::size_t, std::less<>> field_index_;
   std::map<std::string, StateId, std::less<>> state_index_;
   std::vector<std::string> state_names_;
+  std::vector<std::string> broken_fields_;  // declared, but with a definition in error
 };
 
 std::vector<Entry> Loader::entries(const YAML::Node& map,
@@ -514,7 +520,7 @@ std::vector<Entry> Loader::entries(const YAML::Node& map,
     }
     const std::string& name = kv.first.Scalar();
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-      error(kv.first, "unknown key " + quoted(name) + "; " + expected_one_of(name, allowed));
+      error(kv.first, "unknown key " + in_quotes(name) + "; " + expected_one_of(name, allowed));
       continue;
     }
     // yaml-cpp 0.7 keeps both pairs of a repeated key; YAML says keys are unique, and silently
@@ -522,7 +528,7 @@ std::vector<Entry> Loader::entries(const YAML::Node& map,
     const SourcePos here = pos_of(kv.first);
     const auto [it, inserted] = seen.emplace(name, here);
     if (!inserted) {
-      error(kv.first, "duplicate key " + quoted(name) + " (first at line " +
+      error(kv.first, "duplicate key " + in_quotes(name) + " (first at line " +
                           std::to_string(it->second.line) + ")");
       continue;
     }
@@ -542,9 +548,9 @@ bool Loader::expect_kind(const Entry& e, YAML::NodeType::value kind, std::string
     return true;
   }
   if (e.value.IsNull()) {
-    error(e.key, quoted(e.name) + " has no value; expected " + std::string(what));
+    error(e.key, in_quotes(e.name) + " has no value; expected " + std::string(what));
   } else {
-    error(e.value, "expected " + std::string(what) + " for " + quoted(e.name) + ", found " +
+    error(e.value, "expected " + std::string(what) + " for " + in_quotes(e.name) + ", found " +
                        std::string(kind_name(e.value)));
   }
   return false;
@@ -570,8 +576,8 @@ std::optional<bool> Loader::read_bool(const Entry& e) {
       return false;
     }
   }
-  error(e.value, "expected true or false for " + quoted(e.name) + ", found " +
-                     (is_plain(e.value) ? quoted(s) : "a quoted string"));
+  error(e.value, "expected true or false for " + in_quotes(e.name) + ", found " +
+                     (is_plain(e.value) ? in_quotes(s) : "a quoted string"));
   return std::nullopt;
 }
 
@@ -584,8 +590,8 @@ std::optional<std::int64_t> Loader::read_integer(const Entry& e) {
   const char* begin = s.data() + (!s.empty() && s.front() == '+' ? 1 : 0);
   const auto [end, ec] = std::from_chars(begin, s.data() + s.size(), value);
   if (!is_plain(e.value) || ec != std::errc() || end != s.data() + s.size() || begin == end) {
-    error(e.value, "expected an integer for " + quoted(e.name) + ", found " +
-                       (is_plain(e.value) ? quoted(s) : "a quoted string"));
+    error(e.value, "expected an integer for " + in_quotes(e.name) + ", found " +
+                       (is_plain(e.value) ? in_quotes(s) : "a quoted string"));
     return std::nullopt;
   }
   return value;
@@ -602,8 +608,8 @@ std::optional<double> Loader::read_number(const Entry& e) {
   // from_chars also reads "inf" and "nan"; neither is a usable limit.
   if (!is_plain(e.value) || ec != std::errc() || end != s.data() + s.size() || begin == end ||
       !std::isfinite(value)) {
-    error(e.value, "expected a number for " + quoted(e.name) + ", found " +
-                       (is_plain(e.value) ? quoted(s) : "a quoted string"));
+    error(e.value, "expected a number for " + in_quotes(e.name) + ", found " +
+                       (is_plain(e.value) ? in_quotes(s) : "a quoted string"));
     return std::nullopt;
   }
   return value;
@@ -624,14 +630,14 @@ std::optional<std::vector<NameItem>> Loader::read_names(const Entry& e, std::str
     }
     const std::string& name = item.Scalar();
     if (!is_name(name)) {
-      error(item, "invalid " + std::string(what) + " name " + quoted(name) + "; expected " +
+      error(item, "invalid " + std::string(what) + " name " + in_quotes(name) + "; expected " +
                       std::string(kNameRule));
       ok = false;
       continue;
     }
     if (std::any_of(out.begin(), out.end(), [&](const NameItem& n) { return n.name == name; })) {
-      error(item, std::string(what) + " " + quoted(name) + " is listed twice in " +
-                      quoted(e.name));
+      error(item, std::string(what) + " " + in_quotes(name) + " is listed twice in " +
+                      in_quotes(e.name));
       ok = false;
       continue;
     }
@@ -651,7 +657,7 @@ std::vector<std::string> Loader::read_roles(const Entry& e) {
   }
   for (const NameItem& item : *names) {
     if (!workflow_->has_role(item.name)) {
-      error(item.node, "undeclared role " + quoted(item.name) + "; " +
+      error(item.node, "undeclared role " + in_quotes(item.name) + "; " +
                            expected_one_of(item.name, workflow_->roles) +
                            " (declare roles in the top-level 'roles' list)");
       continue;
@@ -668,13 +674,15 @@ LoadResult Loader::run() {
     if (documents.empty() || documents.front().IsNull()) {
       report(Severity::error, SourcePos{1, 1},
              "empty file; expected a workflow map starting with 'carepath: 1'");
-    } else if (documents.size() > 1) {
-      const YAML::Mark mark = documents[1].Mark();
-      report(Severity::error,
-             mark.pos >= 0 ? source_.at(mark) : source_.at(source_.text().size()),
-             "a workflow file holds one YAML document; found a second one (after '---')");
     } else {
       read_workflow(documents.front());
+    }
+    // A trailing `---` makes an empty second document, which is harmless; content is not.
+    for (std::size_t i = 1; i < documents.size(); ++i) {
+      if (!documents[i].IsNull()) {
+        error(documents[i], "a workflow file holds one YAML document; found another after '---'");
+        break;
+      }
     }
   } catch (const YAML::Exception& e) {
     // Syntax errors, and anything yaml-cpp throws while we walk the tree: the file is not
@@ -722,7 +730,7 @@ void Loader::read_workflow(const YAML::Node& root) {
         workflow_->name = *name;
       } else {
         error(e->value,
-              "invalid workflow name " + quoted(*name) + "; expected " + std::string(kNameRule));
+              "invalid workflow name " + in_quotes(*name) + "; expected " + std::string(kNameRule));
       }
     }
   } else {
@@ -781,10 +789,11 @@ void Loader::read_workflow(const YAML::Node& root) {
 
 void Loader::read_field(const Entry& e) {
   if (!is_name(e.name)) {
-    error(e.key, "invalid field name " + quoted(e.name) + "; expected " + std::string(kNameRule));
+    error(e.key, "invalid field name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
     return;
   }
   if (!expect_kind(e, YAML::NodeType::Map, "a field definition (a map with 'type')")) {
+    broken_fields_.push_back(e.name);
     return;
   }
   const std::vector<Entry> keys = entries(e.value, kFieldKeys);
@@ -801,12 +810,12 @@ void Loader::read_field(const Entry& e) {
     if (const auto name = read_string(*t)) {
       type = parse_field_type(*name);
       if (!type) {
-        error(t->value, "unknown field type " + quoted(*name) + "; " +
+        error(t->value, "unknown field type " + in_quotes(*name) + "; " +
                             expected_one_of(*name, type_names));
       }
     }
   } else {
-    error(e.key, "field " + quoted(e.name) + " has no 'type'; expected one of: " +
+    error(e.key, "field " + in_quotes(e.name) + " has no 'type'; expected one of: " +
                      join(type_names));
   }
   ok = ok && type.has_value();
@@ -819,7 +828,7 @@ void Loader::read_field(const Entry& e) {
   const Entry* values = find(keys, "values");
   if (type == FieldType::enumeration) {
     if (values == nullptr) {
-      error(e.key, "enum field " + quoted(e.name) +
+      error(e.key, "enum field " + in_quotes(e.name) +
                        " has no 'values'; expected a list of the allowed values");
     } else if (expect_kind(*values, YAML::NodeType::Sequence, "a list of values")) {
       if (values->value.size() == 0) {
@@ -834,14 +843,14 @@ void Loader::read_field(const Entry& e) {
         }
         const std::string& v = item.Scalar();
         if (std::find(field.values.begin(), field.values.end(), v) != field.values.end()) {
-          error(item, "enum value " + quoted(v) + " is listed twice");
+          error(item, "enum value " + in_quotes(v) + " is listed twice");
           continue;
         }
         field.values.push_back(v);
       }
     }
   } else if (values != nullptr && type) {
-    error(values->key, "'values' is only allowed on enum fields; " + quoted(e.name) + " is " +
+    error(values->key, "'values' is only allowed on enum fields; " + in_quotes(e.name) + " is " +
                            std::string(field_type_name(*type)));
   }
 
@@ -855,7 +864,7 @@ void Loader::read_field(const Entry& e) {
           names.emplace_back(sensitivity_name(level));
         }
         error(s->value,
-              "unknown sensitivity " + quoted(*name) + "; " + expected_one_of(*name, names));
+              "unknown sensitivity " + in_quotes(*name) + "; " + expected_one_of(*name, names));
       }
     }
   }
@@ -868,10 +877,13 @@ void Loader::read_field(const Entry& e) {
   if (const Entry* d = find(keys, "description")) {
     read_string(*d);
   }
-  if (ok) {
-    field_index_.emplace(field.name, workflow_->fields.size());
-    workflow_->fields.push_back(std::move(field));
+  // A field whose type could not be read is still declared, so that `requires` lists naming it
+  // do not add errors of their own; guards that read it are not reported (see compile_guard).
+  if (!ok) {
+    broken_fields_.push_back(field.name);
   }
+  field_index_.emplace(field.name, workflow_->fields.size());
+  workflow_->fields.push_back(std::move(field));
 }
 
 void Loader::read_min_max(const Entry& field_entry, const std::vector<Entry>& keys,
@@ -893,9 +905,9 @@ void Loader::read_min_max(const Entry& field_entry, const std::vector<Entry>& ke
   if (type != FieldType::integer && type != FieldType::number && !is_length) {
     for (const Entry* limit : {min, max}) {
       if (limit != nullptr) {
-        error(limit->key, quoted(limit->name) + " is not allowed on " +
+        error(limit->key, in_quotes(limit->name) + " is not allowed on " +
                               std::string(field_type_name(type)) + " field " +
-                              quoted(field_entry.name) +
+                              in_quotes(field_entry.name) +
                               "; it applies to integer, number, string, text and list fields");
       }
     }
@@ -910,14 +922,14 @@ void Loader::read_min_max(const Entry& field_entry, const std::vector<Entry>& ke
       return std::nullopt;
     }
     if (type != FieldType::number && *value != std::floor(*value)) {
-      error(limit->value, "expected an integer for " + quoted(limit->name) + " of " +
+      error(limit->value, "expected an integer for " + in_quotes(limit->name) + " of " +
                               std::string(field_type_name(type)) + " field " +
-                              quoted(field_entry.name));
+                              in_quotes(field_entry.name));
       return std::nullopt;
     }
     if (is_length && *value < 0) {
-      error(limit->value, quoted(limit->name) + " of " + std::string(field_type_name(type)) +
-                              " field " + quoted(field_entry.name) +
+      error(limit->value, in_quotes(limit->name) + " of " + std::string(field_type_name(type)) +
+                              " field " + in_quotes(field_entry.name) +
                               " is a length; expected zero or more");
       return std::nullopt;
     }
@@ -928,7 +940,7 @@ void Loader::read_min_max(const Entry& field_entry, const std::vector<Entry>& ke
   if (field.min && field.max && *field.min > *field.max) {
     std::ostringstream message;
     message << "'max' (" << *field.max << ") is less than 'min' (" << *field.min << ") of field "
-            << quoted(field_entry.name);
+            << in_quotes(field_entry.name);
     error(max->value, message.str());
   }
 }
@@ -949,7 +961,7 @@ void Loader::read_states(const Entry& states) {
   int initial_line = 0;
   for (const Entry& e : list) {
     if (!is_name(e.name)) {
-      error(e.key, "invalid state name " + quoted(e.name) + "; expected " + std::string(kNameRule));
+      error(e.key, "invalid state name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
       continue;
     }
     // An empty state (`waiting:`) is allowed: it has no transitions and is neither initial nor
@@ -968,7 +980,7 @@ void Loader::read_states(const Entry& states) {
       state.initial = read_bool(*i).value_or(false);
       if (state.initial) {
         if (initial_name) {
-          error(i->key, "second initial state " + quoted(e.name) + "; " + quoted(*initial_name) +
+          error(i->key, "second initial state " + in_quotes(e.name) + "; " + in_quotes(*initial_name) +
                             " (line " + std::to_string(initial_line) +
                             ") is already initial, and a workflow has exactly one");
           state.initial = false;
@@ -986,7 +998,7 @@ void Loader::read_states(const Entry& states) {
     }
     const Entry* on = find(keys, "on");
     if (on != nullptr && state.final) {
-      error(on->key, "final state " + quoted(e.name) +
+      error(on->key, "final state " + in_quotes(e.name) +
                          " cannot have transitions; remove 'on' or 'final: true'");
       on = nullptr;
     }
@@ -1017,12 +1029,12 @@ void Loader::read_transitions(StateId from, const Entry& on) {
   }
   for (const Entry& e : entries(on.value, {})) {
     if (!is_name(e.name)) {
-      error(e.key, "invalid event name " + quoted(e.name) + "; expected " + std::string(kNameRule));
+      error(e.key, "invalid event name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
       continue;
     }
     if (std::find(kReservedEvents.begin(), kReservedEvents.end(), e.name) !=
         kReservedEvents.end()) {
-      error(e.key, "event name " + quoted(e.name) + " is reserved (case history uses it); " +
+      error(e.key, "event name " + in_quotes(e.name) + " is reserved (case history uses it); " +
                        "reserved names are: " + join(kReservedEvents));
       continue;
     }
@@ -1030,7 +1042,7 @@ void Loader::read_transitions(StateId from, const Entry& on) {
       read_row(from, e.name, e.value, e.key);
     } else if (e.value.IsSequence()) {
       if (e.value.size() == 0) {
-        error(e.value, "event " + quoted(e.name) +
+        error(e.value, "event " + in_quotes(e.name) +
                            " has an empty list of transitions; expected at least one");
       }
       for (const auto& row : e.value) {
@@ -1060,7 +1072,7 @@ void Loader::read_row(StateId from, const std::string& event, const YAML::Node& 
       if (it != state_index_.end()) {
         t.to = it->second;
       } else {
-        error(to->value, "unknown state " + quoted(*name) + " in 'to'; " +
+        error(to->value, "unknown state " + in_quotes(*name) + " in 'to'; " +
                              expected_one_of(*name, state_names_));
         ok = false;
       }
@@ -1068,8 +1080,8 @@ void Loader::read_row(StateId from, const std::string& event, const YAML::Node& 
       ok = false;
     }
   } else {
-    error(row, "transition " + quoted(event) + " of state " +
-                   quoted(workflow_->states[from].name) +
+    error(row, "transition " + in_quotes(event) + " of state " +
+                   in_quotes(workflow_->states[from].name) +
                    " has no 'to'; expected the name of the state it leads to");
     ok = false;
   }
@@ -1079,12 +1091,14 @@ void Loader::read_row(StateId from, const std::string& event, const YAML::Node& 
   if (const Entry* requires_entry = find(keys, "requires")) {
     if (const auto names = read_names(*requires_entry, "field")) {
       for (const NameItem& item : *names) {
-        if (field_index_.find(item.name) == field_index_.end()) {
+        if (field_index_.find(item.name) == field_index_.end() &&
+            std::find(broken_fields_.begin(), broken_fields_.end(), item.name) ==
+                broken_fields_.end()) {
           std::vector<std::string> declared;
           for (const Field& f : workflow_->fields) {
             declared.push_back(f.name);
           }
-          error(item.node, "undeclared field " + quoted(item.name) + " in 'requires'; " +
+          error(item.node, "undeclared field " + in_quotes(item.name) + " in 'requires'; " +
                                expected_one_of(item.name, declared));
           continue;
         }
@@ -1108,7 +1122,7 @@ std::optional<Guard> Loader::compile_guard(const Entry& when) {
   // `when: !done` is a YAML tag followed by nothing, not a negation; say so plainly.
   const std::string& tag = when.value.Tag();
   if (!tag.empty() && tag != "?" && tag != "!") {
-    error(when.value, "'when' carries the YAML tag " + quoted(tag) +
+    error(when.value, "'when' carries the YAML tag " + in_quotes(tag) +
                           "; quote a guard that starts with '!': when: \"" + tag + " ...\"");
     return std::nullopt;
   }
@@ -1129,6 +1143,10 @@ std::optional<Guard> Loader::compile_guard(const Entry& when) {
     return std::move(*guard);
   }
   const Error& e = guard.error();
+  if (std::any_of(broken_fields_.begin(), broken_fields_.end(),
+                  [&](const std::string& f) { return mentions(*text, f); })) {
+    return std::nullopt;  // the field's own error says what to fix; its type here is a guess
+  }
   std::size_t offset = 0;
   if (const boost::json::value* v = e.details.if_contains("offset")) {
     if (v->is_int64() && v->as_int64() >= 0) {
@@ -1206,8 +1224,8 @@ void Loader::check_graph(const Entry& states_entry) {
   for (StateId s = 0; s < n; ++s) {
     if (!reachable[s]) {
       report(Severity::warning, states[s].pos,
-             "state " + quoted(states[s].name) + " cannot be reached from the initial state " +
-                 quoted(states[initial.front()].name));
+             "state " + in_quotes(states[s].name) + " cannot be reached from the initial state " +
+                 in_quotes(states[initial.front()].name));
     }
   }
   if (finals.empty()) {
@@ -1219,7 +1237,7 @@ void Loader::check_graph(const Entry& states_entry) {
   for (StateId s = 0; s < n; ++s) {
     if (!closable[s]) {
       report(Severity::warning, states[s].pos,
-             "state " + quoted(states[s].name) +
+             "state " + in_quotes(states[s].name) +
                  " cannot reach a final state; a case there can never be closed");
     }
   }
