@@ -87,7 +87,7 @@ CompileFailure compile_error(std::string_view text, const FieldLookup& lookup = 
     ADD_FAILURE() << "guard `" << text << "` compiled but should not have";
     return {};
   }
-  const Error& error = guard.error();
+  const Error error = guard.error();
   EXPECT_EQ(error.code, Errc::invalid_argument) << text;
   const auto* offset = error.details.if_contains("offset");
   if (offset == nullptr || !offset->is_int64()) {
@@ -597,6 +597,11 @@ TEST(Guard, SurvivesHostileNestingWithoutOverflowingTheStack) {
     EXPECT_EQ(failure.message, "guard nests deeper than 64 levels") << open;
     EXPECT_EQ(failure.offset, 64) << open;
   }
+  std::string calls;
+  while (calls.size() + 5 <= 4096) {
+    calls += "size(";
+  }
+  EXPECT_EQ(compile_error(calls).message, "guard nests deeper than 64 levels");
   // List literals hold only literals, so nested brackets stop at the second one.
   EXPECT_EQ(compile_error(std::string(4096, '[')).message, "list items must be literals");
   std::string mixed;
@@ -682,12 +687,13 @@ TEST(Guard, HandlesRandomGarbageWithoutCrashing) {
       EXPECT_NO_THROW(guard->evaluate(GuardContext{kChild, today()})) << text;
       continue;
     }
-    const auto* offset = guard.error().details.if_contains("offset");
+    const Error error = guard.error();  // error() returns a copy; keep it alive
+    const auto* offset = error.details.if_contains("offset");
     ASSERT_NE(offset, nullptr) << text;
     ASSERT_TRUE(offset->is_int64()) << text;
     EXPECT_GE(offset->as_int64(), 0) << text;
     EXPECT_LE(offset->as_int64(), static_cast<std::int64_t>(text.size())) << text;
-    EXPECT_FALSE(guard.error().message.empty()) << text;
+    EXPECT_FALSE(error.message.empty()) << text;
   }
   EXPECT_GT(compiled, 0);  // the soup is not all rejected, so evaluation was exercised too
 }

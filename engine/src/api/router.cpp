@@ -312,10 +312,7 @@ Result<boost::json::object> parse_body(std::string_view body, std::span<const Me
   }
   boost::json::parser parser;
   boost::system::error_code ec;
-  const std::size_t used = parser.write_some(body.data(), body.size(), ec);
-  if (!ec) {
-    parser.finish(ec);
-  }
+  const std::size_t used = parser.write(body.data(), body.size(), ec);
   if (ec) {
     return malformed("request body is not valid JSON (" + ec.message() + " at byte " +
                      std::to_string(used) + ")" + expected);

@@ -149,6 +149,21 @@ std::string_view kind_name(const YAML::Node& node) {
 // scalars are numbers or booleans: `version: "1"` is a string, as it is in JSON Schema.
 bool is_plain(const YAML::Node& scalar) { return scalar.Tag() == "?"; }
 
+// A plain decimal integer scalar ("42", "+42", "-1"); nullopt for anything else.
+std::optional<std::int64_t> plain_integer(const YAML::Node& node) {
+  if (!node.IsScalar() || !is_plain(node)) {
+    return std::nullopt;
+  }
+  const std::string& s = node.Scalar();
+  std::int64_t value = 0;
+  const char* begin = s.data() + (!s.empty() && s.front() == '+' ? 1 : 0);
+  const auto [end, ec] = std::from_chars(begin, s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size() || begin == end) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 std::size_t utf8_length(std::uint32_t code_point) {
   if (code_point < 0x80) {
     return 1;
@@ -507,6 +522,7 @@ class Loader {
   std::map<std::string, StateId, std::less<>> state_index_;
   std::vector<std::string> state_names_;
   std::vector<std::string> broken_fields_;  // declared, but with a definition in error
+  bool roles_declared_ = false;             // the top-level `roles` list was readable
 };
 
 std::vector<Entry> Loader::entries(const YAML::Node& map,
@@ -585,14 +601,10 @@ std::optional<std::int64_t> Loader::read_integer(const Entry& e) {
   if (!expect_kind(e, YAML::NodeType::Scalar, "an integer")) {
     return std::nullopt;
   }
-  const std::string& s = e.value.Scalar();
-  std::int64_t value = 0;
-  const char* begin = s.data() + (!s.empty() && s.front() == '+' ? 1 : 0);
-  const auto [end, ec] = std::from_chars(begin, s.data() + s.size(), value);
-  if (!is_plain(e.value) || ec != std::errc() || end != s.data() + s.size() || begin == end) {
+  const auto value = plain_integer(e.value);
+  if (!value) {
     error(e.value, "expected an integer for " + in_quotes(e.name) + ", found " +
-                       (is_plain(e.value) ? in_quotes(s) : "a quoted string"));
-    return std::nullopt;
+                       (is_plain(e.value) ? in_quotes(e.value.Scalar()) : "a quoted string"));
   }
   return value;
 }
@@ -619,32 +631,27 @@ std::optional<std::vector<NameItem>> Loader::read_names(const Entry& e, std::str
   if (!expect_kind(e, YAML::NodeType::Sequence, "a list of " + std::string(what) + " names")) {
     return std::nullopt;
   }
+  // The names that are fine are returned even when others are not, so that one typo does not
+  // turn every later use of the list into an error too.
   std::vector<NameItem> out;
-  bool ok = true;
   for (const auto& item : e.value) {
     if (!item.IsScalar()) {
       error(item, "expected a " + std::string(what) + " name, found " +
                       std::string(kind_name(item)));
-      ok = false;
       continue;
     }
     const std::string& name = item.Scalar();
     if (!is_name(name)) {
       error(item, "invalid " + std::string(what) + " name " + in_quotes(name) + "; expected " +
                       std::string(kNameRule));
-      ok = false;
       continue;
     }
     if (std::any_of(out.begin(), out.end(), [&](const NameItem& n) { return n.name == name; })) {
       error(item, std::string(what) + " " + in_quotes(name) + " is listed twice in " +
                       in_quotes(e.name));
-      ok = false;
       continue;
     }
     out.push_back(NameItem{name, item});
-  }
-  if (!ok) {
-    return std::nullopt;
   }
   return out;
 }
@@ -656,7 +663,8 @@ std::vector<std::string> Loader::read_roles(const Entry& e) {
     return out;
   }
   for (const NameItem& item : *names) {
-    if (!workflow_->has_role(item.name)) {
+    // Without a usable top-level `roles` list that error was reported once already.
+    if (roles_declared_ && !workflow_->has_role(item.name)) {
       error(item.node, "undeclared role " + in_quotes(item.name) + "; " +
                            expected_one_of(item.name, workflow_->roles) +
                            " (declare roles in the top-level 'roles' list)");
@@ -708,18 +716,23 @@ void Loader::read_workflow(const YAML::Node& root) {
                     std::string(kind_name(root)));
     return;
   }
-  const std::vector<Entry> keys = entries(root, kTopKeys);
-
   // The format version comes first: under another version the other keys may mean something
   // else, and reporting them would only add noise.
-  if (const Entry* e = find(keys, "carepath")) {
-    const auto format = read_integer(*e);
-    if (format && *format != kFormatVersion) {
-      error(e->value, "unsupported format version " + std::to_string(*format) +
-                          "; this engine reads 'carepath: " + std::to_string(kFormatVersion) +
-                          "'");
-      return;
+  for (const auto& kv : root) {
+    if (kv.first.IsScalar() && kv.first.Scalar() == "carepath") {
+      const auto format = plain_integer(kv.second);
+      if (format && *format != kFormatVersion) {
+        error(kv.second, "unsupported format version " + std::to_string(*format) +
+                             "; this engine reads 'carepath: " + std::to_string(kFormatVersion) +
+                             "'");
+        return;
+      }
+      break;
     }
+  }
+  const std::vector<Entry> keys = entries(root, kTopKeys);
+  if (const Entry* e = find(keys, "carepath")) {
+    read_integer(*e);
   } else {
     error(root, "missing required key 'carepath' (the format version); expected 'carepath: 1'");
   }
@@ -767,6 +780,7 @@ void Loader::read_workflow(const YAML::Node& root) {
       for (const NameItem& item : *names) {
         workflow_->roles.push_back(item.name);
       }
+      roles_declared_ = !names->empty();
     }
   } else {
     error(root, "missing required key 'roles' (the roles that work on cases of this workflow)");
@@ -850,8 +864,8 @@ void Loader::read_field(const Entry& e) {
       }
     }
   } else if (values != nullptr && type) {
-    error(values->key, "'values' is only allowed on enum fields; " + in_quotes(e.name) + " is " +
-                           std::string(field_type_name(*type)));
+    error(values->key, "'values' is only allowed on enum fields; " + in_quotes(e.name) +
+                           " has type " + std::string(field_type_name(*type)));
   }
 
   if (const Entry* s = find(keys, "sensitivity")) {
