@@ -1,12 +1,16 @@
 // The REST API end to end: a real Server on 127.0.0.1:0 over a real Runtime and SqliteStore.
 #include "api/server.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -75,8 +79,6 @@ std::vector<std::string>& log_lines() {
   static std::vector<std::string> lines;
   return lines;
 }
-
-boost::json::object obj(std::string_view text) { return boost::json::parse(text).as_object(); }
 
 class ApiTest : public ::testing::Test {
  protected:
@@ -350,7 +352,7 @@ TEST_F(ApiTest, OpensACaseWithLocationAndETag) {
   EXPECT_EQ(c.at("state"), "intake");
   EXPECT_EQ(c.at("version"), 1);
   EXPECT_EQ(c.at("data"), boost::json::parse(R"({"name": "Nila Invented", "age": 12})"));
-  EXPECT_EQ(c.at("created_at"), "2026-09-21T13:46:40.000Z");
+  EXPECT_EQ(c.at("created_at"), "2026-09-21T14:13:20.000Z");
   EXPECT_EQ(c.at("updated_at"), c.at("created_at"));
   EXPECT_EQ(c.at("redacted_fields"), boost::json::array());
   EXPECT_TRUE(c.at("code").as_string().starts_with("CP-"));
@@ -710,7 +712,7 @@ TEST_F(ApiTest, PagesThroughHistoryWithoutPayloads) {
   EXPECT_EQ(entries[1].at("to"), "assessment");
   EXPECT_EQ(entries[1].at("actor"), "asha");
   EXPECT_EQ(entries[1].at("version"), 2);
-  EXPECT_EQ(entries[1].at("at"), "2026-09-21T13:46:40.000Z");
+  EXPECT_EQ(entries[1].at("at"), "2026-09-21T14:13:20.000Z");
   EXPECT_EQ(entries[2].at("comment"), "visit planned");
   EXPECT_EQ(entries[2].at("seq"), 3);
 }
@@ -730,7 +732,8 @@ TEST_F(ApiTest, ListsTheTransitionsOpenToTheCaller) {
                 .status,
             200);
   const auto ready = call("GET", "/v1/cases/" + id + "/transitions", caseworker_);
-  const auto& item = ready.json().at("items").at(0);
+  const auto ready_json = ready.json();
+  const auto& item = ready_json.at("items").at(0);
   EXPECT_EQ(item.at("ready"), true);
   EXPECT_EQ(item.at("guard").at("passed"), true);
   EXPECT_EQ(item.at("missing_fields"), boost::json::array());

@@ -93,9 +93,8 @@ TEST(Tokens, IssuesTokenWhoseHashIsStoredNotTheToken) {
 }
 
 TEST(Tokens, RejectsInvalidUserAndRoleNames) {
-  for (const std::string& user :
-       {std::string(), std::string(65, 'a'), std::string("has space"), std::string("a/b"),
-        std::string("naïve")}) {
+  for (const std::string& user : {std::string(), std::string(65, 'a'), std::string("has space"),
+                                  std::string("a/b"), std::string("naïve")}) {
     auto issued = issue_token(user, {"caseworker"}, kT0);
     ASSERT_FALSE(issued) << user;
     EXPECT_EQ(issued.error().code, Errc::invalid_argument);
@@ -103,9 +102,9 @@ TEST(Tokens, RejectsInvalidUserAndRoleNames) {
   EXPECT_TRUE(issue_token(std::string(64, 'a'), {}, kT0));
   EXPECT_TRUE(issue_token("Admin-2@ngo.example", {"admin"}, kT0));
 
-  for (const std::string& role : {std::string(), std::string("Admin"), std::string("1role"),
-                                  std::string("_role"), std::string("case-worker"),
-                                  "a" + std::string(64, 'b')}) {
+  for (const std::string& role :
+       {std::string(), std::string("Admin"), std::string("1role"), std::string("_role"),
+        std::string("case-worker"), "a" + std::string(64, 'b')}) {
     auto issued = issue_token("caseworker.one", {"caseworker", role}, kT0);
     ASSERT_FALSE(issued) << role;
     EXPECT_EQ(issued.error().code, Errc::invalid_argument);

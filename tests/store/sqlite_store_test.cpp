@@ -26,7 +26,9 @@ std::unique_ptr<SqliteStore> open_store(const std::string& path) {
   return std::move(*store);
 }
 
-std::unique_ptr<SqliteStore> memory_store() { return open_store(":memory:"); }
+std::unique_ptr<SqliteStore> memory_store() {
+  return open_store(":memory:");
+}
 
 // Invented test data only.
 CaseRecord make_case(const std::string& id, const std::string& workflow = "aftercare",
@@ -679,10 +681,11 @@ TEST(SqliteStore, PutWorkflowIgnoresIdenticalReplacesUnusedRefusesUsed) {
 TEST(SqliteStore, CreatesFindsRevokesAndListsTokens) {
   auto store = memory_store();
   ASSERT_TRUE(store);
-  const TokenRecord first{"aaaaaaaaaaaa", std::string(64, '1'), "caseworker.one",
-                          {"caseworker", "supervisor"}, kT0, std::nullopt};
+  const TokenRecord first{
+      "aaaaaaaaaaaa", std::string(64, '1'), "caseworker.one", {"caseworker", "supervisor"}, kT0,
+      std::nullopt};
   const TokenRecord second{"bbbbbbbbbbbb", std::string(64, '2'), "admin@ngo.example", {"admin"},
-                           kT0 + 1, std::nullopt};
+                           kT0 + 1,        std::nullopt};
   ASSERT_TRUE(store->create_token(first));
   ASSERT_TRUE(store->create_token(second));
 
@@ -719,9 +722,9 @@ TEST(SqliteStore, RefusesDatabaseWithNewerSchema) {
   test::TempDir dir;
   const std::string path = (dir / "carepath.db").string();
   ASSERT_TRUE(open_store(path));
-  ASSERT_EQ(exec_raw(path, "PRAGMA user_version = " +
-                               std::to_string(SqliteStore::kSchemaVersion + 1)),
-            "");
+  ASSERT_EQ(
+      exec_raw(path, "PRAGMA user_version = " + std::to_string(SqliteStore::kSchemaVersion + 1)),
+      "");
   auto store = SqliteStore::open(path);
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code, Errc::storage);

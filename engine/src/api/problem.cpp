@@ -88,7 +88,8 @@ int http_status(const Error& error) {
 
 HttpReply render_problem(const Error& error) {
   const int status = http_status(error);
-  const std::string_view type = error.type.empty() ? errc_name(error.code) : error.type;
+  const std::string_view type =
+      error.type.empty() ? std::string_view(errc_name(error.code)) : std::string_view(error.type);
   const TypeRow* row = type_row(type);
   const std::string_view title = row ? row->title : errc_row(error.code).title;
 

@@ -20,12 +20,12 @@
 namespace carepath::runtime {
 
 struct FireRequest {
-  std::string event;
-  boost::json::object data;
-  std::optional<std::string> comment;
-  std::optional<std::int64_t> if_match;         // expected case version
-  std::optional<std::string> idempotency_key;
-  std::string request_hash;  // digest of the canonical request body; needed with a key
+  std::string event{};
+  boost::json::object data{};
+  std::optional<std::string> comment{};
+  std::optional<std::int64_t> if_match{};  // expected case version
+  std::optional<std::string> idempotency_key{};
+  std::string request_hash{};  // digest of the canonical request body; needed with a key
 };
 
 struct FireResult {

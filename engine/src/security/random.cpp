@@ -9,6 +9,9 @@
 namespace carepath::security {
 
 std::string random_hex(std::size_t bytes) {
+  if (bytes == 0) {
+    return {};  // libsodium's functions must not see the null data() of an empty vector
+  }
   ensure_sodium();
   std::vector<unsigned char> buffer(bytes);
   randombytes_buf(buffer.data(), buffer.size());

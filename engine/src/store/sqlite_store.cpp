@@ -124,8 +124,8 @@ std::size_t clamp_limit(std::size_t limit) {
 
 std::string encode_cursor(char kind, std::int64_t position) {
   std::array<char, 17> hex{};
-  const auto written = std::to_chars(hex.data(), hex.data() + hex.size(),
-                                     static_cast<std::uint64_t>(position), 16);
+  const auto written =
+      std::to_chars(hex.data(), hex.data() + hex.size(), static_cast<std::uint64_t>(position), 16);
   const auto digits = static_cast<std::size_t>(written.ptr - hex.data());
   std::string cursor(1, kind);
   cursor.append(16 - digits, '0');
@@ -473,13 +473,16 @@ std::string plural(std::int64_t count, std::string_view noun) {
 
 }  // namespace
 
-void SqliteStore::CloseDb::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+void SqliteStore::CloseDb::operator()(sqlite3* db) const {
+  sqlite3_close_v2(db);
+}
 
 void SqliteStore::FinalizeStatement::operator()(sqlite3_stmt* statement) const {
   sqlite3_finalize(statement);
 }
 
-SqliteStore::SqliteStore(DbHandle db) : db_(std::move(db)) {}
+SqliteStore::SqliteStore(DbHandle db) : db_(std::move(db)) {
+}
 
 SqliteStore::~SqliteStore() {
   // The statements must go before the connection; the member order ensures it, and this makes
@@ -502,9 +505,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   }
 
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   DbHandle db(raw);  // sqlite3_open_v2 hands out a handle to close even when it fails
   if (rc != SQLITE_OK) {
     return sqlite_error(raw, rc, "open database '" + path + "'");
@@ -640,8 +643,8 @@ Result<void> SqliteStore::execute(std::string_view sql, std::string_view what) {
 }
 
 Result<void> SqliteStore::put_workflow(const WorkflowSource& source) {
-  const std::string what = "workflow '" + source.name + "' version " +
-                           std::to_string(source.version);
+  const std::string what =
+      "workflow '" + source.name + "' version " + std::to_string(source.version);
   std::lock_guard lock(mutex_);
   Transaction transaction(db_.get());
   auto began = transaction.begin_immediate();
@@ -667,8 +670,8 @@ Result<void> SqliteStore::put_workflow(const WorkflowSource& source) {
   }
 
   if (!stored_sha256) {
-    auto insert = prepare("INSERT INTO workflows (" CP_WORKFLOW_COLUMNS
-                          ") VALUES (?1, ?2, ?3, ?4, ?5)");
+    auto insert =
+        prepare("INSERT INTO workflows (" CP_WORKFLOW_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5)");
     if (!insert) {
       return insert.error();
     }
@@ -758,9 +761,10 @@ Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEnt
   }
 
   {
-    auto insert = prepare("INSERT INTO cases (id, code, workflow, workflow_version, state, "
-                          "data_json, version, created_at, updated_at) "
-                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    auto insert = prepare(
+        "INSERT INTO cases (id, code, workflow, workflow_version, state, "
+        "data_json, version, created_at, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
     if (!insert) {
       return insert.error();
     }
@@ -868,10 +872,10 @@ Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expe
       return make_error(Errc::not_found, "case '" + after.id + "' not found");
     }
     const std::int64_t current = select->int64(0);
-    Error error = make_error(Errc::precondition_failed,
-                             "case '" + after.id + "': expected version " +
-                                 std::to_string(expected_version) + " but it is at version " +
-                                 std::to_string(current));
+    Error error =
+        make_error(Errc::precondition_failed,
+                   "case '" + after.id + "': expected version " + std::to_string(expected_version) +
+                       " but it is at version " + std::to_string(current));
     error.details["current_version"] = current;
     error.type = "version-mismatch";
     return error;
@@ -926,13 +930,16 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
   // The parameter numbers are the same in all four; unused ones are simply never read.
   std::string_view sql;
   if (query.workflow && query.state) {
-    sql = "SELECT " CP_CASE_COLUMNS " FROM cases WHERE workflow = ?2 AND state = ?3 AND "
+    sql = "SELECT " CP_CASE_COLUMNS
+          " FROM cases WHERE workflow = ?2 AND state = ?3 AND "
           "rowid > ?1 ORDER BY rowid LIMIT ?4";
   } else if (query.workflow) {
-    sql = "SELECT " CP_CASE_COLUMNS " FROM cases WHERE workflow = ?2 AND rowid > ?1 "
+    sql = "SELECT " CP_CASE_COLUMNS
+          " FROM cases WHERE workflow = ?2 AND rowid > ?1 "
           "ORDER BY rowid LIMIT ?4";
   } else if (query.state) {
-    sql = "SELECT " CP_CASE_COLUMNS " FROM cases WHERE state = ?3 AND rowid > ?1 "
+    sql = "SELECT " CP_CASE_COLUMNS
+          " FROM cases WHERE state = ?3 AND rowid > ?1 "
           "ORDER BY rowid LIMIT ?4";
   } else {
     sql = "SELECT " CP_CASE_COLUMNS " FROM cases WHERE rowid > ?1 ORDER BY rowid LIMIT ?4";
@@ -1077,8 +1084,8 @@ Result<void> SqliteStore::create_token(const TokenRecord& token) {
 
 Result<std::optional<TokenRecord>> SqliteStore::find_token(const std::string& hash) {
   std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT " CP_TOKEN_COLUMNS
-                        " FROM tokens WHERE hash = ?1 AND revoked_at IS NULL");
+  auto select =
+      prepare("SELECT " CP_TOKEN_COLUMNS " FROM tokens WHERE hash = ?1 AND revoked_at IS NULL");
   if (!select) {
     return select.error();
   }
@@ -1102,8 +1109,7 @@ Result<void> SqliteStore::revoke_token(const std::string& id, Timestamp at) {
   std::lock_guard lock(mutex_);
   // The IS NULL keeps the first revocation time when a token is revoked twice.
   {
-    auto update =
-        prepare("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
+    auto update = prepare("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL");
     if (!update) {
       return update.error();
     }

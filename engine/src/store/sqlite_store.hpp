@@ -19,7 +19,7 @@ struct sqlite3_stmt;
 
 namespace carepath::store {
 
-class Statement;
+class Statement;  // a borrowed cached sqlite3_stmt; defined in sqlite_store.cpp
 
 // Several SqliteStore objects, in one process or several, may share one file: writes take the
 // database's write lock (BEGIN IMMEDIATE) and wait up to kBusyTimeoutMs for it, after which the

@@ -24,8 +24,8 @@ constexpr int kFormatVersion = 1;
 // The keys of format 1, in the order the docs list them. Anything else is an error: that is what
 // lets a later version add keys (steps, timers, ...) without changing the meaning of any file
 // that loads today.
-constexpr std::array<std::string_view, 8> kTopKeys{
-    "carepath", "workflow", "version", "title", "description", "roles", "fields", "states"};
+constexpr std::array<std::string_view, 8> kTopKeys{"carepath",    "workflow", "version", "title",
+                                                   "description", "roles",    "fields",  "states"};
 constexpr std::array<std::string_view, 8> kFieldKeys{
     "type", "min", "max", "values", "sensitivity", "visible_to", "editable_by", "description"};
 constexpr std::array<std::string_view, 4> kStateKeys{"initial", "final", "description", "on"};
@@ -35,12 +35,11 @@ constexpr std::array<std::string_view, 5> kTransitionKeys{"to", "roles", "requir
 constexpr std::array<std::string_view, 2> kReservedEvents{"opened", "updated"};
 
 constexpr std::array<FieldType, 9> kFieldTypes{
-    FieldType::string, FieldType::text,     FieldType::integer,
-    FieldType::number, FieldType::boolean,  FieldType::date,
+    FieldType::string,   FieldType::text,        FieldType::integer,
+    FieldType::number,   FieldType::boolean,     FieldType::date,
     FieldType::datetime, FieldType::enumeration, FieldType::list};
-constexpr std::array<Sensitivity, 4> kSensitivities{Sensitivity::none, Sensitivity::identifying,
-                                                    Sensitivity::sensitive,
-                                                    Sensitivity::privileged};
+constexpr std::array<Sensitivity, 4> kSensitivities{
+    Sensitivity::none, Sensitivity::identifying, Sensitivity::sensitive, Sensitivity::privileged};
 
 constexpr std::string_view kNameRule = "lower-case letters, digits and '_', starting with a letter";
 
@@ -55,7 +54,9 @@ bool is_name(std::string_view s) {
 
 // Whether `name` occurs in `text` as a whole word (not inside a longer name).
 bool mentions(std::string_view text, std::string_view name) {
-  auto is_word = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; };
+  auto is_word = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  };
   for (std::size_t at = text.find(name); at != std::string_view::npos;
        at = text.find(name, at + 1)) {
     const std::size_t end = at + name.size();
@@ -66,7 +67,9 @@ bool mentions(std::string_view text, std::string_view name) {
   return false;
 }
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string in_quotes(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
 
 template <class Range>
 std::string join(const Range& items) {
@@ -75,7 +78,7 @@ std::string join(const Range& items) {
     if (!out.empty()) {
       out += ", ";
     }
-    out += std::string_view(item);
+    out += item;
   }
   return out;
 }
@@ -147,7 +150,9 @@ std::string_view kind_name(const YAML::Node& node) {
 
 // A quoted or block scalar carries the non-specific tag "!"; a plain one carries "?". Only plain
 // scalars are numbers or booleans: `version: "1"` is a string, as it is in JSON Schema.
-bool is_plain(const YAML::Node& scalar) { return scalar.Tag() == "?"; }
+bool is_plain(const YAML::Node& scalar) {
+  return scalar.Tag() == "?";
+}
 
 // A plain decimal integer scalar ("42", "+42", "-1"); nullopt for anything else.
 std::optional<std::int64_t> plain_integer(const YAML::Node& node) {
@@ -292,8 +297,9 @@ class SourceText {
           ++end;
         }
         if (breaks > 0) {
-          const std::string folded = breaks == 1 ? std::string(" ")
-                                                 : std::string(static_cast<std::size_t>(breaks - 1), '\n');
+          const std::string folded = breaks == 1
+                                         ? std::string(" ")
+                                         : std::string(static_cast<std::size_t>(breaks - 1), '\n');
           if (value.substr(v, folded.size()) != folded) {
             return std::nullopt;
           }
@@ -493,6 +499,10 @@ class Loader {
   // --- generic readers; each reports what it could not accept and returns nullopt ---
   std::vector<Entry> entries(const YAML::Node& map, std::span<const std::string_view> allowed);
   const Entry* find(const std::vector<Entry>& list, std::string_view name) const;
+  // Reports a required key missing from `map`, unless a misspelling of it was reported already.
+  // Reported at `at`.
+  void missing(const YAML::Node& map, const YAML::Node& at, std::string_view key,
+               std::string message);
   bool expect_kind(const Entry& e, YAML::NodeType::value kind, std::string_view what);
   std::optional<std::string> read_string(const Entry& e);
   std::optional<bool> read_bool(const Entry& e);
@@ -523,6 +533,8 @@ class Loader {
   std::vector<std::string> state_names_;
   std::vector<std::string> broken_fields_;  // declared, but with a definition in error
   bool roles_declared_ = false;             // the top-level `roles` list was readable
+  // Maps and the known key that an unknown key in them was probably meant to be.
+  std::vector<std::pair<YAML::Node, std::string>> suggested_;
 };
 
 std::vector<Entry> Loader::entries(const YAML::Node& map,
@@ -537,6 +549,9 @@ std::vector<Entry> Loader::entries(const YAML::Node& map,
     const std::string& name = kv.first.Scalar();
     if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
       error(kv.first, "unknown key " + in_quotes(name) + "; " + expected_one_of(name, allowed));
+      if (std::string suggestion = closest(name, allowed); !suggestion.empty()) {
+        suggested_.emplace_back(map, std::move(suggestion));
+      }
       continue;
     }
     // yaml-cpp 0.7 keeps both pairs of a repeated key; YAML says keys are unique, and silently
@@ -551,6 +566,16 @@ std::vector<Entry> Loader::entries(const YAML::Node& map,
     out.push_back(Entry{kv.first, kv.second, name});
   }
   return out;
+}
+
+void Loader::missing(const YAML::Node& map, const YAML::Node& at, std::string_view key,
+                     std::string message) {
+  const bool misspelled = std::any_of(suggested_.begin(), suggested_.end(), [&](const auto& s) {
+    return s.first.is(map) && s.second == key;
+  });
+  if (!misspelled) {
+    error(at, std::move(message));
+  }
 }
 
 const Entry* Loader::find(const std::vector<Entry>& list, std::string_view name) const {
@@ -636,8 +661,8 @@ std::optional<std::vector<NameItem>> Loader::read_names(const Entry& e, std::str
   std::vector<NameItem> out;
   for (const auto& item : e.value) {
     if (!item.IsScalar()) {
-      error(item, "expected a " + std::string(what) + " name, found " +
-                      std::string(kind_name(item)));
+      error(item,
+            "expected a " + std::string(what) + " name, found " + std::string(kind_name(item)));
       continue;
     }
     const std::string& name = item.Scalar();
@@ -647,8 +672,8 @@ std::optional<std::vector<NameItem>> Loader::read_names(const Entry& e, std::str
       continue;
     }
     if (std::any_of(out.begin(), out.end(), [&](const NameItem& n) { return n.name == name; })) {
-      error(item, std::string(what) + " " + in_quotes(name) + " is listed twice in " +
-                      in_quotes(e.name));
+      error(item,
+            std::string(what) + " " + in_quotes(name) + " is listed twice in " + in_quotes(e.name));
       continue;
     }
     out.push_back(NameItem{name, item});
@@ -734,7 +759,8 @@ void Loader::read_workflow(const YAML::Node& root) {
   if (const Entry* e = find(keys, "carepath")) {
     read_integer(*e);
   } else {
-    error(root, "missing required key 'carepath' (the format version); expected 'carepath: 1'");
+    missing(root, root, "carepath",
+            "missing required key 'carepath' (the format version); expected 'carepath: 1'");
   }
 
   if (const Entry* e = find(keys, "workflow")) {
@@ -747,7 +773,7 @@ void Loader::read_workflow(const YAML::Node& root) {
       }
     }
   } else {
-    error(root, "missing required key 'workflow' (the workflow's name)");
+    missing(root, root, "workflow", "missing required key 'workflow' (the workflow's name)");
   }
 
   if (const Entry* e = find(keys, "version")) {
@@ -760,7 +786,8 @@ void Loader::read_workflow(const YAML::Node& root) {
       }
     }
   } else {
-    error(root, "missing required key 'version' (a positive integer, raised on every change)");
+    missing(root, root, "version",
+            "missing required key 'version' (a positive integer, raised on every change)");
   }
 
   if (const Entry* e = find(keys, "title")) {
@@ -783,7 +810,8 @@ void Loader::read_workflow(const YAML::Node& root) {
       roles_declared_ = !names->empty();
     }
   } else {
-    error(root, "missing required key 'roles' (the roles that work on cases of this workflow)");
+    missing(root, root, "roles",
+            "missing required key 'roles' (the roles that work on cases of this workflow)");
   }
 
   if (const Entry* e = find(keys, "fields")) {
@@ -797,13 +825,14 @@ void Loader::read_workflow(const YAML::Node& root) {
   if (const Entry* e = find(keys, "states")) {
     read_states(*e);
   } else {
-    error(root, "missing required key 'states'");
+    missing(root, root, "states", "missing required key 'states'");
   }
 }
 
 void Loader::read_field(const Entry& e) {
   if (!is_name(e.name)) {
-    error(e.key, "invalid field name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
+    error(e.key,
+          "invalid field name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
     return;
   }
   if (!expect_kind(e, YAML::NodeType::Map, "a field definition (a map with 'type')")) {
@@ -816,6 +845,7 @@ void Loader::read_field(const Entry& e) {
   bool ok = true;
 
   std::vector<std::string> type_names;
+  type_names.reserve(kFieldTypes.size());
   for (const FieldType t : kFieldTypes) {
     type_names.emplace_back(field_type_name(t));
   }
@@ -824,13 +854,13 @@ void Loader::read_field(const Entry& e) {
     if (const auto name = read_string(*t)) {
       type = parse_field_type(*name);
       if (!type) {
-        error(t->value, "unknown field type " + in_quotes(*name) + "; " +
-                            expected_one_of(*name, type_names));
+        error(t->value,
+              "unknown field type " + in_quotes(*name) + "; " + expected_one_of(*name, type_names));
       }
     }
   } else {
-    error(e.key, "field " + in_quotes(e.name) + " has no 'type'; expected one of: " +
-                     join(type_names));
+    missing(e.value, e.key, "type",
+            "field " + in_quotes(e.name) + " has no 'type'; expected one of: " + join(type_names));
   }
   ok = ok && type.has_value();
   if (type) {
@@ -874,6 +904,7 @@ void Loader::read_field(const Entry& e) {
         field.sensitivity = *sensitivity;
       } else {
         std::vector<std::string> names;
+        names.reserve(kSensitivities.size());
         for (const Sensitivity level : kSensitivities) {
           names.emplace_back(sensitivity_name(level));
         }
@@ -900,8 +931,7 @@ void Loader::read_field(const Entry& e) {
   workflow_->fields.push_back(std::move(field));
 }
 
-void Loader::read_min_max(const Entry& field_entry, const std::vector<Entry>& keys,
-                          Field& field) {
+void Loader::read_min_max(const Entry& field_entry, const std::vector<Entry>& keys, Field& field) {
   const Entry* min = find(keys, "min");
   const Entry* max = find(keys, "max");
   if (min == nullptr && max == nullptr) {
@@ -975,7 +1005,8 @@ void Loader::read_states(const Entry& states) {
   int initial_line = 0;
   for (const Entry& e : list) {
     if (!is_name(e.name)) {
-      error(e.key, "invalid state name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
+      error(e.key,
+            "invalid state name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
       continue;
     }
     // An empty state (`waiting:`) is allowed: it has no transitions and is neither initial nor
@@ -994,8 +1025,8 @@ void Loader::read_states(const Entry& states) {
       state.initial = read_bool(*i).value_or(false);
       if (state.initial) {
         if (initial_name) {
-          error(i->key, "second initial state " + in_quotes(e.name) + "; " + in_quotes(*initial_name) +
-                            " (line " + std::to_string(initial_line) +
+          error(i->key, "second initial state " + in_quotes(e.name) + "; " +
+                            in_quotes(*initial_name) + " (line " + std::to_string(initial_line) +
                             ") is already initial, and a workflow has exactly one");
           state.initial = false;
         } else {
@@ -1021,7 +1052,9 @@ void Loader::read_states(const Entry& states) {
     state_names_.push_back(state.name);
     workflow_->states.push_back(std::move(state));
   }
-  if (!initial_name && !workflow_->states.empty()) {
+  const bool initial_misspelled = std::any_of(suggested_.begin(), suggested_.end(),
+                                              [](const auto& s) { return s.second == "initial"; });
+  if (!initial_name && !workflow_->states.empty() && !initial_misspelled) {
     error(states.key, "no initial state; expected 'initial: true' on the state new cases start in");
   }
 
@@ -1043,7 +1076,8 @@ void Loader::read_transitions(StateId from, const Entry& on) {
   }
   for (const Entry& e : entries(on.value, {})) {
     if (!is_name(e.name)) {
-      error(e.key, "invalid event name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
+      error(e.key,
+            "invalid event name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
       continue;
     }
     if (std::find(kReservedEvents.begin(), kReservedEvents.end(), e.name) !=
@@ -1094,9 +1128,10 @@ void Loader::read_row(StateId from, const std::string& event, const YAML::Node& 
       ok = false;
     }
   } else {
-    error(row, "transition " + in_quotes(event) + " of state " +
-                   in_quotes(workflow_->states[from].name) +
-                   " has no 'to'; expected the name of the state it leads to");
+    missing(row, row, "to",
+            "transition " + in_quotes(event) + " of state " +
+                in_quotes(workflow_->states[from].name) +
+                " has no 'to'; expected the name of the state it leads to");
     ok = false;
   }
   if (const Entry* roles = find(keys, "roles")) {
@@ -1205,7 +1240,8 @@ void Loader::check_graph(const Entry& states_entry) {
     next[t.from].push_back(t.to);
     previous[t.to].push_back(t.from);
   }
-  auto walk = [n](const std::vector<StateId>& start, const std::vector<std::vector<StateId>>& edges) {
+  auto walk = [n](const std::vector<StateId>& start,
+                  const std::vector<std::vector<StateId>>& edges) {
     std::vector<bool> seen(n, false);
     std::deque<StateId> queue(start.begin(), start.end());
     for (const StateId s : start) {
