@@ -1,12 +1,4 @@
 // The REST API end to end: a real Server on 127.0.0.1:0 over a real Runtime and SqliteStore.
-#include "api/server.hpp"
-
-#include <arpa/inet.h>
-#include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -17,9 +9,15 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "api/server.hpp"
 #include "core/log.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/runtime.hpp"
@@ -84,15 +82,15 @@ class ApiTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // No server threads run yet, so installing the sink here is safe.
-    set_log_sink([](LogLevel, std::string_view message,
-                    std::initializer_list<LogAttribute> attributes) {
-      std::string line(message);
-      for (const auto& [key, value] : attributes) {
-        line += " " + std::string(key) + "=" + std::string(value);
-      }
-      const std::lock_guard lock(log_mutex());
-      log_lines().push_back(std::move(line));
-    });
+    set_log_sink(
+        [](LogLevel, std::string_view message, std::initializer_list<LogAttribute> attributes) {
+          std::string line(message);
+          for (const auto& [key, value] : attributes) {
+            line += " " + std::string(key) + "=" + std::string(value);
+          }
+          const std::lock_guard lock(log_mutex());
+          log_lines().push_back(std::move(line));
+        });
   }
   static void TearDownTestSuite() { set_log_sink(nullptr); }
 
@@ -138,7 +136,7 @@ class ApiTest : public ::testing::Test {
   }
 
   HttpResponse call(std::string_view method, std::string_view target, const std::string& token,
-                    std::string_view body = {}, Headers headers = {}) {
+                    std::string_view body = {}, Headers headers = {}) const {
     if (!token.empty()) {
       headers.emplace_back("Authorization", "Bearer " + token);
     }
@@ -184,7 +182,7 @@ class ApiTest : public ::testing::Test {
   }
 
   // The server still answers after whatever the test did to it.
-  void expect_alive() {
+  void expect_alive() const {
     const auto r = http_request(port_, "GET", "/healthz");
     EXPECT_EQ(r.status, 200) << r.body;
   }
@@ -371,8 +369,7 @@ TEST_F(ApiTest, OpeningWithoutDataIsAllowed) {
 
 TEST_F(ApiTest, UnknownCaseIs404) {
   expect_problem(call("GET", "/v1/cases/0123456789abcdef", caseworker_), 404, "not-found");
-  expect_problem(call("GET", "/v1/cases/0123456789abcdef/events", caseworker_), 404,
-                 "not-found");
+  expect_problem(call("GET", "/v1/cases/0123456789abcdef/events", caseworker_), 404, "not-found");
   expect_problem(call("GET", "/v1/cases/0123456789abcdef/transitions", caseworker_), 404,
                  "not-found");
   expect_problem(call("PATCH", "/v1/cases/0123456789abcdef", caseworker_, R"({"data": {}})"), 404,
@@ -415,11 +412,11 @@ TEST_F(ApiTest, OnlyJsonBodiesAreAccepted) {
 
   // No Content-Type at all is taken as JSON.
   const std::string body = R"({"workflow": "shelter"})";
-  const std::string raw = raw_request(port_, "POST /v1/cases HTTP/1.1\r\nHost: x\r\n"
-                                             "Authorization: Bearer " +
-                                                 caseworker_ +
-                                                 "\r\nContent-Length: " +
-                                                 std::to_string(body.size()) + "\r\n\r\n" + body);
+  const std::string raw = raw_request(
+      port_,
+      "POST /v1/cases HTTP/1.1\r\nHost: x\r\n"
+      "Authorization: Bearer " +
+          caseworker_ + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   EXPECT_TRUE(raw.starts_with("HTTP/1.1 201")) << raw;
   expect_alive();
 }
@@ -489,8 +486,8 @@ TEST_F(ApiTest, AcceptsIfMatchAsQuotedBareOrWeak) {
                         R"({"data": {}, "comment": "checked"})", {{"If-Match", tag}});
     EXPECT_EQ(r.status, 200) << tag << ": " << r.body;
   }
-  for (const std::string& tag : {std::string("\"x\""), std::string("\"1\", \"2\""),
-                                 std::string("-1"), std::string("W/")}) {
+  for (const std::string& tag :
+       {std::string(R"("x")"), std::string(R"("1", "2")"), std::string("-1"), std::string("W/")}) {
     expect_problem(fire(id, R"({"event": "note"})", caseworker_, {{"If-Match", tag}}), 400,
                    "malformed-request");
   }
@@ -500,16 +497,16 @@ TEST_F(ApiTest, AcceptsIfMatchAsQuotedBareOrWeak) {
 TEST_F(ApiTest, EveryRefusalOfAnEventHasItsProblem) {
   const std::string id = open_case();
 
-  auto no_row = expect_problem(fire(id, R"({"event": "close"})", caseworker_), 409,
-                               "no-transition");
+  auto no_row =
+      expect_problem(fire(id, R"({"event": "close"})", caseworker_), 409, "no-transition");
   EXPECT_EQ(no_row["allowed_events"], boost::json::parse(R"(["produce"])"));
   EXPECT_EQ(no_row["title"], "no transition for this event");
 
   expect_problem(fire(id, R"({"event": "produce"})", counsellor_), 403, "forbidden");
 
-  auto forbidden = expect_problem(
-      fire(id, R"({"event": "produce", "data": {"notes": "n"}})", caseworker_), 403,
-      "forbidden-fields");
+  auto forbidden =
+      expect_problem(fire(id, R"({"event": "produce", "data": {"notes": "n"}})", caseworker_), 403,
+                     "forbidden-fields");
   EXPECT_EQ(forbidden["forbidden_fields"], boost::json::parse(R"(["notes"])"));
 
   auto invalid = expect_problem(
@@ -517,20 +514,19 @@ TEST_F(ApiTest, EveryRefusalOfAnEventHasItsProblem) {
       422, "invalid-fields");
   EXPECT_EQ(invalid["invalid_fields"].as_array().size(), 2U);
 
-  auto missing = expect_problem(fire(id, R"({"event": "produce", "data": {"age": 9}})",
-                                     caseworker_),
-                                422, "missing-fields");
+  auto missing = expect_problem(
+      fire(id, R"({"event": "produce", "data": {"age": 9}})", caseworker_), 422, "missing-fields");
   EXPECT_EQ(missing["missing_fields"], boost::json::parse(R"(["order_no"])"));
 
   auto guard = expect_problem(
-      fire(id, R"({"event": "produce", "data": {"age": 19, "order_no": "X-1"}})", caseworker_),
-      409, "guard-failed");
+      fire(id, R"({"event": "produce", "data": {"age": 19, "order_no": "X-1"}})", caseworker_), 409,
+      "guard-failed");
   EXPECT_EQ(guard["guards"].at(0).at("when"), "age < 18");
 
-  auto stale = expect_problem(
-      fire(id, R"({"event": "produce", "data": {"age": 9, "order_no": "X-1"}})", caseworker_,
-           {{"If-Match", "\"5\""}}),
-      412, "version-mismatch");
+  auto stale =
+      expect_problem(fire(id, R"({"event": "produce", "data": {"age": 9, "order_no": "X-1"}})",
+                          caseworker_, {{"If-Match", "\"5\""}}),
+                     412, "version-mismatch");
   EXPECT_EQ(stale["current_version"], 1);
 
   // None of the refusals changed the case.
@@ -567,9 +563,9 @@ TEST_F(ApiTest, ReplaysAnIdempotentRequest) {
   EXPECT_EQ(history_size(id), 2U);
 
   // Member order does not make a different request.
-  const auto reordered = fire(
-      id, R"({"comment": "first", "data": {"age": 9, "order_no": "X-1"}, "event": "produce"})",
-      caseworker_, key);
+  const auto reordered =
+      fire(id, R"({"comment": "first", "data": {"age": 9, "order_no": "X-1"}, "event": "produce"})",
+           caseworker_, key);
   EXPECT_EQ(reordered.status, 200) << reordered.body;
   EXPECT_EQ(reordered.header("idempotent-replayed"), "true");
 
@@ -649,6 +645,11 @@ TEST_F(ApiTest, PagesThroughCases) {
   EXPECT_EQ(seen, opened);
   EXPECT_EQ(pages, 3);
 
+  // A blank filter means "any", as a blank form field does.
+  const auto blank = call("GET", "/v1/cases?workflow=&state=&cursor=&limit=10", caseworker_);
+  ASSERT_EQ(blank.status, 200) << blank.body;
+  EXPECT_EQ(blank.json().at("items").as_array().size(), 5U);
+
   const auto by_state = call("GET", "/v1/cases?state=assessment", caseworker_);
   ASSERT_EQ(by_state.status, 200);
   EXPECT_EQ(by_state.json().at("items"), boost::json::array());
@@ -656,11 +657,11 @@ TEST_F(ApiTest, PagesThroughCases) {
 }
 
 TEST_F(ApiTest, BadListParametersAre400WithInvalidParams) {
-  for (const std::string& query : {std::string("limit=0"), std::string("limit=501"),
-                                   std::string("limit=abc"), std::string("limit="),
-                                   std::string("limit=-1"), std::string("limit=1.5")}) {
-    auto problem = expect_problem(call("GET", "/v1/cases?" + query, caseworker_), 400,
-                                  "invalid-params");
+  for (const std::string& query :
+       {std::string("limit=0"), std::string("limit=501"), std::string("limit=abc"),
+        std::string("limit="), std::string("limit=-1"), std::string("limit=1.5")}) {
+    auto problem =
+        expect_problem(call("GET", "/v1/cases?" + query, caseworker_), 400, "invalid-params");
     EXPECT_EQ(problem["invalid_params"].at(0).at("name"), "limit") << query;
   }
   auto unknown = expect_problem(call("GET", "/v1/cases?colour=red&limit=2&limit=3", caseworker_),
@@ -692,8 +693,8 @@ TEST_F(ApiTest, PagesThroughHistoryWithoutPayloads) {
     if (body.at("next_cursor").is_null()) {
       break;
     }
-    target = "/v1/cases/" + id + "/events?limit=1&cursor=" +
-             std::string(body.at("next_cursor").as_string());
+    target = "/v1/cases/" + id +
+             "/events?limit=1&cursor=" + std::string(body.at("next_cursor").as_string());
   }
   ASSERT_EQ(entries.size(), 3U);
   for (const auto& e : entries) {
@@ -727,10 +728,10 @@ TEST_F(ApiTest, ListsTheTransitionsOpenToTheCaller) {
                  "guard": {"when": "age < 18", "passed": false, "unset_field": null},
                  "ready": false}]})"));
 
-  ASSERT_EQ(call("PATCH", "/v1/cases/" + id, caseworker_,
-                 R"({"data": {"order_no": "X-1", "age": 9}})")
-                .status,
-            200);
+  ASSERT_EQ(
+      call("PATCH", "/v1/cases/" + id, caseworker_, R"({"data": {"order_no": "X-1", "age": 9}})")
+          .status,
+      200);
   const auto ready = call("GET", "/v1/cases/" + id + "/transitions", caseworker_);
   const auto ready_json = ready.json();
   const auto& item = ready_json.at("items").at(0);
@@ -848,8 +849,8 @@ TEST_F(SmallLimitsTest, BodiesOverTheLimitAre413AndTheConnectionCloses) {
 }
 
 TEST_F(SmallLimitsTest, HeadersOverTheLimitAre431) {
-  const auto r = http_request(small_port_, "GET", "/healthz", {},
-                              {{"X-Padding", std::string(2000, 'p')}});
+  const auto r =
+      http_request(small_port_, "GET", "/healthz", {}, {{"X-Padding", std::string(2000, 'p')}});
   expect_problem(r, 431, "request-header-too-large");
   EXPECT_EQ(http_request(small_port_, "GET", "/healthz").status, 200);
 }
@@ -878,6 +879,7 @@ TEST_F(ApiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 TEST_F(ApiTest, ServesConcurrentClients) {
   const std::string id = open_case();
   std::vector<std::thread> threads;
+  threads.reserve(6);
   std::atomic<int> ok{0};
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&] {
@@ -895,6 +897,46 @@ TEST_F(ApiTest, ServesConcurrentClients) {
     t.join();
   }
   EXPECT_EQ(ok.load(), 60);
+}
+
+TEST_F(ApiTest, AnswersExpectContinueBeforeTheBody) {
+  const std::string body = R"({"workflow": "shelter"})";
+  const std::string raw = raw_request(
+      port_, "POST /v1/cases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + caseworker_ +
+                 "\r\nContent-Type: application/json\r\n" +
+                 "Expect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) +
+                 "\r\n\r\n" + body);
+  EXPECT_TRUE(raw.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201")) << raw;
+}
+
+TEST_F(ApiTest, StoppingUnderLoadNeitherHangsNorCrashes) {
+  std::atomic<int> answered{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> clients;
+  clients.reserve(4);
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      for (int i = 0; i < 25; ++i) {
+        try {
+          const auto r = call("GET", "/v1/workflows", caseworker_);
+          EXPECT_EQ(r.status, 200);
+          ++answered;
+        } catch (const std::runtime_error&) {
+          ++refused;  // after stop(): refused or closed, but never hung
+        }
+      }
+    });
+  }
+  while (answered.load() < 10) {
+    std::this_thread::yield();
+  }
+  const auto before = std::chrono::steady_clock::now();
+  server_->stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(10));
+  for (auto& c : clients) {
+    c.join();
+  }
+  EXPECT_EQ(answered.load() + refused.load(), 100);
 }
 
 TEST_F(ApiTest, StartFailsClearlyWhenThePortIsTaken) {
@@ -921,8 +963,7 @@ TEST_F(ApiTest, StopClosesIdleKeepAliveConnectionsPromptly) {
   timeval timeout{10, 0};
   ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
   const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(::send(fd, request.data(), request.size(), 0),
-            static_cast<ssize_t>(request.size()));
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
   std::array<char, 4096> buffer{};
   ASSERT_GT(::recv(fd, buffer.data(), buffer.size(), 0), 0);
 

@@ -172,7 +172,7 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   auto reused = fire(id, caseworker_, {{"event", "assessed"}}, {{"Idempotency-Key", "intake-1"}});
   expect_problem(reused, 422, "idempotency-key-reused");
 
-  // Not medically cleared: the second row of "assessed" takes the case to medical_hold.
+  // Medically cleared (by PATCH, recorded as "updated"): the first row of "assessed" holds.
   ASSERT_EQ(call("PATCH", "/v1/cases/" + id, counsellor_,
                  R"({"data": {"medical_cleared": true}, "comment": "cleared by the MO"})")
                 .status,

@@ -19,7 +19,7 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
-using tcp = net::ip::tcp;
+using Tcp = net::ip::tcp;
 
 constexpr std::chrono::seconds kTimeout{10};
 constexpr std::uint64_t kMaxResponseBody = 64ULL * 1024 * 1024;
@@ -31,11 +31,15 @@ std::string lower(std::string_view text) {
   return out;
 }
 
-tcp::endpoint local(std::uint16_t port) { return {net::ip::make_address_v4("127.0.0.1"), port}; }
+Tcp::endpoint local(std::uint16_t port) {
+  return {net::ip::make_address_v4("127.0.0.1"), port};
+}
 
 }  // namespace
 
-boost::json::value HttpResponse::json() const { return boost::json::parse(body); }
+boost::json::value HttpResponse::json() const {
+  return boost::json::parse(body);
+}
 
 std::string HttpResponse::header(const std::string& name) const {
   const auto it = headers.find(name);
@@ -142,7 +146,7 @@ std::string raw_request(std::uint16_t port, std::string bytes) {
     }
     net::async_write(stream, net::buffer(bytes), [&](beast::error_code, std::size_t) {
       beast::error_code ignored;
-      stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      stream.socket().shutdown(Tcp::socket::shutdown_send, ignored);
       read_more();
     });
   });

@@ -278,6 +278,55 @@ states:
   EXPECT_EQ(age->max, 25.0);
 }
 
+// rows_from() is what a case's "next steps" show; it should read like the file even when an event
+// shared by several states (went_missing) was first written in an earlier state.
+TEST(WorkflowLoader, ListsEachStatesEventsInSourceOrder) {
+  const auto result = load(R"(carepath: 1
+workflow: shelter
+version: 1
+roles: [caseworker]
+states:
+  intake:
+    initial: true
+    on:
+      assessed: { to: plan, roles: [caseworker] }
+      went_missing: { to: missing, roles: [caseworker] }
+  plan:
+    on:
+      approved: { to: closed, roles: [caseworker] }
+      went_missing: { to: missing, roles: [caseworker] }
+  missing:
+    on:
+      found: { to: intake, roles: [caseworker] }
+      closed_missing: { to: closed, roles: [caseworker] }
+  closed:
+    final: true
+)");
+  ASSERT_TRUE(result.ok()) << dump(result);
+  const Workflow& w = *result.workflow;
+  std::vector<std::string> plan_events;
+  for (const Transition& t : w.rows_from(*w.find_state("plan"))) {
+    plan_events.push_back(w.events[t.on]);
+  }
+  EXPECT_EQ(plan_events, (std::vector<std::string>{"approved", "went_missing"}));
+  EXPECT_EQ(w.events.size(), 5U);
+}
+
+TEST(WorkflowLoader, ShippedWorkflowsListEventsInSourceOrder) {
+  for (const char* file : {"workflows/aftercare.yaml", "workflows/education_support.yaml"}) {
+    const auto result = load_workflow_file(test::source_path(file));
+    ASSERT_TRUE(result.ok()) << dump(result);
+    const Workflow& w = *result.workflow;
+    for (StateId s = 0; s < w.states.size(); ++s) {
+      int line = 0;
+      for (const Transition& t : w.rows_from(s)) {
+        EXPECT_GT(t.pos.line, line) << file << ": state " << w.states[s].name;
+        line = t.pos.line;
+      }
+    }
+  }
+}
+
 TEST(WorkflowLoader, KeepsTheSourceText) {
   const auto result = load(kMinimal);
   ASSERT_TRUE(result.ok()) << dump(result);

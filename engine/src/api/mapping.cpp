@@ -20,17 +20,11 @@ boost::json::array to_array(const std::vector<std::string>& items) {
 }
 
 boost::json::value optional_string(const std::optional<std::string>& text) {
-  if (!text) {
-    return nullptr;
-  }
-  return boost::json::value(*text);
+  return text ? boost::json::value(*text) : boost::json::value(nullptr);
 }
 
 boost::json::value text_or_null(const std::string& text) {
-  if (text.empty()) {
-    return nullptr;
-  }
-  return boost::json::value(text);
+  return text.empty() ? boost::json::value(nullptr) : boost::json::value(text);
 }
 
 // Limits are doubles in the model; an integral one is written as an integer so that an integer

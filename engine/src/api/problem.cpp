@@ -1,5 +1,7 @@
 #include "api/problem.hpp"
 
+#include <array>
+
 #include <boost/json/object.hpp>
 
 namespace carepath::api {
@@ -13,7 +15,7 @@ struct ErrcRow {
 
 // The one Errc -> HTTP table.
 // clang-format off
-constexpr ErrcRow kErrcTable[] = {
+constexpr auto kErrcTable = std::to_array<ErrcRow>({
   {Errc::invalid_argument,    400, "invalid request"},
   {Errc::unauthenticated,     401, "authentication required"},
   {Errc::forbidden,           403, "forbidden"},
@@ -26,7 +28,7 @@ constexpr ErrcRow kErrcTable[] = {
   {Errc::plugin,              500, "internal error"},
   {Errc::storage,             500, "internal error"},
   {Errc::internal,            500, "internal error"},
-};
+});
 // clang-format on
 
 struct TypeRow {
@@ -37,7 +39,7 @@ struct TypeRow {
 
 // A fixed short title per problem type, so clients can show it without parsing `detail`.
 // clang-format off
-constexpr TypeRow kTypeTable[] = {
+constexpr auto kTypeTable = std::to_array<TypeRow>({
   {kMalformedRequest,        "malformed request",                  0},
   {kInvalidParams,           "invalid query parameters",           0},
   {kUnknownPath,             "unknown path",                       0},
@@ -56,7 +58,7 @@ constexpr TypeRow kTypeTable[] = {
   {"missing-fields",         "missing fields",                     0},
   {"version-mismatch",       "case version mismatch",              0},
   {"idempotency-key-reused", "idempotency key reused",             0},
-};
+});
 // clang-format on
 
 const ErrcRow& errc_row(Errc code) {
@@ -65,7 +67,7 @@ const ErrcRow& errc_row(Errc code) {
       return row;
     }
   }
-  return kErrcTable[std::size(kErrcTable) - 1];  // Errc::internal
+  return kErrcTable.back();  // Errc::internal
 }
 
 const TypeRow* type_row(std::string_view type) {
@@ -89,7 +91,7 @@ int http_status(const Error& error) {
 HttpReply render_problem(const Error& error) {
   const int status = http_status(error);
   const std::string_view type =
-      error.type.empty() ? std::string_view(errc_name(error.code)) : std::string_view(error.type);
+      error.type.empty() ? std::string_view{errc_name(error.code)} : std::string_view{error.type};
   const TypeRow* row = type_row(type);
   const std::string_view title = row ? row->title : errc_row(error.code).title;
 

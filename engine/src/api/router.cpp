@@ -1,6 +1,7 @@
 #include "api/router.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <initializer_list>
 #include <limits>
@@ -31,7 +32,9 @@ constexpr std::size_t kMaxIdempotencyKeySize = 200;
 // ---------------------------------------------------------------------------------------------
 // Small text helpers
 
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -224,14 +227,10 @@ class Query {
     }
   }
 
-  // A text parameter, nullopt when absent. Empty is an error: it would match nothing.
-  std::optional<std::string> text(std::string_view name) {
+  // A text parameter; nullopt when absent or empty, as a form's blank filter field means "any".
+  std::optional<std::string> text(std::string_view name) const {
     const auto it = values_.find(name);
-    if (it == values_.end()) {
-      return std::nullopt;
-    }
-    if (it->second.empty()) {
-      add_problem(std::string(name), "must not be empty");
+    if (it == values_.end() || it->second.empty()) {
       return std::nullopt;
     }
     return it->second;
@@ -246,8 +245,7 @@ class Query {
     }
     const auto value = parse_digits(it->second);
     if (!value || *value < 1 || *value > max) {
-      add_problem(std::string(name),
-                  "must be an integer from 1 to " + std::to_string(max));
+      add_problem(std::string(name), "must be an integer from 1 to " + std::to_string(max));
       return fallback;
     }
     return value;
@@ -263,16 +261,17 @@ class Query {
       names += names.empty() ? "" : ", ";
       names += p.as_object().at("name").as_string().c_str();
     }
-    return Error{Errc::invalid_argument,
-                 "invalid query parameters: " + names + "; see invalid_params for what each expects",
-                 {{"invalid_params", problems_}},
-                 std::string(kInvalidParams)};
+    return Error{
+        Errc::invalid_argument,
+        "invalid query parameters: " + names + "; see invalid_params for what each expects",
+        {{"invalid_params", problems_}},
+        std::string(kInvalidParams)};
   }
 
  private:
   void add_problem(std::string name, std::string reason) {
-    problems_.emplace_back(boost::json::object{{"name", std::move(name)},
-                                               {"reason", std::move(reason)}});
+    problems_.emplace_back(
+        boost::json::object{{"name", std::move(name)}, {"reason", std::move(reason)}});
   }
 
   std::map<std::string, std::string, std::less<>> values_;
@@ -368,11 +367,13 @@ Result<void> check_content_type(const HttpRequest& request) {
   if (header == nullptr) {
     return {};
   }
-  const std::string_view media = trim(std::string_view(*header).substr(0, header->find(';')));
+  const std::string_view media = trim(std::string_view{*header}.substr(0, header->find(';')));
   if (iequals(media, "application/json")) {
     return {};
   }
-  return Error{Errc::invalid_argument, "Content-Type must be application/json", {},
+  return Error{Errc::invalid_argument,
+               "Content-Type must be application/json",
+               {},
                std::string(kUnsupportedMediaType)};
 }
 
@@ -444,8 +445,7 @@ std::string request_hash(const runtime::FireRequest& fire) {
   boost::json::object text;
   text["event"] = fire.event;
   text["data"] = canonical(fire.data);
-  text["comment"] =
-      fire.comment ? boost::json::value(*fire.comment) : boost::json::value(nullptr);
+  text["comment"] = fire.comment ? boost::json::value(*fire.comment) : boost::json::value(nullptr);
   return security::sha256_hex(boost::json::serialize(text));
 }
 
@@ -464,9 +464,8 @@ Result<Actor> authenticate_request(Store& store, const HttpRequest& request) {
       space == std::string_view::npos ? std::string_view{} : trim(text.substr(space + 1));
   const bool well_formed =
       space != std::string_view::npos && iequals(text.substr(0, space), "bearer") &&
-      !token.empty() && std::none_of(token.begin(), token.end(), [](char c) {
-        return c <= 0x20 || c > 0x7e;
-      });
+      !token.empty() &&
+      std::none_of(token.begin(), token.end(), [](char c) { return c <= 0x20 || c > 0x7e; });
   if (!well_formed) {
     return Error{Errc::unauthenticated,
                  "malformed Authorization header; expected 'Authorization: Bearer <token>'",
@@ -483,7 +482,9 @@ Result<Actor> authenticate_request(Store& store, const HttpRequest& request) {
 // ---------------------------------------------------------------------------------------------
 // Handlers
 
-std::string etag(std::int64_t version) { return "\"" + std::to_string(version) + "\""; }
+std::string etag(std::int64_t version) {
+  return "\"" + std::to_string(version) + "\"";
+}
 
 class Handlers {
  public:
@@ -512,9 +513,8 @@ class Handlers {
         versions.push_back(w->version);
       }
     }
-    const auto workflow = version
-                              ? runtime_.workflows().find(id_, static_cast<int>(*version))
-                              : runtime_.workflows().latest(id_);
+    const auto workflow = version ? runtime_.workflows().find(id_, static_cast<int>(*version))
+                                  : runtime_.workflows().latest(id_);
     if (!workflow) {
       std::string message = "workflow '" + id_ + "'";
       if (version && !versions.empty()) {
@@ -528,14 +528,14 @@ class Handlers {
   }
 
   HttpReply open_case() {
-    static constexpr Member kMembers[] = {{"workflow", Kind::string, true},
-                                          {"data", Kind::object, false}};
+    static constexpr auto kMembers =
+        std::to_array<Member>({{"workflow", Kind::string, true}, {"data", Kind::object, false}});
     auto body = parse_body_checked(kMembers);
     if (!body) {
       return render_problem(body.error());
     }
-    auto record = runtime_.open_case(actor_, *string_member(*body, "workflow"),
-                                     object_member(*body, "data"));
+    auto record =
+        runtime_.open_case(actor_, *string_member(*body, "workflow"), object_member(*body, "data"));
     if (!record) {
       return render_problem(record.error());
     }
@@ -585,8 +585,8 @@ class Handlers {
   }
 
   HttpReply update_case() {
-    static constexpr Member kMembers[] = {{"data", Kind::object, true},
-                                          {"comment", Kind::string, false}};
+    static constexpr auto kMembers =
+        std::to_array<Member>({{"data", Kind::object, true}, {"comment", Kind::string, false}});
     auto if_match = parse_if_match(request_);
     if (!if_match) {
       return render_problem(if_match.error());
@@ -604,9 +604,9 @@ class Handlers {
   }
 
   HttpReply fire() {
-    static constexpr Member kMembers[] = {{"event", Kind::string, true},
-                                          {"data", Kind::object, false},
-                                          {"comment", Kind::string, false}};
+    static constexpr auto kMembers = std::to_array<Member>({{"event", Kind::string, true},
+                                                            {"data", Kind::object, false},
+                                                            {"comment", Kind::string, false}});
     auto if_match = parse_if_match(request_);
     if (!if_match) {
       return render_problem(if_match.error());
@@ -677,9 +677,9 @@ class Handlers {
     for (const auto& option : *options) {
       items.emplace_back(event_option_to_json(option));
     }
-    return json_reply(200, boost::json::object{{"case_id", record->id},
-                                               {"state", record->state},
-                                               {"items", std::move(items)}});
+    return json_reply(
+        200, boost::json::object{
+                 {"case_id", record->id}, {"state", record->state}, {"items", std::move(items)}});
   }
 
  private:
@@ -703,10 +703,9 @@ class Handlers {
 
   static boost::json::object page_json(boost::json::array items,
                                        const std::optional<std::string>& next_cursor) {
-    return boost::json::object{
-        {"items", std::move(items)},
-        {"next_cursor",
-         next_cursor ? boost::json::value(*next_cursor) : boost::json::value(nullptr)}};
+    return boost::json::object{{"items", std::move(items)},
+                               {"next_cursor", next_cursor ? boost::json::value(*next_cursor)
+                                                           : boost::json::value(nullptr)}};
   }
 
   runtime::Runtime& runtime_;
@@ -717,7 +716,8 @@ class Handlers {
 
 }  // namespace
 
-Router::Router(runtime::Runtime& runtime, Store& store) : runtime_(runtime), store_(store) {}
+Router::Router(runtime::Runtime& runtime, Store& store) : runtime_(runtime), store_(store) {
+}
 
 HttpReply Router::handle(const HttpRequest& request) const {
   const std::string_view path = target_path(request.target);

@@ -35,7 +35,7 @@ namespace {
 namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
-using tcp = net::ip::tcp;
+using Tcp = net::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
 // A client gets this long to send each request (and to start the next one on a kept-alive
@@ -48,7 +48,7 @@ constexpr std::chrono::seconds kStopGrace{10};
 // make close() send a reset that can destroy the answer before the client reads it. So the
 // connection is half-closed and the rest read and dropped for a while ("lingering close").
 constexpr std::chrono::seconds kLingerTimeout{2};
-constexpr std::size_t kMaxLingerBytes = 1024 * 1024;
+constexpr std::size_t kMaxLingerBytes = std::size_t{1024} * 1024;
 // Accepting fails when the process is out of descriptors; retrying at once would spin.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 constexpr std::size_t kMaxLoggedPathSize = 200;
@@ -84,10 +84,12 @@ struct Shared {
   std::mutex mutex;
   std::condition_variable sessions_changed;
   std::map<const Session*, std::weak_ptr<Session>> sessions;  // GUARDED_BY(mutex)
-  bool stopping = false;                                       // GUARDED_BY(mutex)
+  bool stopping = false;                                      // GUARDED_BY(mutex)
 };
 
-char ascii_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -123,10 +125,12 @@ std::string loggable_path(std::string_view target) {
 // One connection. All of its handlers run on its strand, so it needs no lock.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  Session(Tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
   ~Session() { shared_.remove(this); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
+  Session(Session&&) = delete;
+  Session& operator=(Session&&) = delete;
 
   void start() {
     net::dispatch(stream_.get_executor(),
@@ -187,13 +191,13 @@ class Session : public std::enable_shared_from_this<Session> {
       auto interim =
           std::make_shared<http::response<http::empty_body>>(http::status::continue_, 11);
       stream_.expires_after(kWriteTimeout);
-      http::async_write(stream_, *interim,
-                        [self = shared_from_this(), interim](beast::error_code write_ec,
-                                                             std::size_t /*bytes*/) {
-                          if (!write_ec) {
-                            self->read_body();
-                          }
-                        });
+      http::async_write(
+          stream_, *interim,
+          [self = shared_from_this(), interim](beast::error_code write_ec, std::size_t /*bytes*/) {
+            if (!write_ec) {
+              self->read_body();
+            }
+          });
       return;
     }
     read_body();
@@ -209,7 +213,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == http::error::end_of_stream) {
       return close(false);  // the client is done
     }
-    const bool is_http = ec.category() == http::make_error_code(http::error::end_of_stream).category();
+    const bool is_http =
+        ec.category() == http::make_error_code(http::error::end_of_stream).category();
     if (!is_http || ec == http::error::partial_message || stopping_) {
       return;  // timeout (the stream closed itself), reset, or shut down: nobody to answer
     }
@@ -224,9 +229,8 @@ class Session : public std::enable_shared_from_this<Session> {
     exchange.linger = true;
     Error error;
     if (ec == http::error::body_limit) {
-      error = Error{Errc::too_large,
-                    "request body is larger than the limit of " +
-                        std::to_string(shared_.options.body_limit) + " bytes"};
+      error = Error{Errc::too_large, "request body is larger than the limit of " +
+                                         std::to_string(shared_.options.body_limit) + " bytes"};
     } else if (ec == http::error::header_limit) {
       error = Error{Errc::invalid_argument,
                     "request header is larger than the limit of " +
@@ -293,9 +297,9 @@ class Session : public std::enable_shared_from_this<Session> {
     response.body() = std::move(reply.body);
     response.prepare_payload();
 
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() -
-                                                                          started_)
-                        .count();
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started_)
+            .count();
     log(LogLevel::info, "request",
         {{"method", exchange.method},
          {"path", exchange.path},
@@ -324,7 +328,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Half-closes; with `linger`, drains what the client still sends before the session ends.
   void close(bool linger) {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    stream_.socket().shutdown(Tcp::socket::shutdown_send, ec);
     if (linger && !stopping_ && !ec) {
       stream_.expires_after(kLingerTimeout);  // one deadline for the whole drain
       drain();
@@ -359,15 +363,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
 struct Server::Impl {
   Impl(ServerOptions options, runtime::Runtime& runtime, Store& store)
-      : shared(std::move(options), runtime, store),
-        ioc(std::max(1, shared.options.threads)) {}
+      : shared(std::move(options), runtime, store), ioc(std::max(1, shared.options.threads)) {}
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc),
-                          beast::bind_front_handler(&Impl::on_accept, this));
+    acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
   }
 
-  void on_accept(beast::error_code ec, tcp::socket socket) {
+  void on_accept(beast::error_code ec, Tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) {
       return;
     }
@@ -390,7 +392,7 @@ struct Server::Impl {
   Shared shared;
   net::io_context ioc;
   // Declared after the io_context, so destroyed before it.
-  tcp::acceptor acceptor{net::make_strand(ioc)};
+  Tcp::acceptor acceptor{net::make_strand(ioc)};
   net::steady_timer accept_retry{acceptor.get_executor()};
   std::vector<std::thread> threads;
   bool started = false;
@@ -398,9 +400,17 @@ struct Server::Impl {
 };
 
 Server::Server(ServerOptions options, runtime::Runtime& runtime, Store& store)
-    : impl_(std::make_unique<Impl>(std::move(options), runtime, store)) {}
+    : impl_(std::make_unique<Impl>(std::move(options), runtime, store)) {
+}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  // stop() throws only when the system cannot lock a mutex or join a thread; a destructor has
+  // nobody to tell.
+  try {
+    stop();
+  } catch (...) {
+  }
+}
 
 Result<std::uint16_t> Server::start() {
   Impl& impl = *impl_;
@@ -416,14 +426,14 @@ Result<std::uint16_t> Server::start() {
   };
 
   beast::error_code ec;
-  tcp::resolver resolver(impl.ioc);
+  Tcp::resolver resolver(impl.ioc);
   const auto endpoints =
       resolver.resolve(options.host, std::to_string(options.port),
-                       tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+                       Tcp::resolver::passive | Tcp::resolver::numeric_service, ec);
   if (ec || endpoints.empty()) {
     return cannot_listen(ec ? ec.message() : "host not found");
   }
-  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  const Tcp::endpoint endpoint = endpoints.begin()->endpoint();
   impl.acceptor.open(endpoint.protocol(), ec);
   if (!ec) {
     impl.acceptor.set_option(net::socket_base::reuse_address(true), ec);
@@ -454,8 +464,7 @@ Result<std::uint16_t> Server::start() {
       }
     });
   }
-  log(LogLevel::info, "listening",
-      {{"host", options.host}, {"port", std::to_string(port)}});
+  log(LogLevel::info, "listening", {{"host", options.host}, {"port", std::to_string(port)}});
   return port;
 }
 

@@ -16,9 +16,10 @@ namespace carepath::api {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port; start() returns the one bound
-  std::size_t body_limit = 1024 * 1024;  // larger bodies get 413 and the connection is closed
-  int threads = 2;                       // I/O threads; handlers run on them
-  std::size_t header_limit = 16 * 1024;  // larger headers get 431
+  std::size_t body_limit =
+      std::size_t{1024} * 1024;  // larger bodies get 413 and the connection is closed
+  int threads = 2;               // I/O threads; handlers run on them
+  std::size_t header_limit = std::size_t{16} * 1024;  // larger headers get 431
 };
 
 // HTTP/1.1 with keep-alive; one strand per connection. Requests are answered on the I/O threads,
@@ -33,6 +34,8 @@ class Server {
   ~Server();  // stops if running
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
+  Server(Server&&) = delete;
+  Server& operator=(Server&&) = delete;
 
   // Binds, listens and starts the I/O threads; returns the bound port. Errc::unavailable when it
   // cannot listen (the message says host:port and why); Errc::conflict when already started.

@@ -15,15 +15,15 @@ enum class FieldType { string = 1, text, integer, number, boolean, date, datetim
 enum class Sensitivity { none = 1, identifying, sensitive, privileged };
 
 struct Field {
-  std::string name;
+  std::string name{};
   FieldType type = FieldType::string;
   // integer/number: value range; string/text: length; list: number of items.
-  std::optional<double> min;
-  std::optional<double> max;
-  std::vector<std::string> values;  // enum only
+  std::optional<double> min{};
+  std::optional<double> max{};
+  std::vector<std::string> values{};  // enum only
   Sensitivity sensitivity = Sensitivity::none;
-  std::vector<std::string> visible_to;   // empty: every role of the workflow
-  std::vector<std::string> editable_by;  // empty: every role of the workflow
+  std::vector<std::string> visible_to{};   // empty: every role of the workflow
+  std::vector<std::string> editable_by{};  // empty: every role of the workflow
 };
 
 // YAML/JSON spelling of a type ("enum" for enumeration) and back.

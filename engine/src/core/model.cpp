@@ -29,13 +29,11 @@ void Workflow::finalize() {
   for (EventId i = 0; i < events.size(); ++i) {
     event_index_.emplace(events[i], i);
   }
-  // Rows are grouped by state and then event so that rows(s, e) and rows_from(s) are contiguous
-  // ranges; the sort is stable, so the source order within a group (the order guards are tried
-  // in) is kept.
+  // Rows are grouped by state so that rows_from(s) is one contiguous range. The sort is stable and
+  // looks only at the state: within a state, events keep the order the admin wrote them in, and
+  // the rows of one event (already contiguous, see model.hpp) keep the order guards are tried in.
   std::stable_sort(transitions.begin(), transitions.end(),
-                   [](const Transition& a, const Transition& b) {
-                     return a.from != b.from ? a.from < b.from : a.on < b.on;
-                   });
+                   [](const Transition& a, const Transition& b) { return a.from < b.from; });
   from_state_.assign(states.size(), Range{});
   for (std::size_t i = 0; i < transitions.size();) {
     const Transition& first = transitions[i];
@@ -45,7 +43,9 @@ void Workflow::finalize() {
            transitions[end].on == first.on) {
       ++end;
     }
-    table_[table_key(first.from, first.on)] = Range{i, end};
+    const bool inserted = table_.emplace(table_key(first.from, first.on), Range{i, end}).second;
+    assert(inserted && "rows of one (state, event) must be contiguous");
+    (void)inserted;
     Range& from = from_state_[first.from];
     if (from.begin == from.end) {
       from = Range{i, end};

@@ -29,17 +29,17 @@ struct Transition {
   StateId from = 0;
   EventId on = 0;
   StateId to = 0;
-  std::vector<std::string> roles;  // empty: only the engine itself may fire it (deny by default)
-  std::vector<std::string> required_fields;  // YAML `requires`
-  std::optional<Guard> when;
-  SourcePos pos;
+  std::vector<std::string> roles{};  // empty: only the engine may fire it (deny by default)
+  std::vector<std::string> required_fields{};  // YAML `requires`
+  std::optional<Guard> when{};
+  SourcePos pos{};
 };
 
 struct State {
-  std::string name;
+  std::string name{};
   bool initial = false;
   bool final = false;
-  SourcePos pos;
+  SourcePos pos{};
 };
 
 // Built by the loader (fill the members, then call finalize()); immutable and shared afterwards.
@@ -47,16 +47,18 @@ struct State {
 // Thread-safety: after finalize(), every const member function may be called concurrently.
 class Workflow {
  public:
-  std::string name;
+  std::string name{};
   int version = 0;
-  std::string title;
-  std::string source_file;  // for messages only
+  std::string title{};
+  std::string source_file{};  // for messages only
   std::string sha256;       // of the source text, hex
-  std::vector<std::string> roles;
-  std::vector<Field> fields;
-  std::vector<State> states;
-  std::vector<std::string> events;  // interned event names; EventId indexes this
-  std::vector<Transition> transitions;  // grouped by (from, on), in source order within a group
+  std::vector<std::string> roles{};
+  std::vector<Field> fields{};
+  std::vector<State> states{};
+  std::vector<std::string> events{};  // interned event names; EventId indexes this
+  // In source order; the rows of one (from, on) must be contiguous (a YAML state lists each event
+  // once). finalize() groups them by state, keeping that order.
+  std::vector<Transition> transitions{};
 
   // Builds the lookup indexes. Requires: states, events and transitions are consistent.
   void finalize();
@@ -87,8 +89,8 @@ class Workflow {
   NameMap<std::size_t> field_index_;
   NameMap<StateId> state_index_;
   NameMap<EventId> event_index_;
-  std::unordered_map<std::uint64_t, Range> table_;
-  std::vector<Range> from_state_;
+  std::unordered_map<std::uint64_t, Range> table_{};
+  std::vector<Range> from_state_{};
   StateId initial_ = 0;
 };
 
