@@ -2,6 +2,9 @@
 // way, then restarts the engine on the same database and finds the case and history unchanged.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <boost/json.hpp>
 
 #include "app/engine.hpp"
@@ -274,6 +277,64 @@ TEST_F(Lifecycle, ListsCasesByStateWithACursor) {
   ASSERT_EQ(second.status, 200) << second.body;
   EXPECT_EQ(second.json().at("items").as_array().size(), 1U);
   EXPECT_TRUE(second.json().at("next_cursor").is_null());
+}
+
+}  // namespace
+}  // namespace carepath
+
+namespace carepath {
+namespace {
+
+// A case stays on the version it was opened with; a changed file under a used version is refused.
+TEST(WorkflowVersions, UsedVersionIsImmutableAndNewVersionsLoadBeside) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "workflows");
+  const auto file = dir / "workflows" / "aftercare.yaml";
+  std::filesystem::copy_file(test::source_path("workflows/aftercare.yaml"), file);
+  app::Config config;
+  config.port = 0;
+  config.db = (dir / "carepath.db").string();
+  config.workflows = (dir / "workflows").string();
+  const Actor caseworker{"asha", {"caseworker"}};
+
+  std::string old_case;
+  {
+    auto engine = app::Engine::open(config);
+    ASSERT_TRUE(engine) << engine.error().message;
+    auto opened = (*engine)->runtime().open_case(caseworker, "aftercare", {});
+    ASSERT_TRUE(opened) << opened.error().message;
+    old_case = opened->id;
+  }
+
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  in.close();
+  const auto title = text.find("\ntitle:");
+  ASSERT_NE(title, std::string::npos);
+  std::string changed = text;
+  changed.insert(title + 1, "# an edit that changes the text\n");
+  std::ofstream(file) << changed;
+  auto refused = app::Engine::open(config);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("aftercare.yaml"), std::string::npos)
+      << refused.error().message;
+  EXPECT_NE(refused.error().message.find("new version"), std::string::npos)
+      << refused.error().message;
+
+  // The same change as version 2 loads beside version 1, and the file of version 1 may go.
+  const auto version = changed.find("\nversion: 1\n");
+  ASSERT_NE(version, std::string::npos);
+  changed.replace(version, 12, "\nversion: 2\n");
+  std::ofstream(file) << changed;
+  auto engine = app::Engine::open(config);
+  ASSERT_TRUE(engine) << engine.error().message;
+  auto fresh = (*engine)->runtime().open_case(caseworker, "aftercare", {});
+  ASSERT_TRUE(fresh);
+  EXPECT_EQ(fresh->workflow_version, 2);
+  auto old = (*engine)->runtime().get_case(caseworker, old_case);
+  ASSERT_TRUE(old);
+  EXPECT_EQ(old->workflow_version, 1);
+  EXPECT_TRUE((*engine)->runtime().workflow_of(*old));
 }
 
 }  // namespace
