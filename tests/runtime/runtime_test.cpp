@@ -283,6 +283,17 @@ TEST_F(RuntimeTest, ListFiltersByStateAndHidesOtherWorkflowsCases) {
   EXPECT_TRUE(hidden->items.empty());
 }
 
+TEST_F(RuntimeTest, AStrangerToTheWorkflowLearnsNothingAboutTheCase) {
+  const auto record = open();
+  // Even an event with no transition answers 403, not 409 with the case's possible events.
+  auto fired = runtime_->fire(stranger_, record.id, FireRequest{"no_such_event"});
+  ASSERT_FALSE(fired);
+  EXPECT_EQ(fired.error().code, Errc::forbidden);
+  EXPECT_FALSE(fired.error().details.contains("allowed_events"));
+  EXPECT_EQ(runtime_->get_case(stranger_, record.id).error().code, Errc::forbidden);
+  EXPECT_EQ(runtime_->transitions(stranger_, record.id).error().code, Errc::forbidden);
+}
+
 TEST_F(RuntimeTest, UnknownCaseIsNotFound) {
   EXPECT_EQ(runtime_->get_case(caseworker_, "0123").error().code, Errc::not_found);
   EXPECT_EQ(runtime_->fire(caseworker_, "0123", FireRequest{"x"}).error().code,

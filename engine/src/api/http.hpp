@@ -2,6 +2,7 @@
 // without Beast; only server.cpp translates them to and from the wire.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <string>

@@ -33,7 +33,7 @@ enum class Errc {
 // `type` is a short problem name for machine use ("no-transition", "missing-fields"); empty means
 // the generic one for `code`.
 struct Error {
-  Errc code;
+  Errc code = Errc::internal;
   std::string message;
   boost::json::object details{};
   std::string type{};

@@ -80,7 +80,7 @@ class Workflow {
     std::size_t end = 0;
   };
   struct NameHash {
-    using is_transparent = void;
+    using is_transparent = void;  // NOLINT(readability-identifier-naming): std protocol
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   template <class V>

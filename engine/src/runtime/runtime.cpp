@@ -297,6 +297,11 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
     if (!workflow) {
       return workflow.error();
     }
+    // A caller with no role in the workflow learns nothing about the case, not even its state
+    // or possible events (the 409 below would tell them).
+    if (actor.user != "system" && !actor.has_any_role((*workflow)->roles)) {
+      return forbidden_workflow(**workflow);
+    }
     const Timestamp now = clock_.now();
     auto plan = plan_transition(**workflow, record->state, record->data, request.event,
                                 request.data, actor, day_number(now));
