@@ -1,8 +1,7 @@
 #include "core/fields.hpp"
 
-#include <gtest/gtest.h>
-
 #include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
 
 namespace carepath {
 namespace {
@@ -21,15 +20,23 @@ Workflow make_workflow() {
       Field{"dob", FieldType::date},
       Field{"seen_at", FieldType::datetime},
       Field{"tags", FieldType::list, std::nullopt, 2.0},
-      Field{"notes", FieldType::text, std::nullopt, std::nullopt, {}, Sensitivity::privileged,
-            {"counsellor"}, {"counsellor"}},
+      Field{"notes",
+            FieldType::text,
+            std::nullopt,
+            std::nullopt,
+            {},
+            Sensitivity::privileged,
+            {"counsellor"},
+            {"counsellor"}},
   };
   w.states = {State{"open", true, false}};
   w.finalize();
   return w;
 }
 
-boost::json::object obj(const char* text) { return boost::json::parse(text).as_object(); }
+boost::json::object obj(const char* text) {
+  return boost::json::parse(text).as_object();
+}
 
 TEST(Fields, AcceptsValidValuesAndNulls) {
   const auto w = make_workflow();
@@ -64,8 +71,8 @@ TEST(Fields, ReportsEachInvalidFieldWithAReasonButNoValue) {
 TEST(Fields, ChecksLengthsInCharactersAndListSizes) {
   const auto w = make_workflow();
   EXPECT_TRUE(validate_payload(w, obj(R"({"name": "\u0906\u0936\u093e"})")).empty());
-  const auto long_name = validate_payload(w, obj(
-      R"({"name": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "tags": ["a", "b", "c"]})"));
+  const auto long_name = validate_payload(
+      w, obj(R"({"name": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "tags": ["a", "b", "c"]})"));
   ASSERT_EQ(long_name.size(), 2U);
   EXPECT_EQ(long_name[0].reason, "length must be at most 40");
   EXPECT_EQ(long_name[1].reason, "number of items must be at most 2");

@@ -1,14 +1,14 @@
 #include "core/guard.hpp"
 
-#include <gtest/gtest.h>
-
-#include <boost/json.hpp>
 #include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 #include "core/time.hpp"
 

@@ -1,14 +1,15 @@
 #include "core/machine.hpp"
 
-#include <gtest/gtest.h>
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
 
 namespace carepath {
 namespace {
 
-boost::json::object obj(const char* text) { return boost::json::parse(text).as_object(); }
+boost::json::object obj(const char* text) {
+  return boost::json::parse(text).as_object();
+}
 
 // A small aftercare-like table, built by hand so that core is tested without the YAML loader.
 class Machine : public ::testing::Test {
@@ -21,8 +22,14 @@ class Machine : public ::testing::Test {
         Field{"age", FieldType::integer, 0.0, 25.0},
         Field{"cwc_order_no", FieldType::string},
         Field{"medical_cleared", FieldType::boolean},
-        Field{"notes", FieldType::text, std::nullopt, std::nullopt, {}, Sensitivity::privileged,
-              {"counsellor"}, {"counsellor"}},
+        Field{"notes",
+              FieldType::text,
+              std::nullopt,
+              std::nullopt,
+              {},
+              Sensitivity::privileged,
+              {"counsellor"},
+              {"counsellor"}},
     };
     w_.states = {State{"intake", true}, State{"assessment"}, State{"care_plan"},
                  State{"medical_hold"}, State{"closed", false, true}};
@@ -85,8 +92,8 @@ TEST_F(Machine, TakesEveryRowOfTheTable) {
       {"medical_hold", R"({})", "cleared", "{}", "assessment"},
       {"care_plan", R"({})", "close", "{}", "closed"},
   };
-  const Actor* actors[] = {&caseworker_, &caseworker_, &counsellor_, &caseworker_, &counsellor_,
-                           &supervisor_};
+  const Actor* actors[] = {&caseworker_, &caseworker_, &counsellor_,
+                           &caseworker_, &counsellor_, &supervisor_};
   for (std::size_t i = 0; i < std::size(rows); ++i) {
     const auto& r = rows[i];
     auto plan = fire(r.state, r.data, r.event, r.payload, *actors[i]);
@@ -123,8 +130,7 @@ TEST_F(Machine, RoleNotOnTheRowIsForbidden) {
   auto plan = fire("intake", "{}", "produced_before_cwc", "{}", counsellor_);
   ASSERT_FALSE(plan);
   EXPECT_EQ(plan.error().code, Errc::forbidden);
-  EXPECT_EQ(boost::json::serialize(plan.error().details.at("required_roles")),
-            R"(["caseworker"])");
+  EXPECT_EQ(boost::json::serialize(plan.error().details.at("required_roles")), R"(["caseworker"])");
 }
 
 TEST_F(Machine, RowsWithoutRolesAreForTheEngineOnly) {
@@ -154,8 +160,8 @@ TEST_F(Machine, ChecksRunInTheDocumentedOrder) {
   EXPECT_EQ(boost::json::serialize(missing.error().details.at("missing_fields")),
             R"(["cwc_order_no"])");
   // Then the guard.
-  auto guard = fire("intake", R"({"cwc_order_no": "A"})", "produced_before_cwc",
-                    R"({"age": 20})", caseworker_);
+  auto guard = fire("intake", R"({"cwc_order_no": "A"})", "produced_before_cwc", R"({"age": 20})",
+                    caseworker_);
   ASSERT_FALSE(guard);
   EXPECT_EQ(guard.error().code, Errc::conflict);
   EXPECT_EQ(guard.error().type, "guard-failed");
@@ -175,8 +181,8 @@ TEST_F(Machine, UneditableFieldInPayloadIsForbidden) {
 }
 
 TEST_F(Machine, PayloadIsMergedBeforeRequiresAndGuards) {
-  auto plan = fire("intake", R"({"cwc_order_no": "A"})", "produced_before_cwc",
-                   R"({"age": 12})", caseworker_);
+  auto plan = fire("intake", R"({"cwc_order_no": "A"})", "produced_before_cwc", R"({"age": 12})",
+                   caseworker_);
   ASSERT_TRUE(plan);
   EXPECT_EQ(plan->data, obj(R"({"cwc_order_no": "A", "age": 12})"));
   EXPECT_EQ(plan->changed, std::vector<std::string>{"age"});
@@ -194,8 +200,8 @@ TEST_F(Machine, EventOptionsSayWhatIsMissingAndWhichGuardFails) {
   EXPECT_EQ(options[0].missing_fields, std::vector<std::string>{"cwc_order_no"});
   EXPECT_FALSE(options[0].ready);
 
-  auto ready = event_options(w_, "intake", obj(R"({"age": 12, "cwc_order_no": "A"})"),
-                             caseworker_, 0);
+  auto ready =
+      event_options(w_, "intake", obj(R"({"age": 12, "cwc_order_no": "A"})"), caseworker_, 0);
   ASSERT_EQ(ready.size(), 1U);
   EXPECT_TRUE(ready[0].ready);
   EXPECT_TRUE(ready[0].guard_passed);

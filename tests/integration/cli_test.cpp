@@ -1,6 +1,4 @@
 // The `carepath` binary as an admin uses it: validate, token, serve, and a clean SIGTERM.
-#include <gtest/gtest.h>
-
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -93,9 +92,8 @@ TEST(Cli, ValidateReportsFileLineAndColumn) {
 TEST(Cli, ServesTokensFromTheCliAndStopsCleanlyOnSigterm) {
   test::TempDir dir;
   const std::string db = (dir / "var" / "carepath.db").string();
-  const auto created = run({"token", "create", "--user", "asha", "--roles", "caseworker",
-                            "--db", db},
-                           dir);
+  const auto created =
+      run({"token", "create", "--user", "asha", "--roles", "caseworker", "--db", db}, dir);
   ASSERT_EQ(created.exit_code, 0) << created.err;
   const std::string token = created.out.substr(0, created.out.find('\n'));
   ASSERT_EQ(token.rfind("cp_", 0), 0U) << created.out;
@@ -117,8 +115,7 @@ TEST(Cli, ServesTokensFromTheCliAndStopsCleanlyOnSigterm) {
   std::smatch match;
   const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!std::regex_search(log, match, listening) &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (!std::regex_search(log, match, listening) && std::chrono::steady_clock::now() < deadline) {
     pollfd p{err_pipe[0], POLLIN, 0};
     if (::poll(&p, 1, 1000) > 0) {
       std::array<char, 1024> buffer{};
@@ -133,18 +130,18 @@ TEST(Cli, ServesTokensFromTheCliAndStopsCleanlyOnSigterm) {
   const auto port = static_cast<std::uint16_t>(std::stoi(match[1].str()));
 
   EXPECT_EQ(test::http_request(port, "GET", "/healthz").status, 200);
-  auto workflows = test::http_request(port, "GET", "/v1/workflows", {},
-                                      {{"Authorization", "Bearer " + token}});
+  auto workflows =
+      test::http_request(port, "GET", "/v1/workflows", {}, {{"Authorization", "Bearer " + token}});
   EXPECT_EQ(workflows.status, 200) << workflows.body;
   EXPECT_NE(workflows.body.find("aftercare"), std::string::npos);
 
   // Revoked from the CLI while the server runs: the next request is refused.
   const auto id = token.substr(3, token.find('_', 3) - 3);
   EXPECT_EQ(run({"token", "revoke", id, "--db", db}, dir).exit_code, 0);
-  EXPECT_EQ(test::http_request(port, "GET", "/v1/workflows", {},
-                               {{"Authorization", "Bearer " + token}})
-                .status,
-            401);
+  EXPECT_EQ(
+      test::http_request(port, "GET", "/v1/workflows", {}, {{"Authorization", "Bearer " + token}})
+          .status,
+      401);
   const auto listed = run({"token", "list", "--db", db}, dir);
   EXPECT_EQ(listed.exit_code, 0);
   EXPECT_NE(listed.out.find(id), std::string::npos);

@@ -1,11 +1,10 @@
 // Takes an aftercare case from intake to closed over real HTTP, with every error answer on the
 // way, then restarts the engine on the same database and finds the case and history unchanged.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 
 #include <boost/json.hpp>
+#include <gtest/gtest.h>
 
 #include "app/engine.hpp"
 #include "core/store.hpp"
@@ -108,11 +107,9 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   // 401: no token, unknown token.
   auto no_token = call("GET", "/v1/cases/" + id, "");
   expect_problem(no_token, 401, "unauthenticated");
-  expect_problem(call("GET", "/v1/cases/" + id, "cp_000000000000_nope"), 401,
-                 "unauthenticated");
+  expect_problem(call("GET", "/v1/cases/" + id, "cp_000000000000_nope"), 401, "unauthenticated");
   // 404: unknown case.
-  expect_problem(fire("0000", caseworker_, {{"event", "produced_before_cwc"}}), 404,
-                 "not-found");
+  expect_problem(fire("0000", caseworker_, {{"event", "produced_before_cwc"}}), 404, "not-found");
   // 409: an event with no transition from intake; the answer lists what is possible.
   auto wrong = fire(id, caseworker_, {{"event", "case_closed"}});
   expect_problem(wrong, 409, "no-transition");
@@ -123,8 +120,8 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   auto role = fire(id, counsellor_, {{"event", "produced_before_cwc"}});
   expect_problem(role, 403, "forbidden");
   // 422: invalid field.
-  auto invalid = fire(id, caseworker_,
-                      {{"event", "produced_before_cwc"}, {"data", {{"age", "fourteen"}}}});
+  auto invalid =
+      fire(id, caseworker_, {{"event", "produced_before_cwc"}, {"data", {{"age", "fourteen"}}}});
   expect_problem(invalid, 422, "invalid-fields");
   EXPECT_EQ(invalid.json().at("invalid_fields").at(0).at("field"), "age");
   bodies.push_back(invalid.body);
@@ -151,8 +148,8 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   expect_problem(call("POST", "/v1/cases/" + id + "/events", caseworker_, "{\"event\": "), 400,
                  "malformed-request");
   // 413: a body over the limit (1 MiB by default).
-  const std::string huge = R"({"event": "produced_before_cwc", "comment": ")" +
-                           std::string(1100 * 1024, 'x') + "\"}";
+  const std::string huge =
+      R"({"event": "produced_before_cwc", "comment": ")" + std::string(1100 * 1024, 'x') + "\"}";
   auto too_large = call("POST", "/v1/cases/" + id + "/events", caseworker_, huge);
   EXPECT_EQ(too_large.status, 413);
   // None of the failures changed the case.
@@ -161,10 +158,9 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   EXPECT_EQ(unchanged.json().at("version"), 1);
 
   // The walk, with an Idempotency-Key on the first step.
-  const boost::json::object produce{
-      {"event", "produced_before_cwc"},
-      {"data", {{"age", 14}, {"cwc_order_no", "CWC/KOL/2026/0042"}}},
-      {"comment", "produced before the CWC within 24 hours"}};
+  const boost::json::object produce{{"event", "produced_before_cwc"},
+                                    {"data", {{"age", 14}, {"cwc_order_no", "CWC/KOL/2026/0042"}}},
+                                    {"comment", "produced before the CWC within 24 hours"}};
   auto produced = fire(id, caseworker_, produce, {{"Idempotency-Key", "intake-1"}});
   ASSERT_EQ(produced.status, 200) << produced.body;
   EXPECT_EQ(produced.json().at("state"), "assessment");
@@ -211,8 +207,9 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   ASSERT_EQ(history.status, 200) << history.body;
   const auto entries = history.json().at("items").as_array();
   const std::vector<std::string> expected = {
-      "opened",   "produced_before_cwc",     "updated",  "assessed",
-      "care_plan_approved", "ready_for_reintegration", "restored", "case_closed"};
+      "opened",   "produced_before_cwc", "updated",
+      "assessed", "care_plan_approved",  "ready_for_reintegration",
+      "restored", "case_closed"};
   ASSERT_EQ(entries.size(), expected.size()) << history.body;
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const auto& e = entries[i].as_object();
@@ -271,9 +268,10 @@ TEST_F(Lifecycle, ListsCasesByStateWithACursor) {
   EXPECT_EQ(first.json().at("items").as_array().size(), 2U);
   const auto cursor = first.json().at("next_cursor");
   ASSERT_TRUE(cursor.is_string());
-  auto second = call("GET", "/v1/cases?workflow=aftercare&state=intake&limit=2&cursor=" +
-                                std::string(cursor.as_string()),
-                     caseworker_);
+  auto second = call(
+      "GET",
+      "/v1/cases?workflow=aftercare&state=intake&limit=2&cursor=" + std::string(cursor.as_string()),
+      caseworker_);
   ASSERT_EQ(second.status, 200) << second.body;
   EXPECT_EQ(second.json().at("items").as_array().size(), 1U);
   EXPECT_TRUE(second.json().at("next_cursor").is_null());

@@ -1,11 +1,10 @@
 #include "runtime/runtime.hpp"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <thread>
 
 #include <boost/json/parse.hpp>
+#include <gtest/gtest.h>
 
 #include "store/sqlite_store.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -40,7 +39,9 @@ states:
     final: true
 )";
 
-boost::json::object obj(const char* text) { return boost::json::parse(text).as_object(); }
+boost::json::object obj(const char* text) {
+  return boost::json::parse(text).as_object();
+}
 
 class RuntimeTest : public ::testing::Test {
  protected:
@@ -184,8 +185,8 @@ TEST_F(RuntimeTest, IdempotencyKeyReplaysTheFirstAnswer) {
 
 TEST_F(RuntimeTest, UpdateEditsFieldsWithoutATransition) {
   const auto record = open();
-  auto updated = runtime_->update_case(caseworker_, record.id, obj(R"({"age": 12})"),
-                                       std::nullopt, std::string("age from school record"));
+  auto updated = runtime_->update_case(caseworker_, record.id, obj(R"({"age": 12})"), std::nullopt,
+                                       std::string("age from school record"));
   ASSERT_TRUE(updated);
   EXPECT_EQ(updated->state, "intake");
   EXPECT_EQ(updated->version, 2);
@@ -196,21 +197,21 @@ TEST_F(RuntimeTest, UpdateEditsFieldsWithoutATransition) {
   EXPECT_EQ(history->items[1].changed, std::vector<std::string>{"age"});
 
   // The same value again changes nothing and records nothing.
-  auto same = runtime_->update_case(caseworker_, record.id, obj(R"({"age": 12})"),
-                                    std::nullopt, std::nullopt);
+  auto same = runtime_->update_case(caseworker_, record.id, obj(R"({"age": 12})"), std::nullopt,
+                                    std::nullopt);
   ASSERT_TRUE(same);
   EXPECT_EQ(same->version, 2);
 
-  auto stale = runtime_->update_case(caseworker_, record.id, obj(R"({"age": 13})"), 1,
-                                     std::nullopt);
+  auto stale =
+      runtime_->update_case(caseworker_, record.id, obj(R"({"age": 13})"), 1, std::nullopt);
   ASSERT_FALSE(stale);
   EXPECT_EQ(stale.error().code, Errc::precondition_failed);
   auto forbidden = runtime_->update_case(caseworker_, record.id, obj(R"({"notes": "n"})"),
                                          std::nullopt, std::nullopt);
   ASSERT_FALSE(forbidden);
   EXPECT_EQ(forbidden.error().code, Errc::forbidden);
-  EXPECT_TRUE(runtime_->update_case(counsellor_, record.id, obj(R"({"notes": "n"})"),
-                                    std::nullopt, std::nullopt));
+  EXPECT_TRUE(runtime_->update_case(counsellor_, record.id, obj(R"({"notes": "n"})"), std::nullopt,
+                                    std::nullopt));
 }
 
 TEST_F(RuntimeTest, FinalCasesCannotBeEdited) {
@@ -218,8 +219,8 @@ TEST_F(RuntimeTest, FinalCasesCannotBeEdited) {
   ASSERT_TRUE(runtime_->fire(caseworker_, record.id,
                              FireRequest{"produced", obj(R"({"cwc_order_no": "X", "age": 9})")}));
   ASSERT_TRUE(runtime_->fire(supervisor_, record.id, FireRequest{"close"}));
-  auto edit = runtime_->update_case(caseworker_, record.id, obj(R"({"age": 10})"),
-                                    std::nullopt, std::nullopt);
+  auto edit = runtime_->update_case(caseworker_, record.id, obj(R"({"age": 10})"), std::nullopt,
+                                    std::nullopt);
   ASSERT_FALSE(edit);
   EXPECT_EQ(edit.error().type, "case-final");
 }
@@ -296,10 +297,8 @@ TEST_F(RuntimeTest, AStrangerToTheWorkflowLearnsNothingAboutTheCase) {
 
 TEST_F(RuntimeTest, UnknownCaseIsNotFound) {
   EXPECT_EQ(runtime_->get_case(caseworker_, "0123").error().code, Errc::not_found);
-  EXPECT_EQ(runtime_->fire(caseworker_, "0123", FireRequest{"x"}).error().code,
-            Errc::not_found);
-  EXPECT_EQ(runtime_->history(caseworker_, "0123", 5, std::nullopt).error().code,
-            Errc::not_found);
+  EXPECT_EQ(runtime_->fire(caseworker_, "0123", FireRequest{"x"}).error().code, Errc::not_found);
+  EXPECT_EQ(runtime_->history(caseworker_, "0123", 5, std::nullopt).error().code, Errc::not_found);
 }
 
 }  // namespace

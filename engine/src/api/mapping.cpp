@@ -5,19 +5,11 @@
 #include <boost/json/array.hpp>
 
 #include "core/fields.hpp"
+#include "core/strings.hpp"
 #include "core/time.hpp"
 
 namespace carepath::api {
 namespace {
-
-boost::json::array to_array(const std::vector<std::string>& items) {
-  boost::json::array out;
-  out.reserve(items.size());
-  for (const auto& item : items) {
-    out.emplace_back(item);
-  }
-  return out;
-}
 
 boost::json::value optional_string(const std::optional<std::string>& text) {
   return text ? boost::json::value(*text) : boost::json::value(nullptr);
@@ -48,11 +40,12 @@ boost::json::object field_to_json(const Field& field, const Workflow& workflow) 
     out["max"] = limit_to_json(*field.max);
   }
   if (!field.values.empty()) {
-    out["values"] = to_array(field.values);
+    out["values"] = to_json_array(field.values);
   }
   out["sensitivity"] = sensitivity_name(field.sensitivity);
-  out["visible_to"] = to_array(field.visible_to.empty() ? workflow.roles : field.visible_to);
-  out["editable_by"] = to_array(field.editable_by.empty() ? workflow.roles : field.editable_by);
+  out["visible_to"] = to_json_array(field.visible_to.empty() ? workflow.roles : field.visible_to);
+  out["editable_by"] =
+      to_json_array(field.editable_by.empty() ? workflow.roles : field.editable_by);
   return out;
 }
 
@@ -60,8 +53,8 @@ boost::json::object transition_to_json(const Transition& row, const Workflow& wo
   boost::json::object out;
   out["event"] = workflow.events.at(row.on);
   out["to"] = workflow.states.at(row.to).name;
-  out["roles"] = to_array(row.roles);
-  out["requires"] = to_array(row.required_fields);
+  out["roles"] = to_json_array(row.roles);
+  out["requires"] = to_json_array(row.required_fields);
   out["when"] = row.when ? boost::json::value(row.when->text()) : boost::json::value(nullptr);
   return out;
 }
@@ -103,7 +96,7 @@ boost::json::object history_entry_to_json(const HistoryEntry& entry) {
   out["from"] = optional_string(entry.from);
   out["to"] = entry.to;
   out["version"] = entry.version;
-  out["changed"] = to_array(entry.changed);
+  out["changed"] = to_json_array(entry.changed);
   out["comment"] = optional_string(entry.comment);
   return out;
 }
@@ -157,7 +150,7 @@ boost::json::object workflow_to_json(const Workflow& workflow, const std::vector
   out["version"] = workflow.version;
   out["versions"] = std::move(version_list);
   out["title"] = workflow.title;
-  out["roles"] = to_array(workflow.roles);
+  out["roles"] = to_json_array(workflow.roles);
   out["fields"] = std::move(fields);
   out["states"] = std::move(states);
   return out;
@@ -171,8 +164,8 @@ boost::json::object event_option_to_json(const EventOption& option) {
   boost::json::object out;
   out["event"] = option.event;
   out["to"] = option.to;
-  out["roles"] = to_array(option.roles);
-  out["missing_fields"] = to_array(option.missing_fields);
+  out["roles"] = to_json_array(option.roles);
+  out["missing_fields"] = to_json_array(option.missing_fields);
   out["guard"] = std::move(guard);
   out["ready"] = option.ready;
   return out;

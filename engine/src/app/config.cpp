@@ -36,9 +36,8 @@ Result<LogLevel> parse_level(std::string_view text) {
   if (text == "error") {
     return LogLevel::error;
   }
-  return Error{Errc::invalid_argument,
-               "log level: expected debug, info, warning or error, got '" + std::string(text) +
-                   "'"};
+  return Error{Errc::invalid_argument, "log level: expected debug, info, warning or error, got '" +
+                                           std::string(text) + "'"};
 }
 
 // Sets one setting by its config-file name; the same names serve the environment and flags.
@@ -143,9 +142,9 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 
 Result<void> apply_environment(Config& config) {
   static constexpr std::pair<const char*, std::string_view> kVariables[] = {
-      {"CAREPATH_LISTEN", "listen"},         {"CAREPATH_DB", "db"},
-      {"CAREPATH_WORKFLOWS", "workflows"},   {"CAREPATH_BODY_LIMIT", "body_limit"},
-      {"CAREPATH_THREADS", "threads"},       {"CAREPATH_LOG_LEVEL", "log_level"},
+      {"CAREPATH_LISTEN", "listen"},       {"CAREPATH_DB", "db"},
+      {"CAREPATH_WORKFLOWS", "workflows"}, {"CAREPATH_BODY_LIMIT", "body_limit"},
+      {"CAREPATH_THREADS", "threads"},     {"CAREPATH_LOG_LEVEL", "log_level"},
   };
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up

@@ -57,9 +57,9 @@ Result<void> load_workflows(Store& store, runtime::WorkflowRegistry& registry,
         "stored workflow " + source.name + " v" + std::to_string(source.version);
     auto loaded = workflow::load_workflow_text(source.source, label);
     if (!loaded.ok()) {
-      return Error{Errc::invalid_argument,
-                   label + " no longer loads; cases that use it cannot run:\n" +
-                       error_lines(loaded.diagnostics)};
+      return Error{Errc::invalid_argument, label +
+                                               " no longer loads; cases that use it cannot run:\n" +
+                                               error_lines(loaded.diagnostics)};
     }
     registry.add(with_digest(loaded));
   }
@@ -93,9 +93,9 @@ Result<void> load_workflows(Store& store, runtime::WorkflowRegistry& registry,
     }
     const auto key = std::make_pair(loaded.workflow->name, loaded.workflow->version);
     if (auto [it, inserted] = seen.emplace(key, file); !inserted) {
-      errors += (errors.empty() ? "" : "\n") + file.string() +
-                ":1:1: error: workflow '" + key.first + "' version " +
-                std::to_string(key.second) + " is also defined in " + it->second.string();
+      errors += (errors.empty() ? "" : "\n") + file.string() + ":1:1: error: workflow '" +
+                key.first + "' version " + std::to_string(key.second) + " is also defined in " +
+                it->second.string();
       continue;
     }
     good.emplace_back(file, std::move(loaded));

@@ -21,8 +21,8 @@
 
 namespace {
 
-using carepath::Error;
 using carepath::Errc;
+using carepath::Error;
 using carepath::LogLevel;
 using carepath::Result;
 using carepath::app::Config;
@@ -147,14 +147,14 @@ int serve(const Args& args) {
     return fail(port.error().message);
   }
   const bool v6 = config->host.find(':') != std::string::npos;
-  carepath::log(LogLevel::info, "listening on http://" + (v6 ? "[" + config->host + "]"
-                                                              : config->host) +
-                                    ":" + std::to_string(*port),
+  carepath::log(LogLevel::info,
+                "listening on http://" + (v6 ? "[" + config->host + "]" : config->host) + ":" +
+                    std::to_string(*port),
                 {{"db", config->db}, {"workflows", config->workflows}});
   int signal = 0;
   sigwait(&stop_signals, &signal);
-  carepath::log(LogLevel::info, "shutting down", {{"signal", signal == SIGTERM ? "SIGTERM"
-                                                                              : "SIGINT"}});
+  carepath::log(LogLevel::info, "shutting down",
+                {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*engine)->stop();
   carepath::log(LogLevel::info, "stopped");
   return 0;
@@ -243,8 +243,8 @@ int token(const Args& args) {
     if (auto r = (*store)->create_token(issued->record); !r) {
       return fail("token create: " + r.error().message);
     }
-    std::cerr << "token " << issued->record.id << " for user '" << user << "' with roles "
-              << roles << "; it is shown only this once\n";
+    std::cerr << "token " << issued->record.id << " for user '" << user << "' with roles " << roles
+              << "; it is shown only this once\n";
     std::cout << issued->token << '\n';
     return 0;
   }

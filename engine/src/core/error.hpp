@@ -42,7 +42,9 @@ struct Error {
 template <class T>
 using Result = boost::system::result<T, Error>;
 
-inline Error make_error(Errc code, std::string message) { return Error{code, std::move(message)}; }
+inline Error make_error(Errc code, std::string message) {
+  return Error{code, std::move(message)};
+}
 
 // Thrown by Result<T>::value() on an error; prefer `if (!r)` over `.value()`.
 class ErrorException : public std::exception {

@@ -8,7 +8,17 @@
 
 namespace carepath {
 
-enum class FieldType { string = 1, text, integer, number, boolean, date, datetime, enumeration, list };
+enum class FieldType {
+  string = 1,
+  text,
+  integer,
+  number,
+  boolean,
+  date,
+  datetime,
+  enumeration,
+  list
+};
 
 // How much harm disclosure does. Anything above `none` is never written to logs or error bodies,
 // and (from the identity issue on) is encrypted at rest.

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/strings.hpp"
 #include "core/time.hpp"
 
 namespace carepath {
@@ -13,7 +14,8 @@ bool is_integral(const boost::json::value& v) {
     return true;
   }
   // 3.0 is an integer to a person typing JSON; 3.5 is not.
-  return v.is_double() && std::isfinite(v.get_double()) && std::trunc(v.get_double()) == v.get_double();
+  return v.is_double() && std::isfinite(v.get_double()) &&
+         std::trunc(v.get_double()) == v.get_double();
 }
 
 std::string format_limit(double d) {
@@ -21,17 +23,6 @@ std::string format_limit(double d) {
     return std::to_string(static_cast<long long>(d));
   }
   return std::to_string(d);
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) {
-    if (!out.empty()) {
-      out += ", ";
-    }
-    out += item;
-  }
-  return out;
 }
 
 // Checks a measure (value, length or count) against min/max; empty when it fits.

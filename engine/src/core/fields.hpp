@@ -15,7 +15,8 @@ namespace carepath {
 // Why one field of a payload is not acceptable. Never holds the value.
 struct FieldProblem {
   std::string field;
-  std::string reason;  // "must be an integer", "must be one of: umang, umeed, udaan", "unknown field"
+  std::string
+      reason;  // "must be an integer", "must be one of: umang, umeed, udaan", "unknown field"
 };
 
 // Checks each member of `payload` against its declaration: known field, type, enum values,

@@ -1,13 +1,14 @@
 #include "core/guard.hpp"
 
 #include <algorithm>
-#include <boost/json/array.hpp>
-#include <boost/json/value.hpp>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <limits>
 #include <utility>
+
+#include <boost/json/array.hpp>
+#include <boost/json/value.hpp>
 
 #include "core/time.hpp"
 
@@ -96,7 +97,9 @@ std::string_view type_name(Type type) {
   return "unknown";
 }
 
-bool is_numeric(Type type) { return type == Type::integer || type == Type::number; }
+bool is_numeric(Type type) {
+  return type == Type::integer || type == Type::number;
+}
 
 Type type_of(FieldType type) {
   switch (type) {
@@ -158,8 +161,12 @@ struct Token {
 bool is_identifier_start(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_identifier_char(char c) { return is_identifier_start(c) || is_digit(c); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_identifier_char(char c) {
+  return is_identifier_start(c) || is_digit(c);
+}
 
 // Splits the whole text into tokens up front (it is at most kMaxGuardBytes long). A lexing
 // problem ends the list with an error token, so the parser reports problems in text order.
@@ -953,7 +960,9 @@ std::size_t utf8_length(std::string_view text) {
   return count;
 }
 
-double as_double(const Value& v) { return v.is_number ? v.number : static_cast<double>(v.integer); }
+double as_double(const Value& v) {
+  return v.is_number ? v.number : static_cast<double>(v.integer);
+}
 
 // <0, 0, >0 like strcmp; only for statically compatible values.
 int compare(Type type, const Value& a, const Value& b) {

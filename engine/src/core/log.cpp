@@ -17,12 +17,15 @@ std::atomic<LogLevel>& minimum_level() {
 
 }  // namespace
 
-void set_log_sink(LogSink s) { sink() = std::move(s); }
+void set_log_sink(LogSink s) {
+  sink() = std::move(s);
+}
 
-void set_log_level(LogLevel minimum) { minimum_level() = minimum; }
+void set_log_level(LogLevel minimum) {
+  minimum_level() = minimum;
+}
 
-void log(LogLevel level, std::string_view message,
-         std::initializer_list<LogAttribute> attributes) {
+void log(LogLevel level, std::string_view message, std::initializer_list<LogAttribute> attributes) {
   if (level < minimum_level().load() || !sink()) {
     return;
   }
@@ -31,10 +34,14 @@ void log(LogLevel level, std::string_view message,
 
 std::string_view log_level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::debug: return "debug";
-    case LogLevel::info: return "info";
-    case LogLevel::warning: return "warning";
-    case LogLevel::error: return "error";
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warning:
+      return "warning";
+    case LogLevel::error:
+      return "error";
   }
   return "info";
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/fields.hpp"
+#include "core/strings.hpp"
 
 namespace carepath {
 namespace {
@@ -30,25 +31,6 @@ std::vector<std::string> missing_of(const Transition& row, const boost::json::ob
     }
   }
   return missing;
-}
-
-boost::json::array to_array(const std::vector<std::string>& items) {
-  boost::json::array out;
-  for (const auto& s : items) {
-    out.emplace_back(s);
-  }
-  return out;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) {
-      out += ", ";
-    }
-    out += s;
-  }
-  return out;
 }
 
 std::string prefix(const Workflow& workflow, std::string_view state) {
@@ -81,14 +63,13 @@ Result<TransitionPlan> plan_transition(const Workflow& workflow, std::string_vie
     return Error{Errc::internal, prefix(workflow, state) + "state is not in the workflow"};
   }
   const auto event_id = workflow.find_event(event);
-  const auto rows =
-      event_id ? workflow.rows(*state_id, *event_id) : std::span<const Transition>{};
+  const auto rows = event_id ? workflow.rows(*state_id, *event_id) : std::span<const Transition>{};
   if (rows.empty()) {
     const auto allowed = api_events(workflow, state);
     return Error{Errc::conflict,
                  prefix(workflow, state) + "no transition for event '" + std::string(event) +
                      "'; possible events: " + (allowed.empty() ? "none" : join(allowed)),
-                 {{"state", std::string(state)}, {"allowed_events", to_array(allowed)}},
+                 {{"state", std::string(state)}, {"allowed_events", to_json_array(allowed)}},
                  "no-transition"};
   }
 
@@ -112,14 +93,14 @@ Result<TransitionPlan> plan_transition(const Workflow& workflow, std::string_vie
                  prefix(workflow, state) + "event '" + std::string(event) +
                      (roles.empty() ? std::string("' is fired only by the engine itself")
                                     : "' may be fired only by: " + join(roles)),
-                 {{"required_roles", to_array(roles)}},
+                 {{"required_roles", to_json_array(roles)}},
                  "forbidden"};
   }
 
   if (auto forbidden = uneditable_fields(workflow, actor, payload); !forbidden.empty()) {
     return Error{Errc::forbidden,
                  prefix(workflow, state) + "your roles may not edit: " + join(forbidden),
-                 {{"forbidden_fields", to_array(forbidden)}},
+                 {{"forbidden_fields", to_json_array(forbidden)}},
                  "forbidden-fields"};
   }
   if (auto problems = validate_payload(workflow, payload); !problems.empty()) {
@@ -127,7 +108,8 @@ Result<TransitionPlan> plan_transition(const Workflow& workflow, std::string_vie
     for (const auto& p : problems) {
       names.push_back(p.field);
     }
-    return Error{Errc::unprocessable, prefix(workflow, state) + "invalid fields: " + join(names),
+    return Error{Errc::unprocessable,
+                 prefix(workflow, state) + "invalid fields: " + join(names),
                  {{"invalid_fields", to_json(problems)}},
                  "invalid-fields"};
   }
@@ -154,12 +136,10 @@ Result<TransitionPlan> plan_transition(const Workflow& workflow, std::string_vie
     if (row->when) {
       const GuardOutcome outcome = row->when->evaluate(context);
       if (!outcome.value) {
-        boost::json::object g{{"to", workflow.states[row->to].name},
-                              {"when", row->when->text()},
-                              {"result", false}};
-        g["unset_field"] = outcome.unset_field.empty()
-                               ? boost::json::value(nullptr)
-                               : boost::json::value(outcome.unset_field);
+        boost::json::object g{
+            {"to", workflow.states[row->to].name}, {"when", row->when->text()}, {"result", false}};
+        g["unset_field"] = outcome.unset_field.empty() ? boost::json::value(nullptr)
+                                                       : boost::json::value(outcome.unset_field);
         g["reason"] = outcome.unset_field.empty()
                           ? std::string("guard is false")
                           : "guard reads unset field '" + outcome.unset_field + "'";
@@ -175,16 +155,15 @@ Result<TransitionPlan> plan_transition(const Workflow& workflow, std::string_vie
     return Error{Errc::unprocessable,
                  prefix(workflow, state) + "event '" + std::string(event) +
                      "' needs fields: " + join(missing),
-                 {{"missing_fields", to_array(missing)}},
+                 {{"missing_fields", to_json_array(missing)}},
                  "missing-fields"};
   }
-  std::string detail = prefix(workflow, state) + "no guard of event '" + std::string(event) +
-                       "' holds";
+  std::string detail =
+      prefix(workflow, state) + "no guard of event '" + std::string(event) + "' holds";
   for (const auto& g : guards) {
     detail += "; '" + std::string(g.as_object().at("when").as_string()) + "' is false";
   }
-  return Error{Errc::conflict, std::move(detail), {{"guards", std::move(guards)}},
-               "guard-failed"};
+  return Error{Errc::conflict, std::move(detail), {{"guards", std::move(guards)}}, "guard-failed"};
 }
 
 std::vector<EventOption> event_options(const Workflow& workflow, std::string_view state,

@@ -86,8 +86,8 @@ std::span<const Transition> Workflow::rows(StateId state, EventId event) const {
   if (it == table_.end()) {
     return {};
   }
-  return std::span<const Transition>(transitions).subspan(it->second.begin,
-                                                           it->second.end - it->second.begin);
+  return std::span<const Transition>(transitions)
+      .subspan(it->second.begin, it->second.end - it->second.begin);
 }
 
 std::span<const Transition> Workflow::rows_from(StateId state) const {

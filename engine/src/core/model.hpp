@@ -51,7 +51,7 @@ class Workflow {
   int version = 0;
   std::string title{};
   std::string source_file{};  // for messages only
-  std::string sha256;       // of the source text, hex
+  std::string sha256;         // of the source text, hex
   std::vector<std::string> roles{};
   std::vector<Field> fields{};
   std::vector<State> states{};

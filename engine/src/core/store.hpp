@@ -32,7 +32,7 @@ struct HistoryEntry {
   std::int64_t seq = 0;  // 1, 2, ... per case; assigned by the store
   Timestamp at = 0;
   std::string actor;
-  std::string event;  // "opened", "updated" or a workflow event
+  std::string event;                // "opened", "updated" or a workflow event
   std::optional<std::string> from;  // nullopt on "opened"
   std::string to;
   std::int64_t version = 0;          // the case version this entry produced

@@ -37,7 +37,9 @@ constexpr Civil civil_from_days(std::int64_t z) {
   return Civil{y + (m <= 2 ? 1 : 0), m, d};
 }
 
-bool is_leap(std::int64_t y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool is_leap(std::int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 unsigned days_in_month(std::int64_t y, unsigned m) {
   constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -131,8 +133,8 @@ std::optional<Timestamp> parse_datetime(std::string_view text) {
   if (pos != text.size()) {
     return std::nullopt;
   }
-  const std::int64_t seconds = *day * 86400 + hh * 3600 + mm * 60 + (ss == 60 ? 59 : ss) -
-                               offset_minutes * 60;
+  const std::int64_t seconds =
+      *day * 86400 + hh * 3600 + mm * 60 + (ss == 60 ? 59 : ss) - offset_minutes * 60;
   return seconds * 1000 + millis;
 }
 
@@ -147,9 +149,9 @@ std::string format_timestamp(Timestamp t) {
   const auto secs = ms_of_day / 1000;
   char buffer[40];
   std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(c.year), c.month, c.day,
-                static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
-                static_cast<long long>(secs % 60), static_cast<long long>(ms_of_day % 1000));
+                static_cast<long long>(c.year), c.month, c.day, static_cast<long long>(secs / 3600),
+                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
+                static_cast<long long>(ms_of_day % 1000));
   return buffer;
 }
 

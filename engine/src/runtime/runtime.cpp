@@ -5,6 +5,7 @@
 
 #include "core/fields.hpp"
 #include "core/log.hpp"
+#include "core/strings.hpp"
 #include "security/random.hpp"
 
 namespace carepath::runtime {
@@ -15,25 +16,6 @@ namespace {
 // handful of staff), so a few attempts are plenty.
 constexpr int kMaxAttempts = 8;
 constexpr int kMaxCreateAttempts = 3;
-
-boost::json::array to_array(const std::vector<std::string>& items) {
-  boost::json::array out;
-  for (const auto& s : items) {
-    out.emplace_back(s);
-  }
-  return out;
-}
-
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) {
-    if (!out.empty()) {
-      out += ", ";
-    }
-    out += s;
-  }
-  return out;
-}
 
 // The remembered answer of an idempotent request is the case as that request left it.
 std::string record_to_text(const CaseRecord& r) {
@@ -78,14 +60,14 @@ Error forbidden_workflow(const Workflow& workflow) {
   return Error{Errc::forbidden,
                "workflow '" + workflow.name + "': your token holds none of its roles (" +
                    join(workflow.roles) + ")",
-               {{"required_roles", to_array(workflow.roles)}},
+               {{"required_roles", to_json_array(workflow.roles)}},
                "forbidden"};
 }
 
 Error version_mismatch(const CaseRecord& record, std::int64_t expected) {
   return Error{Errc::precondition_failed,
-               "case " + record.id + " is at version " + std::to_string(record.version) +
-                   ", not " + std::to_string(expected) + "; reload it and try again",
+               "case " + record.id + " is at version " + std::to_string(record.version) + ", not " +
+                   std::to_string(expected) + "; reload it and try again",
                {{"current_version", record.version}},
                "version-mismatch"};
 }
@@ -96,7 +78,7 @@ Result<void> check_edit(const Workflow& workflow, const Actor& actor,
   if (auto forbidden = uneditable_fields(workflow, actor, payload); !forbidden.empty()) {
     return Error{Errc::forbidden,
                  "workflow '" + workflow.name + "': your roles may not edit: " + join(forbidden),
-                 {{"forbidden_fields", to_array(forbidden)}},
+                 {{"forbidden_fields", to_json_array(forbidden)}},
                  "forbidden-fields"};
   }
   if (auto problems = validate_payload(workflow, payload); !problems.empty()) {
@@ -115,7 +97,8 @@ Result<void> check_edit(const Workflow& workflow, const Actor& actor,
 }  // namespace
 
 Runtime::Runtime(Store& store, const Clock& clock, const WorkflowRegistry& workflows)
-    : store_(store), clock_(clock), workflows_(workflows) {}
+    : store_(store), clock_(clock), workflows_(workflows) {
+}
 
 Result<std::shared_ptr<const Workflow>> Runtime::workflow_of(const CaseRecord& record) const {
   auto workflow = workflows_.find(record.workflow, record.workflow_version);
@@ -137,7 +120,8 @@ Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workf
         known.emplace_back(w->name);
       }
     }
-    return Error{Errc::not_found, "unknown workflow '" + std::string(workflow_name) + "'",
+    return Error{Errc::not_found,
+                 "unknown workflow '" + std::string(workflow_name) + "'",
                  {{"known_workflows", std::move(known)}},
                  "unknown-workflow"};
   }
@@ -256,8 +240,7 @@ Result<CaseRecord> Runtime::update_case(const Actor& actor, const std::string& i
     }
     // Another change won the race. Without If-Match the caller asked for "apply my edit to the
     // case as it is", so plan again on the fresh case.
-    if (updated.error().code != Errc::precondition_failed || if_match ||
-        attempt == kMaxAttempts) {
+    if (updated.error().code != Errc::precondition_failed || if_match || attempt == kMaxAttempts) {
       return updated.error();
     }
   }
@@ -330,14 +313,22 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
 
     std::optional<IdempotencyRecord> idempotency;
     if (request.idempotency_key) {
-      idempotency = IdempotencyRecord{id,  actor.user, *request.idempotency_key,
-                                      request.request_hash, 200, record_to_text(after), now};
+      idempotency = IdempotencyRecord{id,
+                                      actor.user,
+                                      *request.idempotency_key,
+                                      request.request_hash,
+                                      200,
+                                      record_to_text(after),
+                                      now};
     }
     auto updated = store_.update_case(after, record->version, entry, idempotency);
     if (updated) {
       log(LogLevel::info, "transition",
-          {{"case", id}, {"event", request.event}, {"from", record->state},
-           {"to", after.state}, {"actor", actor.user}});
+          {{"case", id},
+           {"event", request.event},
+           {"from", record->state},
+           {"to", after.state},
+           {"actor", actor.user}});
       return FireResult{std::move(after), false};
     }
     // Lost a race: either another change of this case (re-plan on the fresh case unless the
@@ -365,8 +356,7 @@ Result<CasePage> Runtime::list_cases(const Actor& actor, const CaseQuery& query)
   return page;
 }
 
-Result<HistoryPage> Runtime::history(const Actor& actor, const std::string& id,
-                                     std::size_t limit,
+Result<HistoryPage> Runtime::history(const Actor& actor, const std::string& id, std::size_t limit,
                                      const std::optional<std::string>& cursor) {
   if (auto record = get_case(actor, id); !record) {
     return record.error();
@@ -383,8 +373,7 @@ Result<std::vector<EventOption>> Runtime::transitions(const Actor& actor, const 
   if (!workflow) {
     return workflow.error();
   }
-  return event_options(**workflow, record->state, record->data, actor,
-                       day_number(clock_.now()));
+  return event_options(**workflow, record->state, record->data, actor, day_number(clock_.now()));
 }
 
 }  // namespace carepath::runtime
