@@ -409,6 +409,13 @@ TEST_F(ApiTest, OnlyJsonBodiesAreAccepted) {
   const auto charset = call("POST", "/v1/cases", caseworker_, R"({"workflow": "shelter"})",
                             {{"Content-Type", "Application/JSON; charset=utf-8"}});
   EXPECT_EQ(charset.status, 201) << charset.body;
+  // curl -d sends application/x-www-form-urlencoded; the body is still read as JSON.
+  const auto curl = call("POST", "/v1/cases", caseworker_, R"({"workflow": "shelter"})",
+                         {{"Content-Type", "application/x-www-form-urlencoded"}});
+  EXPECT_EQ(curl.status, 201) << curl.body;
+  const auto form = call("POST", "/v1/cases", caseworker_, R"({"workflow": "shelter"})",
+                         {{"Content-Type", "multipart/form-data; boundary=x"}});
+  expect_problem(form, 415, "unsupported-media-type");
 
   // No Content-Type at all is taken as JSON.
   const std::string body = R"({"workflow": "shelter"})";

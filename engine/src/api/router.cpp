@@ -361,14 +361,19 @@ boost::json::object object_member(const boost::json::object& body, std::string_v
   return {};
 }
 
-// application/json, with or without parameters; a request without Content-Type is taken as JSON.
+// application/json or application/*+json, with or without parameters. A request without
+// Content-Type, or with curl's default for `-d` (application/x-www-form-urlencoded), is taken as
+// JSON: a caseworker typing `curl -d '{...}'` should get an answer about the body, not the header.
+// Anything else (a form upload, XML, text) is refused.
 Result<void> check_content_type(const HttpRequest& request) {
   const std::string* header = request.header("content-type");
   if (header == nullptr) {
     return {};
   }
   const std::string_view media = trim(std::string_view{*header}.substr(0, header->find(';')));
-  if (iequals(media, "application/json")) {
+  if (iequals(media, "application/json") || iequals(media, "application/x-www-form-urlencoded") ||
+      (media.size() > 17 && iequals(media.substr(0, 12), "application/") &&
+       iequals(media.substr(media.size() - 5), "+json"))) {
     return {};
   }
   return Error{Errc::invalid_argument,
