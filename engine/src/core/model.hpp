@@ -13,6 +13,7 @@
 
 #include "core/field.hpp"
 #include "core/guard.hpp"
+#include "core/step.hpp"
 
 namespace carepath {
 
@@ -25,6 +26,26 @@ struct SourcePos {
   int column = 0;
 };
 
+// How an asynchronous step is retried: up to max_attempts runs in all, waiting backoff_ms, then
+// twice that, and so on (capped at an hour) between them.
+struct RetryPolicy {
+  int max_attempts = 3;
+  std::int64_t backoff_ms = 30'000;
+};
+
+// One use of a step in a workflow (`on_enter`, `on_exit` or a transition's `steps`).
+struct StepCall {
+  std::string type{};                        // "medical.check"
+  boost::json::object config{};              // the `with:` block, valid against the type's schema
+  bool async = false;                        // run after commit, from the outbox
+  RetryPolicy retry{};                       // async only
+  std::optional<Guard> when{};               // skipped when false
+  std::optional<std::string> on_complete{};  // event fired when a pending task completes
+  std::vector<std::string> reads{};          // the type's declared fields (copied at load)
+  std::shared_ptr<const StepInstance> instance{};  // made at load from `config`
+  SourcePos pos{};
+};
+
 struct Transition {
   StateId from = 0;
   EventId on = 0;
@@ -32,6 +53,7 @@ struct Transition {
   std::vector<std::string> roles{};  // empty: only the engine may fire it (deny by default)
   std::vector<std::string> required_fields{};  // YAML `requires`
   std::optional<Guard> when{};
+  std::vector<StepCall> steps{};  // run when this row is taken, between on_exit and on_enter
   SourcePos pos{};
 };
 
@@ -39,6 +61,8 @@ struct State {
   std::string name{};
   bool initial = false;
   bool final = false;
+  std::vector<StepCall> on_enter{};
+  std::vector<StepCall> on_exit{};
   SourcePos pos{};
 };
 
