@@ -59,7 +59,7 @@ HistoryEntry opened_entry(const CaseRecord& record) {
 }
 
 void create(Store& store, const CaseRecord& record) {
-  auto created = store.create_case(record, opened_entry(record));
+  auto created = store.create_case(record, opened_entry(record), {});
   ASSERT_TRUE(created) << created.error().message;
 }
 
@@ -174,13 +174,13 @@ TEST(SqliteStore, RefusesDuplicateIdOrCode) {
 
   CaseRecord same_id = make_case("c1");
   same_id.code = "CP-other";
-  auto created = store->create_case(same_id, opened_entry(same_id));
+  auto created = store->create_case(same_id, opened_entry(same_id), {});
   ASSERT_FALSE(created);
   EXPECT_EQ(created.error().code, Errc::conflict);
 
   CaseRecord same_code = make_case("c2");
   same_code.code = "CP-c1";
-  created = store->create_case(same_code, opened_entry(same_code));
+  created = store->create_case(same_code, opened_entry(same_code), {});
   ASSERT_FALSE(created);
   EXPECT_EQ(created.error().code, Errc::conflict);
   EXPECT_EQ(store->get_case("c2").error().code, Errc::not_found);
@@ -194,7 +194,7 @@ TEST(SqliteStore, UpdatesCaseAndAppendsHistory) {
 
   auto [after, entry] = next_version(record, "assessment", "score", 3);
   entry.version = 0;  // the store writes after.version
-  auto updated = store->update_case(after, 1, entry, std::nullopt);
+  auto updated = store->update_case(after, 1, entry, std::nullopt, {});
   ASSERT_TRUE(updated) << updated.error().message;
 
   auto got = store->get_case("c1");
@@ -227,11 +227,11 @@ TEST(SqliteStore, ReportsStaleVersionWithCurrentVersion) {
   const CaseRecord record = make_case("c1");
   create(*store, record);
   auto [v2, e2] = next_version(record, "assessment", "score", 1);
-  ASSERT_TRUE(store->update_case(v2, 1, e2, std::nullopt));
+  ASSERT_TRUE(store->update_case(v2, 1, e2, std::nullopt, {}));
 
   // A second writer that also read version 1.
   auto [stale, stale_entry] = next_version(record, "closed", "score", 9);
-  auto updated = store->update_case(stale, 1, stale_entry, std::nullopt);
+  auto updated = store->update_case(stale, 1, stale_entry, std::nullopt, {});
   ASSERT_FALSE(updated);
   EXPECT_EQ(updated.error().code, Errc::precondition_failed);
   EXPECT_EQ(updated.error().type, "version-mismatch");
@@ -248,7 +248,7 @@ TEST(SqliteStore, ReportsUpdateOfUnknownCaseAsNotFound) {
   auto store = memory_store();
   ASSERT_TRUE(store);
   auto [after, entry] = next_version(make_case("ghost"), "assessment", "score", 1);
-  auto updated = store->update_case(after, 1, entry, std::nullopt);
+  auto updated = store->update_case(after, 1, entry, std::nullopt, {});
   ASSERT_FALSE(updated);
   EXPECT_EQ(updated.error().code, Errc::not_found);
 }
@@ -260,7 +260,7 @@ TEST(SqliteStore, RejectsVersionThatIsNotExpectedPlusOne) {
   create(*store, record);
   auto [after, entry] = next_version(record, "assessment", "score", 1);
   after.version = 5;
-  auto updated = store->update_case(after, 1, entry, std::nullopt);
+  auto updated = store->update_case(after, 1, entry, std::nullopt, {});
   ASSERT_FALSE(updated);
   EXPECT_EQ(updated.error().code, Errc::invalid_argument);
 }
@@ -271,7 +271,7 @@ TEST(SqliteStore, StoresAndFindsIdempotencyRecord) {
   const CaseRecord record = make_case("c1");
   create(*store, record);
   auto [after, entry] = next_version(record, "assessment", "score", 1);
-  ASSERT_TRUE(store->update_case(after, 1, entry, make_idempotency("c1", "key-1")));
+  ASSERT_TRUE(store->update_case(after, 1, entry, make_idempotency("c1", "key-1"), {}));
 
   auto found = store->find_idempotency("c1", "caseworker.two", "key-1");
   ASSERT_TRUE(found) << found.error().message;
@@ -292,10 +292,10 @@ TEST(SqliteStore, RollsBackEverythingWhenIdempotencyKeyClashes) {
   const CaseRecord record = make_case("c1");
   create(*store, record);
   auto [v2, e2] = next_version(record, "assessment", "score", 1);
-  ASSERT_TRUE(store->update_case(v2, 1, e2, make_idempotency("c1", "key-1")));
+  ASSERT_TRUE(store->update_case(v2, 1, e2, make_idempotency("c1", "key-1"), {}));
 
   auto [v3, e3] = next_version(v2, "closed", "score", 2);
-  auto updated = store->update_case(v3, 2, e3, make_idempotency("c1", "key-1"));
+  auto updated = store->update_case(v3, 2, e3, make_idempotency("c1", "key-1"), {});
   ASSERT_FALSE(updated);
   EXPECT_EQ(updated.error().code, Errc::conflict);
 
@@ -309,7 +309,7 @@ TEST(SqliteStore, RollsBackEverythingWhenIdempotencyKeyClashes) {
   EXPECT_EQ(history->items.size(), 2U);
 
   // The failed attempt left nothing half-done: the same update without the key goes through.
-  ASSERT_TRUE(store->update_case(v3, 2, e3, std::nullopt));
+  ASSERT_TRUE(store->update_case(v3, 2, e3, std::nullopt, {}));
   EXPECT_EQ(store->history("c1", 50, std::nullopt)->items.back().seq, 3);
 }
 
@@ -434,7 +434,7 @@ TEST(SqliteStore, PagesThroughHistoryInSeqOrder) {
   create(*store, current);
   for (int i = 0; i < 6; ++i) {
     auto [after, entry] = next_version(current, "state" + std::to_string(i), "step", i);
-    ASSERT_TRUE(store->update_case(after, current.version, entry, std::nullopt));
+    ASSERT_TRUE(store->update_case(after, current.version, entry, std::nullopt, {}));
     current = after;
   }
 
@@ -496,7 +496,7 @@ TEST(SqliteStore, KeepsEverythingAcrossReopen) {
     ASSERT_TRUE(store);
     create(*store, record);
     auto [after, entry] = next_version(record, "assessment", "score", 4);
-    ASSERT_TRUE(store->update_case(after, 1, entry, make_idempotency("c1", "key-1")));
+    ASSERT_TRUE(store->update_case(after, 1, entry, make_idempotency("c1", "key-1"), {}));
     ASSERT_TRUE(store->put_workflow({"aftercare", 1, std::string(64, 'b'), "version: 1\n", kT0}));
     TokenRecord token{"0123456789ab", std::string(64, 'c'), "caseworker.one", {"caseworker"}, kT0,
                       std::nullopt};
@@ -562,7 +562,7 @@ TEST(SqliteStore, LosesNoUpdateWithTwoStoresWritingOneCase) {
         entry.to = current->state;
         entry.changed = {"count"};
         entry.payload = {{"count", after.data.at("count")}};
-        auto updated = store.update_case(after, current->version, entry, std::nullopt);
+        auto updated = store.update_case(after, current->version, entry, std::nullopt, {});
         if (updated) {
           break;
         }

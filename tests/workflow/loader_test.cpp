@@ -371,7 +371,7 @@ states:
   EXPECT_TRUE(has_error(result, 10, 5, "did you mean 'initial'?"));
   EXPECT_TRUE(has_error(result, 13, 9,
                         "unknown key 'too'; expected one of: to, roles, requires, when, "
-                        "description; did you mean 'to'?"));
+                        "steps, description; did you mean 'to'?"));
   const auto colour = std::find_if(result.diagnostics.begin(), result.diagnostics.end(),
                                    [](const Diagnostic& d) { return d.line == 15; });
   ASSERT_NE(colour, result.diagnostics.end());
@@ -998,7 +998,7 @@ TEST(WorkflowLoader, LoadsAFileAndNamesItInDiagnostics) {
   EXPECT_EQ(to_string(result.diagnostics[0]),
             (dir / "shelter.yaml").string() +
                 ":15:12: error: unknown key 'fnial'; expected one of: initial, final, "
-                "description, on; did you mean 'final'?");
+                "description, on_enter, on_exit, on; did you mean 'final'?");
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "api/mapping.hpp"
 
+#include <map>
+
 #include <cmath>
 
 #include <boost/json/array.hpp>
@@ -169,6 +171,58 @@ boost::json::object event_option_to_json(const EventOption& option) {
   out["guard"] = std::move(guard);
   out["ready"] = option.ready;
   return out;
+}
+
+namespace {
+
+boost::json::value optional_time(const std::optional<Timestamp>& t) {
+  return t ? boost::json::value(format_timestamp(*t)) : boost::json::value(nullptr);
+}
+
+}  // namespace
+
+boost::json::object incident_to_json(const IncidentRecord& incident) {
+  return boost::json::object{{"id", incident.id},
+                             {"step", incident.step_type},
+                             {"message", incident.message},
+                             {"attempts", incident.attempts},
+                             {"status", incident.status},
+                             {"created_at", format_timestamp(incident.created_at)},
+                             {"resolved_at", optional_time(incident.resolved_at)}};
+}
+
+boost::json::object task_to_json(const TaskRecord& task) {
+  return boost::json::object{
+      {"id", task.id},
+      {"token", task.token},
+      {"step", task.step_type},
+      {"status", task.status},
+      {"description", task.description},
+      {"on_complete",
+       task.on_complete ? boost::json::value(*task.on_complete) : boost::json::value(nullptr)},
+      {"created_at", format_timestamp(task.created_at)},
+      {"closed_at", optional_time(task.closed_at)}};
+}
+
+boost::json::object plugins_to_json(const StepCatalog& steps) {
+  std::map<std::string, boost::json::object> plugins;
+  for (const StepType* type : steps.all()) {
+    auto& plugin = plugins[type->plugin()];
+    if (plugin.empty()) {
+      plugin = boost::json::object{
+          {"name", type->plugin()}, {"version", type->plugin_version()}, {"steps", boost::json::array{}}};
+    }
+    plugin["steps"].as_array().push_back(boost::json::object{
+        {"name", type->name()},
+        {"description", type->description()},
+        {"config_schema", type->config_schema()},
+        {"reads", to_json_array(type->reads())}});
+  }
+  boost::json::array items;
+  for (auto& [name, plugin] : plugins) {
+    items.emplace_back(std::move(plugin));
+  }
+  return boost::json::object{{"items", std::move(items)}};
 }
 
 }  // namespace carepath::api

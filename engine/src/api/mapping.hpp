@@ -9,6 +9,7 @@
 #include "core/actor.hpp"
 #include "core/machine.hpp"
 #include "core/model.hpp"
+#include "core/step.hpp"
 #include "core/store.hpp"
 
 namespace carepath::api {
@@ -35,5 +36,16 @@ boost::json::object workflow_to_json(const Workflow& workflow, const std::vector
 
 // {"event", "to", "roles", "missing_fields", "guard": {"when", "passed", "unset_field"}, "ready"}.
 boost::json::object event_option_to_json(const EventOption& option);
+
+// {"id", "step", "message", "attempts", "status", "created_at", "resolved_at"}.
+boost::json::object incident_to_json(const IncidentRecord& incident);
+
+// {"id", "token", "step", "status", "description", "on_complete", "created_at", "closed_at"}.
+// The token is shown to callers who may see the case: they hand it to whoever completes the task.
+boost::json::object task_to_json(const TaskRecord& task);
+
+// {"items": [{"name", "version", "steps": [{"name", "description", "config_schema", "reads"}]}]},
+// plugins in name order; built-in steps appear under the plugin "core".
+boost::json::object plugins_to_json(const StepCatalog& steps);
 
 }  // namespace carepath::api

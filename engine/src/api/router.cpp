@@ -106,11 +106,27 @@ Error malformed(std::string message) {
 // ---------------------------------------------------------------------------------------------
 // Routes
 
-enum class Route { none = 0, healthz, workflows, workflow, cases, case_item, events, transitions };
+enum class Route {
+  none = 0,
+  healthz,
+  workflows,
+  workflow,
+  cases,
+  case_item,
+  events,
+  transitions,
+  plugins,
+  incidents,
+  incident_retry,
+  case_tasks,
+  task_complete,
+  task_fail,
+};
 
 struct RouteMatch {
   Route route = Route::none;
-  std::string id;  // the workflow name or case id in the path
+  std::string id;   // the workflow name, case id or task token in the path
+  std::string sub;  // the incident id
 };
 
 RouteMatch match_route(std::string_view path) {
@@ -160,6 +176,25 @@ RouteMatch match_route(std::string_view path) {
     if (n == 4 && segments[3] == "transitions") {
       return {Route::transitions, segments[2]};
     }
+    if (n == 4 && segments[3] == "incidents") {
+      return {Route::incidents, segments[2]};
+    }
+    if (n == 6 && segments[3] == "incidents" && segments[5] == "retry") {
+      return {Route::incident_retry, segments[2], segments[4]};
+    }
+    if (n == 4 && segments[3] == "tasks") {
+      return {Route::case_tasks, segments[2]};
+    }
+    return {};
+  }
+  if (segments[1] == "plugins" && n == 2) {
+    return {Route::plugins, {}};
+  }
+  if (segments[1] == "tasks" && n == 4 && segments[3] == "complete") {
+    return {Route::task_complete, segments[2]};
+  }
+  if (segments[1] == "tasks" && n == 4 && segments[3] == "fail") {
+    return {Route::task_fail, segments[2]};
   }
   return {};
 }
@@ -172,6 +207,10 @@ std::string_view allowed_methods(Route route) {
       return "GET, POST";
     case Route::case_item:
       return "GET, PATCH";
+    case Route::incident_retry:
+    case Route::task_complete:
+    case Route::task_fail:
+      return "POST";
     default:
       return "GET";
   }
@@ -663,6 +702,59 @@ class Handlers {
     return json_reply(200, page_json(std::move(items), page->next_cursor));
   }
 
+  HttpReply incidents() {
+    auto incidents = runtime_.incidents(actor_, id_);
+    if (!incidents) {
+      return render_problem(incidents.error());
+    }
+    boost::json::array items;
+    for (const auto& incident : *incidents) {
+      items.emplace_back(incident_to_json(incident));
+    }
+    return json_reply(200, boost::json::object{{"items", std::move(items)}});
+  }
+
+  HttpReply retry_incident(const std::string& incident_id) {
+    if (auto retried = runtime_.retry_incident(actor_, id_, incident_id); !retried) {
+      return render_problem(retried.error());
+    }
+    return json_reply(202, boost::json::object{{"incident", incident_id}, {"status", "retrying"}});
+  }
+
+  HttpReply case_tasks() {
+    auto tasks = runtime_.tasks(actor_, id_);
+    if (!tasks) {
+      return render_problem(tasks.error());
+    }
+    boost::json::array items;
+    for (const auto& task : *tasks) {
+      items.emplace_back(task_to_json(task));
+    }
+    return json_reply(200, boost::json::object{{"items", std::move(items)}});
+  }
+
+  // The task token in the path is the credential; the answer is the case as the caller (who may
+  // hold no role at all) is allowed to see it: no data, only where it stands.
+  HttpReply close_task(bool complete) {
+    static constexpr auto kCompleteMembers =
+        std::to_array<Member>({{"data", Kind::object, false}, {"comment", Kind::string, false}});
+    static constexpr auto kFailMembers = std::to_array<Member>({{"reason", Kind::string, true}});
+    auto body = parse_body_checked(complete ? std::span<const Member>(kCompleteMembers)
+                                            : std::span<const Member>(kFailMembers));
+    if (!body) {
+      return render_problem(body.error());
+    }
+    auto record = complete ? runtime_.complete_task(actor_, id_, object_member(*body, "data"),
+                                                    string_member(*body, "comment"))
+                           : runtime_.fail_task(actor_, id_, *string_member(*body, "reason"));
+    if (!record) {
+      return render_problem(record.error());
+    }
+    return json_reply(200, boost::json::object{{"case_id", record->id},
+                                               {"state", record->state},
+                                               {"version", record->version}});
+  }
+
   HttpReply transitions() {
     Query query(request_.target, {});
     if (auto checked = query.check(); !checked) {
@@ -721,8 +813,8 @@ class Handlers {
 
 }  // namespace
 
-Router::Router(runtime::Runtime& runtime, Store& store) : runtime_(runtime), store_(store) {
-}
+Router::Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps)
+    : runtime_(runtime), store_(store), steps_(steps) {}
 
 HttpReply Router::handle(const HttpRequest& request) const {
   const std::string_view path = target_path(request.target);
@@ -741,8 +833,14 @@ HttpReply Router::handle(const HttpRequest& request) const {
   // Every /v1 path, known or not, asks for a token first, so a caller without one learns
   // nothing about what exists.
   const bool versioned = path == "/v1" || path.starts_with("/v1/");
+  // A task is completed by whoever holds its unguessable token (an outside system, a person
+  // without an account): the token in the path is the credential, a bearer token is optional.
+  const bool task_route =
+      match.route == Route::task_complete || match.route == Route::task_fail;
   std::optional<Actor> actor;
-  if (versioned) {
+  if (task_route && request.header("authorization") == nullptr) {
+    actor = Actor{"task-token", {}};
+  } else if (versioned) {
     auto authenticated = authenticate_request(store_, request);
     if (!authenticated) {
       return render_problem(authenticated.error());
@@ -781,6 +879,19 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return post ? handlers.fire() : handlers.history();
     case Route::transitions:
       return handlers.transitions();
+    case Route::plugins:
+      return json_reply(200, steps_ != nullptr ? plugins_to_json(*steps_)
+                                               : boost::json::object{{"items", boost::json::array{}}});
+    case Route::incidents:
+      return handlers.incidents();
+    case Route::incident_retry:
+      return handlers.retry_incident(match.sub);
+    case Route::case_tasks:
+      return handlers.case_tasks();
+    case Route::task_complete:
+      return handlers.close_task(true);
+    case Route::task_fail:
+      return handlers.close_task(false);
     case Route::healthz:
     case Route::none:
       break;

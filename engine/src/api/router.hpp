@@ -3,6 +3,7 @@
 #pragma once
 
 #include "api/http.hpp"
+#include "core/step.hpp"
 #include "core/store.hpp"
 #include "runtime/runtime.hpp"
 
@@ -12,7 +13,8 @@ namespace carepath::api {
 class Router {
  public:
   // `store` is used for token lookups only; case data goes through `runtime`.
-  Router(runtime::Runtime& runtime, Store& store);
+  // `steps` (may be null) answers GET /v1/plugins.
+  Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps = nullptr);
 
   // Answers one request. Calls the runtime synchronously, so it blocks on the store. Errors
   // become problem replies; an exception (a bug, or bad_alloc) propagates for the caller to turn
@@ -22,6 +24,7 @@ class Router {
  private:
   runtime::Runtime& runtime_;
   Store& store_;
+  const StepCatalog* steps_;
 };
 
 }  // namespace carepath::api

@@ -57,8 +57,9 @@ class Session;
 
 // What every session shares: limits, the router, and the registry stop() uses to reach them.
 struct Shared {
-  Shared(ServerOptions server_options, runtime::Runtime& runtime, Store& store)
-      : options(std::move(server_options)), router(runtime, store) {}
+  Shared(ServerOptions server_options, runtime::Runtime& runtime, Store& store,
+         const StepCatalog* steps)
+      : options(std::move(server_options)), router(runtime, store, steps) {}
 
   // False when the server is stopping; the session should then close at once.
   bool add(const std::shared_ptr<Session>& session) {
@@ -362,8 +363,8 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 struct Server::Impl {
-  Impl(ServerOptions options, runtime::Runtime& runtime, Store& store)
-      : shared(std::move(options), runtime, store), ioc(std::max(1, shared.options.threads)) {}
+  Impl(ServerOptions options, runtime::Runtime& runtime, Store& store, const StepCatalog* steps)
+      : shared(std::move(options), runtime, store, steps), ioc(std::max(1, shared.options.threads)) {}
 
   void do_accept() {
     acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
@@ -399,9 +400,9 @@ struct Server::Impl {
   bool stopped = false;
 };
 
-Server::Server(ServerOptions options, runtime::Runtime& runtime, Store& store)
-    : impl_(std::make_unique<Impl>(std::move(options), runtime, store)) {
-}
+Server::Server(ServerOptions options, runtime::Runtime& runtime, Store& store,
+               const StepCatalog* steps)
+    : impl_(std::make_unique<Impl>(std::move(options), runtime, store, steps)) {}
 
 Server::~Server() {
   // stop() throws only when the system cannot lock a mutex or join a thread; a destructor has

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "core/step.hpp"
 #include "core/store.hpp"
 #include "runtime/runtime.hpp"
 
@@ -30,7 +31,9 @@ struct ServerOptions {
 class Server {
  public:
   // `runtime` and `store` (used for token lookups) must outlive the server.
-  Server(ServerOptions options, runtime::Runtime& runtime, Store& store);
+  // `steps` (may be null) is listed by GET /v1/plugins.
+  Server(ServerOptions options, runtime::Runtime& runtime, Store& store,
+         const StepCatalog* steps = nullptr);
   ~Server();  // stops if running
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

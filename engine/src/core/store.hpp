@@ -52,6 +52,80 @@ struct IdempotencyRecord {
   Timestamp created_at = 0;
 };
 
+// An asynchronous step call waiting in the outbox, written in the same transaction as the change
+// that scheduled it and run after commit by a worker.
+struct OutboxJob {
+  std::int64_t id = 0;  // assigned by the store
+  std::string case_id{};
+  std::string workflow{};
+  int workflow_version = 0;
+  std::string step_ref{};   // where the call sits in the workflow (runtime/step_refs)
+  std::string step_type{};  // for people and metrics; the call is found again through step_ref
+  std::optional<std::string> event{};  // the transition that scheduled it
+  std::optional<std::string> from{};
+  std::string to{};
+  std::string idempotency_key{};  // "<case>/<version>/<step_ref>": unique, the same on every retry
+  int attempts = 0;
+  int max_attempts = 1;
+  std::int64_t backoff_ms = 0;
+  Timestamp next_at = 0;
+  std::string status{};  // "pending", "done", "incident"
+  std::optional<std::string> last_error{};
+  Timestamp created_at = 0;
+};
+
+// A step that answered "pending": an outside system or a person completes it through the API
+// with the task's unguessable token.
+struct TaskRecord {
+  std::string id{};
+  std::string token{};
+  std::string case_id{};
+  std::string step_type{};
+  std::string step_ref{};
+  std::optional<std::string> on_complete{};  // event the engine fires when it completes
+  boost::json::object description{};         // what the step said the task is
+  std::string status{};                      // "open", "completed", "failed"
+  Timestamp created_at = 0;
+  std::optional<Timestamp> closed_at{};
+};
+
+// An asynchronous step whose retries ran out (or that failed for good).
+struct IncidentRecord {
+  std::string id{};
+  std::string case_id{};
+  std::int64_t job_id = 0;
+  std::string step_type{};
+  std::string message{};
+  int attempts = 0;
+  std::string status{};  // "open", "resolved"
+  Timestamp created_at = 0;
+  std::optional<Timestamp> resolved_at{};
+};
+
+// What a case change schedules besides itself; written in the same transaction.
+struct CaseEffects {
+  std::vector<OutboxJob> jobs{};
+  std::vector<TaskRecord> tasks{};
+};
+
+// A new projection row, the version it replaces, and its history entry.
+struct CaseChange {
+  CaseRecord after{};
+  std::int64_t expected_version = 0;
+  HistoryEntry entry{};
+};
+
+// How a claimed outbox job ended: its new status and what it changed.
+struct JobResult {
+  std::string status{};  // "done", "incident", or "pending" to retry at next_at
+  int attempts = 0;
+  Timestamp next_at = 0;
+  std::optional<std::string> last_error{};
+  std::optional<CaseChange> change{};
+  CaseEffects effects{};
+  std::optional<IncidentRecord> incident{};
+};
+
 struct WorkflowSource {
   std::string name;
   int version = 0;
@@ -98,9 +172,10 @@ class Store {
   // Every stored workflow source, ordered by name then version.
   virtual Result<std::vector<WorkflowSource>> workflows() = 0;
 
-  // Inserts a new case and its first history entry ("opened"). `opened.seq` is ignored (1).
-  // Errc::conflict when the id or code already exists.
-  virtual Result<void> create_case(const CaseRecord& record, const HistoryEntry& opened) = 0;
+  // Inserts a new case, its first history entry ("opened") and its effects. `opened.seq` is
+  // ignored (1). Errc::conflict when the id or code already exists.
+  virtual Result<void> create_case(const CaseRecord& record, const HistoryEntry& opened,
+                                   const CaseEffects& effects) = 0;
 
   // Errc::not_found when there is no such case.
   virtual Result<CaseRecord> get_case(const std::string& id) = 0;
@@ -112,7 +187,8 @@ class Store {
   // idempotency record with the same (case, actor, key) exists.
   virtual Result<void> update_case(const CaseRecord& after, std::int64_t expected_version,
                                    const HistoryEntry& entry,
-                                   const std::optional<IdempotencyRecord>& idempotency) = 0;
+                                   const std::optional<IdempotencyRecord>& idempotency,
+                                   const CaseEffects& effects) = 0;
 
   // Cases matching the query, in creation order; limit is clamped to 1..500.
   virtual Result<CasePage> list_cases(const CaseQuery& query) = 0;
@@ -124,6 +200,32 @@ class Store {
   virtual Result<std::optional<IdempotencyRecord>> find_idempotency(const std::string& case_id,
                                                                     const std::string& actor,
                                                                     const std::string& key) = 0;
+
+  // Claims up to `limit` pending jobs due at `now` whose lease has expired, leasing them until
+  // now + lease_ms, so that two engines on one database never run a job at the same time and a
+  // job claimed by an engine that died is taken up again when its lease runs out.
+  virtual Result<std::vector<OutboxJob>> claim_jobs(Timestamp now, std::int64_t lease_ms,
+                                                    std::size_t limit) = 0;
+  // When the next pending job falls due (ignoring leases); nullopt when none is pending.
+  virtual Result<std::optional<Timestamp>> next_job_at() = 0;
+  // Records how a claimed job ended, with its case change, effects and incident, atomically.
+  // Errc::precondition_failed when the change's version check fails (nothing is written).
+  virtual Result<void> finish_job(std::int64_t job_id, const JobResult& result) = 0;
+
+  // Incidents of a case, newest first.
+  virtual Result<std::vector<IncidentRecord>> incidents(const std::string& case_id) = 0;
+  // Resolves an open incident and puts its job back in the outbox, due at `now`, with its
+  // attempts reset. Errc::not_found: no such incident on that case; Errc::conflict: not open.
+  virtual Result<void> retry_incident(const std::string& case_id, const std::string& incident_id,
+                                      Timestamp now) = 0;
+
+  virtual Result<std::optional<TaskRecord>> find_task(const std::string& token) = 0;
+  virtual Result<std::vector<TaskRecord>> tasks(const std::string& case_id) = 0;
+  // Closes an open task ("completed" or "failed") with its case change and incident, atomically.
+  // Errc::conflict when the task is no longer open; Errc::precondition_failed as finish_job.
+  virtual Result<void> close_task(const std::string& task_id, const std::string& status,
+                                  Timestamp now, const std::optional<CaseChange>& change,
+                                  const std::optional<IncidentRecord>& incident) = 0;
 
   virtual Result<void> create_token(const TokenRecord& token) = 0;
   // The unrevoked token with this hash; nullopt when none.

@@ -1,11 +1,14 @@
 #include "runtime/runtime.hpp"
 
+#include <algorithm>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/fields.hpp"
 #include "core/log.hpp"
 #include "core/strings.hpp"
+#include "runtime/steps.hpp"
 #include "security/random.hpp"
 
 namespace carepath::runtime {
@@ -133,40 +136,47 @@ Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workf
   }
 
   const Timestamp now = clock_.now();
-  CaseRecord record;
-  record.workflow = workflow->name;
-  record.workflow_version = workflow->version;
-  record.state = workflow->states[workflow->initial_state()].name;
-  const auto changed = merge_payload(record.data, data);
-  record.version = 1;
-  record.created_at = now;
-  record.updated_at = now;
-
-  HistoryEntry opened;
-  opened.at = now;
-  opened.actor = actor.user;
-  opened.event = "opened";
-  opened.to = record.state;
-  opened.version = 1;
-  opened.changed = changed;
-  opened.payload = record.data;
-
   for (int attempt = 1;; ++attempt) {
+    CaseRecord record;
     // 128 random bits: unguessable. The code is random too, never derived from the child's
     // identity, and short enough to read out over the phone.
     record.id = security::random_hex(16);
     record.code = "CP-" + security::random_base32(4) + "-" + security::random_base32(4);
-    auto created = store_.create_case(record, opened);
+    record.workflow = workflow->name;
+    record.workflow_version = workflow->version;
+    record.state = workflow->states[workflow->initial_state()].name;
+    auto changed = merge_payload(record.data, data);
+    record.version = 1;
+    record.created_at = now;
+    record.updated_at = now;
+
+    // Opening a case enters its initial state: its on_enter steps run.
+    auto effects = run_steps(*workflow, record, std::nullopt, std::nullopt, record.state, nullptr,
+                             0, record.data, changed, 1, now);
+    if (!effects) {
+      return effects.error();
+    }
+
+    HistoryEntry opened;
+    opened.at = now;
+    opened.actor = actor.user;
+    opened.event = "opened";
+    opened.to = record.state;
+    opened.version = 1;
+    opened.changed = changed;
+    opened.payload = data;
+
+    auto created = store_.create_case(record, opened, *effects);
     if (created) {
-      break;
+      scheduled(*effects);
+      log(LogLevel::info, "case opened",
+          {{"case", record.id}, {"workflow", record.workflow}, {"actor", actor.user}});
+      return record;
     }
     if (created.error().code != Errc::conflict || attempt == kMaxCreateAttempts) {
       return created.error();
     }
   }
-  log(LogLevel::info, "case opened",
-      {{"case", record.id}, {"workflow", record.workflow}, {"actor", actor.user}});
-  return record;
 }
 
 Result<CaseRecord> Runtime::get_case(const Actor& actor, const std::string& id) {
@@ -233,7 +243,7 @@ Result<CaseRecord> Runtime::update_case(const Actor& actor, const std::string& i
     entry.comment = comment;
     entry.payload = data;
 
-    auto updated = store_.update_case(after, record->version, entry, std::nullopt);
+    auto updated = store_.update_case(after, record->version, entry, std::nullopt, {});
     if (updated) {
       log(LogLevel::info, "case updated", {{"case", id}, {"actor", actor.user}});
       return after;
@@ -299,6 +309,16 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
     after.data = std::move(plan->data);
     after.version = record->version + 1;
     after.updated_at = now;
+    const Workflow& wf = **workflow;
+    const auto rows = wf.rows(*wf.find_state(record->state), plan->row->on);
+    auto effects = run_steps(wf, *record, request.event, record->state, after.state, plan->row,
+                             static_cast<std::size_t>(plan->row - rows.data()), after.data,
+                             plan->changed, after.version, now);
+    if (!effects) {
+      Error e = effects.error();
+      e.message = "case " + id + ": " + e.message;
+      return e;
+    }
 
     HistoryEntry entry;
     entry.at = now;
@@ -321,8 +341,9 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
                                       record_to_text(after),
                                       now};
     }
-    auto updated = store_.update_case(after, record->version, entry, idempotency);
+    auto updated = store_.update_case(after, record->version, entry, idempotency, *effects);
     if (updated) {
+      scheduled(*effects);
       log(LogLevel::info, "transition",
           {{"case", id},
            {"event", request.event},
@@ -374,6 +395,387 @@ Result<std::vector<EventOption>> Runtime::transitions(const Actor& actor, const 
     return workflow.error();
   }
   return event_options(**workflow, record->state, record->data, actor, day_number(clock_.now()));
+}
+
+namespace {
+
+constexpr std::int64_t kMaxBackoffMs = 3'600'000;
+constexpr int kMaxJobApplyAttempts = 8;
+
+// backoff, 2 x backoff, 4 x backoff, ... capped at an hour.
+std::int64_t backoff_for(const OutboxJob& job, int attempts) {
+  std::int64_t delay = std::max<std::int64_t>(job.backoff_ms, 0);
+  for (int i = 1; i < attempts && delay < kMaxBackoffMs; ++i) {
+    delay *= 2;
+  }
+  return std::min(delay, kMaxBackoffMs);
+}
+
+TaskRecord make_task(const CaseRecord& record, const StepCall& call, const std::string& ref,
+                     boost::json::object description, Timestamp now) {
+  TaskRecord task;
+  task.id = security::random_hex(8);
+  // The token is the credential of whoever completes the task: 192 random bits.
+  task.token = security::random_hex(24);
+  task.case_id = record.id;
+  task.step_type = call.type;
+  task.step_ref = ref;
+  task.on_complete = call.on_complete;
+  task.description = std::move(description);
+  task.status = "open";
+  task.created_at = now;
+  return task;
+}
+
+Error step_error(const StepCall& call, const StepOutcome& outcome) {
+  switch (outcome.status) {
+    case StepStatus::veto:
+      return Error{Errc::conflict, "step '" + call.type + "' refused the transition: " +
+                                       outcome.message,
+                   {{"step", call.type}, {"reason", outcome.message}}, "step-vetoed"};
+    case StepStatus::retryable:
+      return Error{Errc::unavailable,
+                   "step '" + call.type + "' failed for now, try again later: " + outcome.message,
+                   {{"step", call.type}, {"reason", outcome.message}}, "step-failed"};
+    default:
+      return Error{Errc::plugin, "step '" + call.type + "' failed: " + outcome.message,
+                   {{"step", call.type}, {"reason", outcome.message}}, "step-failed"};
+  }
+}
+
+}  // namespace
+
+void Runtime::scheduled(const CaseEffects& effects) const {
+  if (!effects.jobs.empty() && on_scheduled_) {
+    on_scheduled_();
+  }
+}
+
+Result<CaseEffects> Runtime::run_steps(const Workflow& workflow, const CaseRecord& before,
+                                       const std::optional<std::string>& event,
+                                       const std::optional<std::string>& from,
+                                       const std::string& to, const Transition* row,
+                                       std::size_t row_index, boost::json::object& data,
+                                       std::vector<std::string>& changed,
+                                       std::int64_t new_version, Timestamp now) {
+  struct Planned {
+    const StepCall* call;
+    std::string ref;
+  };
+  std::vector<Planned> calls;
+  if (from) {
+    const State& state = workflow.states[*workflow.find_state(*from)];
+    for (std::size_t i = 0; i < state.on_exit.size(); ++i) {
+      calls.push_back({&state.on_exit[i], exit_ref(*from, i)});
+    }
+  }
+  if (row != nullptr && event) {
+    for (std::size_t i = 0; i < row->steps.size(); ++i) {
+      calls.push_back({&row->steps[i], row_ref(*from, *event, row_index, i)});
+    }
+  }
+  const State& target = workflow.states[*workflow.find_state(to)];
+  for (std::size_t i = 0; i < target.on_enter.size(); ++i) {
+    calls.push_back({&target.on_enter[i], enter_ref(to, i)});
+  }
+
+  CaseEffects effects;
+  const std::int64_t today = day_number(now);
+  for (const auto& [call, ref] : calls) {
+    if (call->when && !call->when->evaluate(GuardContext{data, today}).value) {
+      continue;
+    }
+    const std::string key = before.id + "/" + std::to_string(new_version) + "/" + ref;
+    if (call->async) {
+      OutboxJob job;
+      job.case_id = before.id;
+      job.workflow = workflow.name;
+      job.workflow_version = workflow.version;
+      job.step_ref = ref;
+      job.step_type = call->type;
+      job.event = event;
+      job.from = from;
+      job.to = to;
+      job.idempotency_key = key;
+      job.max_attempts = call->retry.max_attempts;
+      job.backoff_ms = call->retry.backoff_ms;
+      job.next_at = now;
+      job.status = "pending";
+      job.created_at = now;
+      effects.jobs.push_back(std::move(job));
+      continue;
+    }
+    CaseRecord current = before;
+    current.state = to;
+    StepOutcome outcome = call->instance->run(
+        StepInput{key, step_input(current, data, *call, event, from, to)});
+    switch (outcome.status) {
+      case StepStatus::ok: {
+        if (auto checked = check_step_output(workflow, *call, outcome.output); !checked) {
+          return checked.error();
+        }
+        for (auto& name : merge_payload(data, outcome.output)) {
+          if (std::find(changed.begin(), changed.end(), name) == changed.end()) {
+            changed.push_back(std::move(name));
+          }
+        }
+        break;
+      }
+      case StepStatus::pending:
+        effects.tasks.push_back(make_task(before, *call, ref, std::move(outcome.output), now));
+        break;
+      default:
+        return step_error(*call, outcome);
+    }
+  }
+  return effects;
+}
+
+Result<void> Runtime::run_job(const OutboxJob& job) {
+  const Timestamp now = clock_.now();
+  JobResult result;
+  result.attempts = job.attempts + 1;
+  result.next_at = now;
+
+  auto record = store_.get_case(job.case_id);
+  if (!record) {
+    return record.error();
+  }
+  const auto workflow = workflows_.find(job.workflow, job.workflow_version);
+  const StepCall* call = workflow ? resolve_step(*workflow, job.step_ref) : nullptr;
+  auto open_incident = [&](std::string message) {
+    result.status = "incident";
+    result.last_error = message;
+    result.incident = IncidentRecord{security::random_hex(8), job.case_id, job.id, job.step_type,
+                                     std::move(message), result.attempts, "open", now, {}};
+  };
+  if (call == nullptr) {
+    open_incident("step '" + job.step_type + "' is no longer in workflow '" + job.workflow +
+                  "' version " + std::to_string(job.workflow_version));
+    return store_.finish_job(job.id, result);
+  }
+
+  StepOutcome outcome = call->instance->run(
+      StepInput{job.idempotency_key,
+                step_input(*record, record->data, *call, job.event, job.from, job.to)});
+  if (outcome.status == StepStatus::ok) {
+    if (auto checked = check_step_output(*workflow, *call, outcome.output); !checked) {
+      outcome = StepOutcome{StepStatus::failed, {}, checked.error().message};
+    }
+  }
+  switch (outcome.status) {
+    case StepStatus::ok:
+    case StepStatus::pending:
+      result.status = "done";
+      break;
+    case StepStatus::retryable:
+      if (result.attempts < job.max_attempts) {
+        result.status = "pending";
+        result.next_at = now + backoff_for(job, result.attempts);
+        result.last_error = outcome.message;
+        log(LogLevel::warning, "step will be retried",
+            {{"case", job.case_id}, {"step", job.step_type},
+             {"attempt", std::to_string(result.attempts)}});
+        return store_.finish_job(job.id, result);
+      }
+      open_incident("step '" + job.step_type + "' failed " + std::to_string(result.attempts) +
+                    " times; last: " + outcome.message);
+      log(LogLevel::error, "step retries exhausted; incident opened",
+          {{"case", job.case_id}, {"step", job.step_type}});
+      return store_.finish_job(job.id, result);
+    default:
+      open_incident("step '" + job.step_type + "' failed: " + outcome.message);
+      log(LogLevel::error, "step failed; incident opened",
+          {{"case", job.case_id}, {"step", job.step_type}});
+      return store_.finish_job(job.id, result);
+  }
+
+  // The step ran once; its result is applied to the case as it is now. If another change wins
+  // the race, the same result is applied again to the fresh case, never by running the step again.
+  for (int attempt = 1;; ++attempt) {
+    CaseRecord after = *record;
+    HistoryEntry entry;
+    entry.at = now;
+    entry.actor = "system";
+    entry.from = record->state;
+    entry.to = record->state;
+    entry.comment = job.step_type;
+    if (outcome.status == StepStatus::ok) {
+      entry.event = "step_completed";
+      entry.changed = merge_payload(after.data, outcome.output);
+      entry.payload = outcome.output;
+      result.effects = {};
+    } else {
+      entry.event = "step_pending";
+      result.effects.tasks = {make_task(*record, *call, job.step_ref, outcome.output, now)};
+    }
+    after.version = record->version + 1;
+    after.updated_at = now;
+    entry.version = after.version;
+    result.change = CaseChange{after, record->version, entry};
+    auto finished = store_.finish_job(job.id, result);
+    if (finished || finished.error().code != Errc::precondition_failed ||
+        attempt == kMaxJobApplyAttempts) {
+      if (finished) {
+        log(LogLevel::info, entry.event == "step_completed" ? "step completed" : "step pending",
+            {{"case", job.case_id}, {"step", job.step_type}});
+      }
+      return finished;
+    }
+    record = store_.get_case(job.case_id);
+    if (!record) {
+      return record.error();
+    }
+  }
+}
+
+Result<std::vector<TaskRecord>> Runtime::tasks(const Actor& actor, const std::string& id) {
+  if (auto record = get_case(actor, id); !record) {
+    return record.error();
+  }
+  return store_.tasks(id);
+}
+
+Result<std::vector<IncidentRecord>> Runtime::incidents(const Actor& actor, const std::string& id) {
+  if (auto record = get_case(actor, id); !record) {
+    return record.error();
+  }
+  return store_.incidents(id);
+}
+
+Result<void> Runtime::retry_incident(const Actor& actor, const std::string& id,
+                                     const std::string& incident_id) {
+  if (auto record = get_case(actor, id); !record) {
+    return record.error();
+  }
+  if (auto retried = store_.retry_incident(id, incident_id, clock_.now()); !retried) {
+    return retried.error();
+  }
+  log(LogLevel::info, "incident retried",
+      {{"case", id}, {"incident", incident_id}, {"actor", actor.user}});
+  if (on_scheduled_) {
+    on_scheduled_();
+  }
+  return {};
+}
+
+Result<CaseRecord> Runtime::complete_task(const Actor& actor, const std::string& token,
+                                          const boost::json::object& data,
+                                          std::optional<std::string> comment) {
+  auto task = store_.find_task(token);
+  if (!task) {
+    return task.error();
+  }
+  if (!*task) {
+    return Error{Errc::not_found, "no task with this token", {}, "not-found"};
+  }
+  if ((*task)->status != "open") {
+    return Error{Errc::conflict, "task " + (*task)->id + " is already " + (*task)->status, {},
+                 "task-closed"};
+  }
+  for (int attempt = 1;; ++attempt) {
+    auto record = store_.get_case((*task)->case_id);
+    if (!record) {
+      return record.error();
+    }
+    auto workflow = workflow_of(*record);
+    if (!workflow) {
+      return workflow.error();
+    }
+    if (auto problems = validate_payload(**workflow, data); !problems.empty()) {
+      std::vector<std::string> names;
+      for (const auto& p : problems) {
+        names.push_back(p.field);
+      }
+      return Error{Errc::unprocessable,
+                   "task " + (*task)->id + ": invalid fields: " + join(names),
+                   {{"invalid_fields", to_json(problems)}}, "invalid-fields"};
+    }
+    const Timestamp now = clock_.now();
+    CaseRecord after = *record;
+    HistoryEntry entry;
+    entry.at = now;
+    entry.actor = actor.user;
+    entry.event = "task_completed";
+    entry.from = record->state;
+    entry.to = record->state;
+    entry.changed = merge_payload(after.data, data);
+    entry.comment = comment ? comment : std::optional<std::string>((*task)->step_type);
+    entry.payload = data;
+    after.version = record->version + 1;
+    after.updated_at = now;
+    entry.version = after.version;
+    auto closed = store_.close_task((*task)->id, "completed", now,
+                                    CaseChange{after, record->version, entry}, std::nullopt);
+    if (!closed) {
+      if (closed.error().code == Errc::precondition_failed && attempt < kMaxAttempts) {
+        continue;
+      }
+      return closed.error();
+    }
+    log(LogLevel::info, "task completed",
+        {{"case", after.id}, {"task", (*task)->id}, {"actor", actor.user}});
+    if (!(*task)->on_complete) {
+      return after;
+    }
+    // The reaction belongs to the workflow: the engine fires it through the same pipeline.
+    const Actor system{"system", {}};
+    auto fired = fire(system, after.id, FireRequest{*(*task)->on_complete});
+    if (!fired) {
+      log(LogLevel::warning, "on_complete event was not taken",
+          {{"case", after.id}, {"event", *(*task)->on_complete},
+           {"reason", errc_name(fired.error().code)}});
+      return after;
+    }
+    return fired->record;
+  }
+}
+
+Result<CaseRecord> Runtime::fail_task(const Actor& actor, const std::string& token,
+                                      const std::string& reason) {
+  auto task = store_.find_task(token);
+  if (!task) {
+    return task.error();
+  }
+  if (!*task) {
+    return Error{Errc::not_found, "no task with this token", {}, "not-found"};
+  }
+  if ((*task)->status != "open") {
+    return Error{Errc::conflict, "task " + (*task)->id + " is already " + (*task)->status, {},
+                 "task-closed"};
+  }
+  for (int attempt = 1;; ++attempt) {
+    auto record = store_.get_case((*task)->case_id);
+    if (!record) {
+      return record.error();
+    }
+    const Timestamp now = clock_.now();
+    CaseRecord after = *record;
+    HistoryEntry entry;
+    entry.at = now;
+    entry.actor = actor.user;
+    entry.event = "task_failed";
+    entry.from = record->state;
+    entry.to = record->state;
+    entry.comment = (*task)->step_type + ": " + reason;
+    after.version = record->version + 1;
+    after.updated_at = now;
+    entry.version = after.version;
+    IncidentRecord incident{security::random_hex(8), after.id,   0,      (*task)->step_type,
+                            "task failed: " + reason, 1,         "open", now,
+                            {}};
+    auto closed = store_.close_task((*task)->id, "failed", now,
+                                    CaseChange{after, record->version, entry}, incident);
+    if (!closed) {
+      if (closed.error().code == Errc::precondition_failed && attempt < kMaxAttempts) {
+        continue;
+      }
+      return closed.error();
+    }
+    log(LogLevel::warning, "task failed; incident opened",
+        {{"case", after.id}, {"task", (*task)->id}, {"actor", actor.user}});
+    return after;
+  }
 }
 
 }  // namespace carepath::runtime

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -72,10 +73,44 @@ class Runtime {
 
   const WorkflowRegistry& workflows() const { return workflows_; }
 
+  // Runs one claimed outbox job and records how it ended (see Store::finish_job): its output in
+  // the case, a task when it is pending, a retry with backoff, or an incident when retries run
+  // out. Errors are storage errors only; a failing step is an outcome, not an error.
+  Result<void> run_job(const OutboxJob& job);
+
+  // Completes an open task with data for the case (fields the workflow declares), then fires the
+  // step's on_complete event, if any, as the engine. The token is the credential: whoever holds
+  // it may complete the task. Errc::not_found: unknown token; Errc::conflict: already closed.
+  Result<CaseRecord> complete_task(const Actor& actor, const std::string& token,
+                                   const boost::json::object& data,
+                                   std::optional<std::string> comment);
+  // Fails an open task: recorded in history, and an incident is opened on the case.
+  Result<CaseRecord> fail_task(const Actor& actor, const std::string& token,
+                               const std::string& reason);
+  Result<std::vector<TaskRecord>> tasks(const Actor& actor, const std::string& id);
+  Result<std::vector<IncidentRecord>> incidents(const Actor& actor, const std::string& id);
+  Result<void> retry_incident(const Actor& actor, const std::string& id,
+                              const std::string& incident_id);
+
+  // Called after a commit that scheduled outbox jobs (the worker's wake-up).
+  void set_on_scheduled(std::function<void()> wake) { on_scheduled_ = std::move(wake); }
+
  private:
+  // Runs the step calls of a transition in order (the source state's on_exit, the row's steps,
+  // the target state's on_enter): synchronous ones now, merging their output into `data`;
+  // asynchronous ones, and tasks of pending steps, become effects of the commit.
+  Result<CaseEffects> run_steps(const Workflow& workflow, const CaseRecord& before,
+                                const std::optional<std::string>& event,
+                                const std::optional<std::string>& from, const std::string& to,
+                                const Transition* row, std::size_t row_index,
+                                boost::json::object& data, std::vector<std::string>& changed,
+                                std::int64_t new_version, Timestamp now);
+  void scheduled(const CaseEffects& effects) const;
+
   Store& store_;
   const Clock& clock_;
   const WorkflowRegistry& workflows_;
+  std::function<void()> on_scheduled_;
 };
 
 }  // namespace carepath::runtime

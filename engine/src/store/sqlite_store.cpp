@@ -90,9 +90,61 @@ CREATE TABLE tokens (
 );
 )sql";
 
+// Version 2: the outbox of asynchronous step calls, tasks (pending steps) and incidents.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE outbox (
+  id               INTEGER PRIMARY KEY,
+  case_id          TEXT    NOT NULL REFERENCES cases (id),
+  workflow         TEXT    NOT NULL,
+  workflow_version INTEGER NOT NULL,
+  step_ref         TEXT    NOT NULL,
+  step_type        TEXT    NOT NULL,
+  event            TEXT,
+  from_state       TEXT,
+  to_state         TEXT    NOT NULL,
+  idempotency_key  TEXT    NOT NULL UNIQUE,
+  attempts         INTEGER NOT NULL,
+  max_attempts     INTEGER NOT NULL,
+  backoff_ms       INTEGER NOT NULL,
+  next_at          INTEGER NOT NULL,
+  lease_until      INTEGER NOT NULL DEFAULT 0,
+  status           TEXT    NOT NULL,
+  last_error       TEXT,
+  created_at       INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (status, next_at);
+
+CREATE TABLE tasks (
+  id               TEXT    PRIMARY KEY,
+  token            TEXT    NOT NULL UNIQUE,
+  case_id          TEXT    NOT NULL REFERENCES cases (id),
+  step_type        TEXT    NOT NULL,
+  step_ref         TEXT    NOT NULL,
+  on_complete      TEXT,
+  description_json TEXT    NOT NULL,
+  status           TEXT    NOT NULL,
+  created_at       INTEGER NOT NULL,
+  closed_at        INTEGER
+);
+CREATE INDEX tasks_by_case ON tasks (case_id, created_at);
+
+CREATE TABLE incidents (
+  id          TEXT    PRIMARY KEY,
+  case_id     TEXT    NOT NULL REFERENCES cases (id),
+  job_id      INTEGER REFERENCES outbox (id),  -- NULL for a failed task of a synchronous step
+  step_type   TEXT    NOT NULL,
+  message     TEXT    NOT NULL,
+  attempts    INTEGER NOT NULL,
+  status      TEXT    NOT NULL,
+  created_at  INTEGER NOT NULL,
+  resolved_at INTEGER
+);
+CREATE INDEX incidents_by_case ON incidents (case_id, created_at);
+)sql";
+
 // kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
 // version; never edit a released one, because databases in the field have already run it.
-constexpr std::array<std::string_view, 1> kMigrations = {kSchemaV1};
+constexpr std::array<std::string_view, 2> kMigrations = {kSchemaV1, kSchemaV2};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 constexpr std::size_t kMaxPageSize = 500;
@@ -751,7 +803,8 @@ Result<std::vector<WorkflowSource>> SqliteStore::workflows() {
   return sources;
 }
 
-Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEntry& opened) {
+Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEntry& opened,
+                                      const CaseEffects& effects) {
   const std::string what = "create case '" + record.id + "'";
   std::lock_guard lock(mutex_);
   Transaction transaction(db_.get());
@@ -798,6 +851,9 @@ Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEnt
       return inserted.error();
     }
   }
+  if (auto inserted = insert_effects_locked(effects); !inserted) {
+    return inserted.error();
+  }
   return transaction.commit();
 }
 
@@ -818,21 +874,14 @@ Result<CaseRecord> SqliteStore::get_case(const std::string& id) {
   return read_case(*select);
 }
 
-Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expected_version,
-                                      const HistoryEntry& entry,
-                                      const std::optional<IdempotencyRecord>& idempotency) {
+Result<void> SqliteStore::apply_change_locked(const CaseChange& change) {
+  const CaseRecord& after = change.after;
+  const std::int64_t expected_version = change.expected_version;
   const std::string what = "update case '" + after.id + "'";
   if (expected_version < 1 || after.version != expected_version + 1) {
     return make_error(Errc::invalid_argument,
                       "case '" + after.id + "': the new version must be the expected one plus 1");
   }
-  std::lock_guard lock(mutex_);
-  Transaction transaction(db_.get());
-  auto began = transaction.begin_immediate();
-  if (!began) {
-    return began.error();
-  }
-
   std::int64_t changed_rows = 0;
   {
     // Compare-and-set on the version: the optimistic lock that makes concurrent writers to one
@@ -881,18 +930,97 @@ Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expe
     return error;
   }
 
-  {
-    auto insert = prepare(kInsertEvent);
+  auto insert = prepare(kInsertEvent);
+  if (!insert) {
+    return insert.error();
+  }
+  bind_event(*insert, after.id, change.entry, after.version);
+  return insert->run(what);
+}
+
+Result<void> SqliteStore::insert_effects_locked(const CaseEffects& effects) {
+  for (const OutboxJob& job : effects.jobs) {
+    auto insert = prepare(
+        "INSERT INTO outbox (case_id, workflow, workflow_version, step_ref, step_type, event, "
+        "from_state, to_state, idempotency_key, attempts, max_attempts, backoff_ms, next_at, "
+        "lease_until, status, last_error, created_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 0, 'pending', NULL, ?14)");
     if (!insert) {
       return insert.error();
     }
-    bind_event(*insert, after.id, entry, after.version);
-    auto inserted = insert->run(what);
-    if (!inserted) {
-      return inserted.error();
+    insert->bind_text(1, job.case_id);
+    insert->bind_text(2, job.workflow);
+    insert->bind_int64(3, job.workflow_version);
+    insert->bind_text(4, job.step_ref);
+    insert->bind_text(5, job.step_type);
+    insert->bind_optional_text(6, job.event);
+    insert->bind_optional_text(7, job.from);
+    insert->bind_text(8, job.to);
+    insert->bind_text(9, job.idempotency_key);
+    insert->bind_int64(10, job.attempts);
+    insert->bind_int64(11, job.max_attempts);
+    insert->bind_int64(12, job.backoff_ms);
+    insert->bind_int64(13, job.next_at);
+    insert->bind_int64(14, job.created_at);
+    if (auto r = insert->run("schedule step '" + job.step_type + "'"); !r) {
+      return r.error();
     }
   }
+  for (const TaskRecord& task : effects.tasks) {
+    auto insert = prepare(
+        "INSERT INTO tasks (id, token, case_id, step_type, step_ref, on_complete, "
+        "description_json, status, created_at, closed_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'open', ?8, NULL)");
+    if (!insert) {
+      return insert.error();
+    }
+    insert->bind_text(1, task.id);
+    insert->bind_text(2, task.token);
+    insert->bind_text(3, task.case_id);
+    insert->bind_text(4, task.step_type);
+    insert->bind_text(5, task.step_ref);
+    insert->bind_optional_text(6, task.on_complete);
+    insert->bind_text(7, boost::json::serialize(task.description));
+    insert->bind_int64(8, task.created_at);
+    if (auto r = insert->run("create task for step '" + task.step_type + "'"); !r) {
+      return r.error();
+    }
+  }
+  return {};
+}
 
+Result<void> SqliteStore::insert_incident_locked(const IncidentRecord& incident) {
+  auto insert = prepare(
+      "INSERT INTO incidents (id, case_id, job_id, step_type, message, attempts, status, "
+      "created_at, resolved_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'open', ?7, NULL)");
+  if (!insert) {
+    return insert.error();
+  }
+  insert->bind_text(1, incident.id);
+  insert->bind_text(2, incident.case_id);
+  insert->bind_optional_int64(3, incident.job_id != 0 ? std::optional<std::int64_t>(incident.job_id)
+                                                      : std::nullopt);
+  insert->bind_text(4, incident.step_type);
+  insert->bind_text(5, incident.message);
+  insert->bind_int64(6, incident.attempts);
+  insert->bind_int64(7, incident.created_at);
+  return insert->run("open incident on case '" + incident.case_id + "'");
+}
+
+Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expected_version,
+                                      const HistoryEntry& entry,
+                                      const std::optional<IdempotencyRecord>& idempotency,
+                                      const CaseEffects& effects) {
+  const std::string what = "update case '" + after.id + "'";
+  std::lock_guard lock(mutex_);
+  Transaction transaction(db_.get());
+  auto began = transaction.begin_immediate();
+  if (!began) {
+    return began.error();
+  }
+  if (auto applied = apply_change_locked(CaseChange{after, expected_version, entry}); !applied) {
+    return applied.error();
+  }
   if (idempotency) {
     auto insert = prepare("INSERT INTO idempotency (" CP_IDEMPOTENCY_COLUMNS
                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -915,6 +1043,9 @@ Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expe
       }
       return inserted.error();
     }
+  }
+  if (auto inserted = insert_effects_locked(effects); !inserted) {
+    return inserted.error();
   }
   return transaction.commit();
 }
@@ -1167,5 +1298,347 @@ Result<std::vector<TokenRecord>> SqliteStore::tokens() {
 #undef CP_TOKEN_COLUMNS
 #undef CP_IDEMPOTENCY_COLUMNS
 #undef CP_WORKFLOW_COLUMNS
+
+namespace {
+
+#define CP_OUTBOX_COLUMNS                                                                     \
+  "id, case_id, workflow, workflow_version, step_ref, step_type, event, from_state, to_state, " \
+  "idempotency_key, attempts, max_attempts, backoff_ms, next_at, status, last_error, created_at"
+
+OutboxJob read_job(const Statement& row) {
+  OutboxJob job;
+  job.id = row.int64(0);
+  job.case_id = row.text(1);
+  job.workflow = row.text(2);
+  job.workflow_version = static_cast<int>(row.int64(3));
+  job.step_ref = row.text(4);
+  job.step_type = row.text(5);
+  job.event = row.optional_text(6);
+  job.from = row.optional_text(7);
+  job.to = row.text(8);
+  job.idempotency_key = row.text(9);
+  job.attempts = static_cast<int>(row.int64(10));
+  job.max_attempts = static_cast<int>(row.int64(11));
+  job.backoff_ms = row.int64(12);
+  job.next_at = row.int64(13);
+  job.status = row.text(14);
+  job.last_error = row.optional_text(15);
+  job.created_at = row.int64(16);
+  return job;
+}
+
+#define CP_TASK_COLUMNS                                                                    \
+  "id, token, case_id, step_type, step_ref, on_complete, description_json, status, created_at, " \
+  "closed_at"
+
+Result<TaskRecord> read_task(const Statement& row) {
+  TaskRecord task;
+  task.id = row.text(0);
+  task.token = row.text(1);
+  task.case_id = row.text(2);
+  task.step_type = row.text(3);
+  task.step_ref = row.text(4);
+  task.on_complete = row.optional_text(5);
+  auto description = parse_object(row.text(6), "task description");
+  if (!description) {
+    return description.error();
+  }
+  task.description = std::move(*description);
+  task.status = row.text(7);
+  task.created_at = row.int64(8);
+  task.closed_at = row.optional_int64(9);
+  return task;
+}
+
+#define CP_INCIDENT_COLUMNS \
+  "id, case_id, job_id, step_type, message, attempts, status, created_at, resolved_at"
+
+IncidentRecord read_incident(const Statement& row) {
+  IncidentRecord incident;
+  incident.id = row.text(0);
+  incident.case_id = row.text(1);
+  incident.job_id = row.is_null(2) ? 0 : row.int64(2);
+  incident.step_type = row.text(3);
+  incident.message = row.text(4);
+  incident.attempts = static_cast<int>(row.int64(5));
+  incident.status = row.text(6);
+  incident.created_at = row.int64(7);
+  incident.resolved_at = row.optional_int64(8);
+  return incident;
+}
+
+}  // namespace
+
+Result<std::vector<OutboxJob>> SqliteStore::claim_jobs(Timestamp now, std::int64_t lease_ms,
+                                                       std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  Transaction transaction(db_.get());
+  auto began = transaction.begin_immediate();
+  if (!began) {
+    return began.error();
+  }
+  std::vector<OutboxJob> jobs;
+  {
+    auto select = prepare("SELECT " CP_OUTBOX_COLUMNS
+                          " FROM outbox WHERE status = 'pending' AND next_at <= ?1 "
+                          "AND lease_until <= ?1 ORDER BY next_at, id LIMIT ?2");
+    if (!select) {
+      return select.error();
+    }
+    select->bind_int64(1, now);
+    select->bind_int64(2, static_cast<std::int64_t>(std::clamp<std::size_t>(limit, 1, 100)));
+    for (;;) {
+      auto row = select->step("claim outbox jobs");
+      if (!row) {
+        return row.error();
+      }
+      if (!*row) {
+        break;
+      }
+      jobs.push_back(read_job(*select));
+    }
+  }
+  for (const auto& job : jobs) {
+    auto lease = prepare("UPDATE outbox SET lease_until = ?2 WHERE id = ?1");
+    if (!lease) {
+      return lease.error();
+    }
+    lease->bind_int64(1, job.id);
+    lease->bind_int64(2, now + lease_ms);
+    if (auto r = lease->run("lease outbox job"); !r) {
+      return r.error();
+    }
+  }
+  if (auto committed = transaction.commit(); !committed) {
+    return committed.error();
+  }
+  return jobs;
+}
+
+Result<std::optional<Timestamp>> SqliteStore::next_job_at() {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT MIN(MAX(next_at, lease_until)) FROM outbox WHERE status = 'pending'");
+  if (!select) {
+    return select.error();
+  }
+  auto row = select->step("find the next outbox job");
+  if (!row) {
+    return row.error();
+  }
+  if (!*row || select->is_null(0)) {
+    return std::optional<Timestamp>{};
+  }
+  return std::optional<Timestamp>{select->int64(0)};
+}
+
+Result<void> SqliteStore::finish_job(std::int64_t job_id, const JobResult& result) {
+  std::lock_guard lock(mutex_);
+  Transaction transaction(db_.get());
+  auto began = transaction.begin_immediate();
+  if (!began) {
+    return began.error();
+  }
+  if (result.change) {
+    if (auto applied = apply_change_locked(*result.change); !applied) {
+      return applied.error();
+    }
+  }
+  if (auto inserted = insert_effects_locked(result.effects); !inserted) {
+    return inserted.error();
+  }
+  if (result.incident) {
+    if (auto inserted = insert_incident_locked(*result.incident); !inserted) {
+      return inserted.error();
+    }
+  }
+  auto update = prepare(
+      "UPDATE outbox SET status = ?2, attempts = ?3, next_at = ?4, last_error = ?5, "
+      "lease_until = 0 WHERE id = ?1");
+  if (!update) {
+    return update.error();
+  }
+  update->bind_int64(1, job_id);
+  update->bind_text(2, result.status);
+  update->bind_int64(3, result.attempts);
+  update->bind_int64(4, result.next_at);
+  update->bind_optional_text(5, result.last_error);
+  if (auto r = update->run("finish outbox job"); !r) {
+    return r.error();
+  }
+  return transaction.commit();
+}
+
+Result<std::vector<IncidentRecord>> SqliteStore::incidents(const std::string& case_id) {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT " CP_INCIDENT_COLUMNS
+                        " FROM incidents WHERE case_id = ?1 ORDER BY created_at DESC, id");
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, case_id);
+  std::vector<IncidentRecord> out;
+  for (;;) {
+    auto row = select->step("list incidents");
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      break;
+    }
+    out.push_back(read_incident(*select));
+  }
+  return out;
+}
+
+Result<void> SqliteStore::retry_incident(const std::string& case_id,
+                                         const std::string& incident_id, Timestamp now) {
+  std::lock_guard lock(mutex_);
+  Transaction transaction(db_.get());
+  auto began = transaction.begin_immediate();
+  if (!began) {
+    return began.error();
+  }
+  std::int64_t job_id = 0;
+  {
+    auto select = prepare("SELECT job_id, status FROM incidents WHERE id = ?1 AND case_id = ?2");
+    if (!select) {
+      return select.error();
+    }
+    select->bind_text(1, incident_id);
+    select->bind_text(2, case_id);
+    auto row = select->step("read incident");
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      return make_error(Errc::not_found,
+                        "incident '" + incident_id + "' not found on case '" + case_id + "'");
+    }
+    if (select->text(1) != "open") {
+      Error e = make_error(Errc::conflict, "incident '" + incident_id + "' is not open");
+      e.type = "incident-not-open";
+      return e;
+    }
+    if (select->is_null(0)) {
+      Error e = make_error(Errc::conflict, "incident '" + incident_id +
+                                               "' came from a failed task, not an outbox job; "
+                                               "fire the step's transition again instead");
+      e.type = "incident-not-retryable";
+      return e;
+    }
+    job_id = select->int64(0);
+  }
+  {
+    auto resolve =
+        prepare("UPDATE incidents SET status = 'resolved', resolved_at = ?2 WHERE id = ?1");
+    if (!resolve) {
+      return resolve.error();
+    }
+    resolve->bind_text(1, incident_id);
+    resolve->bind_int64(2, now);
+    if (auto r = resolve->run("resolve incident"); !r) {
+      return r.error();
+    }
+  }
+  auto requeue = prepare(
+      "UPDATE outbox SET status = 'pending', attempts = 0, next_at = ?2, lease_until = 0 "
+      "WHERE id = ?1");
+  if (!requeue) {
+    return requeue.error();
+  }
+  requeue->bind_int64(1, job_id);
+  requeue->bind_int64(2, now);
+  if (auto r = requeue->run("requeue outbox job"); !r) {
+    return r.error();
+  }
+  return transaction.commit();
+}
+
+Result<std::optional<TaskRecord>> SqliteStore::find_task(const std::string& token) {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT " CP_TASK_COLUMNS " FROM tasks WHERE token = ?1");
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, token);
+  auto row = select->step("find task");
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return std::optional<TaskRecord>{};
+  }
+  auto task = read_task(*select);
+  if (!task) {
+    return task.error();
+  }
+  return std::optional<TaskRecord>{std::move(*task)};
+}
+
+Result<std::vector<TaskRecord>> SqliteStore::tasks(const std::string& case_id) {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT " CP_TASK_COLUMNS
+                        " FROM tasks WHERE case_id = ?1 ORDER BY created_at, id");
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, case_id);
+  std::vector<TaskRecord> out;
+  for (;;) {
+    auto row = select->step("list tasks");
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      break;
+    }
+    auto task = read_task(*select);
+    if (!task) {
+      return task.error();
+    }
+    out.push_back(std::move(*task));
+  }
+  return out;
+}
+
+Result<void> SqliteStore::close_task(const std::string& task_id, const std::string& status,
+                                     Timestamp now, const std::optional<CaseChange>& change,
+                                     const std::optional<IncidentRecord>& incident) {
+  std::lock_guard lock(mutex_);
+  Transaction transaction(db_.get());
+  auto began = transaction.begin_immediate();
+  if (!began) {
+    return began.error();
+  }
+  {
+    auto close = prepare(
+        "UPDATE tasks SET status = ?2, closed_at = ?3 WHERE id = ?1 AND status = 'open'");
+    if (!close) {
+      return close.error();
+    }
+    close->bind_text(1, task_id);
+    close->bind_text(2, status);
+    close->bind_int64(3, now);
+    if (auto r = close->run("close task"); !r) {
+      return r.error();
+    }
+    if (close->changes() == 0) {
+      Error e = make_error(Errc::conflict, "task '" + task_id + "' is no longer open");
+      e.type = "task-closed";
+      return e;
+    }
+  }
+  if (change) {
+    if (auto applied = apply_change_locked(*change); !applied) {
+      return applied.error();
+    }
+  }
+  if (incident) {
+    if (auto inserted = insert_incident_locked(*incident); !inserted) {
+      return inserted.error();
+    }
+  }
+  return transaction.commit();
+}
 
 }  // namespace carepath::store

@@ -31,7 +31,7 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
   static constexpr int kBusyTimeoutMs = 5000;
 
   // Opens (creating it when absent) the database at `path`, or a private in-memory database for
@@ -49,14 +49,16 @@ class SqliteStore final : public Store {
   Result<std::vector<WorkflowSource>> workflows() override;
 
   // `opened.seq` is 1 and `opened.version` is `record.version`, whatever the arguments hold.
-  Result<void> create_case(const CaseRecord& record, const HistoryEntry& opened) override;
+  Result<void> create_case(const CaseRecord& record, const HistoryEntry& opened,
+                           const CaseEffects& effects) override;
   Result<CaseRecord> get_case(const std::string& id) override;
   // The case's id, code and created_at are fixed at creation; `after`'s copies are not written.
   // `entry.seq` is assigned (last + 1) and `entry.version` is stored as `after.version`.
   // Errc::invalid_argument when `after.version` is not `expected_version + 1`.
   Result<void> update_case(const CaseRecord& after, std::int64_t expected_version,
                            const HistoryEntry& entry,
-                           const std::optional<IdempotencyRecord>& idempotency) override;
+                           const std::optional<IdempotencyRecord>& idempotency,
+                           const CaseEffects& effects) override;
   Result<CasePage> list_cases(const CaseQuery& query) override;
   // `limit` is clamped to 1..500, like list_cases.
   Result<HistoryPage> history(const std::string& case_id, std::size_t limit,
@@ -64,6 +66,19 @@ class SqliteStore final : public Store {
   Result<std::optional<IdempotencyRecord>> find_idempotency(const std::string& case_id,
                                                             const std::string& actor,
                                                             const std::string& key) override;
+
+  Result<std::vector<OutboxJob>> claim_jobs(Timestamp now, std::int64_t lease_ms,
+                                            std::size_t limit) override;
+  Result<std::optional<Timestamp>> next_job_at() override;
+  Result<void> finish_job(std::int64_t job_id, const JobResult& result) override;
+  Result<std::vector<IncidentRecord>> incidents(const std::string& case_id) override;
+  Result<void> retry_incident(const std::string& case_id, const std::string& incident_id,
+                              Timestamp now) override;
+  Result<std::optional<TaskRecord>> find_task(const std::string& token) override;
+  Result<std::vector<TaskRecord>> tasks(const std::string& case_id) override;
+  Result<void> close_task(const std::string& task_id, const std::string& status, Timestamp now,
+                          const std::optional<CaseChange>& change,
+                          const std::optional<IncidentRecord>& incident) override;
 
   // Errc::conflict when the id or hash already exists.
   Result<void> create_token(const TokenRecord& token) override;
@@ -91,6 +106,10 @@ class SqliteStore final : public Store {
   // The cached statement for `sql`, prepared on first use. Requires: the same SQL text is not
   // borrowed twice at once (the second borrow would reset the first).
   Result<Statement> prepare(std::string_view sql);
+  // Within an open transaction: the compare-and-set of one case row and its history entry.
+  Result<void> apply_change_locked(const CaseChange& change);
+  Result<void> insert_effects_locked(const CaseEffects& effects);
+  Result<void> insert_incident_locked(const IncidentRecord& incident);
   // Runs one or more statements that return no rows; not cached.
   Result<void> execute(std::string_view sql, std::string_view what);
 

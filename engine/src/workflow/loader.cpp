@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -15,7 +16,10 @@
 #include <system_error>
 #include <utility>
 
+#include <boost/json/value.hpp>
 #include <yaml-cpp/yaml.h>
+
+#include "core/json_schema.hpp"
 
 namespace carepath::workflow {
 namespace {
@@ -23,15 +27,20 @@ namespace {
 constexpr int kFormatVersion = 1;
 
 // The keys of format 1, in the order the docs list them. Anything else is an error: that is what
-// lets a later version add keys (steps, timers, ...) without changing the meaning of any file
-// that loads today.
+// lets a later version add keys (timers, ...) without changing the meaning of any file that
+// loads today.
 constexpr std::array<std::string_view, 8> kTopKeys{"carepath",    "workflow", "version", "title",
                                                    "description", "roles",    "fields",  "states"};
 constexpr std::array<std::string_view, 8> kFieldKeys{
     "type", "min", "max", "values", "sensitivity", "visible_to", "editable_by", "description"};
-constexpr std::array<std::string_view, 4> kStateKeys{"initial", "final", "description", "on"};
-constexpr std::array<std::string_view, 5> kTransitionKeys{"to", "roles", "requires", "when",
-                                                          "description"};
+constexpr std::array<std::string_view, 6> kStateKeys{"initial",  "final",   "description",
+                                                     "on_enter", "on_exit", "on"};
+constexpr std::array<std::string_view, 6> kTransitionKeys{"to",   "roles", "requires",
+                                                          "when", "steps", "description"};
+constexpr std::array<std::string_view, 6> kStepCallKeys{"step",  "with",  "when",
+                                                        "async", "retry", "on_complete"};
+constexpr std::array<std::string_view, 2> kRetryKeys{"max_attempts", "backoff"};
+constexpr std::int64_t kMaxAttemptsLimit = 100;
 // Case history records these itself; a transition with the same name would be ambiguous there.
 constexpr std::array<std::string_view, 2> kReservedEvents{"opened", "updated"};
 
@@ -168,6 +177,192 @@ std::optional<std::int64_t> plain_integer(const YAML::Node& node) {
     return std::nullopt;
   }
   return value;
+}
+
+// "500ms", "30s", "5m", "2h", "1d": a whole number and one unit, in milliseconds; nullopt for any
+// other spelling or a value too large to hold.
+std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
+  constexpr std::array<std::pair<std::string_view, std::int64_t>, 5> kUnits{{
+      {"ms", 1},
+      {"s", 1'000},
+      {"m", 60'000},
+      {"h", 3'600'000},
+      {"d", 86'400'000},
+  }};
+  const std::size_t digits = s.find_first_not_of("0123456789");
+  if (digits == 0 || digits == std::string_view::npos) {
+    return std::nullopt;
+  }
+  std::int64_t count = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + digits, count);
+  if (ec != std::errc() || end != s.data() + digits) {
+    return std::nullopt;
+  }
+  for (const auto& [unit, ms] : kUnits) {
+    if (s.substr(digits) == unit) {
+      if (count > INT64_MAX / ms) {
+        return std::nullopt;
+      }
+      return count * ms;
+    }
+  }
+  return std::nullopt;
+}
+
+std::size_t count_digits(std::string_view s, std::size_t& i) {
+  const std::size_t start = i;
+  while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+    ++i;
+  }
+  return i - start;
+}
+
+// The YAML 1.2 core schema's float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool is_core_float(std::string_view s) {
+  std::size_t i = 0;
+  if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+    ++i;
+  }
+  const std::size_t whole = count_digits(s, i);
+  std::size_t fraction = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    fraction = count_digits(s, i);
+  }
+  if (whole == 0 && fraction == 0) {
+    return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) {
+      ++i;
+    }
+    if (count_digits(s, i) == 0) {
+      return false;
+    }
+  }
+  return i == s.size();
+}
+
+// The value of a plain scalar under the YAML 1.2 core schema (null, booleans, decimal, octal
+// `0o` and hexadecimal `0x` integers, floats), so that `with:` blocks mean what the YAML spec and
+// other tools say; anything else is a string. nullopt for a number JSON cannot hold (.inf, .nan,
+// 1e999).
+std::optional<boost::json::value> core_schema_value(const std::string& s) {
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") {
+    return boost::json::value(nullptr);
+  }
+  if (s == "true" || s == "True" || s == "TRUE") {
+    return boost::json::value(true);
+  }
+  if (s == "false" || s == "False" || s == "FALSE") {
+    return boost::json::value(false);
+  }
+  const std::string_view body = std::string_view(s).substr(s.front() == '+' ? 1 : 0);
+  auto integer = [](std::string_view digits, int base) -> std::optional<boost::json::value> {
+    std::int64_t value = 0;
+    const auto [end, ec] =
+        std::from_chars(digits.data(), digits.data() + digits.size(), value, base);
+    if (ec == std::errc() && end == digits.data() + digits.size()) {
+      return boost::json::value(value);
+    }
+    std::uint64_t big = 0;
+    const auto [big_end, big_ec] =
+        std::from_chars(digits.data(), digits.data() + digits.size(), big, base);
+    if (big_ec == std::errc() && big_end == digits.data() + digits.size()) {
+      return boost::json::value(big);
+    }
+    return std::nullopt;
+  };
+  auto all_of = [](std::string_view digits, std::string_view allowed) {
+    return !digits.empty() && digits.find_first_not_of(allowed) == std::string_view::npos;
+  };
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'x')) {
+    const std::string_view digits = std::string_view(s).substr(2);
+    const bool octal = s[1] == 'o';
+    if (all_of(digits, octal ? "01234567" : "0123456789abcdefABCDEF")) {
+      return integer(digits, octal ? 8 : 16);
+    }
+    return boost::json::value(s);
+  }
+  const std::string_view unsigned_body = body.substr(!body.empty() && body.front() == '-' ? 1 : 0);
+  if (all_of(unsigned_body, "0123456789")) {
+    if (auto value = integer(body, 10)) {
+      return value;
+    }
+    // Too large for 64 bits: still a number, as JSON would read it.
+  } else if (s == ".inf" || s == ".Inf" || s == ".INF" || s == "+.inf" || s == "+.Inf" ||
+             s == "+.INF" || s == "-.inf" || s == "-.Inf" || s == "-.INF" || s == ".nan" ||
+             s == ".NaN" || s == ".NAN") {
+    return std::nullopt;
+  } else if (!is_core_float(s)) {
+    return boost::json::value(s);
+  }
+  double value = 0;
+  const auto [end, ec] = std::from_chars(body.data(), body.data() + body.size(), value);
+  if (ec != std::errc() || end != body.data() + body.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return boost::json::value(value);
+}
+
+// One reference token of a JSON Pointer, unescaped ("~1" is '/', "~0" is '~').
+std::string unescape_pointer_token(std::string_view token) {
+  std::string out;
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    if (token[i] == '~' && i + 1 < token.size() && (token[i + 1] == '0' || token[i + 1] == '1')) {
+      out += token[i + 1] == '0' ? '~' : '/';
+      ++i;
+    } else {
+      out += token[i];
+    }
+  }
+  return out;
+}
+
+// The reference tokens of a JSON Pointer: "/checks/0" is {"checks", "0"}; "" is none.
+std::vector<std::string> pointer_tokens(std::string_view pointer) {
+  std::vector<std::string> out;
+  for (std::size_t at = 0; at < pointer.size();) {
+    const std::size_t next = pointer.find('/', at + 1);
+    const std::size_t end = next == std::string_view::npos ? pointer.size() : next;
+    out.push_back(unescape_pointer_token(pointer.substr(at + 1, end - at - 1)));
+    at = end;
+  }
+  return out;
+}
+
+// The keys the schema declares (`properties`) for the object at the first `depth` tokens, found
+// by following `properties` and `items` only; empty when there is no such plain path.
+std::vector<std::string> schema_keys(const boost::json::value& schema,
+                                     const std::vector<std::string>& tokens, std::size_t depth) {
+  const boost::json::value* at = &schema;
+  for (std::size_t i = 0; i <= depth; ++i) {
+    if (!at->is_object()) {
+      return {};
+    }
+    const boost::json::value* properties = at->as_object().if_contains("properties");
+    if (i == depth) {
+      std::vector<std::string> out;
+      if (properties != nullptr && properties->is_object()) {
+        for (const auto& member : properties->as_object()) {
+          out.emplace_back(member.key());
+        }
+      }
+      return out;
+    }
+    const boost::json::value* items = at->as_object().if_contains("items");
+    if (properties != nullptr && properties->is_object() &&
+        properties->as_object().contains(tokens[i])) {
+      at = &properties->as_object().at(tokens[i]);
+    } else if (items != nullptr && items->is_object() && !tokens[i].empty() &&
+               tokens[i].find_first_not_of("0123456789") == std::string::npos) {
+      at = items;
+    } else {
+      return {};
+    }
+  }
+  return {};
 }
 
 std::size_t utf8_length(std::uint32_t code_point) {
@@ -479,8 +674,8 @@ struct NameItem {
 
 class Loader {
  public:
-  Loader(std::string_view text, std::string file_name)
-      : source_(text), file_(std::move(file_name)) {}
+  Loader(std::string_view text, std::string file_name, const StepCatalog* steps)
+      : source_(text), file_(std::move(file_name)), steps_(steps) {}
 
   LoadResult run();
 
@@ -524,8 +719,21 @@ class Loader {
   EventId intern_event(const std::string& name);
   void check_graph(const Entry& states_entry);
 
+  // --- step calls ---
+  std::vector<StepCall> read_step_calls(const Entry& list);
+  StepCall read_step_call(const YAML::Node& item);
+  const StepType* find_step_type(const Entry& step, const std::string& name);
+  void read_retry(const Entry& retry, RetryPolicy& policy);
+  bool read_config(const StepType& type, const Entry& step, const Entry* with, StepCall& call);
+  boost::json::value to_json(const YAML::Node& node);
+  void report_schema_problem(const StepType& type, const Entry& step, const Entry* with,
+                             const SchemaProblem& problem);
+  void create_instance(const StepType& type, const Entry& step, StepCall& call);
+  void check_on_complete();
+
   SourceText source_;
   std::string file_;
+  const StepCatalog* steps_;
   std::vector<Diagnostic> diagnostics_;
   int errors_ = 0;
   std::shared_ptr<Workflow> workflow_ = std::make_shared<Workflow>();
@@ -536,6 +744,12 @@ class Loader {
   bool roles_declared_ = false;             // the top-level `roles` list was readable
   // Maps and the known key that an unknown key in them was probably meant to be.
   std::vector<std::pair<YAML::Node, std::string>> suggested_;
+  // Every event some state's `on` names, in source order, and the `on_complete` values that
+  // must be among them; checked once every transition has been read.
+  std::vector<std::string> event_names_;
+  std::vector<std::pair<std::string, YAML::Node>> on_complete_refs_;
+  // Step types whose schema this engine's validator was asked about, and its answer.
+  std::map<const StepType*, bool> schema_usable_;
 };
 
 std::vector<Entry> Loader::entries(const YAML::Node& map,
@@ -1042,6 +1256,18 @@ void Loader::read_states(const Entry& states) {
     if (const Entry* d = find(keys, "description")) {
       read_string(*d);
     }
+    if (const Entry* enter = find(keys, "on_enter")) {
+      state.on_enter = read_step_calls(*enter);
+    }
+    if (const Entry* exit = find(keys, "on_exit")) {
+      if (state.final) {
+        error(exit->key, "final state " + in_quotes(e.name) +
+                             " is never left, so its 'on_exit' would never run; remove 'on_exit' "
+                             "or 'final: true'");
+      } else {
+        state.on_exit = read_step_calls(*exit);
+      }
+    }
     const Entry* on = find(keys, "on");
     if (on != nullptr && state.final) {
       error(on->key, "final state " + in_quotes(e.name) +
@@ -1065,6 +1291,7 @@ void Loader::read_states(const Entry& states) {
       read_transitions(id, *on_entries[id]);
     }
   }
+  check_on_complete();
 
   if (errors_ == 0) {
     check_graph(states);
@@ -1086,6 +1313,9 @@ void Loader::read_transitions(StateId from, const Entry& on) {
       error(e.key, "event name " + in_quotes(e.name) + " is reserved (case history uses it); " +
                        "reserved names are: " + join(kReservedEvents));
       continue;
+    }
+    if (std::find(event_names_.begin(), event_names_.end(), e.name) == event_names_.end()) {
+      event_names_.push_back(e.name);
     }
     if (e.value.IsMap()) {
       read_row(from, e.name, e.value, e.key);
@@ -1158,6 +1388,9 @@ void Loader::read_row(StateId from, const std::string& event, const YAML::Node& 
   }
   if (const Entry* when = find(keys, "when")) {
     t.when = compile_guard(*when);
+  }
+  if (const Entry* steps = find(keys, "steps")) {
+    t.steps = read_step_calls(*steps);
   }
   if (const Entry* d = find(keys, "description")) {
     read_string(*d);
@@ -1294,6 +1527,330 @@ void Loader::check_graph(const Entry& states_entry) {
   }
 }
 
+std::vector<StepCall> Loader::read_step_calls(const Entry& list) {
+  std::vector<StepCall> out;
+  if (!expect_kind(list, YAML::NodeType::Sequence, "a list of step calls")) {
+    return out;
+  }
+  for (const auto& item : list.value) {
+    if (!item.IsMap()) {
+      error(item.IsNull() ? list.key : item, "expected a step call (a map with 'step') in " +
+                                                 in_quotes(list.name) + ", found " +
+                                                 std::string(kind_name(item)));
+      continue;
+    }
+    out.push_back(read_step_call(item));
+  }
+  return out;
+}
+
+StepCall Loader::read_step_call(const YAML::Node& item) {
+  const std::vector<Entry> keys = entries(item, kStepCallKeys);
+  StepCall call;
+  call.pos = pos_of(item);
+  const StepType* type = nullptr;
+  const Entry* step = find(keys, "step");
+  if (step != nullptr) {
+    call.pos = pos_of(step->key);
+    if (auto name = read_string(*step)) {
+      type = find_step_type(*step, *name);
+      call.type = std::move(*name);
+    }
+  } else {
+    missing(item, item, "step",
+            "step call has no 'step'; expected the name of a step type, such as 'medical.check'");
+  }
+
+  bool async_known = true;
+  if (const Entry* async = find(keys, "async")) {
+    const auto value = read_bool(*async);
+    async_known = value.has_value();
+    call.async = value.value_or(false);
+  }
+  if (const Entry* retry = find(keys, "retry")) {
+    if (!call.async && async_known) {
+      error(retry->key,
+            "'retry' is only allowed with 'async: true'; a synchronous step runs once, inside "
+            "the transition, and its failure stops the transition");
+    } else {
+      read_retry(*retry, call.retry);
+    }
+  }
+  if (const Entry* when = find(keys, "when")) {
+    call.when = compile_guard(*when);
+  }
+  if (const Entry* on_complete = find(keys, "on_complete")) {
+    if (auto name = read_string(*on_complete)) {
+      on_complete_refs_.emplace_back(*name, on_complete->value);
+      call.on_complete = std::move(*name);
+    }
+  }
+
+  const Entry* with = find(keys, "with");
+  if (type != nullptr) {
+    call.reads = type->reads();
+    if (read_config(*type, *step, with, call)) {
+      create_instance(*type, *step, call);
+    }
+  }
+  return call;
+}
+
+const StepType* Loader::find_step_type(const Entry& step, const std::string& name) {
+  if (steps_ != nullptr) {
+    if (const StepType* type = steps_->find(name)) {
+      return type;
+    }
+  }
+  std::vector<std::string> names;
+  if (steps_ != nullptr) {
+    for (const StepType* type : steps_->all()) {
+      names.push_back(type->name());
+    }
+  }
+  if (names.empty()) {
+    error(step.value, "unknown step type " + in_quotes(name) + ": no plugins are loaded");
+    return nullptr;
+  }
+  std::sort(names.begin(), names.end());
+  const std::string suggestion = closest(name, names);
+  if (!suggestion.empty()) {
+    error(step.value,
+          "unknown step type " + in_quotes(name) + "; did you mean " + in_quotes(suggestion) + "?");
+  } else {
+    error(step.value,
+          "unknown step type " + in_quotes(name) + "; the loaded plugins provide: " + join(names));
+  }
+  return nullptr;
+}
+
+void Loader::read_retry(const Entry& retry, RetryPolicy& policy) {
+  if (!expect_kind(retry, YAML::NodeType::Map, "a map with 'max_attempts' and/or 'backoff'")) {
+    return;
+  }
+  const std::vector<Entry> keys = entries(retry.value, kRetryKeys);
+  if (const Entry* attempts = find(keys, "max_attempts")) {
+    if (const auto value = read_integer(*attempts)) {
+      if (*value < 1 || *value > kMaxAttemptsLimit) {
+        error(attempts->value, "'max_attempts' is " + std::to_string(*value) + "; expected 1 to " +
+                                   std::to_string(kMaxAttemptsLimit) +
+                                   " (runs in all, the first one included)");
+      } else {
+        policy.max_attempts = static_cast<int>(*value);
+      }
+    }
+  }
+  if (const Entry* backoff = find(keys, "backoff")) {
+    if (const auto text = read_string(*backoff)) {
+      const auto ms = parse_duration_ms(*text);
+      if (!ms) {
+        error(backoff->value, "invalid duration " + in_quotes(*text) +
+                                  " for 'backoff'; expected a whole number and a unit: 500ms, "
+                                  "30s, 5m, 2h or 1d");
+      } else if (*ms == 0) {
+        error(backoff->value, "'backoff' is zero; expected a wait of at least 1ms");
+      } else {
+        policy.backoff_ms = *ms;
+      }
+    }
+  }
+}
+
+// Checks `with` against the type's schema and fills call.config; false when it is not usable.
+bool Loader::read_config(const StepType& type, const Entry& step, const Entry* with,
+                         StepCall& call) {
+  const boost::json::value& schema = type.config_schema();
+  if (schema.is_null()) {
+    if (with != nullptr) {
+      error(with->key, "step " + in_quotes(type.name()) + " takes no settings; remove 'with'");
+      return false;
+    }
+    return true;
+  }
+  // The catalog should only hold types with usable schemas; validating against one this
+  // validator does not fully understand would accept settings the plugin never agreed to.
+  auto [checked, inserted] = schema_usable_.emplace(&type, false);
+  if (inserted) {
+    const auto usable = check_schema(schema);
+    checked->second = usable.has_value();
+    if (!usable) {
+      const Error problem = usable.error();
+      error(step.key,
+            "step " + in_quotes(type.name()) +
+                " has a configuration schema the engine cannot enforce: " + problem.message);
+    }
+  }
+  if (!checked->second) {
+    return false;
+  }
+
+  boost::json::value config = boost::json::object{};
+  if (with != nullptr) {
+    if (!expect_kind(*with, YAML::NodeType::Map, "a map of settings")) {
+      return false;
+    }
+    const int errors_before = errors_;
+    config = to_json(with->value);
+    if (errors_ != errors_before) {
+      return false;
+    }
+  }
+  std::vector<SchemaProblem> problems = validate_schema(schema, config);
+  // An unknown key gets the keys that are known there and a suggestion. A misspelt required key
+  // is one mistake, as elsewhere in the file: no "missing required key" on top.
+  std::vector<std::pair<std::string, std::string>> misspelt;  // (object path, message)
+  for (SchemaProblem& problem : problems) {
+    const std::vector<std::string> tokens = pointer_tokens(problem.path);
+    if (problem.message.rfind("unknown key ", 0) != 0 || tokens.empty() ||
+        problem.message.find(';') != std::string::npos) {
+      continue;
+    }
+    const std::vector<std::string> known = schema_keys(schema, tokens, tokens.size() - 1);
+    if (known.empty()) {
+      continue;
+    }
+    problem.message += "; " + expected_one_of(tokens.back(), known);
+    if (const std::string suggestion = closest(tokens.back(), known); !suggestion.empty()) {
+      misspelt.emplace_back(problem.path.substr(0, problem.path.rfind('/')),
+                            "missing required key " + in_quotes(suggestion));
+    }
+  }
+  for (const SchemaProblem& problem : problems) {
+    if (std::find(misspelt.begin(), misspelt.end(), std::pair(problem.path, problem.message)) ==
+        misspelt.end()) {
+      report_schema_problem(type, step, with, problem);
+    }
+  }
+  if (!problems.empty()) {
+    return false;
+  }
+  call.config = std::move(config.as_object());
+  return true;
+}
+
+// The `with:` block as JSON. Keys are always strings; plain scalars follow the YAML 1.2 core
+// schema; quoted and block scalars are strings; an empty value is null.
+boost::json::value Loader::to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      boost::json::object out;
+      for (const Entry& e : entries(node, {})) {
+        out[e.name] = to_json(e.value);
+      }
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      boost::json::array out;
+      for (const auto& item : node) {
+        out.push_back(to_json(item));
+      }
+      return out;
+    }
+    case YAML::NodeType::Scalar: {
+      if (!is_plain(node)) {
+        return boost::json::value(node.Scalar());
+      }
+      auto value = core_schema_value(node.Scalar());
+      if (!value) {
+        error(node, in_quotes(node.Scalar()) +
+                        " is not a number JSON can hold (no infinities, NaN or overflows); quote "
+                        "it if you mean a string");
+        return nullptr;
+      }
+      return std::move(*value);
+    }
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return nullptr;
+}
+
+// Reports one schema problem at the YAML node its JSON Pointer names, or the nearest enclosing
+// node that exists. A map or list is reported at its key, where an editor shows it; an unknown
+// key at that key, and the message names the path of the map that holds it.
+void Loader::report_schema_problem(const StepType& type, const Entry& step, const Entry* with,
+                                   const SchemaProblem& problem) {
+  const bool unknown_key = problem.message.rfind("unknown key ", 0) == 0;
+  const std::vector<std::string> tokens = pointer_tokens(problem.path);
+  const std::string prefix = "step " + in_quotes(type.name()) + ": ";
+  if (with == nullptr) {
+    error(step.key, prefix + "with: " + problem.message);
+    return;
+  }
+  // Walk down by copy-constructing nodes (never assigning: that would rewrite the YAML tree).
+  std::string label = "with";
+  std::function<SourcePos(const YAML::Node&, const YAML::Node&, std::size_t)> walk =
+      [&](const YAML::Node& node, const YAML::Node& key, std::size_t depth) -> SourcePos {
+    const bool last = depth + 1 == tokens.size();
+    if (depth < tokens.size()) {
+      const std::string& token = tokens[depth];
+      const bool name_it = !(unknown_key && last);
+      if (node.IsMap()) {
+        for (const auto& kv : node) {
+          if (kv.first.IsScalar() && kv.first.Scalar() == token) {
+            if (name_it) {
+              label += "." + token;
+            }
+            return walk(kv.second, kv.first, depth + 1);
+          }
+        }
+      } else if (node.IsSequence()) {
+        std::size_t index = 0;
+        const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), index);
+        if (ec == std::errc() && end == token.data() + token.size() && index < node.size()) {
+          if (name_it) {
+            label += "[" + token + "]";
+          }
+          const YAML::Node item = node[index];
+          return walk(item, item, depth + 1);
+        }
+      }
+    }
+    const bool at_key =
+        !node.IsScalar() || depth < tokens.size() || (unknown_key && depth == tokens.size());
+    return pos_of(at_key ? key : node);
+  };
+  const SourcePos pos = walk(with->value, with->key, 0);
+  report(Severity::error, pos, prefix + label + ": " + problem.message);
+}
+
+void Loader::create_instance(const StepType& type, const Entry& step, StepCall& call) {
+  const std::string prefix = "step " + in_quotes(type.name()) + " refused its configuration: ";
+  try {
+    auto instance = type.create(call.config);
+    if (!instance) {
+      const Error refusal = instance.error();
+      error(step.key, prefix + refusal.message);
+      return;
+    }
+    if (*instance == nullptr) {
+      error(step.key, prefix + "the plugin made no instance");
+      return;
+    }
+    call.instance = std::move(*instance);
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    error(step.key, prefix + e.what());
+  }
+}
+
+void Loader::check_on_complete() {
+  for (const auto& [name, node] : on_complete_refs_) {
+    if (std::find(event_names_.begin(), event_names_.end(), name) != event_names_.end()) {
+      continue;
+    }
+    if (event_names_.empty()) {
+      error(node, "unknown event " + in_quotes(name) +
+                      " in 'on_complete'; no state of this workflow has transitions ('on')");
+    } else {
+      error(node, "unknown event " + in_quotes(name) + " in 'on_complete'; " +
+                      expected_one_of(name, event_names_));
+    }
+  }
+}
+
 }  // namespace
 
 std::string to_string(const Diagnostic& d) {
@@ -1301,7 +1858,8 @@ std::string to_string(const Diagnostic& d) {
          (d.severity == Severity::warning ? "warning" : "error") + ": " + d.message;
 }
 
-LoadResult load_workflow_text(std::string_view text, std::string file_name) {
+LoadResult load_workflow_text(std::string_view text, std::string file_name,
+                              const StepCatalog* steps) {
   // A UTF-8 byte order mark is not content; yaml-cpp skips it but does not count it in its
   // offsets, so it goes before those offsets are turned into columns.
   constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";
@@ -1309,13 +1867,13 @@ LoadResult load_workflow_text(std::string_view text, std::string file_name) {
   if (content.substr(0, kByteOrderMark.size()) == kByteOrderMark) {
     content.remove_prefix(kByteOrderMark.size());
   }
-  Loader loader(content, std::move(file_name));
+  Loader loader(content, std::move(file_name), steps);
   LoadResult result = loader.run();
   result.source = std::string(text);
   return result;
 }
 
-LoadResult load_workflow_file(const std::filesystem::path& path) {
+LoadResult load_workflow_file(const std::filesystem::path& path, const StepCatalog* steps) {
   const std::string file_name = path.string();
   std::string problem;
   std::error_code ec;
@@ -1327,7 +1885,7 @@ LoadResult load_workflow_file(const std::filesystem::path& path) {
       std::ostringstream text;
       text << in.rdbuf();
       if (!in.bad()) {
-        return load_workflow_text(text.str(), file_name);
+        return load_workflow_text(text.str(), file_name, steps);
       }
     }
     problem = std::filesystem::exists(path, ec) ? "cannot be read" : "does not exist";

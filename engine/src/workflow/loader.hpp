@@ -39,9 +39,16 @@ struct LoadResult {
 // Parses and validates `text` in one pass, collecting every error it can rather than stopping
 // at the first. `file_name` is used in diagnostics and as Workflow::source_file. Never throws
 // (except std::bad_alloc). Workflow::sha256 is left empty for the caller to fill.
-LoadResult load_workflow_text(std::string_view text, std::string file_name);
+//
+// Step calls (`on_enter`, `on_exit`, a transition's `steps`) name types in `steps`; each call's
+// `with:` block is validated against its type's schema and the type's create() is called, so a
+// loaded workflow holds ready StepInstances. With no catalog, any step call is an error.
+// `steps` is used only during the call.
+LoadResult load_workflow_text(std::string_view text, std::string file_name,
+                              const StepCatalog* steps = nullptr);
 
 // Reads `path` and loads it as above. A file that cannot be read gives one error at line 0.
-LoadResult load_workflow_file(const std::filesystem::path& path);
+LoadResult load_workflow_file(const std::filesystem::path& path,
+                              const StepCatalog* steps = nullptr);
 
 }  // namespace carepath::workflow

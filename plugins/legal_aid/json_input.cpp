@@ -1,0 +1,166 @@
+#include "json_input.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+namespace legal_aid {
+namespace {
+
+std::string quoted_list(std::initializer_list<std::string_view> words) {
+  std::string out;
+  for (const std::string_view word : words) {
+    out += out.empty() ? "" : ", ";
+    out += word;
+  }
+  return out;
+}
+
+bool is_blank(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+// A JSON number that is a whole number in range, whatever its JSON spelling (3, 3.0).
+std::optional<std::int64_t> as_whole_number(const boost::json::value& value) {
+  if (value.is_int64()) {
+    return value.get_int64();
+  }
+  if (value.is_uint64()) {
+    if (value.get_uint64() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(value.get_uint64());
+  }
+  if (value.is_double()) {
+    const double number = value.get_double();
+    // 2^63 is exactly representable; anything at or above it does not fit.
+    if (!std::isfinite(number) || std::trunc(number) != number || number < -9.2233720368547758e18 ||
+        number >= 9.2233720368547758e18) {
+      return std::nullopt;
+    }
+    return static_cast<std::int64_t>(number);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+boost::json::object parse_config(std::string_view config_json,
+                                 std::initializer_list<std::string_view> known) {
+  // The host sends "{}" for a step without a `with:` block; accept an empty text as the same.
+  if (is_blank(config_json)) {
+    return {};
+  }
+  boost::system::error_code ec;
+  boost::json::value parsed = boost::json::parse(config_json, ec);
+  if (ec) {
+    throw std::invalid_argument("config is not valid JSON");
+  }
+  if (parsed.is_null()) {
+    return {};
+  }
+  if (!parsed.is_object()) {
+    throw std::invalid_argument("config must be a JSON object");
+  }
+  for (const auto& member : parsed.get_object()) {
+    bool is_known = false;
+    for (const std::string_view key : known) {
+      is_known = is_known || member.key() == key;
+    }
+    if (!is_known) {
+      throw std::invalid_argument("config: unknown key '" + std::string(member.key()) +
+                                  "'; expected one of: " + quoted_list(known));
+    }
+  }
+  return std::move(parsed.get_object());
+}
+
+std::string config_enum(const boost::json::object& config, std::string_view key,
+                        std::initializer_list<std::string_view> allowed,
+                        std::optional<std::string_view> fallback) {
+  const boost::json::value* value = config.if_contains(key);
+  if (value == nullptr) {
+    if (!fallback) {
+      throw std::invalid_argument("config: '" + std::string(key) + "' is required");
+    }
+    return std::string(*fallback);
+  }
+  if (value->is_string()) {
+    for (const std::string_view word : allowed) {
+      if (value->get_string() == word) {
+        return std::string(word);
+      }
+    }
+  }
+  throw std::invalid_argument("config: '" + std::string(key) +
+                              "' must be one of: " + quoted_list(allowed));
+}
+
+std::int64_t config_integer(const boost::json::object& config, std::string_view key,
+                            std::int64_t min, std::int64_t max, std::int64_t fallback) {
+  const boost::json::value* value = config.if_contains(key);
+  if (value == nullptr) {
+    return fallback;
+  }
+  const std::optional<std::int64_t> number = as_whole_number(*value);
+  if (!number || *number < min || *number > max) {
+    throw std::invalid_argument("config: '" + std::string(key) + "' must be a whole number from " +
+                                std::to_string(min) + " to " + std::to_string(max));
+  }
+  return *number;
+}
+
+std::optional<std::string> config_string(const boost::json::object& config, std::string_view key,
+                                         std::size_t max_length) {
+  const boost::json::value* value = config.if_contains(key);
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  if (!value->is_string() || value->get_string().empty() ||
+      value->get_string().size() > max_length) {
+    throw std::invalid_argument("config: '" + std::string(key) + "' must be a string of 1 to " +
+                                std::to_string(max_length) + " characters");
+  }
+  return std::string(value->get_string());
+}
+
+boost::json::object parse_input_data(std::string_view input_json) {
+  boost::system::error_code ec;
+  boost::json::value parsed = boost::json::parse(input_json, ec);
+  if (ec || !parsed.is_object()) {
+    throw BadInput("step input is not a JSON object");
+  }
+  boost::json::value* data = parsed.get_object().if_contains("data");
+  if (data == nullptr || !data->is_object()) {
+    throw BadInput("step input has no 'data' object");
+  }
+  return std::move(data->get_object());
+}
+
+std::optional<std::int64_t> whole_number_field(const boost::json::object& data,
+                                               std::string_view field) {
+  const boost::json::value* value = data.if_contains(field);
+  if (value == nullptr || value->is_null()) {
+    return std::nullopt;
+  }
+  const std::optional<std::int64_t> number = as_whole_number(*value);
+  if (!number) {
+    throw BadInput("case field '" + std::string(field) + "' is not a whole number");
+  }
+  return number;
+}
+
+std::optional<std::string> string_field(const boost::json::object& data, std::string_view field) {
+  const boost::json::value* value = data.if_contains(field);
+  if (value == nullptr || value->is_null()) {
+    return std::nullopt;
+  }
+  if (!value->is_string()) {
+    throw BadInput("case field '" + std::string(field) + "' is not a string");
+  }
+  return std::string(value->get_string());
+}
+
+}  // namespace legal_aid
