@@ -8,7 +8,7 @@
 
 namespace legal_aid {
 
-constexpr std::string_view kRecordHearingSchema = R"({
+constexpr std::string_view kRecordHearingSchema = R"json({
   "type": "object",
   "additionalProperties": false,
   "required": ["court"],
@@ -19,7 +19,7 @@ constexpr std::string_view kRecordHearingSchema = R"({
       "enum": ["cwc", "jjb", "sessions_court", "high_court"]
     }
   }
-})";
+})json";
 
 // One call counts one hearing before the configured court: ok with `last_hearing_court` and
 // `hearing_count` (the count read, or 0 when unset, plus one). Reads `hearing_count` and

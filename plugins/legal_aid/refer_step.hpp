@@ -10,7 +10,7 @@
 
 namespace legal_aid {
 
-constexpr std::string_view kReferSchema = R"({
+constexpr std::string_view kReferSchema = R"json({
   "type": "object",
   "additionalProperties": false,
   "required": ["provider"],
@@ -40,7 +40,7 @@ constexpr std::string_view kReferSchema = R"({
       "default": "await_provider"
     }
   }
-})";
+})json";
 
 // How the step answers once the referral is made.
 enum class Confirm {

@@ -1,8 +1,8 @@
 #include "check_step.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
-#include <initializer_list>
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
@@ -15,9 +15,9 @@ namespace {
 
 using carepath::sdk::Outcome;
 
-constexpr std::initializer_list<std::string_view> kExaminations = {
-    "general", "nutrition", "sti", "hiv", "pregnancy", "dental", "vision", "mental_health",
-    "vaccination"};
+constexpr std::array<std::string_view, 9> kExaminations = {
+    "general", "nutrition", "sti",           "hiv",        "pregnancy",
+    "dental",  "vision",    "mental_health", "vaccination"};
 
 bool contains(const std::vector<std::string>& items, std::string_view item) {
   return std::find(items.begin(), items.end(), item) != items.end();
@@ -29,15 +29,14 @@ CheckStep::CheckStep(std::string_view config_json) {
   const boost::json::object config = parse_config(config_json, {"checks", "cleared_when_done"});
   auto checks = config_enum_list(config, "checks", kExaminations);
   if (!checks) {
-    throw std::invalid_argument("config: 'checks' is required");
+    throw std::invalid_argument("with: missing required key 'checks'");
   }
   checks_ = std::move(*checks);
   auto cleared_when_done = config_enum_list(config, "cleared_when_done", kExaminations);
   cleared_when_done_ = cleared_when_done ? std::move(*cleared_when_done) : checks_;
   for (const std::string& check : cleared_when_done_) {
     if (!contains(checks_, check)) {
-      throw std::invalid_argument("config: 'cleared_when_done' lists '" + check +
-                                  "', which is not in 'checks'");
+      throw std::invalid_argument("with.cleared_when_done: '" + check + "' is not in with.checks");
     }
   }
 }

@@ -9,7 +9,7 @@
 
 namespace medical {
 
-constexpr std::string_view kCheckSchema = R"({
+constexpr std::string_view kCheckSchema = R"json({
   "type": "object",
   "additionalProperties": false,
   "required": ["checks"],
@@ -37,7 +37,7 @@ constexpr std::string_view kCheckSchema = R"({
       }
     }
   }
-})";
+})json";
 
 // One call compares the configured `checks` with the case field `medical_checks_done` and answers
 // ok with `medical_checks_due` (the checks not done, in config order), `medical_cleared` (every

@@ -8,7 +8,7 @@
 namespace medical {
 namespace {
 
-std::string joined(std::initializer_list<std::string_view> words) {
+std::string joined(std::span<const std::string_view> words) {
   std::string out;
   for (const std::string_view word : words) {
     out += out.empty() ? "" : ", ";
@@ -32,18 +32,19 @@ boost::json::object parse_config(std::string_view config_json,
   boost::system::error_code ec;
   boost::json::value parsed = boost::json::parse(config_json, ec);
   if (ec) {
-    throw std::invalid_argument("config is not valid JSON");
+    throw std::invalid_argument("with: not valid JSON");
   }
   if (parsed.is_null()) {
     return {};
   }
   if (!parsed.is_object()) {
-    throw std::invalid_argument("config must be a JSON object");
+    throw std::invalid_argument("with: must be a JSON object");
   }
   for (const auto& member : parsed.get_object()) {
     if (std::find(known.begin(), known.end(), std::string_view(member.key())) == known.end()) {
-      throw std::invalid_argument("config: unknown key '" + std::string(member.key()) +
-                                  "'; expected one of: " + joined(known));
+      throw std::invalid_argument(
+          "with: unknown key '" + std::string(member.key()) +
+          "'; expected one of: " + joined(std::span(known.begin(), known.size())));
     }
   }
   return std::move(parsed.get_object());
@@ -51,14 +52,14 @@ boost::json::object parse_config(std::string_view config_json,
 
 std::optional<std::vector<std::string>> config_enum_list(
     const boost::json::object& config, std::string_view key,
-    std::initializer_list<std::string_view> allowed) {
+    std::span<const std::string_view> allowed) {
   const boost::json::value* value = config.if_contains(key);
   if (value == nullptr) {
     return std::nullopt;
   }
-  const std::string problem = "config: '" + std::string(key) +
-                              "' must be a non-empty list of distinct values, each one of: " +
-                              joined(allowed);
+  const std::string problem =
+      "with." + std::string(key) +
+      ": must be a non-empty list of distinct values, each one of: " + joined(allowed);
   if (!value->is_array() || value->get_array().empty()) {
     throw std::invalid_argument(problem);
   }
@@ -67,8 +68,7 @@ std::optional<std::vector<std::string>> config_enum_list(
     if (!item.is_string() ||
         std::find(allowed.begin(), allowed.end(), std::string_view(item.get_string())) ==
             allowed.end() ||
-        std::find(items.begin(), items.end(), std::string_view(item.get_string())) !=
-            items.end()) {
+        std::find(items.begin(), items.end(), std::string_view(item.get_string())) != items.end()) {
       throw std::invalid_argument(problem);
     }
     items.emplace_back(item.get_string());

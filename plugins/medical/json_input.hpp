@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -29,9 +30,9 @@ boost::json::object parse_config(std::string_view config_json,
 
 // The list at `key`: at least one item, each one of `allowed`, none twice; nullopt when the key
 // is absent. Throws std::invalid_argument otherwise.
-std::optional<std::vector<std::string>> config_enum_list(
-    const boost::json::object& config, std::string_view key,
-    std::initializer_list<std::string_view> allowed);
+std::optional<std::vector<std::string>> config_enum_list(const boost::json::object& config,
+                                                         std::string_view key,
+                                                         std::span<const std::string_view> allowed);
 
 // Parses a step input and returns its `data` object. Throws BadInput when the text is not a JSON
 // object or has no `data` object.

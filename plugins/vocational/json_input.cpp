@@ -56,13 +56,13 @@ boost::json::object parse_config(std::string_view config_json,
   boost::system::error_code ec;
   boost::json::value parsed = boost::json::parse(config_json, ec);
   if (ec) {
-    throw std::invalid_argument("config is not valid JSON");
+    throw std::invalid_argument("with: not valid JSON");
   }
   if (parsed.is_null()) {
     return {};
   }
   if (!parsed.is_object()) {
-    throw std::invalid_argument("config must be a JSON object");
+    throw std::invalid_argument("with: must be a JSON object");
   }
   for (const auto& member : parsed.get_object()) {
     bool is_known = false;
@@ -70,7 +70,7 @@ boost::json::object parse_config(std::string_view config_json,
       is_known = is_known || member.key() == key;
     }
     if (!is_known) {
-      throw std::invalid_argument("config: unknown key '" + std::string(member.key()) +
+      throw std::invalid_argument("with: unknown key '" + std::string(member.key()) +
                                   "'; expected one of: " + quoted_list(known));
     }
   }
@@ -85,7 +85,7 @@ std::int64_t config_integer(const boost::json::object& config, std::string_view 
   }
   const std::optional<std::int64_t> number = as_whole_number(*value);
   if (!number || *number < min || *number > max) {
-    throw std::invalid_argument("config: '" + std::string(key) + "' must be a whole number from " +
+    throw std::invalid_argument("with." + std::string(key) + ": must be a whole number from " +
                                 std::to_string(min) + " to " + std::to_string(max));
   }
   return *number;

@@ -805,7 +805,7 @@ TEST_F(ApiTest, InternalErrorsAre500WithoutInternals) {
   opened.event = "opened";
   opened.to = "intake";
   opened.version = 1;
-  ASSERT_TRUE(store_->create_case(ghost, opened));
+  ASSERT_TRUE(store_->create_case(ghost, opened, {}));
   const auto r = call("GET", "/v1/cases/ghost00000000000", caseworker_);
   auto problem = expect_problem(r, 500, "internal");
   EXPECT_EQ(problem.size(), 4U) << r.body;

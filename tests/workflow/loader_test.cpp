@@ -333,6 +333,58 @@ TEST(WorkflowLoader, KeepsTheSourceText) {
   EXPECT_EQ(result.source, kMinimal);
 }
 
+// Step calls are tested against a fake catalog in steps_test.cpp; without one, every step call is
+// an error, and empty step lists are fine.
+TEST(WorkflowLoader, RejectsStepCallsWhenNoPluginsAreLoaded) {
+  const auto result = load(R"(carepath: 1
+workflow: shelter
+version: 1
+roles: [caseworker]
+states:
+  intake:
+    initial: true
+    on_enter: [ { step: medical.check } ]
+    on_exit:
+      - step: legal_aid.refer
+        with: { provider: dlsa }
+    on:
+      admitted: { to: closed, roles: [caseworker], steps: [ { step: vocational.assess } ] }
+  closed:
+    final: true
+)");
+  EXPECT_TRUE(has_error(result, 8, 25, "unknown step type 'medical.check': no plugins are loaded"));
+  EXPECT_TRUE(
+      has_error(result, 10, 15, "unknown step type 'legal_aid.refer': no plugins are loaded"));
+  EXPECT_TRUE(
+      has_error(result, 13, 69, "unknown step type 'vocational.assess': no plugins are loaded"));
+  EXPECT_EQ(error_count(result), 3U) << dump(result);
+}
+
+TEST(WorkflowLoader, LoadsEmptyStepListsWithoutPlugins) {
+  const auto result = load(R"(carepath: 1
+workflow: shelter
+version: 1
+roles: [caseworker]
+states:
+  intake:
+    initial: true
+    on_enter: []
+    on_exit: []
+    on:
+      admitted: { to: closed, roles: [caseworker], steps: [] }
+  closed:
+    final: true
+    on_enter: []
+)");
+  ASSERT_TRUE(result.ok()) << dump(result);
+  EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
+  for (const State& state : result.workflow->states) {
+    EXPECT_TRUE(state.on_enter.empty());
+    EXPECT_TRUE(state.on_exit.empty());
+  }
+  EXPECT_TRUE(result.workflow->transitions.at(0).steps.empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Diagnostics
 

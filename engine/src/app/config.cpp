@@ -69,6 +69,38 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     config.threads = *n;
     return {};
   }
+  if (key == "plugins") {
+    config.plugins.clear();
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      const auto end = std::min(value.find(':', start), value.size());
+      if (end > start) {
+        config.plugins.emplace_back(value.substr(start, end - start));
+      }
+      start = end + 1;
+    }
+    return {};
+  }
+  if (key == "step_workers") {
+    auto n = parse_number<int>(value, "step_workers", 1, 64);
+    if (!n) {
+      return n.error();
+    }
+    config.step_workers = *n;
+    return {};
+  }
+  if (key == "step_lease_ms") {
+    auto n = parse_number<std::int64_t>(value, "step_lease_ms", 1000, 86'400'000);
+    if (!n) {
+      return n.error();
+    }
+    config.step_lease_ms = *n;
+    return {};
+  }
+  if (key == "webhook_secret") {
+    config.webhook_secret = value;
+    return {};
+  }
   if (key == "log_level") {
     auto level = parse_level(value);
     if (!level) {
@@ -79,7 +111,8 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
   }
   return Error{Errc::invalid_argument,
                "unknown setting '" + std::string(key) +
-                   "'; expected one of: listen, db, workflows, body_limit, threads, log_level"};
+                   "'; expected one of: listen, db, workflows, plugins, plugin_allowlist, "
+                   "body_limit, threads, log_level, step_workers, step_lease_ms, webhook_secret"};
 }
 
 }  // namespace
@@ -129,6 +162,30 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
     const auto mark = item.first.Mark();
     const auto where = path + ":" + std::to_string(mark.line + 1) + ":" +
                        std::to_string(mark.column + 1) + ": error: ";
+    if (item.first.Scalar() == "plugin_allowlist") {
+      if (!item.second.IsMap()) {
+        return Error{Errc::invalid_argument,
+                     where + "plugin_allowlist expects a map of file name: sha256"};
+      }
+      for (const auto& entry : item.second) {
+        if (!entry.second.IsScalar() || entry.second.Scalar().size() != 64) {
+          const auto m = entry.first.Mark();
+          return Error{Errc::invalid_argument,
+                       path + ":" + std::to_string(m.line + 1) + ":" +
+                           std::to_string(m.column + 1) +
+                           ": error: expected the file's SHA-256 as 64 hex digits"};
+        }
+        config.plugin_allowlist[entry.first.Scalar()] = entry.second.Scalar();
+      }
+      continue;
+    }
+    if (item.first.Scalar() == "plugins" && item.second.IsSequence()) {
+      config.plugins.clear();
+      for (const auto& dir : item.second) {
+        config.plugins.push_back(dir.Scalar());
+      }
+      continue;
+    }
     if (!item.second.IsScalar()) {
       return Error{Errc::invalid_argument,
                    where + "setting '" + item.first.Scalar() + "' expects a single value"};
@@ -145,6 +202,9 @@ Result<void> apply_environment(Config& config) {
       {"CAREPATH_LISTEN", "listen"},       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"}, {"CAREPATH_BODY_LIMIT", "body_limit"},
       {"CAREPATH_THREADS", "threads"},     {"CAREPATH_LOG_LEVEL", "log_level"},
+      {"CAREPATH_PLUGINS", "plugins"},     {"CAREPATH_STEP_WORKERS", "step_workers"},
+      {"CAREPATH_STEP_LEASE_MS", "step_lease_ms"},
+      {"CAREPATH_WEBHOOK_SECRET", "webhook_secret"},
   };
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -19,6 +20,13 @@ struct Config {
   std::size_t body_limit = 1024 * 1024;
   int threads = 2;
   LogLevel log_level = LogLevel::info;
+  // Directories searched for plugin libraries (*.so), separated by ':' in flags and variables.
+  std::vector<std::string> plugins{};
+  // When not empty, only these plugin files (by file name) load, and only with this SHA-256.
+  std::map<std::string, std::string> plugin_allowlist{};
+  int step_workers = 2;
+  std::int64_t step_lease_ms = 60'000;
+  std::string webhook_secret{};  // signs core.webhook requests; never logged
 };
 
 // Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" keeps the host).
@@ -27,8 +35,9 @@ Result<void> set_listen(Config& config, std::string_view listen);
 // Reads a YAML config file over `config`. Unknown keys are errors (a typo must not be ignored).
 Result<void> apply_config_file(Config& config, const std::string& path);
 
-// Applies CAREPATH_LISTEN, CAREPATH_DB, CAREPATH_WORKFLOWS, CAREPATH_BODY_LIMIT,
-// CAREPATH_THREADS, CAREPATH_LOG_LEVEL when set.
+// Applies CAREPATH_LISTEN, CAREPATH_DB, CAREPATH_WORKFLOWS, CAREPATH_PLUGINS,
+// CAREPATH_BODY_LIMIT, CAREPATH_THREADS, CAREPATH_LOG_LEVEL, CAREPATH_STEP_WORKERS,
+// CAREPATH_STEP_LEASE_MS and CAREPATH_WEBHOOK_SECRET when set.
 Result<void> apply_environment(Config& config);
 
 // Applies flags already parsed into name -> value ("listen", "db", "workflows").

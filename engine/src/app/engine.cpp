@@ -5,7 +5,9 @@
 #include <map>
 #include <system_error>
 
+#include "api/webhook.hpp"
 #include "core/log.hpp"
+#include "runtime/builtin_steps.hpp"
 #include "security/digest.hpp"
 #include "store/sqlite_store.hpp"
 #include "workflow/loader.hpp"
@@ -46,8 +48,26 @@ std::shared_ptr<const Workflow> with_digest(const workflow::LoadResult& loaded) 
 
 }  // namespace
 
+std::unique_ptr<plugin_host::Registry> load_steps(const Config& config) {
+  auto steps = std::make_unique<plugin_host::Registry>();
+  // Built-in names are reserved ("core."), so adding them to a fresh registry cannot clash.
+  (void)steps->add(runtime::make_core_set());
+  (void)steps->add(runtime::make_core_assign());
+  (void)steps->add(api::make_core_webhook(config.webhook_secret));
+  plugin_host::Allowlist allow{config.plugin_allowlist};
+  for (const auto& dir : config.plugins) {
+    // Each refused file is logged by the registry; the engine runs with the plugins that are good.
+    (void)steps->load_directory(dir, config.plugin_allowlist.empty() ? nullptr : &allow);
+  }
+  for (const auto& plugin : steps->plugins()) {
+    log(LogLevel::info, "plugin loaded",
+        {{"plugin", plugin.name}, {"version", plugin.version}, {"file", plugin.file.string()}});
+  }
+  return steps;
+}
+
 Result<void> load_workflows(Store& store, runtime::WorkflowRegistry& registry,
-                            const std::string& dir, const Clock& clock) {
+                            const std::string& dir, const Clock& clock, const StepCatalog* steps) {
   auto stored = store.workflows();
   if (!stored) {
     return stored.error();
@@ -55,7 +75,7 @@ Result<void> load_workflows(Store& store, runtime::WorkflowRegistry& registry,
   for (const auto& source : *stored) {
     const std::string label =
         "stored workflow " + source.name + " v" + std::to_string(source.version);
-    auto loaded = workflow::load_workflow_text(source.source, label);
+    auto loaded = workflow::load_workflow_text(source.source, label, steps);
     if (!loaded.ok()) {
       return Error{Errc::invalid_argument, label +
                                                " no longer loads; cases that use it cannot run:\n" +
@@ -85,7 +105,7 @@ Result<void> load_workflows(Store& store, runtime::WorkflowRegistry& registry,
   std::vector<std::pair<fs::path, workflow::LoadResult>> good;
   std::map<std::pair<std::string, int>, fs::path> seen;
   for (const auto& file : files) {
-    auto loaded = workflow::load_workflow_file(file);
+    auto loaded = workflow::load_workflow_file(file, steps);
     log_warnings(loaded.diagnostics);
     if (!loaded.ok()) {
       errors += (errors.empty() ? "" : "\n") + error_lines(loaded.diagnostics);
@@ -139,24 +159,44 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
     return store.error();
   }
   engine->store_ = std::move(*store);
-  if (auto loaded = load_workflows(*engine->store_, engine->registry_, config.workflows, the_clock);
+  engine->steps_ = load_steps(config);
+  if (auto loaded = load_workflows(*engine->store_, engine->registry_, config.workflows, the_clock,
+                                   engine->steps_.get());
       !loaded) {
     return loaded.error();
   }
   engine->runtime_ =
       std::make_unique<runtime::Runtime>(*engine->store_, the_clock, engine->registry_);
+  engine->worker_ = std::make_unique<runtime::StepWorker>(
+      *engine->runtime_, *engine->store_, the_clock,
+      runtime::WorkerOptions{config.step_workers, config.step_lease_ms, 1'000});
+  engine->runtime_->set_on_scheduled([worker = engine->worker_.get()] { worker->wake(); });
   api::ServerOptions options;
   options.host = config.host;
   options.port = config.port;
   options.body_limit = config.body_limit;
   options.threads = config.threads;
-  engine->server_ = std::make_unique<api::Server>(options, *engine->runtime_, *engine->store_);
+  engine->server_ = std::make_unique<api::Server>(options, *engine->runtime_, *engine->store_,
+                                                  engine->steps_.get());
   return engine;
+}
+
+Result<std::uint16_t> Engine::start() {
+  auto port = server_->start();
+  if (port) {
+    worker_->start();
+  }
+  return port;
+}
+
+void Engine::stop() {
+  server_->stop();
+  worker_->stop();
 }
 
 Engine::~Engine() {
   if (server_) {
-    server_->stop();
+    stop();
   }
 }
 

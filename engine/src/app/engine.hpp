@@ -10,8 +10,10 @@
 #include "app/config.hpp"
 #include "core/store.hpp"
 #include "core/time.hpp"
+#include "plugin_host/registry.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/worker.hpp"
 
 namespace carepath::app {
 
@@ -20,7 +22,11 @@ namespace carepath::app {
 // the whole load, with one `FILE:LINE:COL: error: ...` line per problem in the message; warnings
 // are logged.
 Result<void> load_workflows(Store& store, runtime::WorkflowRegistry& registry,
-                            const std::string& dir, const Clock& clock);
+                            const std::string& dir, const Clock& clock, const StepCatalog* steps);
+
+// The step catalog the engine runs with: the built-in core.* steps, then every plugin in the
+// configured directories. A plugin that is refused is logged and left out; the rest load.
+std::unique_ptr<plugin_host::Registry> load_steps(const Config& config);
 
 class Engine {
  public:
@@ -32,20 +38,28 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  Result<std::uint16_t> start() { return server_->start(); }
-  void stop() { server_->stop(); }
+  // Starts the HTTP server and the step workers.
+  Result<std::uint16_t> start();
+  // Stops accepting requests, lets those in flight finish, then lets running steps finish.
+  void stop();
 
   Store& store() { return *store_; }
   runtime::Runtime& runtime() { return *runtime_; }
   runtime::WorkflowRegistry& registry() { return registry_; }
+  runtime::StepWorker& worker() { return *worker_; }
+  const plugin_host::Registry& steps() const { return *steps_; }
 
  private:
   Engine() = default;
 
+  // Destroyed in reverse order: the server and workers stop before what they use goes away, and
+  // the plugin libraries are released last.
   SystemClock system_clock_;
+  std::unique_ptr<plugin_host::Registry> steps_;
   std::unique_ptr<Store> store_;
   runtime::WorkflowRegistry registry_;
   std::unique_ptr<runtime::Runtime> runtime_;
+  std::unique_ptr<runtime::StepWorker> worker_;
   std::unique_ptr<api::Server> server_;
 };
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/serialize.hpp>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include "app/engine.hpp"
 #include "core/log.hpp"
 #include "core/time.hpp"
+#include "plugin_host/registry.hpp"
 #include "security/tokens.hpp"
 #include "store/sqlite_store.hpp"
 #include "workflow/loader.hpp"
@@ -34,8 +36,10 @@ commands:
                 --listen HOST:PORT   (CAREPATH_LISTEN, default 127.0.0.1:8080)
                 --db PATH            (CAREPATH_DB, default var/carepath.db)
                 --workflows DIR      (CAREPATH_WORKFLOWS, default workflows)
+                --plugins DIR[:DIR]  (CAREPATH_PLUGINS; directories of plugin *.so files)
                 --config FILE        (CAREPATH_CONFIG; YAML, see config/carepath.yaml)
-  validate FILE...                   check workflow files; errors as FILE:LINE:COL: error: ...
+  validate FILE... [--plugins DIR]   check workflow files; errors as FILE:LINE:COL: error: ...
+  plugins check FILE.so              load one plugin, list its steps, check its schemas
   token create --user NAME --roles r1,r2 [--db PATH]   print a new API token (shown once)
   token revoke ID|TOKEN [--db PATH]                    revoke a token
   token list [--db PATH]                               list tokens (never the secrets)
@@ -164,9 +168,16 @@ int validate(const Args& args) {
   if (args.positional.empty()) {
     return fail("validate: name at least one workflow file");
   }
+  auto config = make_config(args.flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  install_stderr_log(LogLevel::warning);
+  // Steps are checked against the plugins the server would load.
+  const auto steps = carepath::app::load_steps(*config);
   bool ok = true;
   for (const auto& file : args.positional) {
-    const auto loaded = carepath::workflow::load_workflow_file(file);
+    const auto loaded = carepath::workflow::load_workflow_file(file, steps.get());
     for (const auto& d : loaded.diagnostics) {
       std::cerr << carepath::workflow::to_string(d) << '\n';
     }
@@ -178,6 +189,39 @@ int validate(const Args& args) {
     }
   }
   return ok ? 0 : 1;
+}
+
+void print_schema_line(const char* label, const boost::json::value& v) {
+  std::cout << "    " << label << ": " << boost::json::serialize(v) << '\n';
+}
+
+int plugins(const Args& args) {
+  if (args.positional.size() != 2 || args.positional[0] != "check") {
+    return fail("plugins: expected `plugins check FILE.so`");
+  }
+  install_stderr_log(LogLevel::warning);
+  auto info = carepath::plugin_host::check_plugin_file(args.positional[1]);
+  if (!info) {
+    std::cerr << "carepath: plugins check: " << info.error().message << '\n';
+    return 1;
+  }
+  std::cout << "plugin " << info->name << " " << info->version << " (ABI " << info->abi_major
+            << "." << info->abi_minor << ") from " << info->file.string() << '\n';
+  for (const auto& step : info->step_types) {
+    std::cout << "  step " << step.name
+              << (step.description.empty() ? "" : " - " + step.description) << '\n';
+    print_schema_line("with", step.config_schema);
+    std::string reads;
+    for (const auto& r : step.reads) {
+      reads += (reads.empty() ? "" : ", ") + r;
+    }
+    std::cout << "    reads: " << (reads.empty() ? "(nothing)" : reads) << '\n';
+  }
+  for (const auto& warning : info->warnings) {
+    std::cout << "warning: " << warning << '\n';
+  }
+  std::cout << "ok\n";
+  return 0;
 }
 
 std::vector<std::string> split_roles(const std::string& text) {
@@ -313,6 +357,9 @@ int main(int argc, char** argv) {
   }
   if (command == "token") {
     return token(*args);
+  }
+  if (command == "plugins") {
+    return plugins(*args);
   }
   std::cerr << "carepath: unknown command '" << command << "'\n" << kUsage;
   return 2;

@@ -44,7 +44,7 @@ struct PluginDescriptor {
 // but never quote more than a short, printable excerpt of what the plugin supplied.
 Result<PluginDescriptor> read_descriptor(const cp_plugin* plugin);
 
-// [a-z][a-z0-9_]*, at most 64 characters: plugin names, step names after the dot, field names.
+// [a-z][a-z0-9_]*: plugin names, step names after the dot, and case field names.
 bool is_name(std::string_view s);
 
 }  // namespace carepath::plugin_host

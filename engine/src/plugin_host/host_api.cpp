@@ -38,8 +38,7 @@ void host_log(void* call, int level, cp_str message) noexcept {
   try {
     // Only the step's name is attached: the plugin decides the text, the host adds nothing that
     // could carry case data.
-    log(level_of(level), std::string_view(message.data, message.size),
-        {{"step", ctx->step_name}});
+    log(level_of(level), std::string_view(message.data, message.size), {{"step", ctx->step_name}});
   } catch (...) {  // NOLINT(bugprone-empty-catch): a failing log sink must not reach the plugin
   }
 }
@@ -58,8 +57,8 @@ cp_str host_idempotency_key(void* call) noexcept {
 }
 
 constexpr cp_host_api kHostApi{
-    sizeof(cp_host_api), CP_ABI_MAJOR,     CP_ABI_MINOR, &host_log, &host_is_cancelled,
-    &host_idempotency_key,
+    sizeof(cp_host_api), CP_ABI_MAJOR,       CP_ABI_MINOR,
+    &host_log,           &host_is_cancelled, &host_idempotency_key,
 };
 
 }  // namespace

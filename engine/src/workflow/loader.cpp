@@ -209,6 +209,7 @@ std::optional<std::int64_t> parse_duration_ms(std::string_view s) {
   return std::nullopt;
 }
 
+// Moves `i` past the digits at s[i] and says how many there were.
 std::size_t count_digits(std::string_view s, std::size_t& i) {
   const std::size_t start = i;
   while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
@@ -258,7 +259,8 @@ std::optional<boost::json::value> core_schema_value(const std::string& s) {
   if (s == "false" || s == "False" || s == "FALSE") {
     return boost::json::value(false);
   }
-  const std::string_view body = std::string_view(s).substr(s.front() == '+' ? 1 : 0);
+  const std::string_view text = s;
+  const std::string_view body = text.substr(s.front() == '+' ? 1 : 0);
   auto integer = [](std::string_view digits, int base) -> std::optional<boost::json::value> {
     std::int64_t value = 0;
     const auto [end, ec] =
@@ -278,7 +280,7 @@ std::optional<boost::json::value> core_schema_value(const std::string& s) {
     return !digits.empty() && digits.find_first_not_of(allowed) == std::string_view::npos;
   };
   if (s.size() > 2 && s[0] == '0' && (s[1] == 'o' || s[1] == 'x')) {
-    const std::string_view digits = std::string_view(s).substr(2);
+    const std::string_view digits = text.substr(2);
     const bool octal = s[1] == 'o';
     if (all_of(digits, octal ? "01234567" : "0123456789abcdefABCDEF")) {
       return integer(digits, octal ? 8 : 16);
@@ -1571,7 +1573,7 @@ StepCall Loader::read_step_call(const YAML::Node& item) {
     if (!call.async && async_known) {
       error(retry->key,
             "'retry' is only allowed with 'async: true'; a synchronous step runs once, inside "
-            "the transition, and its failure stops the transition");
+            "the transition");
     } else {
       read_retry(*retry, call.retry);
     }
@@ -1748,7 +1750,7 @@ boost::json::value Loader::to_json(const YAML::Node& node) {
     }
     case YAML::NodeType::Scalar: {
       if (!is_plain(node)) {
-        return boost::json::value(node.Scalar());
+        return boost::json::string(node.Scalar());
       }
       auto value = core_schema_value(node.Scalar());
       if (!value) {
