@@ -27,10 +27,10 @@ struct Value {
 
   Type type = Type::null;
   bool boolean = false;
-  std::int64_t integer = 0;  // Type::integer: a number with no fraction or exponent
-  double number = 0;         // Type::number and Type::integer
-  std::string string;        // Type::string
-  std::vector<Value> items;  // Type::array, and the member values of Type::object
+  std::int64_t integer = 0;       // Type::integer: a number with no fraction or exponent
+  double number = 0;              // Type::number and Type::integer
+  std::string string;             // Type::string
+  std::vector<Value> items;       // Type::array, and the member values of Type::object
   std::vector<std::string> keys;  // Type::object: keys[i] names items[i]
 
   // The member called `key` (the last one, if the document repeats it), or nullptr when this is

@@ -39,7 +39,7 @@ std::string format_date(std::chrono::sys_days day) {
   std::array<char, 16> text{};
   std::snprintf(text.data(), text.size(), "%04d-%02u-%02u", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
-  return std::string(text.data());
+  return {text.data()};
 }
 
 }  // namespace legal_aid

@@ -41,7 +41,7 @@ boost::json::object parse_config(std::string_view config_json,
     throw std::invalid_argument("with: must be a JSON object");
   }
   for (const auto& member : parsed.get_object()) {
-    if (std::find(known.begin(), known.end(), std::string_view(member.key())) == known.end()) {
+    if (std::find(known.begin(), known.end(), member.key()) == known.end()) {
       throw std::invalid_argument(
           "with: unknown key '" + std::string(member.key()) +
           "'; expected one of: " + joined(std::span(known.begin(), known.size())));
@@ -65,13 +65,15 @@ std::optional<std::vector<std::string>> config_enum_list(
   }
   std::vector<std::string> items;
   for (const boost::json::value& item : value->get_array()) {
-    if (!item.is_string() ||
-        std::find(allowed.begin(), allowed.end(), std::string_view(item.get_string())) ==
-            allowed.end() ||
-        std::find(items.begin(), items.end(), std::string_view(item.get_string())) != items.end()) {
+    if (!item.is_string()) {
       throw std::invalid_argument(problem);
     }
-    items.emplace_back(item.get_string());
+    const std::string_view word = item.get_string().subview();
+    if (std::find(allowed.begin(), allowed.end(), word) == allowed.end() ||
+        std::find(items.begin(), items.end(), word) != items.end()) {
+      throw std::invalid_argument(problem);
+    }
+    items.emplace_back(word);
   }
   return items;
 }

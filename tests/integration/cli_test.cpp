@@ -21,6 +21,7 @@ namespace carepath {
 namespace {
 
 const std::string kBinary = std::string(CP_BINARY_DIR) + "/engine/src/app/carepath";
+const std::string kPlugins = std::string(CP_BINARY_DIR) + "/plugins";
 
 struct Output {
   int exit_code = -1;
@@ -71,7 +72,8 @@ Output run(const std::vector<std::string>& args, const test::TempDir& dir) {
 TEST(Cli, ValidateAcceptsTheShippedWorkflows) {
   test::TempDir dir;
   const auto o = run({"validate", test::source_path("workflows/aftercare.yaml").string(),
-                      test::source_path("workflows/education_support.yaml").string()},
+                      test::source_path("workflows/education_support.yaml").string(),
+                      "--plugins", kPlugins},
                      dir);
   EXPECT_EQ(o.exit_code, 0) << o.err;
   EXPECT_NE(o.out.find("ok (workflow aftercare version 1)"), std::string::npos) << o.out;
@@ -107,7 +109,8 @@ TEST(Cli, ServesTokensFromTheCliAndStopsCleanlyOnSigterm) {
     ::close(err_pipe[0]);
     const std::string workflows = test::source_path("workflows").string();
     ::execl(kBinary.c_str(), kBinary.c_str(), "serve", "--listen", "127.0.0.1:0", "--db",
-            db.c_str(), "--workflows", workflows.c_str(), static_cast<char*>(nullptr));
+            db.c_str(), "--workflows", workflows.c_str(), "--plugins", kPlugins.c_str(),
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   ::close(err_pipe[1]);

@@ -1,7 +1,9 @@
 // Takes an aftercare case from intake to closed over real HTTP, with every error answer on the
 // way, then restarts the engine on the same database and finds the case and history unchanged.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -24,6 +26,7 @@ class Lifecycle : public ::testing::Test {
     config_.port = 0;
     config_.db = (dir_ / "carepath.db").string();
     config_.workflows = test::source_path("workflows").string();
+    config_.plugins = {(std::filesystem::path(CP_BINARY_DIR) / "plugins").string()};
     start();
     caseworker_ = token("asha.caseworker", {"caseworker"});
     counsellor_ = token("meera.counsellor", {"counsellor"});
@@ -171,7 +174,40 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   auto reused = fire(id, caseworker_, {{"event", "assessed"}}, {{"Idempotency-Key", "intake-1"}});
   expect_problem(reused, 422, "idempotency-key-reused");
 
-  // Medically cleared (by PATCH, recorded as "updated"): the first row of "assessed" holds.
+  // Entering assessment ran medical.check (a plugin, synchronously): nothing is done yet.
+  EXPECT_EQ(boost::json::serialize(produced.json().at("data").at("medical_checks_due")),
+            R"(["general","nutrition","sti","mental_health"])");
+  EXPECT_EQ(produced.json().at("data").at("medical_cleared"), false);
+
+  // ... and scheduled legal_aid.refer, which runs after the commit on a worker and answers
+  // "pending": a task the DLSA completes with its token, which fires legal_aid_confirmed.
+  std::string task_token;
+  for (int i = 0; i < 500 && task_token.empty(); ++i) {
+    auto tasks = call("GET", "/v1/cases/" + id + "/tasks", caseworker_);
+    ASSERT_EQ(tasks.status, 200) << tasks.body;
+    const auto listed = tasks.json();
+    const auto& items = listed.at("items").as_array();
+    if (!items.empty()) {
+      EXPECT_EQ(items[0].at("step"), "legal_aid.refer");
+      EXPECT_EQ(items[0].at("status"), "open");
+      task_token = std::string(items[0].at("token").as_string());
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  ASSERT_FALSE(task_token.empty()) << "legal_aid.refer did not run";
+  auto bad_task = test::http_request(port_, "POST", "/v1/tasks/" + task_token + "/complete",
+                                     R"({"data": {"legal_referral_no": 7}})");
+  expect_problem(bad_task, 422, "invalid-fields");
+  auto confirmed = test::http_request(port_, "POST", "/v1/tasks/" + task_token + "/complete",
+                                      R"({"data": {"legal_referral_no": "DLSA-KOL-0042"}})");
+  ASSERT_EQ(confirmed.status, 200) << confirmed.body;
+  EXPECT_EQ(confirmed.json().at("state"), "assessment");
+  expect_problem(test::http_request(port_, "POST", "/v1/tasks/" + task_token + "/complete", "{}"),
+                 409, "task-closed");
+
+  // Medically cleared (by PATCH, recorded as "updated"): the first row of "assessed" holds, and
+  // its step vocational.assess_interest runs because she is 14.
   ASSERT_EQ(call("PATCH", "/v1/cases/" + id, counsellor_,
                  R"({"data": {"medical_cleared": true}, "comment": "cleared by the MO"})")
                 .status,
@@ -179,6 +215,7 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   auto assessed = fire(id, counsellor_, {{"event", "assessed"}});
   ASSERT_EQ(assessed.status, 200) << assessed.body;
   EXPECT_EQ(assessed.json().at("state"), "care_plan");
+  EXPECT_EQ(assessed.json().at("data").at("vocational_assessed"), true);
 
   auto options = call("GET", "/v1/cases/" + id + "/transitions", supervisor_);
   ASSERT_EQ(options.status, 200) << options.body;
@@ -201,15 +238,17 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   }
   auto closed = call("GET", "/v1/cases/" + id, supervisor_);
   ASSERT_EQ(closed.status, 200);
+  EXPECT_EQ(closed.json().at("data").at("assigned_to"), "role:caseworker");  // core.assign
+  EXPECT_EQ(closed.json().at("data").at("legal_referral_no"), "DLSA-KOL-0042");
   EXPECT_EQ(closed.json().at("state"), "closed");
 
   auto history = call("GET", "/v1/cases/" + id + "/events", supervisor_);
   ASSERT_EQ(history.status, 200) << history.body;
   const auto entries = history.json().at("items").as_array();
   const std::vector<std::string> expected = {
-      "opened",   "produced_before_cwc", "updated",
-      "assessed", "care_plan_approved",  "ready_for_reintegration",
-      "restored", "case_closed"};
+      "opened",         "produced_before_cwc", "step_pending",       "task_completed",
+      "legal_aid_confirmed", "updated",      "assessed",           "care_plan_approved",
+      "ready_for_reintegration", "restored", "case_closed"};
   ASSERT_EQ(entries.size(), expected.size()) << history.body;
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const auto& e = entries[i].as_object();
@@ -241,6 +280,47 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   ASSERT_EQ(reread.status, 200) << reread.body;
   EXPECT_EQ(reread.json(), before_case);
   EXPECT_EQ(call("GET", "/v1/cases/" + id + "/events", supervisor_).json(), before_history);
+}
+
+TEST_F(Lifecycle, ListsTheLoadedPluginsAndTheirSteps) {
+  auto plugins = call("GET", "/v1/plugins", caseworker_);
+  ASSERT_EQ(plugins.status, 200) << plugins.body;
+  std::vector<std::string> names;
+  const auto listed = plugins.json();
+  for (const auto& p : listed.at("items").as_array()) {
+    names.emplace_back(p.at("name").as_string());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"core", "legal_aid", "medical", "vocational"}));
+  EXPECT_NE(plugins.body.find("\"legal_aid.refer\""), std::string::npos);
+  EXPECT_NE(plugins.body.find("\"config_schema\""), std::string::npos);
+  EXPECT_EQ(call("GET", "/v1/plugins", "").status, 401);
+}
+
+TEST_F(Lifecycle, AFullVocationalCourseVetoesThePlacement) {
+  auto opened = call("POST", "/v1/cases", caseworker_, R"({"workflow": "aftercare"})");
+  const std::string id(opened.json().at("id").as_string());
+  // Walk to in_care quickly.
+  ASSERT_EQ(fire(id, caseworker_, {{"event", "produced_before_cwc"},
+                                   {"data", {{"age", 16}, {"cwc_order_no", "CWC/T/1"}}}})
+                .status,
+            200);
+  ASSERT_EQ(fire(id, counsellor_, {{"event", "assessed"}, {"data", {{"medical_cleared", true}}}})
+                .status,
+            200);
+  ASSERT_EQ(fire(id, supervisor_,
+                 {{"event", "care_plan_approved"}, {"data", {{"icp_date", "2026-11-21"}}}})
+                .status,
+            200);
+  // A track no partner in the workflow offers: the step refuses, the case stays as it was.
+  auto vetoed = fire(id, caseworker_,
+                     {{"event", "vocational_placement"}, {"data", {{"vocational_track", "bakery"}}}});
+  expect_problem(vetoed, 409, "step-vetoed");
+  EXPECT_EQ(vetoed.json().at("step"), "vocational.place");
+  auto placed = fire(id, caseworker_, {{"event", "vocational_placement"},
+                                       {"data", {{"vocational_track", "tailoring"}}}});
+  ASSERT_EQ(placed.status, 200) << placed.body;
+  EXPECT_EQ(placed.json().at("data").at("vocational_partner"), "Kolkata Sewing Cooperative");
+  EXPECT_EQ(placed.json().at("state"), "in_care");
 }
 
 TEST_F(Lifecycle, CounsellingNotesAreLeftOutForOtherRoles) {
@@ -293,6 +373,7 @@ TEST(WorkflowVersions, UsedVersionIsImmutableAndNewVersionsLoadBeside) {
   config.port = 0;
   config.db = (dir / "carepath.db").string();
   config.workflows = (dir / "workflows").string();
+  config.plugins = {(std::filesystem::path(CP_BINARY_DIR) / "plugins").string()};
   const Actor caseworker{"asha", {"caseworker"}};
 
   std::string old_case;

@@ -201,6 +201,7 @@ TEST_F(PluginAdapter, RunsOneInstanceFromManyThreadsAtOnce) {
   ASSERT_NE(echo, nullptr);
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&echo, &wrong, t] {
       for (int i = 0; i < 200; ++i) {

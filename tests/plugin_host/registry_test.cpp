@@ -1,6 +1,7 @@
 #include "plugin_host/registry.hpp"
 
 #include <algorithm>
+#include <array>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -31,6 +32,7 @@ using test::LogCapture;
 
 std::vector<std::string> names(const std::vector<const StepType*>& types) {
   std::vector<std::string> out;
+  out.reserve(types.size());
   for (const auto* type : types) {
     out.push_back(type->name());
   }
@@ -409,9 +411,9 @@ void linked_destroy(void* /*step*/) {
 const cp_step_type kLinkedStep = {sizeof(cp_step_type),    "linked.step", nullptr,
                                   R"({"type": "object"})", nullptr,       0,
                                   &linked_create,          &linked_run,   &linked_destroy};
-const cp_step_type* const kLinkedSteps[] = {&kLinkedStep};
+const std::array<const cp_step_type*, 1> kLinkedSteps = {&kLinkedStep};
 cp_plugin linked_plugin = {
-    sizeof(cp_plugin), CP_ABI_MAJOR, CP_ABI_MINOR, "linked", "2.0.0", kLinkedSteps, 1};
+    sizeof(cp_plugin), CP_ABI_MAJOR, CP_ABI_MINOR, "linked", "2.0.0", kLinkedSteps.data(), 1};
 
 const cp_plugin* linked_entry(const cp_host_api* host) {
   return host != nullptr && host->struct_size == sizeof(cp_host_api) ? &linked_plugin : nullptr;

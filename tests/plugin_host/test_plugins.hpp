@@ -43,6 +43,8 @@ class LogCapture {
   }
   LogCapture(const LogCapture&) = delete;
   LogCapture& operator=(const LogCapture&) = delete;
+  LogCapture(LogCapture&&) = delete;
+  LogCapture& operator=(LogCapture&&) = delete;
 
   std::vector<LogLine> lines() const {
     const std::lock_guard lock(mutex_);

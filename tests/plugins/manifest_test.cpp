@@ -25,16 +25,15 @@ struct Expected {
 };
 
 std::vector<Expected> plugins() {
-  static const cp_host_api host = fake_host();
   return {
-      {legal_aid_carepath_plugin_entry_v1(&host),
+      {legal_aid_carepath_plugin_entry_v1(&entry_host()),
        "legal_aid",
        {{"legal_aid.refer", {}},
         {"legal_aid.record_hearing", {"hearing_count", "next_hearing_date"}}}},
-      {medical_carepath_plugin_entry_v1(&host),
+      {medical_carepath_plugin_entry_v1(&entry_host()),
        "medical",
        {{"medical.check", {"medical_checks_done", "medical_flags"}}}},
-      {vocational_carepath_plugin_entry_v1(&host),
+      {vocational_carepath_plugin_entry_v1(&entry_host()),
        "vocational",
        {{"vocational.assess_interest", {"age", "education_level", "interests"}},
         {"vocational.place", {"vocational_track"}}}},

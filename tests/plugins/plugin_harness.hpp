@@ -47,6 +47,13 @@ inline cp_host_api fake_host(bool with_key = true) {
   return host;
 }
 
+// The host table passed to a plugin's entry function (the SDK's entry ignores it; each run()
+// gets its own).
+inline const cp_host_api& entry_host() {
+  static const cp_host_api kHost = fake_host();
+  return kHost;
+}
+
 // A sink that appends to a std::string.
 inline cp_sink string_sink(std::string& out) {
   return cp_sink{&out, [](void* host, cp_str bytes) {

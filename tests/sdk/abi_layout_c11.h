@@ -3,9 +3,11 @@
 #ifndef CP_TESTS_SDK_ABI_LAYOUT_C11_H_
 #define CP_TESTS_SDK_ABI_LAYOUT_C11_H_
 
-#include <stddef.h>
-
 #include <carepath/plugin_abi.h>
+#include <stddef.h> /* NOLINT(modernize-deprecated-headers): also read by C */
+
+/* C names in a C header, as in plugin_abi.h. */
+/* NOLINTBEGIN */
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,5 +31,7 @@ extern const long cp_test_c11_stdc_version;
 #ifdef __cplusplus
 } /* extern "C" */
 #endif
+
+/* NOLINTEND */
 
 #endif /* CP_TESTS_SDK_ABI_LAYOUT_C11_H_ */

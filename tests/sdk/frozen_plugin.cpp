@@ -9,14 +9,16 @@
 //                  and, when the host offers it, logs one info line "frozen.mark ran".
 //   frozen.refuse  no configuration; reads nothing; answers CP_STATUS_FAILED with the error
 //                  "refused by the frozen 1.0 test plugin".
-#include <carepath/plugin_abi.h>
-
 #include <cstddef>
 #include <cstdlib>
+
+#include <carepath/plugin_abi.h>
 
 static_assert(CP_ABI_MAJOR == 1 && CP_ABI_MINOR == 0,
               "frozen_plugin.cpp must be compiled against tests/sdk/frozen/abi_1_0");
 
+// C-style arrays and plain functions on purpose: this is what a plugin without the SDK looks like.
+// NOLINTBEGIN(modernize-avoid-c-arrays)
 namespace {
 
 void write(cp_sink sink, const char* text, std::size_t size) {
@@ -36,12 +38,14 @@ cp_status create(cp_str /*config_json*/, void** step, cp_sink error) {
   return CP_STATUS_OK;
 }
 
-void destroy(void* step) { std::free(step); }
+void destroy(void* step) {
+  std::free(step);
+}
 
 // Reads only what ABI 1.0 defines, and only within the host's struct_size.
 void log_info(const cp_host_api* host, void* call, const char* text, std::size_t size) {
-  if (host != nullptr &&
-      host->struct_size >= offsetof(cp_host_api, log) + sizeof(host->log) && host->log != nullptr) {
+  if (host != nullptr && host->struct_size >= offsetof(cp_host_api, log) + sizeof(host->log) &&
+      host->log != nullptr) {
     host->log(call, CP_LOG_INFO, cp_str{text, size});
   }
 }
@@ -64,10 +68,15 @@ cp_status run_refuse(void* /*step*/, const cp_host_api* /*host*/, void* /*call*/
 
 const char* const kMarkReads[] = {"age"};
 
-const cp_step_type kMark = {
-    sizeof(cp_step_type), "frozen.mark", "Marks the case as seen by a 1.0 plugin", nullptr,
-    kMarkReads,           1,             &create,                                  &run_mark,
-    &destroy};
+const cp_step_type kMark = {sizeof(cp_step_type),
+                            "frozen.mark",
+                            "Marks the case as seen by a 1.0 plugin",
+                            nullptr,
+                            kMarkReads,
+                            1,
+                            &create,
+                            &run_mark,
+                            &destroy};
 
 const cp_step_type kRefuse = {
     sizeof(cp_step_type), "frozen.refuse", "Always fails", nullptr, nullptr, 0, &create,
@@ -75,12 +84,12 @@ const cp_step_type kRefuse = {
 
 const cp_step_type* const kStepTypes[] = {&kMark, &kRefuse};
 
-const cp_plugin kPlugin = {sizeof(cp_plugin), CP_ABI_MAJOR, CP_ABI_MINOR, "frozen", "1.0.0",
-                           kStepTypes,        2};
+const cp_plugin kPlugin = {
+    sizeof(cp_plugin), CP_ABI_MAJOR, CP_ABI_MINOR, "frozen", "1.0.0", kStepTypes, 2};
 
 }  // namespace
+// NOLINTEND(modernize-avoid-c-arrays)
 
-extern "C" CP_PLUGIN_EXPORT const cp_plugin* carepath_plugin_entry_v1(
-    const cp_host_api* /*host*/) {
+extern "C" CP_PLUGIN_EXPORT const cp_plugin* carepath_plugin_entry_v1(const cp_host_api* /*host*/) {
   return &kPlugin;
 }

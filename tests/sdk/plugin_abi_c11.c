@@ -2,7 +2,6 @@
  * plugins written in C or in languages that bind to C. The layout it produces here is compared
  * with the C++ layout in plugin_abi_test.cpp. */
 #include <carepath/plugin_abi.h>
-
 #include <stddef.h>
 
 #include "abi_layout_c11.h"
@@ -33,13 +32,15 @@ static cp_status c_run(void* step, const cp_host_api* host, void* call, cp_str i
   (void)error;
   return CP_STATUS_FAILED;
 }
-static void c_destroy(void* step) { (void)step; }
+static void c_destroy(void* step) {
+  (void)step;
+}
 
-static const cp_step_type c_step = {sizeof(cp_step_type), "c.step", NULL, NULL, NULL, 0,
-                                    c_create, c_run, c_destroy};
+static const cp_step_type c_step = {
+    sizeof(cp_step_type), "c.step", NULL, NULL, NULL, 0, c_create, c_run, c_destroy};
 static const cp_step_type* const c_steps[] = {&c_step};
-static const cp_plugin c_plugin = {sizeof(cp_plugin), CP_ABI_MAJOR, CP_ABI_MINOR, "c", "0.0.0",
-                                   c_steps, 1};
+static const cp_plugin c_plugin = {
+    sizeof(cp_plugin), CP_ABI_MAJOR, CP_ABI_MINOR, "c", "0.0.0", c_steps, 1};
 static const cp_plugin* c_entry(const cp_host_api* host) {
   (void)host;
   return &c_plugin;

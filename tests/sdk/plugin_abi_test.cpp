@@ -1,7 +1,5 @@
 // plugin_abi.h: self-contained, laid out the same in C and C++, and pinned per ABI minor on
 // x86_64, so that an accidental reorder or insertion fails here before it breaks a plugin.
-#include <carepath/plugin_abi.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <fstream>
@@ -12,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include <carepath/plugin_abi.h>
 #include <gtest/gtest.h>
 
 #include "tests/sdk/abi_layout_c11.h"
@@ -39,9 +38,9 @@ static_assert(std::is_standard_layout_v<cp_plugin> && std::is_trivial_v<cp_plugi
 // add a block for it and keep the old sizes (older plugins report them in struct_size).
 
 // Sizes at ABI 1.0.
-constexpr std::size_t kHostApiSize_1_0 = 32;
-constexpr std::size_t kStepTypeSize_1_0 = 72;
-constexpr std::size_t kPluginSize_1_0 = 40;
+constexpr std::size_t kHostApiSizeAtMinor0 = 32;
+constexpr std::size_t kStepTypeSizeAtMinor0 = 72;
+constexpr std::size_t kPluginSizeAtMinor0 = 40;
 
 #if defined(__x86_64__)
 static_assert(sizeof(cp_str) == 16 && alignof(cp_str) == 8);
@@ -73,9 +72,9 @@ static_assert(offsetof(cp_plugin, step_types) == 24);
 static_assert(offsetof(cp_plugin, step_type_count) == 32);
 
 #if CP_ABI_MINOR == 0
-static_assert(sizeof(cp_host_api) == kHostApiSize_1_0);
-static_assert(sizeof(cp_step_type) == kStepTypeSize_1_0);
-static_assert(sizeof(cp_plugin) == kPluginSize_1_0);
+static_assert(sizeof(cp_host_api) == kHostApiSizeAtMinor0);
+static_assert(sizeof(cp_step_type) == kStepTypeSizeAtMinor0);
+static_assert(sizeof(cp_plugin) == kPluginSizeAtMinor0);
 #else
 #error "pin the sizes of the new ABI minor here, keeping the 1.0 sizes above"
 #endif
@@ -122,7 +121,7 @@ TEST(PluginAbi, LayoutIsPinnedOnX8664) {
   EXPECT_EQ(offsetof(cp_host_api, log), 8U);
   EXPECT_EQ(offsetof(cp_host_api, is_cancelled), 16U);
   EXPECT_EQ(offsetof(cp_host_api, idempotency_key), 24U);
-  EXPECT_GE(sizeof(cp_host_api), kHostApiSize_1_0);
+  EXPECT_GE(sizeof(cp_host_api), kHostApiSizeAtMinor0);
 
   EXPECT_EQ(offsetof(cp_step_type, name), 8U);
   EXPECT_EQ(offsetof(cp_step_type, description), 16U);
@@ -132,7 +131,7 @@ TEST(PluginAbi, LayoutIsPinnedOnX8664) {
   EXPECT_EQ(offsetof(cp_step_type, create), 48U);
   EXPECT_EQ(offsetof(cp_step_type, run), 56U);
   EXPECT_EQ(offsetof(cp_step_type, destroy), 64U);
-  EXPECT_GE(sizeof(cp_step_type), kStepTypeSize_1_0);
+  EXPECT_GE(sizeof(cp_step_type), kStepTypeSizeAtMinor0);
 
   EXPECT_EQ(offsetof(cp_plugin, abi_major), 4U);
   EXPECT_EQ(offsetof(cp_plugin, abi_minor), 6U);
@@ -140,7 +139,7 @@ TEST(PluginAbi, LayoutIsPinnedOnX8664) {
   EXPECT_EQ(offsetof(cp_plugin, version), 16U);
   EXPECT_EQ(offsetof(cp_plugin, step_types), 24U);
   EXPECT_EQ(offsetof(cp_plugin, step_type_count), 32U);
-  EXPECT_GE(sizeof(cp_plugin), kPluginSize_1_0);
+  EXPECT_GE(sizeof(cp_plugin), kPluginSizeAtMinor0);
 #else
   GTEST_SKIP() << "layout is pinned for x86_64 only";
 #endif
@@ -151,9 +150,9 @@ TEST(PluginAbi, SizesArePinnedForMinorZero) {
   if (CP_ABI_MINOR != 0) {
     GTEST_SKIP() << "the 1.0 sizes are checked as lower bounds in LayoutIsPinnedOnX8664";
   }
-  EXPECT_EQ(sizeof(cp_host_api), kHostApiSize_1_0);
-  EXPECT_EQ(sizeof(cp_step_type), kStepTypeSize_1_0);
-  EXPECT_EQ(sizeof(cp_plugin), kPluginSize_1_0);
+  EXPECT_EQ(sizeof(cp_host_api), kHostApiSizeAtMinor0);
+  EXPECT_EQ(sizeof(cp_step_type), kStepTypeSizeAtMinor0);
+  EXPECT_EQ(sizeof(cp_plugin), kPluginSizeAtMinor0);
 #else
   GTEST_SKIP() << "sizes are pinned for x86_64 only";
 #endif

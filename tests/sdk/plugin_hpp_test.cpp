@@ -1,7 +1,5 @@
 // plugin.hpp: a plugin made with the SDK, linked in (CP_PLUGIN_STATIC) and driven through its
 // descriptor exactly as the host drives a loaded one.
-#include <carepath/plugin.hpp>
-
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -10,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include <carepath/plugin.hpp>
 #include <gtest/gtest.h>
 
 namespace sdk_test {
@@ -132,16 +131,20 @@ struct FakeHost {
     return cp_str{self->key.data(), self->key.size()};
   }
 
-  cp_host_api api{sizeof(cp_host_api), CP_ABI_MAJOR, CP_ABI_MINOR, &log, &is_cancelled,
-                  &idempotency_key};
+  cp_host_api api{sizeof(cp_host_api), CP_ABI_MAJOR,    CP_ABI_MINOR, &log,
+                  &is_cancelled,       &idempotency_key};
 
   cp_sink output_sink() { return cp_sink{&output, &append}; }
   cp_sink error_sink() { return cp_sink{&error, &append}; }
 };
 
-cp_str text(std::string_view s) { return cp_str{s.data(), s.size()}; }
+cp_str text(std::string_view s) {
+  return cp_str{s.data(), s.size()};
+}
 
-const cp_plugin& plugin() { return *sdk_test_carepath_plugin_entry_v1(nullptr); }
+const cp_plugin& plugin() {
+  return *sdk_test_carepath_plugin_entry_v1(nullptr);
+}
 
 const cp_step_type& step_type(std::string_view name) {
   for (std::size_t i = 0; i < plugin().step_type_count; ++i) {
@@ -240,9 +243,9 @@ TEST(PluginHpp, CreateAcceptsAnEmptyConfigWithNullData) {
   FakeHost host;
   void* step = nullptr;
   ASSERT_EQ(type.create(cp_str{nullptr, 0}, &step, host.error_sink()), CP_STATUS_OK);
-  EXPECT_EQ(type.run(step, nullptr, nullptr, cp_str{nullptr, 0}, host.output_sink(),
-                     host.error_sink()),
-            CP_STATUS_OK);
+  EXPECT_EQ(
+      type.run(step, nullptr, nullptr, cp_str{nullptr, 0}, host.output_sink(), host.error_sink()),
+      CP_STATUS_OK);
   EXPECT_EQ(host.output, "{}");
   type.destroy(step);
 }
@@ -298,24 +301,22 @@ TEST_F(AnswerStepTest, AnyOtherThrowBecomesFailedWithUnknownException) {
 TEST_F(AnswerStepTest, CallReachesTheHostServices) {
   host_.cancelled = true;
   EXPECT_EQ(run("host"), CP_STATUS_OK);
-  EXPECT_EQ(host_.output,
-            R"({"cancelled": true, "key": "case-7/step-2/attempt", "config": "{}"})");
+  EXPECT_EQ(host_.output, R"({"cancelled": true, "key": "case-7/step-2/attempt", "config": "{}"})");
   ASSERT_EQ(host_.logs.size(), 1U);
   EXPECT_EQ(host_.logs[0].first, CP_LOG_WARNING);
   EXPECT_EQ(host_.logs[0].second, "checking the host");
 }
 
 TEST_F(AnswerStepTest, NullHostTableIsAHostThatOffersNothing) {
-  EXPECT_EQ(type_.run(step_, nullptr, nullptr, text("host"), host_.output_sink(),
-                      host_.error_sink()),
-            CP_STATUS_OK);
+  EXPECT_EQ(
+      type_.run(step_, nullptr, nullptr, text("host"), host_.output_sink(), host_.error_sink()),
+      CP_STATUS_OK);
   EXPECT_EQ(host_.output, R"({"cancelled": false, "key": "", "config": "{}"})");
 }
 
 TEST_F(AnswerStepTest, NullHostFunctionsAreNotOffered) {
   cp_host_api empty{sizeof(cp_host_api), CP_ABI_MAJOR, CP_ABI_MINOR, nullptr, nullptr, nullptr};
-  EXPECT_EQ(type_.run(step_, &empty, &host_, text("host"), host_.output_sink(),
-                      host_.error_sink()),
+  EXPECT_EQ(type_.run(step_, &empty, &host_, text("host"), host_.output_sink(), host_.error_sink()),
             CP_STATUS_OK);
   EXPECT_EQ(host_.output, R"({"cancelled": false, "key": "", "config": "{}"})");
   EXPECT_EQ(host_.calls, 0);
@@ -326,8 +327,7 @@ TEST_F(AnswerStepTest, MembersBeyondStructSizeAreNeverRead) {
   cp_host_api older = host_.api;
   older.struct_size = offsetof(cp_host_api, log) + sizeof(older.log);
   host_.cancelled = true;
-  EXPECT_EQ(type_.run(step_, &older, &host_, text("host"), host_.output_sink(),
-                      host_.error_sink()),
+  EXPECT_EQ(type_.run(step_, &older, &host_, text("host"), host_.output_sink(), host_.error_sink()),
             CP_STATUS_OK);
   EXPECT_EQ(host_.output, R"({"cancelled": false, "key": "", "config": "{}"})");
   EXPECT_EQ(host_.logs.size(), 1U) << "log is within struct_size";
@@ -348,7 +348,9 @@ TEST(PluginHpp, RunWithoutAnInstanceFails) {
   EXPECT_FALSE(host.error.empty());
 }
 
-TEST(PluginHpp, DestroyAcceptsNull) { step_type("sdk_test.answer").destroy(nullptr); }
+TEST(PluginHpp, DestroyAcceptsNull) {
+  step_type("sdk_test.answer").destroy(nullptr);
+}
 
 TEST(SdkOutcome, KindsMatchTheAbiStatuses) {
   EXPECT_EQ(Outcome::ok().status(), CP_STATUS_OK);
@@ -376,8 +378,9 @@ TEST(SdkCall, AHostThatOffersNothingIsSafe) {
 }
 
 TEST(SdkCall, ANullKeyIsEmpty) {
-  cp_host_api api{sizeof(cp_host_api), CP_ABI_MAJOR, CP_ABI_MINOR, nullptr, nullptr,
-                  [](void*) { return cp_str{nullptr, 0}; }};
+  cp_host_api api{sizeof(cp_host_api), CP_ABI_MAJOR, CP_ABI_MINOR, nullptr, nullptr, [](void*) {
+                    return cp_str{nullptr, 0};
+                  }};
   const Call call(&api, nullptr);
   EXPECT_EQ(call.idempotency_key(), "");
 }

@@ -1,8 +1,6 @@
 // Plugin modules as built by carepath_add_plugin(): a plugin built against the frozen ABI 1.0
 // header and one built with today's SDK load with plain dlopen, describe themselves through the
 // one entry symbol and export nothing else.
-#include <carepath/plugin_abi.h>
-
 #include <array>
 #include <cstdio>
 #include <sstream>
@@ -10,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include <carepath/plugin_abi.h>
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -58,7 +57,9 @@ struct Host {
   cp_sink error_sink() { return cp_sink{&error, &append}; }
 };
 
-cp_str text(std::string_view s) { return cp_str{s.data(), s.size()}; }
+cp_str text(std::string_view s) {
+  return cp_str{s.data(), s.size()};
+}
 
 std::vector<std::string> step_names(const cp_plugin& plugin) {
   std::vector<std::string> names;
@@ -107,7 +108,7 @@ std::vector<std::string> exported_symbols(const std::string& path, int& exit_sta
 
 TEST(FrozenPlugin, BuiltAgainstAbi10StillLoads) {
   const Module module(CP_FROZEN_PLUGIN_PATH);
-  ASSERT_TRUE(module.loaded()) << dlerror();
+  ASSERT_TRUE(module.loaded()) << dlerror();  // NOLINT(concurrency-mt-unsafe)
   const cp_plugin_entry_fn entry = module.entry();
   ASSERT_NE(entry, nullptr) << CP_PLUGIN_ENTRY_SYMBOL << " not found";
 
@@ -137,7 +138,7 @@ TEST(FrozenPlugin, BuiltAgainstAbi10StillLoads) {
 
 TEST(SdkPlugin, LoadsAndStopsExceptionsInsideTheModule) {
   const Module module(CP_SDK_PLUGIN_PATH);
-  ASSERT_TRUE(module.loaded()) << dlerror();
+  ASSERT_TRUE(module.loaded()) << dlerror();  // NOLINT(concurrency-mt-unsafe)
   const cp_plugin_entry_fn entry = module.entry();
   ASSERT_NE(entry, nullptr);
 
@@ -146,8 +147,7 @@ TEST(SdkPlugin, LoadsAndStopsExceptionsInsideTheModule) {
   ASSERT_NE(plugin, nullptr);
   EXPECT_EQ(plugin->abi_minor, CP_ABI_MINOR);
   EXPECT_STREQ(plugin->name, "sdk_module");
-  EXPECT_EQ(step_names(*plugin),
-            (std::vector<std::string>{"sdk_module.echo", "sdk_module.throw"}));
+  EXPECT_EQ(step_names(*plugin), (std::vector<std::string>{"sdk_module.echo", "sdk_module.throw"}));
 
   EXPECT_EQ(run_once(*plugin->step_types[0], host), CP_STATUS_OK);
   EXPECT_EQ(host.output, R"({"echo_config": {}})");

@@ -6,11 +6,11 @@
 // Plugin "sdk_module", version "0.0.1":
 //   sdk_module.echo   config: any JSON; answers CP_STATUS_OK with {"echo_config": <config>}
 //   sdk_module.throw  answers CP_STATUS_FAILED with "thrown inside the module"
-#include <carepath/plugin.hpp>
-
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include <carepath/plugin.hpp>
 
 namespace sdk_module {
 

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/shipped_steps.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace carepath::workflow {
@@ -86,10 +87,15 @@ states:
 )";
 
 // ---------------------------------------------------------------------------------------------
-// Shipped workflows
+// Shipped workflows (written against the first-party plugins)
+
+const StepCatalog* shipped_catalog() {
+  static const auto steps = test::shipped_steps();
+  return steps.get();
+}
 
 TEST(WorkflowLoader, LoadsShippedAftercareWithNoDiagnostics) {
-  const auto result = load_workflow_file(test::source_path("workflows/aftercare.yaml"));
+  const auto result = load_workflow_file(test::source_path("workflows/aftercare.yaml"), shipped_catalog());
   ASSERT_TRUE(result.ok()) << dump(result);
   EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
   const Workflow& w = *result.workflow;
@@ -103,7 +109,7 @@ TEST(WorkflowLoader, LoadsShippedAftercareWithNoDiagnostics) {
 }
 
 TEST(WorkflowLoader, LoadsShippedEducationSupportWithNoDiagnostics) {
-  const auto result = load_workflow_file(test::source_path("workflows/education_support.yaml"));
+  const auto result = load_workflow_file(test::source_path("workflows/education_support.yaml"), shipped_catalog());
   ASSERT_TRUE(result.ok()) << dump(result);
   EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
   EXPECT_EQ(result.workflow->name, "education_support");
@@ -121,7 +127,7 @@ TEST(WorkflowLoader, ShippedWorkflowsStartWithTheSchemaLine) {
 
 // The path the integration tests drive a case along, row by row.
 TEST(WorkflowLoader, AftercareHasTheLifecyclePath) {
-  const auto result = load_workflow_file(test::source_path("workflows/aftercare.yaml"));
+  const auto result = load_workflow_file(test::source_path("workflows/aftercare.yaml"), shipped_catalog());
   ASSERT_TRUE(result.ok()) << dump(result);
   const Workflow& w = *result.workflow;
   struct Row {
@@ -314,7 +320,7 @@ states:
 
 TEST(WorkflowLoader, ShippedWorkflowsListEventsInSourceOrder) {
   for (const char* file : {"workflows/aftercare.yaml", "workflows/education_support.yaml"}) {
-    const auto result = load_workflow_file(test::source_path(file));
+    const auto result = load_workflow_file(test::source_path(file), shipped_catalog());
     ASSERT_TRUE(result.ok()) << dump(result);
     const Workflow& w = *result.workflow;
     for (StateId s = 0; s < w.states.size(); ++s) {

@@ -293,7 +293,7 @@ std::string number_text(const boost::json::value& v) {
   if (ec != std::errc{}) {
     return boost::json::serialize(v);
   }
-  return std::string(buffer.data(), end);
+  return {buffer.data(), end};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -469,8 +469,8 @@ class SchemaChecker {
 
   static Result<void> check_type(const boost::json::value& value, const std::string& at) {
     const auto known = [](const boost::json::value& v) {
-      return v.is_string() && std::find(kTypeNames.begin(), kTypeNames.end(),
-                                        std::string_view(v.get_string())) != kTypeNames.end();
+      return v.is_string() &&
+             std::find(kTypeNames.begin(), kTypeNames.end(), v.get_string()) != kTypeNames.end();
     };
     constexpr std::string_view kWhat =
         "a type name (null, boolean, object, array, number, integer, string) or a non-empty "
@@ -593,7 +593,7 @@ class Validator {
       if (i > 0) {
         text += i + 1 == names.size() ? " or " : ", ";
       }
-      text += with_article(names[i].is_string() ? std::string_view(names[i].get_string()) : "?");
+      text += names[i].is_string() ? with_article(names[i].get_string()) : std::string("?");
     }
     return text;
   }

@@ -14,8 +14,8 @@ namespace {
 
 // Where each struct ended in ABI 1.0. A plugin's struct_size may not be smaller; members
 // appended in later minors are read only when struct_size covers them (none exist yet).
-constexpr std::size_t kPluginSize_1_0 = offsetof(cp_plugin, step_type_count) + sizeof(std::size_t);
-constexpr std::size_t kStepTypeSize_1_0 =
+constexpr std::size_t kPluginSize10 = offsetof(cp_plugin, step_type_count) + sizeof(std::size_t);
+constexpr std::size_t kStepTypeSize10 =
     offsetof(cp_step_type, destroy) + sizeof(cp_step_type::destroy);
 
 // Bounds on what a descriptor may declare, so that a corrupt count is refused instead of being
@@ -76,10 +76,9 @@ Result<StepTypeDescriptor> read_step_type(const std::string& plugin, std::size_t
     return plugin_error(where + " is NULL");
   }
   const std::uint32_t size = declared_size(source);
-  if (size < kStepTypeSize_1_0) {
+  if (size < kStepTypeSize10) {
     return plugin_error(where + ": descriptor is too small (" + std::to_string(size) +
-                        " bytes; ABI 1.0 needs at least " + std::to_string(kStepTypeSize_1_0) +
-                        ")");
+                        " bytes; ABI 1.0 needs at least " + std::to_string(kStepTypeSize10) + ")");
   }
   const cp_step_type st = read_struct(source, size);
   if (st.name == nullptr) {
@@ -155,16 +154,16 @@ bool is_name(std::string_view s) {
   });
 }
 
-Result<PluginDescriptor> read_descriptor(const cp_plugin* source) {
-  if (source == nullptr) {
+Result<PluginDescriptor> read_descriptor(const cp_plugin* plugin) {
+  if (plugin == nullptr) {
     return plugin_error("the entry function returned no descriptor (the plugin refused to load)");
   }
-  const std::uint32_t size = declared_size(source);
-  if (size < kPluginSize_1_0) {
+  const std::uint32_t size = declared_size(plugin);
+  if (size < kPluginSize10) {
     return plugin_error("descriptor is too small (" + std::to_string(size) +
-                        " bytes; ABI 1.0 needs at least " + std::to_string(kPluginSize_1_0) + ")");
+                        " bytes; ABI 1.0 needs at least " + std::to_string(kPluginSize10) + ")");
   }
-  const cp_plugin p = read_struct(source, size);
+  const cp_plugin p = read_struct(plugin, size);
   // A different major may lay the struct out differently: trust nothing past the version.
   if (p.abi_major != CP_ABI_MAJOR) {
     return plugin_error("built for ABI " + std::to_string(p.abi_major) + "." +
@@ -182,35 +181,35 @@ Result<PluginDescriptor> read_descriptor(const cp_plugin* source) {
                         std::string(kNameRule) + ", at most " + std::to_string(kMaxNameLength) +
                         " characters");
   }
-  const std::string plugin = "plugin '" + out.name + "'";
+  const std::string who = "plugin '" + out.name + "'";
   if (p.abi_minor > CP_ABI_MINOR) {
-    return plugin_error(plugin + " needs ABI " + std::to_string(CP_ABI_MAJOR) + "." +
+    return plugin_error(who + " needs ABI " + std::to_string(CP_ABI_MAJOR) + "." +
                         std::to_string(p.abi_minor) + ", this engine has " +
                         std::to_string(CP_ABI_MAJOR) + "." + std::to_string(CP_ABI_MINOR) +
                         "; upgrade the engine");
   }
   if (out.name == "core") {
-    return plugin_error(plugin + ": the name is reserved for built-in steps");
+    return plugin_error(who + ": the name is reserved for built-in steps");
   }
   out.abi_major = p.abi_major;
   out.abi_minor = p.abi_minor;
   if (p.version == nullptr) {
-    return plugin_error(plugin + " has no version");
+    return plugin_error(who + " has no version");
   }
   out.version = p.version;
   const bool printable = std::all_of(out.version.begin(), out.version.end(),
                                      [](char c) { return c > 0x20 && c < 0x7f; });
   if (out.version.empty() || out.version.size() > kMaxVersionLength || !printable) {
-    return plugin_error(plugin + ": version '" + excerpt(p.version) +
+    return plugin_error(who + ": version '" + excerpt(p.version) +
                         "' is invalid: use 1 to 64 printable characters without spaces");
   }
 
   if (p.step_type_count > 0 && p.step_types == nullptr) {
-    return plugin_error(plugin + " declares " + std::to_string(p.step_type_count) +
+    return plugin_error(who + " declares " + std::to_string(p.step_type_count) +
                         " step types but gives no table");
   }
   if (p.step_type_count > kMaxStepTypes) {
-    return plugin_error(plugin + " declares too many step types (" +
+    return plugin_error(who + " declares too many step types (" +
                         std::to_string(p.step_type_count) + "; at most " +
                         std::to_string(kMaxStepTypes) + ")");
   }
@@ -221,7 +220,7 @@ Result<PluginDescriptor> read_descriptor(const cp_plugin* source) {
       return step.error();
     }
     if (!names.insert(step->name).second) {
-      return make_error(Errc::conflict, plugin + ": step '" + step->name + "' is declared twice");
+      return make_error(Errc::conflict, who + ": step '" + step->name + "' is declared twice");
     }
     out.step_types.push_back(std::move(*step));
   }

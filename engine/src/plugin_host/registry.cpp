@@ -48,7 +48,7 @@ std::optional<std::string> read_file(const fs::path& path) {
 // Boost.DLL's message is "boost::dll::shared_library::load() failed (dlerror system message:
 // <what dlerror said>): <errno text>"; people need only the part from dlerror.
 std::string load_failure(const std::exception& e) {
-  const std::string what = e.what();
+  std::string what = e.what();
   constexpr std::string_view kMarker = "(dlerror system message: ";
   const auto begin = what.find(kMarker);
   if (begin == std::string::npos) {

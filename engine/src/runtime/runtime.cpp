@@ -463,7 +463,10 @@ Result<CaseEffects> Runtime::run_steps(const Workflow& workflow, const CaseRecor
     std::string ref;
   };
   std::vector<Planned> calls;
-  if (from) {
+  // A row back to its own state is an internal transition (recording a visit, a hearing): it runs
+  // its own steps but does not leave or re-enter the state, so on_exit and on_enter stay quiet.
+  const bool internal = from && *from == to;
+  if (from && !internal) {
     const State& state = workflow.states[*workflow.find_state(*from)];
     for (std::size_t i = 0; i < state.on_exit.size(); ++i) {
       calls.push_back({&state.on_exit[i], exit_ref(*from, i)});
@@ -475,7 +478,7 @@ Result<CaseEffects> Runtime::run_steps(const Workflow& workflow, const CaseRecor
     }
   }
   const State& target = workflow.states[*workflow.find_state(to)];
-  for (std::size_t i = 0; i < target.on_enter.size(); ++i) {
+  for (std::size_t i = 0; !internal && i < target.on_enter.size(); ++i) {
     calls.push_back({&target.on_enter[i], enter_ref(to, i)});
   }
 

@@ -14,8 +14,7 @@ namespace carepath::test {
 namespace {
 
 const cp_plugin* plugin() {
-  static const cp_host_api host = fake_host();
-  return legal_aid_carepath_plugin_entry_v1(&host);
+  return legal_aid_carepath_plugin_entry_v1(&entry_host());
 }
 
 StepUnderTest make_step(const char* court) {

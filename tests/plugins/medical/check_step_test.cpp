@@ -13,8 +13,7 @@ namespace carepath::test {
 namespace {
 
 const cp_plugin* plugin() {
-  static const cp_host_api host = fake_host();
-  return medical_carepath_plugin_entry_v1(&host);
+  return medical_carepath_plugin_entry_v1(&entry_host());
 }
 
 constexpr const char* kIntakeChecks =

@@ -13,8 +13,7 @@ namespace carepath::test {
 namespace {
 
 const cp_plugin* plugin() {
-  static const cp_host_api host = fake_host();
-  return vocational_carepath_plugin_entry_v1(&host);
+  return vocational_carepath_plugin_entry_v1(&entry_host());
 }
 
 StepUnderTest default_step() {

@@ -15,8 +15,7 @@ namespace carepath::test {
 namespace {
 
 const cp_plugin* plugin() {
-  static const cp_host_api host = fake_host();
-  return vocational_carepath_plugin_entry_v1(&host);
+  return vocational_carepath_plugin_entry_v1(&entry_host());
 }
 
 // Invented partners.
@@ -130,6 +129,7 @@ TEST(PlaceStep, NeverOverfillsUnderConcurrentCalls) {
   std::atomic<int> placed{0};
   std::atomic<int> vetoed{0};
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kCallsPerThread; ++i) {

@@ -72,32 +72,26 @@ class [[nodiscard]] Outcome {
   /// @param fields_json A JSON object of case fields to set, as text; "{}" sets nothing. The
   ///   host checks it against the workflow's field declarations, so every key must be a field
   ///   the workflow declares. An empty string is sent as "{}".
-  static Outcome ok(std::string fields_json = "{}") {
-    return Outcome(Kind::ok, std::move(fields_json));
-  }
+  static Outcome ok(std::string fields_json = "{}") { return {Kind::ok, std::move(fields_json)}; }
 
   /// The step failed and trying again will not help (bad data, a refusal from the other side).
   /// The workflow sees a `step_failed` event.
   /// @param message Why, for people; no field values.
-  static Outcome failed(std::string message) { return Outcome(Kind::failed, std::move(message)); }
+  static Outcome failed(std::string message) { return {Kind::failed, std::move(message)}; }
 
   /// The step failed for a reason that may pass (timeout, connection refused, HTTP 503); the
   /// workflow's retry policy decides whether and when to run it again.
   /// @param message Why, for people; no field values.
-  static Outcome retryable(std::string message) {
-    return Outcome(Kind::retryable, std::move(message));
-  }
+  static Outcome retryable(std::string message) { return {Kind::retryable, std::move(message)}; }
 
   /// The step waits for an outside system or a person; completion arrives later through the API.
   /// @param task_json A JSON object describing the task (for example what the person must do),
   ///   as text.
-  static Outcome pending(std::string task_json) {
-    return Outcome(Kind::pending, std::move(task_json));
-  }
+  static Outcome pending(std::string task_json) { return {Kind::pending, std::move(task_json)}; }
 
   /// (Synchronous steps only.) The transition must not happen; the caller sees the reason.
   /// @param reason Why, for people; no field values.
-  static Outcome veto(std::string reason) { return Outcome(Kind::veto, std::move(reason)); }
+  static Outcome veto(std::string reason) { return {Kind::veto, std::move(reason)}; }
 
   /// Which of the five answers this is.
   Kind kind() const noexcept { return kind_; }
@@ -107,13 +101,18 @@ class [[nodiscard]] Outcome {
 
   /// ok: the fields object; pending: the task object; otherwise empty.
   std::string_view output_json() const noexcept {
-    return kind_ == Kind::ok || kind_ == Kind::pending ? std::string_view(text_)
-                                                       : std::string_view();
+    if (kind_ == Kind::ok || kind_ == Kind::pending) {
+      return text_;
+    }
+    return {};
   }
 
   /// failed, retryable, veto: the message; otherwise empty.
   std::string_view message() const noexcept {
-    return kind_ == Kind::ok || kind_ == Kind::pending ? std::string_view() : std::string_view(text_);
+    if (kind_ == Kind::ok || kind_ == Kind::pending) {
+      return {};
+    }
+    return text_;
   }
 
  private:
@@ -479,6 +478,9 @@ consteval detail::StepSpec<0> step_type(std::string_view name, std::string_view 
 /// As above, with the fields the step reads and an optional description.
 template <class S, std::size_t N>
 consteval detail::StepSpec<N> step_type(std::string_view name, std::string_view config_schema,
+                                        // A reference to an array, so that N is deduced from
+                                        // a braced list: {"age", "cwc_order_no"}.
+                                        // NOLINTNEXTLINE(modernize-avoid-c-arrays)
                                         const std::string_view (&reads)[N],
                                         std::string_view description = {}) {
   return detail::make_spec<S, N>(name, config_schema, reads, description);
@@ -523,33 +525,32 @@ consteval detail::StepSpec<0> step_type(std::string_view name, std::string_view 
 /// static data: nothing is allocated, nothing runs before main() or at exit, and the entry
 /// function may be called any number of times from any thread. It ignores `host` (each run()
 /// receives the host table) and never returns NULL.
-#define CP_PLUGIN(name, version, ...)                                                           \
-  CP_PLUGIN_ENTRY_SIGNATURE_(name) {                                                            \
-    static_assert(::carepath::sdk::detail::is_lower_identifier(#name),                          \
-                  "CP_PLUGIN: the plugin name must be a bare identifier matching "              \
-                  "[a-z][a-z0-9_]* (write CP_PLUGIN(legal_aid, ...), not "                      \
-                  "CP_PLUGIN(\"legal_aid\", ...))");                                            \
-    static constexpr auto kCpSpecs = ::std::tuple{__VA_ARGS__};                                 \
-    static_assert(::std::tuple_size_v<decltype(kCpSpecs)> > 0,                                 \
-                  "CP_PLUGIN: a plugin needs at least one step type");                          \
-    static_assert(::carepath::sdk::detail::step_names_ok(#name, kCpSpecs),                      \
-                  "CP_PLUGIN: every step type must be named \"<plugin>.<step>\" "               \
-                  "([a-z][a-z0-9_]* after the dot), and no name may repeat");                   \
-    static constexpr auto kCpStepTypes = ::carepath::sdk::detail::make_step_types(kCpSpecs);    \
+#define CP_PLUGIN(name, version, ...)                                                            \
+  CP_PLUGIN_ENTRY_SIGNATURE_(name) {                                                             \
+    static_assert(::carepath::sdk::detail::is_lower_identifier(#name),                           \
+                  "CP_PLUGIN: the plugin name must be a bare identifier matching "               \
+                  "[a-z][a-z0-9_]* (write CP_PLUGIN(legal_aid, ...), not "                       \
+                  "CP_PLUGIN(\"legal_aid\", ...))");                                             \
+    static constexpr auto kCpSpecs = ::std::tuple{__VA_ARGS__};                                  \
+    static_assert(::std::tuple_size_v<decltype(kCpSpecs)> > 0,                                   \
+                  "CP_PLUGIN: a plugin needs at least one step type");                           \
+    static_assert(::carepath::sdk::detail::step_names_ok(#name, kCpSpecs),                       \
+                  "CP_PLUGIN: every step type must be named \"<plugin>.<step>\" "                \
+                  "([a-z][a-z0-9_]* after the dot), and no name may repeat");                    \
+    static constexpr auto kCpStepTypes = ::carepath::sdk::detail::make_step_types(kCpSpecs);     \
     static constexpr auto kCpStepTable = ::carepath::sdk::detail::make_step_table(kCpStepTypes); \
-    static constexpr ::cp_plugin kCpPlugin =                                                    \
-        ::carepath::sdk::detail::make_plugin(#name, version, kCpStepTable);                     \
-    static_cast<void>(host);                                                                    \
-    return &kCpPlugin;                                                                          \
+    static constexpr ::cp_plugin kCpPlugin =                                                     \
+        ::carepath::sdk::detail::make_plugin(#name, version, kCpStepTable);                      \
+    static_cast<void>(host);                                                                     \
+    return &kCpPlugin;                                                                           \
   }
 
 #if defined(CP_PLUGIN_STATIC)
 #define CP_PLUGIN_ENTRY_SIGNATURE_(name) \
   extern "C" const ::cp_plugin* name##_carepath_plugin_entry_v1(const ::cp_host_api* host)
 #else
-#define CP_PLUGIN_ENTRY_SIGNATURE_(name)                                        \
-  extern "C" CP_PLUGIN_EXPORT const ::cp_plugin* carepath_plugin_entry_v1( \
-      const ::cp_host_api* host)
+#define CP_PLUGIN_ENTRY_SIGNATURE_(name) \
+  extern "C" CP_PLUGIN_EXPORT const ::cp_plugin* carepath_plugin_entry_v1(const ::cp_host_api* host)
 #endif
 
 /// Declares the entry function of a plugin built with CP_PLUGIN_STATIC, for the code that links
