@@ -69,9 +69,9 @@ class [[nodiscard]] Outcome {
   };
 
   /// The step is done.
-  /// @param fields_json A JSON object of case fields to set, as text; "{}" sets nothing. The
-  ///   host checks it against the workflow's field declarations, so every key must be a field
-  ///   the workflow declares. An empty string is sent as "{}".
+  /// @param fields_json A JSON object of case fields to set, as text; "{}" sets nothing. Every
+  ///   key must be a field the workflow declares, with a value of the declared type; the host
+  ///   parses it. An empty string is sent as "{}".
   static Outcome ok(std::string fields_json = "{}") { return {Kind::ok, std::move(fields_json)}; }
 
   /// The step failed and trying again will not help (bad data, a refusal from the other side).
