@@ -16,10 +16,10 @@
 #ifndef CP_PLUGIN_ABI_H_
 #define CP_PLUGIN_ABI_H_
 
+/* NOLINTBEGIN */
+
 #include <stddef.h>
 #include <stdint.h>
-
-/* NOLINTBEGIN */
 
 #define CP_ABI_MAJOR 1
 #define CP_ABI_MINOR 0
