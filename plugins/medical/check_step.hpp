@@ -44,7 +44,7 @@ constexpr std::string_view kCheckSchema = R"json({
 // check in `cleared_when_done` is done) and `medical_follow_up_needed` (`medical_flags` is not
 // empty). Never vetoes: the workflow guards on the fields it writes.
 //
-// A flag never withholds clearance. A girl on treatment is cleared for her care plan once her
+// A flag never withholds clearance. A child on treatment is cleared for the care plan once the
 // examinations are done, and `medical_follow_up_needed` keeps the treatment in view; a home whose
 // rule differs guards on both fields.
 //

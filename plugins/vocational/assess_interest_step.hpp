@@ -27,11 +27,12 @@ constexpr std::string_view kAssessInterestSchema = R"json({
 // and `vocational_assessed: true`. The track is that of the first interest (most wanted first)
 // that matches a keyword of a track whose schooling requirement is met; "other" when none does.
 // docs/plugins.md lists the keywords. computer_basics and retail need upper_primary (class 6) or
-// above, since those courses assume she reads and does sums comfortably; an unset
+// above, since those courses assume the child reads and does sums comfortably; an unset
 // education_level counts as "none".
 //
-// Vetoes when `age` is unset or below `min_age` (default 14: the Child and Adolescent Labour
-// Act, 1986, allows no work of any kind below 14).
+// Vetoes when `age` is unset or below `min_age` (default 14: from 14 the Child and Adolescent
+// Labour (Prohibition and Regulation) Act, 1986, as amended in 2016, treats a child as an
+// adolescent who may work in non-hazardous occupations).
 //
 // Thread-safety: run() only reads what the constructor set.
 class AssessInterestStep final : public carepath::sdk::Step {
