@@ -71,10 +71,10 @@ Output run(const std::vector<std::string>& args, const test::TempDir& dir) {
 
 TEST(Cli, ValidateAcceptsTheShippedWorkflows) {
   test::TempDir dir;
-  const auto o = run({"validate", test::source_path("workflows/aftercare.yaml").string(),
-                      test::source_path("workflows/education_support.yaml").string(),
-                      "--plugins", kPlugins},
-                     dir);
+  const auto o =
+      run({"validate", test::source_path("workflows/aftercare.yaml").string(),
+           test::source_path("workflows/education_support.yaml").string(), "--plugins", kPlugins},
+          dir);
   EXPECT_EQ(o.exit_code, 0) << o.err;
   EXPECT_NE(o.out.find("ok (workflow aftercare version 1)"), std::string::npos) << o.out;
 }

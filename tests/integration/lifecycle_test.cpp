@@ -246,9 +246,10 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   ASSERT_EQ(history.status, 200) << history.body;
   const auto entries = history.json().at("items").as_array();
   const std::vector<std::string> expected = {
-      "opened",         "produced_before_cwc", "step_pending",       "task_completed",
-      "legal_aid_confirmed", "updated",      "assessed",           "care_plan_approved",
-      "ready_for_reintegration", "restored", "case_closed"};
+      "opened",         "produced_before_cwc", "step_pending",
+      "task_completed", "legal_aid_confirmed", "updated",
+      "assessed",       "care_plan_approved",  "ready_for_reintegration",
+      "restored",       "case_closed"};
   ASSERT_EQ(entries.size(), expected.size()) << history.body;
   for (std::size_t i = 0; i < expected.size(); ++i) {
     const auto& e = entries[i].as_object();
@@ -300,24 +301,27 @@ TEST_F(Lifecycle, AFullVocationalCourseVetoesThePlacement) {
   auto opened = call("POST", "/v1/cases", caseworker_, R"({"workflow": "aftercare"})");
   const std::string id(opened.json().at("id").as_string());
   // Walk to in_care quickly.
-  ASSERT_EQ(fire(id, caseworker_, {{"event", "produced_before_cwc"},
-                                   {"data", {{"age", 16}, {"cwc_order_no", "CWC/T/1"}}}})
-                .status,
-            200);
-  ASSERT_EQ(fire(id, counsellor_, {{"event", "assessed"}, {"data", {{"medical_cleared", true}}}})
-                .status,
-            200);
+  ASSERT_EQ(
+      fire(id, caseworker_,
+           {{"event", "produced_before_cwc"}, {"data", {{"age", 16}, {"cwc_order_no", "CWC/T/1"}}}})
+          .status,
+      200);
+  ASSERT_EQ(
+      fire(id, counsellor_, {{"event", "assessed"}, {"data", {{"medical_cleared", true}}}}).status,
+      200);
   ASSERT_EQ(fire(id, supervisor_,
                  {{"event", "care_plan_approved"}, {"data", {{"icp_date", "2026-11-21"}}}})
                 .status,
             200);
   // A track no partner in the workflow offers: the step refuses, the case stays as it was.
-  auto vetoed = fire(id, caseworker_,
-                     {{"event", "vocational_placement"}, {"data", {{"vocational_track", "bakery"}}}});
+  auto vetoed =
+      fire(id, caseworker_,
+           {{"event", "vocational_placement"}, {"data", {{"vocational_track", "bakery"}}}});
   expect_problem(vetoed, 409, "step-vetoed");
   EXPECT_EQ(vetoed.json().at("step"), "vocational.place");
-  auto placed = fire(id, caseworker_, {{"event", "vocational_placement"},
-                                       {"data", {{"vocational_track", "tailoring"}}}});
+  auto placed =
+      fire(id, caseworker_,
+           {{"event", "vocational_placement"}, {"data", {{"vocational_track", "tailoring"}}}});
   ASSERT_EQ(placed.status, 200) << placed.body;
   EXPECT_EQ(placed.json().at("data").at("vocational_partner"), "Kolkata Sewing Cooperative");
   EXPECT_EQ(placed.json().at("state"), "in_care");

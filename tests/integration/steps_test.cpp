@@ -1,7 +1,5 @@
 // Asynchronous steps end to end: core.webhook delivered to a receiver on 127.0.0.1 and signed,
 // retries that run out into an incident, the retry endpoint, and jobs that survive SIGKILL.
-#include <gtest/gtest.h>
-
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -15,19 +13,19 @@
 #include <vector>
 
 #include <arpa/inet.h>
+#include <boost/json.hpp>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <boost/json.hpp>
-
 #include "app/engine.hpp"
 #include "security/digest.hpp"
-#include "store/sqlite_store.hpp"
 #include "security/tokens.hpp"
+#include "store/sqlite_store.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -103,9 +101,10 @@ class Receiver {
             ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
           }
           std::smatch m;
-          const std::size_t length = std::regex_search(head, m, std::regex("content-length: *([0-9]+)"))
-                                         ? std::stoul(m[1].str())
-                                         : 0;
+          const std::size_t length =
+              std::regex_search(head, m, std::regex("content-length: *([0-9]+)"))
+                  ? std::stoul(m[1].str())
+                  : 0;
           need = end + 4 + length;
         }
       }
@@ -176,8 +175,8 @@ class AsyncSteps : public ::testing::Test {
  protected:
   void start(int max_attempts) {
     std::filesystem::create_directories(dir_ / "workflows");
-    std::ofstream(dir_ / "workflows" / "notify.yaml") << notify_workflow(receiver_.port(),
-                                                                         max_attempts);
+    std::ofstream(dir_ / "workflows" / "notify.yaml")
+        << notify_workflow(receiver_.port(), max_attempts);
     app::Config config;
     config.port = 0;
     config.db = (dir_ / "carepath.db").string();
@@ -196,8 +195,7 @@ class AsyncSteps : public ::testing::Test {
 
   test::HttpResponse call(std::string_view method, const std::string& target,
                           std::string_view body = {}) {
-    return test::http_request(port_, method, target, body,
-                              {{"Authorization", "Bearer " + token_}});
+    return test::http_request(port_, method, target, body, {{"Authorization", "Bearer " + token_}});
   }
 
   std::string open_and_escalate() {
@@ -205,8 +203,7 @@ class AsyncSteps : public ::testing::Test {
                        R"({"workflow": "notify", "data": {"name": "Invented Person Q"}})");
     EXPECT_EQ(opened.status, 201) << opened.body;
     const std::string id(opened.json().at("id").as_string());
-    EXPECT_EQ(call("POST", "/v1/cases/" + id + "/events", R"({"event": "escalate"})").status,
-              200);
+    EXPECT_EQ(call("POST", "/v1/cases/" + id + "/events", R"({"event": "escalate"})").status, 200);
     return id;
   }
 
@@ -228,9 +225,8 @@ TEST_F(AsyncSteps, WebhookIsDeliveredSignedAndWithoutFieldValues) {
   EXPECT_EQ(body.at("event"), "escalated");
   EXPECT_EQ(body.at("to"), "escalated");
   EXPECT_EQ(request.body.find("Invented Person Q"), std::string::npos);
-  const std::string signature =
-      "x-carepath-signature: sha256=" + security::hmac_sha256_hex("invented-test-secret",
-                                                                  request.body);
+  const std::string signature = "x-carepath-signature: sha256=" +
+                                security::hmac_sha256_hex("invented-test-secret", request.body);
   EXPECT_NE(request.headers.find(signature), std::string::npos) << request.headers;
   EXPECT_NE(request.headers.find("x-carepath-idempotency-key: " + id + "/2/enter/escalated/0"),
             std::string::npos)
@@ -323,16 +319,16 @@ TEST(AsyncStepsProcess, AJobSurvivesSigkillAndRunsAfterRestart) {
     ASSERT_TRUE(store);
     ASSERT_TRUE((*store)->create_token(issued->record));
   }
-  const test::HttpResponse opened = test::http_request(
-      port, "POST", "/v1/cases", R"({"workflow": "notify"})",
-      {{"Authorization", "Bearer " + issued->token}});
+  const test::HttpResponse opened =
+      test::http_request(port, "POST", "/v1/cases", R"({"workflow": "notify"})",
+                         {{"Authorization", "Bearer " + issued->token}});
   ASSERT_EQ(opened.status, 201) << opened.body;
   const std::string id(opened.json().at("id").as_string());
-  ASSERT_EQ(test::http_request(port, "POST", "/v1/cases/" + id + "/events",
-                               R"({"event": "escalate"})",
-                               {{"Authorization", "Bearer " + issued->token}})
-                .status,
-            200);
+  ASSERT_EQ(
+      test::http_request(port, "POST", "/v1/cases/" + id + "/events", R"({"event": "escalate"})",
+                         {{"Authorization", "Bearer " + issued->token}})
+          .status,
+      200);
   ASSERT_TRUE(eventually([&] { return !receiver.requests().empty(); }));
   ::kill(pid, SIGKILL);
   int status = 0;

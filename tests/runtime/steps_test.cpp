@@ -1,12 +1,11 @@
 // Steps in the pipeline: synchronous output and vetoes, the outbox, retries, incidents, tasks.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <mutex>
 #include <thread>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <gtest/gtest.h>
 
 #include "runtime/runtime.hpp"
 #include "runtime/worker.hpp"
@@ -63,7 +62,9 @@ states:
     final: true
 )";
 
-boost::json::object obj(const char* text) { return boost::json::parse(text).as_object(); }
+boost::json::object obj(const char* text) {
+  return boost::json::parse(text).as_object();
+}
 
 class Steps : public ::testing::Test {
  protected:
@@ -211,8 +212,7 @@ TEST_F(Steps, AsyncStepsRunAfterCommitRetryAndOpenAnIncidentWhenRetriesRunOut) {
   ASSERT_EQ(tasks->size(), 1U);
   EXPECT_EQ((*tasks)[0].status, "open");
   EXPECT_EQ((*tasks)[0].description.at("title"), "confirm the referral");
-  EXPECT_EQ(events(record->id),
-            (std::vector<std::string>{"opened", "check", "step_pending"}));
+  EXPECT_EQ(events(record->id), (std::vector<std::string>{"opened", "check", "step_pending"}));
 
   // Retrying the incident puts the job back; it fails twice more and opens a new incident.
   ASSERT_TRUE(runtime_->retry_incident(caseworker_, record->id, (*incidents)[0].id));
@@ -232,8 +232,8 @@ TEST_F(Steps, CompletingATaskRecordsItsDataAndFiresOnComplete) {
   const std::string token = (*tasks)[0].token;
   EXPECT_EQ(token.size(), 48U);
 
-  auto invalid = runtime_->complete_task(Actor{"dlsa", {}}, token,
-                                         obj(R"({"referral_no": 42})"), std::nullopt);
+  auto invalid = runtime_->complete_task(Actor{"dlsa", {}}, token, obj(R"({"referral_no": 42})"),
+                                         std::nullopt);
   ASSERT_FALSE(invalid);
   EXPECT_EQ(invalid.error().code, Errc::unprocessable);
 

@@ -12,7 +12,9 @@
 
 namespace carepath::test {
 
-inline std::filesystem::path plugin_dir() { return std::filesystem::path(CP_BINARY_DIR) / "plugins"; }
+inline std::filesystem::path plugin_dir() {
+  return std::filesystem::path(CP_BINARY_DIR) / "plugins";
+}
 
 inline std::unique_ptr<plugin_host::Registry> shipped_steps() {
   auto steps = std::make_unique<plugin_host::Registry>();

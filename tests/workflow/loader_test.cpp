@@ -95,7 +95,8 @@ const StepCatalog* shipped_catalog() {
 }
 
 TEST(WorkflowLoader, LoadsShippedAftercareWithNoDiagnostics) {
-  const auto result = load_workflow_file(test::source_path("workflows/aftercare.yaml"), shipped_catalog());
+  const auto result =
+      load_workflow_file(test::source_path("workflows/aftercare.yaml"), shipped_catalog());
   ASSERT_TRUE(result.ok()) << dump(result);
   EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
   const Workflow& w = *result.workflow;
@@ -109,7 +110,8 @@ TEST(WorkflowLoader, LoadsShippedAftercareWithNoDiagnostics) {
 }
 
 TEST(WorkflowLoader, LoadsShippedEducationSupportWithNoDiagnostics) {
-  const auto result = load_workflow_file(test::source_path("workflows/education_support.yaml"), shipped_catalog());
+  const auto result =
+      load_workflow_file(test::source_path("workflows/education_support.yaml"), shipped_catalog());
   ASSERT_TRUE(result.ok()) << dump(result);
   EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
   EXPECT_EQ(result.workflow->name, "education_support");
@@ -127,7 +129,8 @@ TEST(WorkflowLoader, ShippedWorkflowsStartWithTheSchemaLine) {
 
 // The path the integration tests drive a case along, row by row.
 TEST(WorkflowLoader, AftercareHasTheLifecyclePath) {
-  const auto result = load_workflow_file(test::source_path("workflows/aftercare.yaml"), shipped_catalog());
+  const auto result =
+      load_workflow_file(test::source_path("workflows/aftercare.yaml"), shipped_catalog());
   ASSERT_TRUE(result.ok()) << dump(result);
   const Workflow& w = *result.workflow;
   struct Row {

@@ -1,8 +1,7 @@
 #include "api/mapping.hpp"
 
-#include <map>
-
 #include <cmath>
+#include <map>
 
 #include <boost/json/array.hpp>
 
@@ -209,14 +208,15 @@ boost::json::object plugins_to_json(const StepCatalog& steps) {
   for (const StepType* type : steps.all()) {
     auto& plugin = plugins[type->plugin()];
     if (plugin.empty()) {
-      plugin = boost::json::object{
-          {"name", type->plugin()}, {"version", type->plugin_version()}, {"steps", boost::json::array{}}};
+      plugin = boost::json::object{{"name", type->plugin()},
+                                   {"version", type->plugin_version()},
+                                   {"steps", boost::json::array{}}};
     }
-    plugin["steps"].as_array().push_back(boost::json::object{
-        {"name", type->name()},
-        {"description", type->description()},
-        {"config_schema", type->config_schema()},
-        {"reads", to_json_array(type->reads())}});
+    plugin["steps"].as_array().push_back(
+        boost::json::object{{"name", type->name()},
+                            {"description", type->description()},
+                            {"config_schema", type->config_schema()},
+                            {"reads", to_json_array(type->reads())}});
   }
   boost::json::array items;
   for (auto& [name, plugin] : plugins) {

@@ -125,8 +125,8 @@ enum class Route {
 
 struct RouteMatch {
   Route route = Route::none;
-  std::string id;   // the workflow name, case id or task token in the path
-  std::string sub;  // the incident id
+  std::string id{};   // the workflow name, case id or task token in the path
+  std::string sub{};  // the incident id
 };
 
 RouteMatch match_route(std::string_view path) {
@@ -750,9 +750,9 @@ class Handlers {
     if (!record) {
       return render_problem(record.error());
     }
-    return json_reply(200, boost::json::object{{"case_id", record->id},
-                                               {"state", record->state},
-                                               {"version", record->version}});
+    return json_reply(
+        200, boost::json::object{
+                 {"case_id", record->id}, {"state", record->state}, {"version", record->version}});
   }
 
   HttpReply transitions() {
@@ -814,7 +814,8 @@ class Handlers {
 }  // namespace
 
 Router::Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps)
-    : runtime_(runtime), store_(store), steps_(steps) {}
+    : runtime_(runtime), store_(store), steps_(steps) {
+}
 
 HttpReply Router::handle(const HttpRequest& request) const {
   const std::string_view path = target_path(request.target);
@@ -835,8 +836,7 @@ HttpReply Router::handle(const HttpRequest& request) const {
   const bool versioned = path == "/v1" || path.starts_with("/v1/");
   // A task is completed by whoever holds its unguessable token (an outside system, a person
   // without an account): the token in the path is the credential, a bearer token is optional.
-  const bool task_route =
-      match.route == Route::task_complete || match.route == Route::task_fail;
+  const bool task_route = match.route == Route::task_complete || match.route == Route::task_fail;
   std::optional<Actor> actor;
   if (task_route && request.header("authorization") == nullptr) {
     actor = Actor{"task-token", {}};
@@ -880,8 +880,9 @@ HttpReply Router::handle(const HttpRequest& request) const {
     case Route::transitions:
       return handlers.transitions();
     case Route::plugins:
-      return json_reply(200, steps_ != nullptr ? plugins_to_json(*steps_)
-                                               : boost::json::object{{"items", boost::json::array{}}});
+      return json_reply(200, steps_ != nullptr
+                                 ? plugins_to_json(*steps_)
+                                 : boost::json::object{{"items", boost::json::array{}}});
     case Route::incidents:
       return handlers.incidents();
     case Route::incident_retry:

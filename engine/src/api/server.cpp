@@ -364,7 +364,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
 struct Server::Impl {
   Impl(ServerOptions options, runtime::Runtime& runtime, Store& store, const StepCatalog* steps)
-      : shared(std::move(options), runtime, store, steps), ioc(std::max(1, shared.options.threads)) {}
+      : shared(std::move(options), runtime, store, steps),
+        ioc(std::max(1, shared.options.threads)) {}
 
   void do_accept() {
     acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
@@ -402,7 +403,8 @@ struct Server::Impl {
 
 Server::Server(ServerOptions options, runtime::Runtime& runtime, Store& store,
                const StepCatalog* steps)
-    : impl_(std::make_unique<Impl>(std::move(options), runtime, store, steps)) {}
+    : impl_(std::make_unique<Impl>(std::move(options), runtime, store, steps)) {
+}
 
 Server::~Server() {
   // stop() throws only when the system cannot lock a mutex or join a thread; a destructor has

@@ -199,10 +199,14 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 
 Result<void> apply_environment(Config& config) {
   static constexpr std::pair<const char*, std::string_view> kVariables[] = {
-      {"CAREPATH_LISTEN", "listen"},       {"CAREPATH_DB", "db"},
-      {"CAREPATH_WORKFLOWS", "workflows"}, {"CAREPATH_BODY_LIMIT", "body_limit"},
-      {"CAREPATH_THREADS", "threads"},     {"CAREPATH_LOG_LEVEL", "log_level"},
-      {"CAREPATH_PLUGINS", "plugins"},     {"CAREPATH_STEP_WORKERS", "step_workers"},
+      {"CAREPATH_LISTEN", "listen"},
+      {"CAREPATH_DB", "db"},
+      {"CAREPATH_WORKFLOWS", "workflows"},
+      {"CAREPATH_BODY_LIMIT", "body_limit"},
+      {"CAREPATH_THREADS", "threads"},
+      {"CAREPATH_LOG_LEVEL", "log_level"},
+      {"CAREPATH_PLUGINS", "plugins"},
+      {"CAREPATH_STEP_WORKERS", "step_workers"},
       {"CAREPATH_STEP_LEASE_MS", "step_lease_ms"},
       {"CAREPATH_WEBHOOK_SECRET", "webhook_secret"},
   };

@@ -205,8 +205,8 @@ int plugins(const Args& args) {
     std::cerr << "carepath: plugins check: " << info.error().message << '\n';
     return 1;
   }
-  std::cout << "plugin " << info->name << " " << info->version << " (ABI " << info->abi_major
-            << "." << info->abi_minor << ") from " << info->file.string() << '\n';
+  std::cout << "plugin " << info->name << " " << info->version << " (ABI " << info->abi_major << "."
+            << info->abi_minor << ") from " << info->file.string() << '\n';
   for (const auto& step : info->step_types) {
     std::cout << "  step " << step.name
               << (step.description.empty() ? "" : " - " + step.description) << '\n';

@@ -175,6 +175,17 @@ std::vector<std::string> merge_payload(boost::json::object& data,
   return changed;
 }
 
+Error invalid_fields_error(const std::string& where, const std::vector<FieldProblem>& problems) {
+  std::vector<std::string> names;
+  for (const auto& p : problems) {
+    names.push_back(p.field);
+  }
+  return Error{Errc::unprocessable,
+               where + ": invalid fields: " + join(names),
+               {{"invalid_fields", to_json(problems)}},
+               "invalid-fields"};
+}
+
 boost::json::array to_json(const std::vector<FieldProblem>& problems) {
   boost::json::array out;
   for (const auto& p : problems) {

@@ -8,6 +8,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/actor.hpp"
+#include "core/error.hpp"
 #include "core/model.hpp"
 
 namespace carepath {
@@ -34,6 +35,10 @@ bool field_visible(const Field& field, const Actor& actor);
 // value changed, in payload order.
 std::vector<std::string> merge_payload(boost::json::object& data,
                                        const boost::json::object& payload);
+
+// The 422 answer (type invalid-fields, details.invalid_fields) for `problems`; `where` names the
+// workflow, state, case or task the payload was for.
+Error invalid_fields_error(const std::string& where, const std::vector<FieldProblem>& problems);
 
 // [{"field": ..., "reason": ...}, ...] for problem+json details.
 boost::json::array to_json(const std::vector<FieldProblem>& problems);

@@ -104,14 +104,8 @@ Result<TransitionPlan> plan_transition(const Workflow& workflow, std::string_vie
                  "forbidden-fields"};
   }
   if (auto problems = validate_payload(workflow, payload); !problems.empty()) {
-    std::vector<std::string> names;
-    for (const auto& p : problems) {
-      names.push_back(p.field);
-    }
-    return Error{Errc::unprocessable,
-                 prefix(workflow, state) + "invalid fields: " + join(names),
-                 {{"invalid_fields", to_json(problems)}},
-                 "invalid-fields"};
+    return invalid_fields_error(
+        "workflow '" + workflow.name + "': state '" + std::string(state) + "'", problems);
   }
 
   TransitionPlan plan;

@@ -48,10 +48,15 @@ BuiltinStepType::BuiltinStepType(std::string name, std::string description,
       description_(std::move(description)),
       schema_(boost::json::parse(schema_json)),
       reads_(std::move(reads)),
-      factory_(std::move(factory)) {}
+      factory_(std::move(factory)) {
+}
 
-const std::string& BuiltinStepType::plugin() const { return kCorePlugin; }
-const std::string& BuiltinStepType::plugin_version() const { return kCoreVersion; }
+const std::string& BuiltinStepType::plugin() const {
+  return kCorePlugin;
+}
+const std::string& BuiltinStepType::plugin_version() const {
+  return kCoreVersion;
+}
 
 std::unique_ptr<StepType> make_core_set() {
   return std::make_unique<BuiltinStepType>(

@@ -85,14 +85,7 @@ Result<void> check_edit(const Workflow& workflow, const Actor& actor,
                  "forbidden-fields"};
   }
   if (auto problems = validate_payload(workflow, payload); !problems.empty()) {
-    std::vector<std::string> names;
-    for (const auto& p : problems) {
-      names.push_back(p.field);
-    }
-    return Error{Errc::unprocessable,
-                 "workflow '" + workflow.name + "': invalid fields: " + join(names),
-                 {{"invalid_fields", to_json(problems)}},
-                 "invalid-fields"};
+    return invalid_fields_error("workflow '" + workflow.name + "'", problems);
   }
   return {};
 }
@@ -430,16 +423,20 @@ TaskRecord make_task(const CaseRecord& record, const StepCall& call, const std::
 Error step_error(const StepCall& call, const StepOutcome& outcome) {
   switch (outcome.status) {
     case StepStatus::veto:
-      return Error{Errc::conflict, "step '" + call.type + "' refused the transition: " +
-                                       outcome.message,
-                   {{"step", call.type}, {"reason", outcome.message}}, "step-vetoed"};
+      return Error{Errc::conflict,
+                   "step '" + call.type + "' refused the transition: " + outcome.message,
+                   {{"step", call.type}, {"reason", outcome.message}},
+                   "step-vetoed"};
     case StepStatus::retryable:
       return Error{Errc::unavailable,
                    "step '" + call.type + "' failed for now, try again later: " + outcome.message,
-                   {{"step", call.type}, {"reason", outcome.message}}, "step-failed"};
+                   {{"step", call.type}, {"reason", outcome.message}},
+                   "step-failed"};
     default:
-      return Error{Errc::plugin, "step '" + call.type + "' failed: " + outcome.message,
-                   {{"step", call.type}, {"reason", outcome.message}}, "step-failed"};
+      return Error{Errc::plugin,
+                   "step '" + call.type + "' failed: " + outcome.message,
+                   {{"step", call.type}, {"reason", outcome.message}},
+                   "step-failed"};
   }
 }
 
@@ -456,8 +453,8 @@ Result<CaseEffects> Runtime::run_steps(const Workflow& workflow, const CaseRecor
                                        const std::optional<std::string>& from,
                                        const std::string& to, const Transition* row,
                                        std::size_t row_index, boost::json::object& data,
-                                       std::vector<std::string>& changed,
-                                       std::int64_t new_version, Timestamp now) {
+                                       std::vector<std::string>& changed, std::int64_t new_version,
+                                       Timestamp now) {
   struct Planned {
     const StepCall* call;
     std::string ref;
@@ -510,8 +507,8 @@ Result<CaseEffects> Runtime::run_steps(const Workflow& workflow, const CaseRecor
     }
     CaseRecord current = before;
     current.state = to;
-    StepOutcome outcome = call->instance->run(
-        StepInput{key, step_input(current, data, *call, event, from, to)});
+    StepOutcome outcome =
+        call->instance->run(StepInput{key, step_input(current, data, *call, event, from, to)});
     switch (outcome.status) {
       case StepStatus::ok: {
         if (auto checked = check_step_output(workflow, *call, outcome.output); !checked) {
@@ -549,8 +546,15 @@ Result<void> Runtime::run_job(const OutboxJob& job) {
   auto open_incident = [&](std::string message) {
     result.status = "incident";
     result.last_error = message;
-    result.incident = IncidentRecord{security::random_hex(8), job.case_id, job.id, job.step_type,
-                                     std::move(message), result.attempts, "open", now, {}};
+    result.incident = IncidentRecord{security::random_hex(8),
+                                     job.case_id,
+                                     job.id,
+                                     job.step_type,
+                                     std::move(message),
+                                     result.attempts,
+                                     "open",
+                                     now,
+                                     {}};
   };
   if (call == nullptr) {
     open_incident("step '" + job.step_type + "' is no longer in workflow '" + job.workflow +
@@ -558,9 +562,8 @@ Result<void> Runtime::run_job(const OutboxJob& job) {
     return store_.finish_job(job.id, result);
   }
 
-  StepOutcome outcome = call->instance->run(
-      StepInput{job.idempotency_key,
-                step_input(*record, record->data, *call, job.event, job.from, job.to)});
+  StepOutcome outcome = call->instance->run(StepInput{
+      job.idempotency_key, step_input(*record, record->data, *call, job.event, job.from, job.to)});
   if (outcome.status == StepStatus::ok) {
     if (auto checked = check_step_output(*workflow, *call, outcome.output); !checked) {
       outcome = StepOutcome{StepStatus::failed, {}, checked.error().message};
@@ -577,7 +580,8 @@ Result<void> Runtime::run_job(const OutboxJob& job) {
         result.next_at = now + backoff_for(job, result.attempts);
         result.last_error = outcome.message;
         log(LogLevel::warning, "step will be retried",
-            {{"case", job.case_id}, {"step", job.step_type},
+            {{"case", job.case_id},
+             {"step", job.step_type},
              {"attempt", std::to_string(result.attempts)}});
         return store_.finish_job(job.id, result);
       }
@@ -662,10 +666,10 @@ Result<void> Runtime::retry_incident(const Actor& actor, const std::string& id,
   return {};
 }
 
-Result<CaseRecord> Runtime::complete_task(const Actor& actor, const std::string& token,
-                                          const boost::json::object& data,
-                                          std::optional<std::string> comment) {
-  auto task = store_.find_task(token);
+namespace {
+
+Result<TaskRecord> find_open_task(Store& store, const std::string& token) {
+  auto task = store.find_task(token);
   if (!task) {
     return task.error();
   }
@@ -673,11 +677,23 @@ Result<CaseRecord> Runtime::complete_task(const Actor& actor, const std::string&
     return Error{Errc::not_found, "no task with this token", {}, "not-found"};
   }
   if ((*task)->status != "open") {
-    return Error{Errc::conflict, "task " + (*task)->id + " is already " + (*task)->status, {},
+    return Error{Errc::conflict,
+                 "task " + (*task)->id + " is already " + (*task)->status,
+                 {},
                  "task-closed"};
   }
+  return std::move(**task);
+}
+
+}  // namespace
+
+Result<CaseRecord> Runtime::close_task(const Actor& actor, const TaskRecord& task,
+                                       const std::string& status, const std::string& event,
+                                       const boost::json::object& data,
+                                       std::optional<std::string> comment,
+                                       const std::optional<IncidentRecord>& incident) {
   for (int attempt = 1;; ++attempt) {
-    auto record = store_.get_case((*task)->case_id);
+    auto record = store_.get_case(task.case_id);
     if (!record) {
       return record.error();
     }
@@ -686,99 +702,78 @@ Result<CaseRecord> Runtime::complete_task(const Actor& actor, const std::string&
       return workflow.error();
     }
     if (auto problems = validate_payload(**workflow, data); !problems.empty()) {
-      std::vector<std::string> names;
-      for (const auto& p : problems) {
-        names.push_back(p.field);
-      }
-      return Error{Errc::unprocessable,
-                   "task " + (*task)->id + ": invalid fields: " + join(names),
-                   {{"invalid_fields", to_json(problems)}}, "invalid-fields"};
+      return invalid_fields_error("task " + task.id, problems);
     }
     const Timestamp now = clock_.now();
     CaseRecord after = *record;
     HistoryEntry entry;
     entry.at = now;
     entry.actor = actor.user;
-    entry.event = "task_completed";
+    entry.event = event;
     entry.from = record->state;
     entry.to = record->state;
     entry.changed = merge_payload(after.data, data);
-    entry.comment = comment ? comment : std::optional<std::string>((*task)->step_type);
+    entry.comment = comment ? std::move(comment) : std::optional<std::string>(task.step_type);
     entry.payload = data;
     after.version = record->version + 1;
     after.updated_at = now;
     entry.version = after.version;
-    auto closed = store_.close_task((*task)->id, "completed", now,
-                                    CaseChange{after, record->version, entry}, std::nullopt);
-    if (!closed) {
-      if (closed.error().code == Errc::precondition_failed && attempt < kMaxAttempts) {
-        continue;
-      }
+    auto closed = store_.close_task(task.id, status, now, CaseChange{after, record->version, entry},
+                                    incident);
+    if (closed) {
+      log(LogLevel::info, "task closed",
+          {{"case", after.id}, {"task", task.id}, {"status", status}, {"actor", actor.user}});
+      return after;
+    }
+    // Another change of the case won the race: apply the same result to the fresh case.
+    if (closed.error().code != Errc::precondition_failed || attempt == kMaxAttempts) {
       return closed.error();
     }
-    log(LogLevel::info, "task completed",
-        {{"case", after.id}, {"task", (*task)->id}, {"actor", actor.user}});
-    if (!(*task)->on_complete) {
-      return after;
-    }
-    // The reaction belongs to the workflow: the engine fires it through the same pipeline.
-    const Actor system{"system", {}};
-    auto fired = fire(system, after.id, FireRequest{*(*task)->on_complete});
-    if (!fired) {
-      log(LogLevel::warning, "on_complete event was not taken",
-          {{"case", after.id}, {"event", *(*task)->on_complete},
-           {"reason", errc_name(fired.error().code)}});
-      return after;
-    }
-    return fired->record;
   }
+}
+
+Result<CaseRecord> Runtime::complete_task(const Actor& actor, const std::string& token,
+                                          const boost::json::object& data,
+                                          std::optional<std::string> comment) {
+  auto task = find_open_task(store_, token);
+  if (!task) {
+    return task.error();
+  }
+  auto after = close_task(actor, *task, "completed", "task_completed", data, std::move(comment),
+                          std::nullopt);
+  if (!after || !task->on_complete) {
+    return after;
+  }
+  // The reaction belongs to the workflow: the engine fires it through the same pipeline.
+  const Actor system{"system", {}};
+  auto fired = fire(system, after->id, FireRequest{*task->on_complete});
+  if (!fired) {
+    log(LogLevel::warning, "on_complete event was not taken",
+        {{"case", after->id},
+         {"event", *task->on_complete},
+         {"reason", errc_name(fired.error().code)}});
+    return after;
+  }
+  return fired->record;
 }
 
 Result<CaseRecord> Runtime::fail_task(const Actor& actor, const std::string& token,
                                       const std::string& reason) {
-  auto task = store_.find_task(token);
+  auto task = find_open_task(store_, token);
   if (!task) {
     return task.error();
   }
-  if (!*task) {
-    return Error{Errc::not_found, "no task with this token", {}, "not-found"};
-  }
-  if ((*task)->status != "open") {
-    return Error{Errc::conflict, "task " + (*task)->id + " is already " + (*task)->status, {},
-                 "task-closed"};
-  }
-  for (int attempt = 1;; ++attempt) {
-    auto record = store_.get_case((*task)->case_id);
-    if (!record) {
-      return record.error();
-    }
-    const Timestamp now = clock_.now();
-    CaseRecord after = *record;
-    HistoryEntry entry;
-    entry.at = now;
-    entry.actor = actor.user;
-    entry.event = "task_failed";
-    entry.from = record->state;
-    entry.to = record->state;
-    entry.comment = (*task)->step_type + ": " + reason;
-    after.version = record->version + 1;
-    after.updated_at = now;
-    entry.version = after.version;
-    IncidentRecord incident{security::random_hex(8), after.id,   0,      (*task)->step_type,
-                            "task failed: " + reason, 1,         "open", now,
-                            {}};
-    auto closed = store_.close_task((*task)->id, "failed", now,
-                                    CaseChange{after, record->version, entry}, incident);
-    if (!closed) {
-      if (closed.error().code == Errc::precondition_failed && attempt < kMaxAttempts) {
-        continue;
-      }
-      return closed.error();
-    }
-    log(LogLevel::warning, "task failed; incident opened",
-        {{"case", after.id}, {"task", (*task)->id}, {"actor", actor.user}});
-    return after;
-  }
+  const IncidentRecord incident{security::random_hex(8),
+                                task->case_id,
+                                0,
+                                task->step_type,
+                                "task failed: " + reason,
+                                1,
+                                "open",
+                                clock_.now(),
+                                {}};
+  return close_task(actor, *task, "failed", "task_failed", {}, task->step_type + ": " + reason,
+                    incident);
 }
 
 }  // namespace carepath::runtime

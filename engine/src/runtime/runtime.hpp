@@ -106,6 +106,12 @@ class Runtime {
                                 boost::json::object& data, std::vector<std::string>& changed,
                                 std::int64_t new_version, Timestamp now);
   void scheduled(const CaseEffects& effects) const;
+  // Closes an open task as `status` ("completed", "failed") with a history entry `event` that
+  // merges `data`; applied again to the fresh case when another change wins the race.
+  Result<CaseRecord> close_task(const Actor& actor, const TaskRecord& task,
+                                const std::string& status, const std::string& event,
+                                const boost::json::object& data, std::optional<std::string> comment,
+                                const std::optional<IncidentRecord>& incident);
 
   Store& store_;
   const Clock& clock_;

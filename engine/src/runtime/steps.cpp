@@ -47,8 +47,8 @@ std::string exit_ref(std::string_view state, std::size_t index) {
 
 std::string row_ref(std::string_view state, std::string_view event, std::size_t row,
                     std::size_t index) {
-  return "row/" + std::string(state) + "/" + std::string(event) + "/" + std::to_string(row) +
-         "/" + std::to_string(index);
+  return "row/" + std::string(state) + "/" + std::string(event) + "/" + std::to_string(row) + "/" +
+         std::to_string(index);
 }
 
 const StepCall* resolve_step(const Workflow& workflow, std::string_view ref) {
@@ -113,11 +113,11 @@ Result<void> check_step_output(const Workflow& workflow, const StepCall& call,
     }
   }
   if (!undeclared.empty()) {
-    return Error{Errc::plugin,
-                 "step '" + call.type + "' wrote fields the workflow does not declare: " +
-                     join(undeclared),
-                 {{"step", call.type}, {"undeclared_fields", to_json_array(undeclared)}},
-                 "step-output-invalid"};
+    return Error{
+        Errc::plugin,
+        "step '" + call.type + "' wrote fields the workflow does not declare: " + join(undeclared),
+        {{"step", call.type}, {"undeclared_fields", to_json_array(undeclared)}},
+        "step-output-invalid"};
   }
   if (auto problems = validate_payload(workflow, output); !problems.empty()) {
     std::vector<std::string> names;

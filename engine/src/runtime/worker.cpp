@@ -8,9 +8,12 @@
 namespace carepath::runtime {
 
 StepWorker::StepWorker(Runtime& runtime, Store& store, const Clock& clock, WorkerOptions options)
-    : runtime_(runtime), store_(store), clock_(clock), options_(options) {}
+    : runtime_(runtime), store_(store), clock_(clock), options_(options) {
+}
 
-StepWorker::~StepWorker() { stop(); }
+StepWorker::~StepWorker() {
+  stop();
+}
 
 void StepWorker::start() {
   std::lock_guard lock(mutex_);

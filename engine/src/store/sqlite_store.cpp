@@ -998,8 +998,8 @@ Result<void> SqliteStore::insert_incident_locked(const IncidentRecord& incident)
   }
   insert->bind_text(1, incident.id);
   insert->bind_text(2, incident.case_id);
-  insert->bind_optional_int64(3, incident.job_id != 0 ? std::optional<std::int64_t>(incident.job_id)
-                                                      : std::nullopt);
+  insert->bind_optional_int64(
+      3, incident.job_id != 0 ? std::optional<std::int64_t>(incident.job_id) : std::nullopt);
   insert->bind_text(4, incident.step_type);
   insert->bind_text(5, incident.message);
   insert->bind_int64(6, incident.attempts);
@@ -1301,7 +1301,7 @@ Result<std::vector<TokenRecord>> SqliteStore::tokens() {
 
 namespace {
 
-#define CP_OUTBOX_COLUMNS                                                                     \
+#define CP_OUTBOX_COLUMNS                                                                       \
   "id, case_id, workflow, workflow_version, step_ref, step_type, event, from_state, to_state, " \
   "idempotency_key, attempts, max_attempts, backoff_ms, next_at, status, last_error, created_at"
 
@@ -1327,7 +1327,7 @@ OutboxJob read_job(const Statement& row) {
   return job;
 }
 
-#define CP_TASK_COLUMNS                                                                    \
+#define CP_TASK_COLUMNS                                                                          \
   "id, token, case_id, step_type, step_ref, on_complete, description_json, status, created_at, " \
   "closed_at"
 
@@ -1417,7 +1417,8 @@ Result<std::vector<OutboxJob>> SqliteStore::claim_jobs(Timestamp now, std::int64
 
 Result<std::optional<Timestamp>> SqliteStore::next_job_at() {
   std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT MIN(MAX(next_at, lease_until)) FROM outbox WHERE status = 'pending'");
+  auto select =
+      prepare("SELECT MIN(MAX(next_at, lease_until)) FROM outbox WHERE status = 'pending'");
   if (!select) {
     return select.error();
   }
@@ -1490,8 +1491,8 @@ Result<std::vector<IncidentRecord>> SqliteStore::incidents(const std::string& ca
   return out;
 }
 
-Result<void> SqliteStore::retry_incident(const std::string& case_id,
-                                         const std::string& incident_id, Timestamp now) {
+Result<void> SqliteStore::retry_incident(const std::string& case_id, const std::string& incident_id,
+                                         Timestamp now) {
   std::lock_guard lock(mutex_);
   Transaction transaction(db_.get());
   auto began = transaction.begin_immediate();
@@ -1577,8 +1578,8 @@ Result<std::optional<TaskRecord>> SqliteStore::find_task(const std::string& toke
 
 Result<std::vector<TaskRecord>> SqliteStore::tasks(const std::string& case_id) {
   std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT " CP_TASK_COLUMNS
-                        " FROM tasks WHERE case_id = ?1 ORDER BY created_at, id");
+  auto select =
+      prepare("SELECT " CP_TASK_COLUMNS " FROM tasks WHERE case_id = ?1 ORDER BY created_at, id");
   if (!select) {
     return select.error();
   }
@@ -1611,8 +1612,8 @@ Result<void> SqliteStore::close_task(const std::string& task_id, const std::stri
     return began.error();
   }
   {
-    auto close = prepare(
-        "UPDATE tasks SET status = ?2, closed_at = ?3 WHERE id = ?1 AND status = 'open'");
+    auto close =
+        prepare("UPDATE tasks SET status = ?2, closed_at = ?3 WHERE id = ?1 AND status = 'open'");
     if (!close) {
       return close.error();
     }
