@@ -93,7 +93,7 @@ typedef struct cp_step_type {
   uint32_t struct_size;
   const char* name;          /* "<plugin>.<step>", e.g. "legal_aid.refer"; "core." is reserved */
   const char* description;   /* one sentence for people; may be NULL */
-  const char* config_schema; /* JSON Schema (text) for the step's `with:` block; NULL = none allowed */
+  const char* config_schema; /* JSON Schema (text) of the `with:` block; NULL: no settings */
   const char* const* reads;  /* case field names the step may read; the host passes no others */
   size_t read_count;
 
@@ -118,8 +118,8 @@ typedef struct cp_step_type {
  * Ownership: the plugin's; it must stay valid as long as the library is loaded. */
 typedef struct cp_plugin {
   uint32_t struct_size;
-  uint16_t abi_major; /* CP_ABI_MAJOR the plugin was compiled against */
-  uint16_t abi_minor; /* CP_ABI_MINOR the plugin was compiled against */
+  uint16_t abi_major;  /* CP_ABI_MAJOR the plugin was compiled against */
+  uint16_t abi_minor;  /* CP_ABI_MINOR the plugin was compiled against */
   const char* name;    /* "legal_aid": [a-z][a-z0-9_]* */
   const char* version; /* the plugin's own version, "0.1.0" */
   /* Pointers, not an array of structs, so that cp_step_type can grow without changing the
