@@ -113,7 +113,8 @@ class Steps : public ::testing::Test {
 
   std::vector<std::string> events(const std::string& id) {
     std::vector<std::string> names;
-    for (const auto& e : runtime_->history(caseworker_, id, 100, std::nullopt)->items) {
+    const auto history = runtime_->history(caseworker_, id, 100, std::nullopt);
+    for (const auto& e : history->items) {
       names.push_back(e.event);
     }
     return names;

@@ -1,5 +1,6 @@
 #include "app/config.hpp"
 
+#include <array>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -198,7 +199,7 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 }
 
 Result<void> apply_environment(Config& config) {
-  static constexpr std::pair<const char*, std::string_view> kVariables[] = {
+  static constexpr std::array<std::pair<const char*, std::string_view>, 10> kVariables = {{
       {"CAREPATH_LISTEN", "listen"},
       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"},
@@ -209,7 +210,7 @@ Result<void> apply_environment(Config& config) {
       {"CAREPATH_STEP_WORKERS", "step_workers"},
       {"CAREPATH_STEP_LEASE_MS", "step_lease_ms"},
       {"CAREPATH_WEBHOOK_SECRET", "webhook_secret"},
-  };
+  }};
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up
     if (value == nullptr || *value == '\0') {

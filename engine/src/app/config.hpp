@@ -17,7 +17,7 @@ struct Config {
   std::uint16_t port = 8080;
   std::string db = "var/carepath.db";
   std::string workflows = "workflows";
-  std::size_t body_limit = 1024 * 1024;
+  std::size_t body_limit = std::size_t{1024} * 1024;
   int threads = 2;
   LogLevel log_level = LogLevel::info;
   // Directories searched for plugin libraries (*.so), separated by ':' in flags and variables.

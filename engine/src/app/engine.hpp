@@ -37,6 +37,8 @@ class Engine {
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
+  Engine(Engine&&) = delete;
+  Engine& operator=(Engine&&) = delete;
 
   // Starts the HTTP server and the step workers.
   Result<std::uint16_t> start();

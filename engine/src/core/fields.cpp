@@ -177,6 +177,7 @@ std::vector<std::string> merge_payload(boost::json::object& data,
 
 Error invalid_fields_error(const std::string& where, const std::vector<FieldProblem>& problems) {
   std::vector<std::string> names;
+  names.reserve(problems.size());
   for (const auto& p : problems) {
     names.push_back(p.field);
   }

@@ -190,7 +190,7 @@ Result<CaseRecord> Runtime::get_case(const Actor& actor, const std::string& id) 
 Result<CaseRecord> Runtime::update_case(const Actor& actor, const std::string& id,
                                         const boost::json::object& data,
                                         std::optional<std::int64_t> if_match,
-                                        std::optional<std::string> comment) {
+                                        const std::optional<std::string>& comment) {
   for (int attempt = 1;; ++attempt) {
     auto record = get_case(actor, id);
     if (!record) {
@@ -713,7 +713,8 @@ Result<CaseRecord> Runtime::close_task(const Actor& actor, const TaskRecord& tas
     entry.from = record->state;
     entry.to = record->state;
     entry.changed = merge_payload(after.data, data);
-    entry.comment = comment ? std::move(comment) : std::optional<std::string>(task.step_type);
+    // Copied, not moved: the loop may build the entry again for a fresh case.
+    entry.comment = comment ? comment : std::optional<std::string>(task.step_type);
     entry.payload = data;
     after.version = record->version + 1;
     after.updated_at = now;

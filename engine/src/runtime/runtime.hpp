@@ -55,7 +55,7 @@ class Runtime {
   Result<CaseRecord> update_case(const Actor& actor, const std::string& id,
                                  const boost::json::object& data,
                                  std::optional<std::int64_t> if_match,
-                                 std::optional<std::string> comment);
+                                 const std::optional<std::string>& comment);
 
   // Fires an event through the pipeline (see core/machine.hpp for the order of checks).
   Result<FireResult> fire(const Actor& actor, const std::string& id, const FireRequest& request);

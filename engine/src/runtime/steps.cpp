@@ -121,6 +121,7 @@ Result<void> check_step_output(const Workflow& workflow, const StepCall& call,
   }
   if (auto problems = validate_payload(workflow, output); !problems.empty()) {
     std::vector<std::string> names;
+    names.reserve(problems.size());
     for (const auto& p : problems) {
       names.push_back(p.field);
     }

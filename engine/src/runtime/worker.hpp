@@ -32,6 +32,8 @@ class StepWorker {
   ~StepWorker();
   StepWorker(const StepWorker&) = delete;
   StepWorker& operator=(const StepWorker&) = delete;
+  StepWorker(StepWorker&&) = delete;
+  StepWorker& operator=(StepWorker&&) = delete;
 
   void start();
   // Lets the calls in progress finish, then joins the threads. Jobs not yet claimed stay in the
