@@ -10,42 +10,18 @@
 
 #include "tests/support/shipped_steps.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/workflow/diagnostics.hpp"
 
 namespace carepath::workflow {
 namespace {
+
+using test::dump;
+using test::has_error;
 
 // Every fixture below is invented; none of it describes a real child or home.
 
 LoadResult load(std::string_view text) {
   return load_workflow_text(text, "test.yaml");
-}
-
-std::string dump(const LoadResult& result) {
-  std::string out;
-  for (const Diagnostic& d : result.diagnostics) {
-    out += "  " + to_string(d) + "\n";
-  }
-  return out.empty() ? "  (no diagnostics)\n" : out;
-}
-
-// Passes when `result` failed and holds an error at exactly line:column whose message contains
-// `text`.
-::testing::AssertionResult has_error(const LoadResult& result, int line, int column,
-                                     std::string_view text) {
-  if (result.ok()) {
-    return ::testing::AssertionFailure() << "loaded, expected an error\n" << dump(result);
-  }
-  const bool found =
-      std::any_of(result.diagnostics.begin(), result.diagnostics.end(), [&](const Diagnostic& d) {
-        return d.severity == Severity::error && d.line == line && d.column == column &&
-               d.message.find(text) != std::string::npos;
-      });
-  if (!found) {
-    return ::testing::AssertionFailure()
-           << "no error at " << line << ":" << column << " containing \"" << text << "\"\n"
-           << dump(result);
-  }
-  return ::testing::AssertionSuccess();
 }
 
 ::testing::AssertionResult has_warning(const LoadResult& result, int line, int column,

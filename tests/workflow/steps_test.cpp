@@ -13,10 +13,14 @@
 #include <gtest/gtest.h>
 
 #include "core/step.hpp"
+#include "tests/workflow/diagnostics.hpp"
 #include "workflow/loader.hpp"
 
 namespace carepath::workflow {
 namespace {
+
+using test::dump;
+using test::has_error;
 
 // Every fixture below is invented; none of it describes a real child or home.
 
@@ -189,32 +193,6 @@ states:
   FakeType& refer_;
   FakeType& vocational_;
 };
-
-std::string dump(const LoadResult& result) {
-  std::string out;
-  for (const Diagnostic& d : result.diagnostics) {
-    out += "  " + to_string(d) + "\n";
-  }
-  return out.empty() ? "  (no diagnostics)\n" : out;
-}
-
-::testing::AssertionResult has_error(const LoadResult& result, int line, int column,
-                                     std::string_view text) {
-  if (result.ok()) {
-    return ::testing::AssertionFailure() << "loaded, expected an error\n" << dump(result);
-  }
-  const bool found =
-      std::any_of(result.diagnostics.begin(), result.diagnostics.end(), [&](const Diagnostic& d) {
-        return d.severity == Severity::error && d.line == line && d.column == column &&
-               d.message.find(text) != std::string::npos;
-      });
-  if (!found) {
-    return ::testing::AssertionFailure()
-           << "no error at " << line << ":" << column << " containing \"" << text << "\"\n"
-           << dump(result);
-  }
-  return ::testing::AssertionSuccess();
-}
 
 std::size_t error_count(const LoadResult& result) {
   return static_cast<std::size_t>(
