@@ -1,72 +1,26 @@
 // The `carepath` binary as an admin uses it: validate, token, serve, and a clean SIGTERM.
-#include <array>
-#include <chrono>
-#include <csignal>
-#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace carepath {
 namespace {
 
-const std::string kBinary = std::string(CP_BINARY_DIR) + "/engine/src/app/carepath";
-const std::string kPlugins = std::string(CP_BINARY_DIR) + "/plugins";
+using test::Output;
+using test::run_carepath;
 
-struct Output {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
+const std::string kPlugins = test::plugin_build_dir();
 
-std::string read_all(int fd) {
-  std::string text;
-  std::array<char, 4096> buffer{};
-  ssize_t n = 0;
-  while ((n = ::read(fd, buffer.data(), buffer.size())) > 0) {
-    text.append(buffer.data(), static_cast<std::size_t>(n));
-  }
-  return text;
-}
-
-// Runs the binary to completion with `args`, capturing stdout and stderr (through files, so a
-// chatty child can never block on a full pipe).
 Output run(const std::vector<std::string>& args, const test::TempDir& dir) {
-  const auto out_path = dir / "stdout.txt";
-  const auto err_path = dir / "stderr.txt";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    std::vector<char*> argv{const_cast<char*>(kBinary.c_str())};
-    for (const auto& a : args) {
-      argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    ::execv(kBinary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  Output o;
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream out(out_path);
-  o.out.assign(std::istreambuf_iterator<char>(out), {});
-  std::ifstream err(err_path);
-  o.err.assign(std::istreambuf_iterator<char>(err), {});
-  return o;
+  return run_carepath(args, dir);
 }
 
 TEST(Cli, ValidateAcceptsTheShippedWorkflows) {
@@ -76,7 +30,7 @@ TEST(Cli, ValidateAcceptsTheShippedWorkflows) {
            test::source_path("workflows/education_support.yaml").string(), "--plugins", kPlugins},
           dir);
   EXPECT_EQ(o.exit_code, 0) << o.err;
-  EXPECT_NE(o.out.find("ok (workflow aftercare version 1)"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("ok (workflow aftercare version 2)"), std::string::npos) << o.out;
 }
 
 TEST(Cli, ValidateReportsFileLineAndColumn) {
@@ -101,36 +55,9 @@ TEST(Cli, ServesTokensFromTheCliAndStopsCleanlyOnSigterm) {
   ASSERT_EQ(token.rfind("cp_", 0), 0U) << created.out;
 
   // Serve on a free port; the port is read back from the "listening on" line.
-  int err_pipe[2];
-  ASSERT_EQ(::pipe(err_pipe), 0);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(err_pipe[1], 2);
-    ::close(err_pipe[0]);
-    const std::string workflows = test::source_path("workflows").string();
-    ::execl(kBinary.c_str(), kBinary.c_str(), "serve", "--listen", "127.0.0.1:0", "--db",
-            db.c_str(), "--workflows", workflows.c_str(), "--plugins", kPlugins.c_str(),
-            static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  ::close(err_pipe[1]);
-  std::string log;
-  std::smatch match;
-  const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!std::regex_search(log, match, listening) && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{err_pipe[0], POLLIN, 0};
-    if (::poll(&p, 1, 1000) > 0) {
-      std::array<char, 1024> buffer{};
-      const ssize_t n = ::read(err_pipe[0], buffer.data(), buffer.size());
-      if (n <= 0) {
-        break;
-      }
-      log.append(buffer.data(), static_cast<std::size_t>(n));
-    }
-  }
-  ASSERT_TRUE(std::regex_search(log, match, listening)) << log;
-  const auto port = static_cast<std::uint16_t>(std::stoi(match[1].str()));
+  test::ServerProcess server(
+      {"--db", db, "--workflows", test::source_path("workflows").string(), "--plugins", kPlugins});
+  const auto port = server.port();
 
   EXPECT_EQ(test::http_request(port, "GET", "/healthz").status, 200);
   auto workflows =
@@ -150,13 +77,8 @@ TEST(Cli, ServesTokensFromTheCliAndStopsCleanlyOnSigterm) {
   EXPECT_NE(listed.out.find(id), std::string::npos);
   EXPECT_EQ(listed.out.find(token), std::string::npos);  // the secret is never shown again
 
-  ASSERT_EQ(::kill(pid, SIGTERM), 0);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  log += read_all(err_pipe[0]);
-  ::close(err_pipe[0]);
-  EXPECT_TRUE(WIFEXITED(status)) << log;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << log;
+  EXPECT_EQ(server.stop(), 0) << server.log();
+  EXPECT_NE(server.log().find("stopped"), std::string::npos) << server.log();
 }
 
 TEST(Cli, ServeRefusesABrokenWorkflowBeforeTouchingAnyCase) {

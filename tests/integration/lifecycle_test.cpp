@@ -117,7 +117,7 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   auto wrong = fire(id, caseworker_, {{"event", "case_closed"}});
   expect_problem(wrong, 409, "no-transition");
   EXPECT_EQ(boost::json::serialize(wrong.json().at("allowed_events")),
-            R"(["produced_before_cwc"])");
+            R"(["produced_before_cwc","journey_started","journey_ended"])");
   bodies.push_back(wrong.body);
   // 403: a counsellor may not produce the child before the CWC.
   auto role = fire(id, counsellor_, {{"event", "produced_before_cwc"}});
@@ -404,19 +404,19 @@ TEST(WorkflowVersions, UsedVersionIsImmutableAndNewVersionsLoadBeside) {
   EXPECT_NE(refused.error().message.find("new version"), std::string::npos)
       << refused.error().message;
 
-  // The same change as version 2 loads beside version 1, and the file of version 1 may go.
-  const auto version = changed.find("\nversion: 1\n");
+  // The same change as version 3 loads beside version 2, and the file of version 2 may go.
+  const auto version = changed.find("\nversion: 2\n");
   ASSERT_NE(version, std::string::npos);
-  changed.replace(version, 12, "\nversion: 2\n");
+  changed.replace(version, 12, "\nversion: 3\n");
   std::ofstream(file) << changed;
   auto engine = app::Engine::open(config);
   ASSERT_TRUE(engine) << engine.error().message;
   auto fresh = (*engine)->runtime().open_case(caseworker, "aftercare", {});
   ASSERT_TRUE(fresh);
-  EXPECT_EQ(fresh->workflow_version, 2);
+  EXPECT_EQ(fresh->workflow_version, 3);
   auto old = (*engine)->runtime().get_case(caseworker, old_case);
   ASSERT_TRUE(old);
-  EXPECT_EQ(old->workflow_version, 1);
+  EXPECT_EQ(old->workflow_version, 2);
   EXPECT_TRUE((*engine)->runtime().workflow_of(*old));
 }
 

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "store/sqlite_internal.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace carepath::store {
@@ -153,6 +154,7 @@ TEST(SqliteStore, CreatesAndReadsCase) {
   EXPECT_EQ(opened.changed, (std::vector<std::string>{"first_name", "age"}));
   EXPECT_FALSE(opened.comment);
   EXPECT_EQ(opened.payload, record.data);
+  EXPECT_TRUE(opened.trigger.empty());
   EXPECT_FALSE(history->next_cursor);
 }
 
@@ -716,6 +718,82 @@ TEST(SqliteStore, CreatesFindsRevokesAndListsTokens) {
   EXPECT_EQ((*tokens)[0].revoked_at, kT0 + 100);
   EXPECT_EQ((*tokens)[1].id, second.id);
   EXPECT_FALSE((*tokens)[1].revoked_at);
+}
+
+TEST(SqliteStore, KeepsWhatTriggeredAChangeAndStoresNoneForPeople) {
+  test::TempDir dir;
+  const std::string path = (dir / "carepath.db").string();
+  auto store = open_store(path);
+  ASSERT_TRUE(store);
+  const CaseRecord record = make_case("c1");
+  create(*store, record);
+  auto [after, entry] = next_version(record, "escalated", "score", 1);
+  entry.actor = "engine";
+  entry.trigger = {{"timer", "intake/after/0"},
+                   {"due_at", kT0 + 900},
+                   {"late_ms", 100},
+                   {"nested", {{"clock", "decision"}}}};
+  ASSERT_TRUE(store->update_case(after, 1, entry, std::nullopt, {}));
+
+  auto history = store->history("c1", 10, std::nullopt);
+  ASSERT_TRUE(history) << history.error().message;
+  ASSERT_EQ(history->items.size(), 2U);
+  EXPECT_TRUE(history->items[0].trigger.empty());
+  EXPECT_EQ(history->items[1].trigger, entry.trigger);
+  // An empty trigger is stored as NULL, not "{}", like every entry written before version 3.
+  EXPECT_EQ(query_raw(path, "SELECT COUNT(*) FROM events WHERE trigger_json IS NULL"), "1");
+}
+
+TEST(SqliteStore, MigratesAVersionTwoDatabaseWithCases) {
+  test::TempDir dir;
+  const std::string path = (dir / "carepath.db").string();
+  // The file as carepath with schema version 2 left it: its tables, one case and its history.
+  ASSERT_EQ(exec_raw(path, std::string(kSchemaV1) + std::string(kSchemaV2) +
+                               "PRAGMA user_version = 2;"
+                               "INSERT INTO cases (id, code, workflow, workflow_version, state, "
+                               "data_json, version, created_at, updated_at) VALUES ('c1', "
+                               "'CP-c1', 'aftercare', 1, 'intake', '{\"age\":14}', 1, 1000, 1000);"
+                               "INSERT INTO events (case_id, seq, at, actor, event, from_state, "
+                               "to_state, version, changed_json, comment, payload_json) VALUES "
+                               "('c1', 1, 1000, 'caseworker.one', 'opened', NULL, 'intake', 1, "
+                               "'[\"age\"]', NULL, '{\"age\":14}');"),
+            "");
+  ASSERT_EQ(query_raw(path, "PRAGMA user_version"), "2");
+
+  auto store = open_store(path);
+  ASSERT_TRUE(store);
+  EXPECT_EQ(query_raw(path, "PRAGMA user_version"), "3");
+  auto history = store->history("c1", 10, std::nullopt);
+  ASSERT_TRUE(history) << history.error().message;
+  ASSERT_EQ(history->items.size(), 1U);
+  EXPECT_EQ(history->items[0].actor, "caseworker.one");
+  EXPECT_EQ(history->items[0].payload, (boost::json::object{{"age", 14}}));
+  EXPECT_TRUE(history->items[0].trigger.empty());
+
+  // The old case takes part in the new tables.
+  auto before = store->get_case("c1");
+  ASSERT_TRUE(before) << before.error().message;
+  auto [after, entry] = next_version(*before, "review", "score", 2);
+  entry.trigger = {{"timer", "intake/after/0"}};
+  CaseEffects effects;
+  TimerRecord timer;
+  timer.case_id = "c1";
+  timer.kind = "timer";
+  timer.name = "review/after/0";
+  timer.purpose = "fire";
+  timer.due_at = 5000;
+  effects.timers = {timer};
+  ClockRecord clock;
+  clock.case_id = "c1";
+  clock.name = "decision";
+  clock.workflow = "aftercare";
+  clock.due_at = 9000;
+  effects.clocks = {clock};
+  auto updated = store->update_case(after, 1, entry, std::nullopt, effects);
+  ASSERT_TRUE(updated) << updated.error().message;
+  EXPECT_EQ(store->history("c1", 10, std::nullopt)->items[1].trigger, entry.trigger);
+  EXPECT_EQ(store->timers("c1")->size(), 1U);
+  EXPECT_EQ(store->clocks("c1")->size(), 1U);
 }
 
 TEST(SqliteStore, RefusesDatabaseWithNewerSchema) {

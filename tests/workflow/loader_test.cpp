@@ -77,7 +77,7 @@ TEST(WorkflowLoader, LoadsShippedAftercareWithNoDiagnostics) {
   EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
   const Workflow& w = *result.workflow;
   EXPECT_EQ(w.name, "aftercare");
-  EXPECT_EQ(w.version, 1);
+  EXPECT_EQ(w.version, 2);
   EXPECT_EQ(w.roles, (std::vector<std::string>{"caseworker", "counsellor", "medical_officer",
                                                "legal_officer", "supervisor"}));
   EXPECT_EQ(w.source_file, test::source_path("workflows/aftercare.yaml").string());
@@ -399,9 +399,10 @@ states:
   closed:
     final: true
 )");
-  EXPECT_TRUE(has_error(result, 4, 1,
-                        "unknown key 'titel'; expected one of: carepath, workflow, version, "
-                        "title, description, roles, fields, states; did you mean 'title'?"));
+  EXPECT_TRUE(
+      has_error(result, 4, 1,
+                "unknown key 'titel'; expected one of: carepath, workflow, version, "
+                "title, description, roles, fields, states, clocks; did you mean 'title'?"));
   EXPECT_TRUE(has_error(result, 7, 25, "unknown key 'mni'"));
   EXPECT_TRUE(has_error(result, 7, 25, "did you mean 'min'?"));
   EXPECT_TRUE(has_error(result, 10, 5, "unknown key 'initail'"));
@@ -1035,7 +1036,7 @@ TEST(WorkflowLoader, LoadsAFileAndNamesItInDiagnostics) {
   EXPECT_EQ(to_string(result.diagnostics[0]),
             (dir / "shelter.yaml").string() +
                 ":15:12: error: unknown key 'fnial'; expected one of: initial, final, "
-                "description, on_enter, on_exit, on; did you mean 'final'?");
+                "description, on_enter, on_exit, on, after, every; did you mean 'final'?");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <boost/json/array.hpp>
 
+#include "core/duration.hpp"
 #include "core/fields.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
@@ -99,6 +100,102 @@ boost::json::object history_entry_to_json(const HistoryEntry& entry) {
   out["version"] = entry.version;
   out["changed"] = to_json_array(entry.changed);
   out["comment"] = optional_string(entry.comment);
+  if (!entry.trigger.empty()) {
+    out["trigger"] = entry.trigger;
+  }
+  if (adjustment_action(entry.event)) {
+    out["clock"] = entry.payload;  // {clock, reason, by}: checked when it was recorded
+  }
+  return out;
+}
+
+namespace {
+
+boost::json::value optional_instant(const std::optional<Timestamp>& t) {
+  return t ? boost::json::value(format_timestamp(*t)) : boost::json::value(nullptr);
+}
+
+boost::json::value optional_ms(const std::optional<std::int64_t>& ms) {
+  return ms ? boost::json::value(*ms) : boost::json::value(nullptr);
+}
+
+boost::json::value optional_span(const std::optional<std::int64_t>& ms) {
+  return ms ? boost::json::value(describe_span_ms(*ms)) : boost::json::value(nullptr);
+}
+
+// One CSV field: quoted when it holds a separator, a quote or a line break.
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\r\n") == std::string_view::npos) {
+    return std::string(text);
+  }
+  std::string out = "\"";
+  for (const char c : text) {
+    out += c;
+    if (c == '"') {
+      out += '"';
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
+boost::json::object clock_status_to_json(const ClockStatus& clock) {
+  boost::json::object out;
+  out["name"] = clock.name;
+  out["title"] = clock.title;
+  out["state"] = clock.state;
+  out["started"] = optional_instant(clock.started);
+  out["due"] = optional_instant(clock.due);
+  out["warn_at"] = optional_instant(clock.warn_at);
+  out["stopped"] = optional_instant(clock.stopped);
+  out["remaining_ms"] = optional_ms(clock.remaining_ms);
+  out["remaining"] = optional_span(clock.remaining_ms);
+  out["excluded_ms"] = clock.excluded_ms;
+  out["paused"] = clock.state == "paused" || (clock.pause_kind.has_value() && !clock.stopped);
+  out["pause_kind"] = optional_string(clock.pause_kind);
+  out["warned_at"] = optional_instant(clock.warned_at);
+  out["breached_at"] = optional_instant(clock.breached_at);
+  out["log"] = clock.log;
+  return out;
+}
+
+boost::json::object schedule_row_to_json(const ScheduleRow& row) {
+  boost::json::object out;
+  out["kind"] = row.kind;
+  out["name"] = row.name;
+  out["title"] = row.title;
+  out["due"] = optional_instant(row.due);
+  out["actual"] = optional_instant(row.actual);
+  out["status"] = row.status;
+  out["late_ms"] = optional_ms(row.late_ms);
+  out["late"] = optional_span(row.late_ms);
+  out["note"] = optional_string(row.note);
+  return out;
+}
+
+std::string schedule_to_csv(const std::vector<ScheduleRow>& rows) {
+  std::string out = "kind,name,title,due,actual,status,late,note\r\n";
+  for (const ScheduleRow& row : rows) {
+    const std::string fields[] = {
+        row.kind,
+        row.name,
+        row.title,
+        row.due ? format_timestamp(*row.due) : "",
+        row.actual ? format_timestamp(*row.actual) : "",
+        row.status,
+        row.late_ms ? describe_span_ms(*row.late_ms) : "",
+        row.note.value_or(""),
+    };
+    bool first = true;
+    for (const std::string& field : fields) {
+      out += first ? "" : ",";
+      out += csv_field(field);
+      first = false;
+    }
+    out += "\r\n";
+  }
   return out;
 }
 

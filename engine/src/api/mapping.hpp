@@ -9,6 +9,7 @@
 #include "core/actor.hpp"
 #include "core/machine.hpp"
 #include "core/model.hpp"
+#include "core/schedule.hpp"
 #include "core/step.hpp"
 #include "core/store.hpp"
 
@@ -22,8 +23,21 @@ boost::json::object case_to_json(const CaseRecord& record, const Workflow& workf
                                  const Actor& actor);
 
 // Every member always present; `from` and `comment` are null when absent. The stored payload is
-// never included: `changed` names what changed without the values.
+// never included: `changed` names what changed without the values. Entries the engine made on
+// its own carry `trigger` (the timer or clock deadline, when it was due and how late it fired);
+// clock adjustments carry `clock` ({clock, reason, by}), which are not case fields.
 boost::json::object history_entry_to_json(const HistoryEntry& entry);
+
+// {"name", "title", "state", "started", "due", "warn_at", "stopped", "remaining_ms",
+//  "remaining", "excluded_ms", "paused", "pause_kind", "warned_at", "breached_at", "log"};
+// instants as RFC 3339 UTC strings, null when unknown.
+boost::json::object clock_status_to_json(const ClockStatus& clock);
+
+// {"kind", "name", "title", "due", "actual", "status", "late_ms", "late", "note"}.
+boost::json::object schedule_row_to_json(const ScheduleRow& row);
+
+// The same rows as CSV (RFC 4180, CRLF line ends, a header line), for a spreadsheet.
+std::string schedule_to_csv(const std::vector<ScheduleRow>& rows);
 
 // {"name", "title", "latest_version", "versions"} for each workflow name, in name order.
 // Requires: `all` is ordered by name then version (WorkflowRegistry::all()).

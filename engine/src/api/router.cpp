@@ -19,6 +19,7 @@
 
 #include "api/mapping.hpp"
 #include "api/problem.hpp"
+#include "core/duration.hpp"
 #include "security/digest.hpp"
 #include "security/tokens.hpp"
 
@@ -121,12 +122,18 @@ enum class Route {
   case_tasks,
   task_complete,
   task_fail,
+  case_clocks,
+  clock_action,
+  case_schedule,
+  clocks,
+  admin_clock,
 };
 
 struct RouteMatch {
   Route route = Route::none;
-  std::string id{};   // the workflow name, case id or task token in the path
-  std::string sub{};  // the incident id
+  std::string id{};      // the workflow name, case id or task token in the path
+  std::string sub{};     // the incident id, or the clock name
+  std::string action{};  // clock_action: "extend", "pause" or "resume"
 };
 
 RouteMatch match_route(std::string_view path) {
@@ -185,7 +192,23 @@ RouteMatch match_route(std::string_view path) {
     if (n == 4 && segments[3] == "tasks") {
       return {Route::case_tasks, segments[2]};
     }
+    if (n == 4 && segments[3] == "clocks") {
+      return {Route::case_clocks, segments[2]};
+    }
+    if (n == 6 && segments[3] == "clocks" &&
+        (segments[5] == "extend" || segments[5] == "pause" || segments[5] == "resume")) {
+      return {Route::clock_action, segments[2], segments[4], segments[5]};
+    }
+    if (n == 4 && segments[3] == "schedule") {
+      return {Route::case_schedule, segments[2]};
+    }
     return {};
+  }
+  if (segments[1] == "clocks" && n == 2) {
+    return {Route::clocks, {}};
+  }
+  if (segments[1] == "admin" && n == 3 && segments[2] == "clock") {
+    return {Route::admin_clock, {}};
   }
   if (segments[1] == "plugins" && n == 2) {
     return {Route::plugins, {}};
@@ -207,9 +230,12 @@ std::string_view allowed_methods(Route route) {
       return "GET, POST";
     case Route::case_item:
       return "GET, PATCH";
+    case Route::admin_clock:
+      return "GET, POST";
     case Route::incident_retry:
     case Route::task_complete:
     case Route::task_fail:
+    case Route::clock_action:
       return "POST";
     default:
       return "GET";
@@ -288,6 +314,19 @@ class Query {
       return fallback;
     }
     return value;
+  }
+
+  // "true" or "false" (`fallback` when absent).
+  bool boolean(std::string_view name, bool fallback) {
+    const auto it = values_.find(name);
+    if (it == values_.end()) {
+      return fallback;
+    }
+    if (it->second == "true" || it->second == "false") {
+      return it->second == "true";
+    }
+    add_problem(std::string(name), "must be true or false");
+    return fallback;
   }
 
   // Errc::invalid_argument listing every problem, or success.
@@ -603,10 +642,13 @@ class Handlers {
   }
 
   HttpReply list_cases() {
-    Query query(request_.target, {"workflow", "state", "limit", "cursor"});
+    Query query(request_.target, {"workflow", "state", "limit", "cursor", "overdue"});
     CaseQuery filter;
     filter.workflow = query.text("workflow");
     filter.state = query.text("state");
+    if (query.boolean("overdue", false)) {
+      filter.overdue_at = runtime_.now();
+    }
     filter.cursor = query.text("cursor");
     filter.limit = static_cast<std::size_t>(
         *query.integer("limit", kMaxPageSize, static_cast<std::int64_t>(kDefaultPageSize)));
@@ -779,6 +821,195 @@ class Handlers {
                  {"case_id", record->id}, {"state", record->state}, {"items", std::move(items)}});
   }
 
+  HttpReply case_clocks() {
+    Query query(request_.target, {});
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    auto clocks = runtime_.clocks(actor_, id_);
+    if (!clocks) {
+      return render_problem(clocks.error());
+    }
+    boost::json::array items;
+    for (const auto& clock : *clocks) {
+      items.emplace_back(clock_status_to_json(clock));
+    }
+    return json_reply(200, boost::json::object{{"case_id", id_},
+                                               {"now", format_timestamp(runtime_.now())},
+                                               {"items", std::move(items)}});
+  }
+
+  // POST /v1/cases/{id}/clocks/{clock}/extend|pause|resume: the clock_* events, addressed by URL.
+  HttpReply clock_action(const std::string& clock, const std::string& action) {
+    static constexpr auto kMembers = std::to_array<Member>({{"reason", Kind::string, false},
+                                                            {"by", Kind::string, false},
+                                                            {"comment", Kind::string, false}});
+    auto if_match = parse_if_match(request_);
+    if (!if_match) {
+      return render_problem(if_match.error());
+    }
+    auto key = parse_idempotency_key(request_);
+    if (!key) {
+      return render_problem(key.error());
+    }
+    auto body = parse_body_checked(kMembers);
+    if (!body) {
+      return render_problem(body.error());
+    }
+    runtime::FireRequest fire;
+    fire.event = action == "extend"  ? "clock_extended"
+                 : action == "pause" ? "clock_paused"
+                                     : "clock_resumed";
+    fire.data = {{"clock", clock}};
+    for (const char* name : {"reason", "by"}) {
+      if (const auto* value = body->if_contains(name)) {
+        fire.data[name] = *value;
+      }
+    }
+    fire.comment = string_member(*body, "comment");
+    fire.if_match = *if_match;
+    fire.idempotency_key = *key;
+    if (fire.idempotency_key) {
+      fire.request_hash = request_hash(fire);
+    }
+    auto result = runtime_.fire(actor_, id_, fire);
+    if (!result) {
+      return render_problem(result.error());
+    }
+    return case_reply(200, result->record);
+  }
+
+  // JSON, or CSV for `Accept: text/csv` (or ?format=csv, for a link in a browser).
+  HttpReply schedule() {
+    Query query(request_.target, {"format"});
+    const auto format = query.text("format");
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    if (format && *format != "csv" && *format != "json") {
+      return render_problem(
+          Error{Errc::invalid_argument,
+                "format must be csv or json",
+                {{"invalid_params", boost::json::array{boost::json::object{
+                                        {"name", "format"}, {"reason", "must be csv or json"}}}}},
+                std::string(kInvalidParams)});
+    }
+    auto rows = runtime_.schedule(actor_, id_);
+    if (!rows) {
+      return render_problem(rows.error());
+    }
+    const std::string* accept = request_.header("accept");
+    const bool csv = format ? *format == "csv"
+                            : accept != nullptr && accept->find("text/csv") != std::string::npos;
+    if (csv) {
+      HttpReply reply;
+      reply.content_type = "text/csv; charset=utf-8";
+      reply.body = schedule_to_csv(*rows);
+      reply.headers.emplace_back("Content-Disposition",
+                                 "attachment; filename=\"schedule-" + id_ + ".csv\"");
+      return reply;
+    }
+    boost::json::array items;
+    for (const auto& row : *rows) {
+      items.emplace_back(schedule_row_to_json(row));
+    }
+    return json_reply(200, boost::json::object{{"case_id", id_},
+                                               {"now", format_timestamp(runtime_.now())},
+                                               {"items", std::move(items)}});
+  }
+
+  HttpReply list_clocks() {
+    Query query(request_.target, {"state", "workflow", "limit", "cursor"});
+    ClockQuery filter;
+    const auto state = query.text("state");
+    filter.workflow = query.text("workflow");
+    filter.cursor = query.text("cursor");
+    filter.limit = static_cast<std::size_t>(
+        *query.integer("limit", kMaxPageSize, static_cast<std::int64_t>(kDefaultPageSize)));
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    if (!state || (*state != "breached" && *state != "warning")) {
+      return render_problem(Error{
+          Errc::invalid_argument,
+          "state must be breached or warning",
+          {{"invalid_params", boost::json::array{boost::json::object{
+                                  {"name", "state"}, {"reason", "must be breached or warning"}}}}},
+          std::string(kInvalidParams)});
+    }
+    filter.state = *state;
+    auto page = runtime_.list_clocks(actor_, filter);
+    if (!page) {
+      return render_problem(page.error());
+    }
+    boost::json::array items;
+    for (const auto& item : page->items) {
+      boost::json::object out{{"case_id", item.case_id},
+                              {"case_code", item.case_code},
+                              {"workflow", item.workflow},
+                              {"case_state", item.case_state}};
+      for (auto& kv : clock_status_to_json(item.clock)) {
+        out[kv.key()] = kv.value();
+      }
+      items.emplace_back(std::move(out));
+    }
+    return json_reply(200, page_json(std::move(items), page->next_cursor));
+  }
+
+  // GET: the engine's time. POST {"advance": "26h"} or {"set": RFC 3339}: moves a test clock
+  // forward (never back: timers already fired cannot un-fire), then lets due timers fire.
+  HttpReply admin_clock(const TestClock& test_clock) {
+    if (!actor_.has_role("admin")) {
+      return render_problem(Error{Errc::forbidden,
+                                  "the engine's clock is for the 'admin' role",
+                                  {{"required_roles", boost::json::array{"admin"}}},
+                                  "forbidden"});
+    }
+    if (test_clock.clock == nullptr) {
+      return render_problem(Error{Errc::not_found,
+                                  "the engine runs on real time; start it with --test-clock "
+                                  "(CAREPATH_TEST_CLOCK) to move time in tests and training",
+                                  {},
+                                  "not-found"});
+    }
+    if (request_.method == "POST") {
+      static constexpr auto kMembers =
+          std::to_array<Member>({{"advance", Kind::string, false}, {"set", Kind::string, false}});
+      auto body = parse_body_checked(kMembers);
+      if (!body) {
+        return render_problem(body.error());
+      }
+      const auto advance = string_member(*body, "advance");
+      const auto set = string_member(*body, "set");
+      const Timestamp now = test_clock.clock->now();
+      std::optional<Timestamp> target;
+      if (advance && !set) {
+        const auto by = parse_duration(*advance);
+        if (by) {
+          target = add_duration(now, *by, runtime_.zone());
+        }
+      } else if (set && !advance) {
+        target = parse_datetime(*set);
+      }
+      if (!target || *target < now) {
+        return render_problem(
+            Error{Errc::unprocessable,
+                  "expected {\"advance\": DURATION} (such as \"26h\" or \"15d\") or {\"set\": "
+                  "RFC 3339 instant} not before the clock's present time " +
+                      format_timestamp(now),
+                  {{"invalid_fields", boost::json::array{"advance", "set"}}},
+                  "invalid-fields"});
+      }
+      test_clock.clock->set(*target);
+      if (test_clock.moved) {
+        test_clock.moved();
+      }
+    }
+    return json_reply(200, boost::json::object{{"now", format_timestamp(runtime_.now())},
+                                               {"test_clock", true},
+                                               {"timezone", runtime_.zone().name()}});
+  }
+
  private:
   // Content-Type first (415), then the body itself (400).
   Result<boost::json::object> parse_body_checked(std::span<const Member> members) {
@@ -813,8 +1044,9 @@ class Handlers {
 
 }  // namespace
 
-Router::Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps)
-    : runtime_(runtime), store_(store), steps_(steps) {
+Router::Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps,
+               TestClock test_clock)
+    : runtime_(runtime), store_(store), steps_(steps), test_clock_(std::move(test_clock)) {
 }
 
 HttpReply Router::handle(const HttpRequest& request) const {
@@ -893,6 +1125,16 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return handlers.close_task(true);
     case Route::task_fail:
       return handlers.close_task(false);
+    case Route::case_clocks:
+      return handlers.case_clocks();
+    case Route::clock_action:
+      return handlers.clock_action(match.sub, match.action);
+    case Route::case_schedule:
+      return handlers.schedule();
+    case Route::clocks:
+      return handlers.list_clocks();
+    case Route::admin_clock:
+      return handlers.admin_clock(test_clock_);
     case Route::healthz:
     case Route::none:
       break;

@@ -2,19 +2,30 @@
 // here; server.cpp owns the wire.
 #pragma once
 
+#include <functional>
+
 #include "api/http.hpp"
 #include "core/step.hpp"
 #include "core/store.hpp"
+#include "core/time.hpp"
 #include "runtime/runtime.hpp"
 
 namespace carepath::api {
+
+// The engine's clock when it runs on `test_clock` (tests, training): POST /v1/admin/clock moves
+// it, then calls `moved` so that timers due by then fire. Absent (null) on real time.
+struct TestClock {
+  ManualClock* clock = nullptr;
+  std::function<void()> moved{};
+};
 
 // Thread-safety: handle() may be called concurrently; a Router holds no per-request state.
 class Router {
  public:
   // `store` is used for token lookups only; case data goes through `runtime`.
   // `steps` (may be null) answers GET /v1/plugins.
-  Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps = nullptr);
+  Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps = nullptr,
+         TestClock test_clock = {});
 
   // Answers one request. Calls the runtime synchronously, so it blocks on the store. Errors
   // become problem replies; an exception (a bug, or bad_alloc) propagates for the caller to turn
@@ -25,6 +36,7 @@ class Router {
   runtime::Runtime& runtime_;
   Store& store_;
   const StepCatalog* steps_;
+  TestClock test_clock_;
 };
 
 }  // namespace carepath::api

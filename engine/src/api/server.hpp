@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "api/router.hpp"
 #include "core/error.hpp"
 #include "core/step.hpp"
 #include "core/store.hpp"
@@ -21,6 +22,7 @@ struct ServerOptions {
       std::size_t{1024} * 1024;  // larger bodies get 413 and the connection is closed
   int threads = 2;               // I/O threads; handlers run on them
   std::size_t header_limit = std::size_t{16} * 1024;  // larger headers get 431
+  TestClock test_clock{};  // set only when the engine runs on `test_clock`
 };
 
 // HTTP/1.1 with keep-alive; one strand per connection. Requests are answered on the I/O threads,

@@ -8,6 +8,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "core/time.hpp"
+
 namespace carepath::app {
 namespace {
 
@@ -102,6 +104,25 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     config.webhook_secret = value;
     return {};
   }
+  if (key == "timezone") {
+    if (value.empty()) {
+      return Error{Errc::invalid_argument,
+                   "timezone: expected an IANA name such as Asia/Kolkata or an offset such as "
+                   "+05:30"};
+    }
+    config.timezone = value;
+    return {};
+  }
+  if (key == "test_clock") {
+    if (value != "now" && !parse_datetime(value)) {
+      return Error{Errc::invalid_argument,
+                   "test_clock: expected an RFC 3339 instant such as 2026-01-01T09:00:00+05:30, "
+                   "or 'now'; got '" +
+                       std::string(value) + "'"};
+    }
+    config.test_clock = value;
+    return {};
+  }
   if (key == "log_level") {
     auto level = parse_level(value);
     if (!level) {
@@ -113,7 +134,8 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
   return Error{Errc::invalid_argument,
                "unknown setting '" + std::string(key) +
                    "'; expected one of: listen, db, workflows, plugins, plugin_allowlist, "
-                   "body_limit, threads, log_level, step_workers, step_lease_ms, webhook_secret"};
+                   "body_limit, threads, log_level, step_workers, step_lease_ms, webhook_secret, "
+                   "timezone, test_clock"};
 }
 
 }  // namespace
@@ -199,7 +221,7 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 }
 
 Result<void> apply_environment(Config& config) {
-  static constexpr std::array<std::pair<const char*, std::string_view>, 10> kVariables = {{
+  static constexpr std::array<std::pair<const char*, std::string_view>, 12> kVariables = {{
       {"CAREPATH_LISTEN", "listen"},
       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"},
@@ -210,6 +232,8 @@ Result<void> apply_environment(Config& config) {
       {"CAREPATH_STEP_WORKERS", "step_workers"},
       {"CAREPATH_STEP_LEASE_MS", "step_lease_ms"},
       {"CAREPATH_WEBHOOK_SECRET", "webhook_secret"},
+      {"CAREPATH_TIMEZONE", "timezone"},
+      {"CAREPATH_TEST_CLOCK", "test_clock"},
   }};
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up

@@ -27,6 +27,12 @@ struct Config {
   int step_workers = 2;
   std::int64_t step_lease_ms = 60'000;
   std::string webhook_secret{};  // signs core.webhook requests; never logged
+  // The organisation's time zone: "15 days" and "1 month" count on its calendar, dates in case
+  // fields start at its midnight. An IANA name or a fixed offset such as +05:30.
+  std::string timezone = "Asia/Kolkata";
+  // For tests, training and demonstrations only: the engine runs on a clock that starts at this
+  // instant (RFC 3339, or "now") and moves only through POST /v1/admin/clock. Empty: real time.
+  std::string test_clock{};
 };
 
 // Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" keeps the host).
@@ -37,7 +43,8 @@ Result<void> apply_config_file(Config& config, const std::string& path);
 
 // Applies CAREPATH_LISTEN, CAREPATH_DB, CAREPATH_WORKFLOWS, CAREPATH_PLUGINS,
 // CAREPATH_BODY_LIMIT, CAREPATH_THREADS, CAREPATH_LOG_LEVEL, CAREPATH_STEP_WORKERS,
-// CAREPATH_STEP_LEASE_MS and CAREPATH_WEBHOOK_SECRET when set.
+// CAREPATH_STEP_LEASE_MS, CAREPATH_WEBHOOK_SECRET, CAREPATH_TIMEZONE and CAREPATH_TEST_CLOCK
+// when set.
 Result<void> apply_environment(Config& config);
 
 // Applies flags already parsed into name -> value ("listen", "db", "workflows").

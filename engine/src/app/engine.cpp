@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "api/webhook.hpp"
+#include "app/zoneinfo.hpp"
 #include "core/log.hpp"
 #include "runtime/builtin_steps.hpp"
 #include "security/digest.hpp"
@@ -137,7 +138,26 @@ Result<void> load_workflows(Store& store, runtime::WorkflowRegistry& registry,
 
 Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* clock) {
   std::unique_ptr<Engine> engine(new Engine());
-  const Clock& the_clock = clock != nullptr ? *clock : engine->system_clock_;
+  if (clock == nullptr && !config.test_clock.empty()) {
+    const Timestamp start = config.test_clock == "now"
+                                ? engine->system_clock_.now()
+                                : parse_datetime(config.test_clock).value_or(0);
+    engine->test_clock_ = std::make_unique<ManualClock>(start);
+    log(LogLevel::warning,
+        "running on a test clock: time moves only through POST /v1/admin/clock; never use this "
+        "for real cases",
+        {{"now", format_timestamp(start)}});
+  }
+  const Clock* chosen = clock;
+  if (chosen == nullptr) {
+    chosen = engine->test_clock_ != nullptr ? static_cast<const Clock*>(engine->test_clock_.get())
+                                            : &engine->system_clock_;
+  }
+  const Clock& the_clock = *chosen;
+  auto zone = load_time_zone(config.timezone);
+  if (!zone) {
+    return Error{Errc::invalid_argument, "timezone: " + zone.error().message};
+  }
 
   if (config.db != ":memory:") {
     const auto parent = fs::path(config.db).parent_path();
@@ -161,17 +181,27 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
       !loaded) {
     return loaded.error();
   }
-  engine->runtime_ =
-      std::make_unique<runtime::Runtime>(*engine->store_, the_clock, engine->registry_);
+  engine->runtime_ = std::make_unique<runtime::Runtime>(*engine->store_, the_clock,
+                                                        engine->registry_, std::move(*zone));
   engine->worker_ = std::make_unique<runtime::StepWorker>(
       *engine->runtime_, *engine->store_, the_clock,
       runtime::WorkerOptions{config.step_workers, config.step_lease_ms, 1'000});
   engine->runtime_->set_on_scheduled([worker = engine->worker_.get()] { worker->wake(); });
+  engine->scheduler_ = std::make_unique<runtime::TimerScheduler>(
+      *engine->runtime_, *engine->store_, the_clock,
+      runtime::SchedulerOptions{config.step_lease_ms, 1'000, 64});
+  engine->runtime_->set_on_timers([scheduler = engine->scheduler_.get()] { scheduler->wake(); });
   api::ServerOptions options;
   options.host = config.host;
   options.port = config.port;
   options.body_limit = config.body_limit;
   options.threads = config.threads;
+  if (engine->test_clock_) {
+    options.test_clock = api::TestClock{engine->test_clock_.get(), [engine = engine.get()] {
+                                          engine->worker_->wake();
+                                          engine->scheduler_->wake();
+                                        }};
+  }
   engine->server_ = std::make_unique<api::Server>(options, *engine->runtime_, *engine->store_,
                                                   engine->steps_.get());
   return engine;
@@ -181,12 +211,14 @@ Result<std::uint16_t> Engine::start() {
   auto port = server_->start();
   if (port) {
     worker_->start();
+    scheduler_->start();
   }
   return port;
 }
 
 void Engine::stop() {
   server_->stop();
+  scheduler_->stop();
   worker_->stop();
 }
 

@@ -13,6 +13,7 @@
 #include "plugin_host/registry.hpp"
 #include "runtime/registry.hpp"
 #include "runtime/runtime.hpp"
+#include "runtime/scheduler.hpp"
 #include "runtime/worker.hpp"
 
 namespace carepath::app {
@@ -30,8 +31,9 @@ std::unique_ptr<plugin_host::Registry> load_steps(const Config& config);
 
 class Engine {
  public:
-  // Opens the database (creating its directory), loads workflows, prepares the server.
-  // `clock` may be null for the system clock; when given it must outlive the engine.
+  // Opens the database (creating its directory), loads the time zone and workflows, prepares the
+  // server. `clock` may be null for the system clock (or the test clock `config.test_clock`
+  // asks for); when given it must outlive the engine.
   static Result<std::unique_ptr<Engine>> open(const Config& config, const Clock* clock = nullptr);
 
   ~Engine();
@@ -40,7 +42,7 @@ class Engine {
   Engine(Engine&&) = delete;
   Engine& operator=(Engine&&) = delete;
 
-  // Starts the HTTP server and the step workers.
+  // Starts the HTTP server, the step workers and the timer scheduler.
   Result<std::uint16_t> start();
   // Stops accepting requests, lets those in flight finish, then lets running steps finish.
   void stop();
@@ -49,6 +51,7 @@ class Engine {
   runtime::Runtime& runtime() { return *runtime_; }
   runtime::WorkflowRegistry& registry() { return registry_; }
   runtime::StepWorker& worker() { return *worker_; }
+  runtime::TimerScheduler& scheduler() { return *scheduler_; }
   const plugin_host::Registry& steps() const { return *steps_; }
 
  private:
@@ -57,11 +60,13 @@ class Engine {
   // Destroyed in reverse order: the server and workers stop before what they use goes away, and
   // the plugin libraries are released last.
   SystemClock system_clock_;
+  std::unique_ptr<ManualClock> test_clock_;
   std::unique_ptr<plugin_host::Registry> steps_;
   std::unique_ptr<Store> store_;
   runtime::WorkflowRegistry registry_;
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<runtime::StepWorker> worker_;
+  std::unique_ptr<runtime::TimerScheduler> scheduler_;
   std::unique_ptr<api::Server> server_;
 };
 

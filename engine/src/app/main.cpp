@@ -38,6 +38,9 @@ commands:
                 --workflows DIR      (CAREPATH_WORKFLOWS, default workflows)
                 --plugins DIR[:DIR]  (CAREPATH_PLUGINS; directories of plugin *.so files)
                 --config FILE        (CAREPATH_CONFIG; YAML, see config/carepath.yaml)
+                --timezone ZONE      (CAREPATH_TIMEZONE, default Asia/Kolkata)
+                --test-clock START   (CAREPATH_TEST_CLOCK; tests and training only: a clock
+                                      moved by POST /v1/admin/clock)
   validate FILE... [--plugins DIR]   check workflow files; errors as FILE:LINE:COL: error: ...
   plugins check FILE.so              load one plugin, list its steps, check its schemas
   token create --user NAME --roles r1,r2 [--db PATH]   print a new API token (shown once)

@@ -11,6 +11,7 @@
 #include <boost/json/value.hpp>
 
 #include "core/time.hpp"
+#include "core/timezone.hpp"
 
 namespace carepath {
 
@@ -23,6 +24,7 @@ enum class Op : std::uint8_t {
   has,
   size,
   days_since,
+  years_since,
   logical_not,
   logical_and,  // n-ary, so long chains stay one level deep
   logical_or,   // n-ary
@@ -853,6 +855,8 @@ class Parser {
       op = Op::size;
     } else if (name.text == "days_since") {
       op = Op::days_since;
+    } else if (name.text == "years_since") {
+      op = Op::years_since;
     } else {
       if (peek().kind == Tok::lparen) {
         return guard_error("unknown function '" + std::string(name.text) + "'", name.offset);
@@ -919,7 +923,7 @@ class Parser {
       default:
         if (argument.node.op != Op::field ||
             (argument.node.type != Type::date && argument.node.type != Type::datetime)) {
-          return guard_error("days_since needs a date or datetime field", argument.node.offset);
+          return guard_error(function + " needs a date or datetime field", argument.node.offset);
         }
         result.node.type = Type::integer;
         break;
@@ -1053,6 +1057,31 @@ class Evaluator {
                                     : std::numeric_limits<std::int64_t>::max();
         }
         out.integer = diff;
+        out.is_number = false;
+        return true;
+      }
+      case Op::years_since: {
+        Value v;
+        if (!eval(node.children[0], v)) {
+          return false;
+        }
+        const std::int64_t day =
+            node.children[0].type == Type::datetime ? day_number(v.integer) : v.integer;
+        // Whole years on the calendar, as an age is counted: a birthday on 29 February is
+        // reached on 1 March in other years.
+        int y1 = 0;
+        int m1 = 0;
+        int d1 = 0;
+        int y2 = 0;
+        int m2 = 0;
+        int d2 = 0;
+        civil_from_days(day, y1, m1, d1);
+        civil_from_days(context_.today, y2, m2, d2);
+        std::int64_t years = static_cast<std::int64_t>(y2) - y1;
+        if (m2 < m1 || (m2 == m1 && d2 < d1)) {
+          --years;
+        }
+        out.integer = years;
         out.is_number = false;
         return true;
       }

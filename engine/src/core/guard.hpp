@@ -3,7 +3,7 @@
 //   literals    42  3.5  "text"  'text'  true  false  ["a", "b"]
 //   names       declared case fields
 //   operators   !  &&  ||  ==  !=  <  <=  >  >=  in   ( )
-//   functions   has(field)  size(x)  days_since(date_field)
+//   functions   has(field)  size(x)  days_since(date_field)  years_since(date_field)
 //
 // Compilation type-checks every name and operator against the declared fields. Evaluation never
 // fails: a guard that reads an unset field is false, and the outcome names that field.
@@ -31,7 +31,7 @@ struct Node;
 // What a guard reads while it is evaluated.
 struct GuardContext {
   const boost::json::object& data;  // the case data (would-be data during a transition)
-  std::int64_t today;               // days since 1970-01-01, for days_since()
+  std::int64_t today;  // days since 1970-01-01 in the organisation's zone, for days_since()
 };
 
 struct GuardOutcome {

@@ -26,6 +26,9 @@ void Workflow::finalize() {
       initial_ = i;
     }
   }
+  has_time_rules_ =
+      !clocks.empty() ||
+      std::any_of(states.begin(), states.end(), [](const State& s) { return !s.timers.empty(); });
   for (EventId i = 0; i < events.size(); ++i) {
     event_index_.emplace(events[i], i);
   }
@@ -79,6 +82,12 @@ std::optional<EventId> Workflow::find_event(std::string_view event_name) const {
 
 bool Workflow::has_role(std::string_view role) const {
   return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+const ClockDef* Workflow::find_clock(std::string_view clock_name) const {
+  const auto it = std::find_if(clocks.begin(), clocks.end(),
+                               [&](const ClockDef& c) { return c.name == clock_name; });
+  return it == clocks.end() ? nullptr : &*it;
 }
 
 std::span<const Transition> Workflow::rows(StateId state, EventId event) const {

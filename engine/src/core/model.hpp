@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/duration.hpp"
 #include "core/field.hpp"
 #include "core/guard.hpp"
 #include "core/step.hpp"
@@ -57,12 +58,62 @@ struct Transition {
   SourcePos pos{};
 };
 
+// A timer of a state (`after:` and `every:` in YAML): it fires `event` as the engine while the
+// case stays in the state, and is cancelled when the case leaves it.
+struct Timer {
+  enum class Kind {
+    after,  // `in:` a duration after the state was entered
+    at,     // `at:` the date or datetime in a case field (moves when the field changes)
+    every,  // every `interval`, the first `first` after entering, until `until` holds
+  };
+  Kind kind = Kind::after;
+  std::string name{};   // "<state>/after/<i>" or "<state>/every/<i>": stable within a version
+  Duration delay{};     // after: `in`; every: `interval`
+  Duration first{};     // every: the first occurrence after entering (default: `interval`)
+  std::string field{};  // at: the case field
+  std::string event{};
+  std::optional<Guard> until{};         // every: stop repeating once this holds
+  std::optional<std::string> met_by{};  // the event that records it done (schedule sheet)
+  SourcePos pos{};
+};
+
 struct State {
   std::string name{};
   bool initial = false;
   bool final = false;
   std::vector<StepCall> on_enter{};
   std::vector<StepCall> on_exit{};
+  std::vector<Timer> timers{};  // `after:` in source order, then `every:`
+  SourcePos pos{};
+};
+
+// What starts or stops a statutory clock: an event taken, or a state entered.
+struct ClockTrigger {
+  enum class Kind { on_event, on_enter };
+  Kind kind = Kind::on_event;
+  std::string name{};  // the event or the state
+};
+
+// What the engine does when a clock warns or breaches: fire `event` (when the case's state has a
+// row for it) and tell the `notify` roles.
+struct ClockReaction {
+  std::optional<std::string> event{};
+  std::vector<std::string> notify{};
+};
+
+// A statutory clock (`clocks:` in YAML): a deadline counted from `starts` to `stops`.
+struct ClockDef {
+  std::string name{};
+  std::string title{};
+  std::vector<ClockTrigger> starts{};
+  std::vector<ClockTrigger> stops{};
+  Duration due{};
+  // Intervals that do not count (journey time), each opened and closed by an event.
+  std::vector<std::pair<std::string, std::string>> excludes{};
+  std::optional<Duration> warn_before{};
+  ClockReaction on_warning{};
+  ClockReaction on_breach{};
+  std::vector<std::string> extendable_by{};  // roles that may pause, resume and extend it
   SourcePos pos{};
 };
 
@@ -83,6 +134,7 @@ class Workflow {
   // In source order; the rows of one (from, on) must be contiguous (a YAML state lists each event
   // once). finalize() groups them by state, keeping that order.
   std::vector<Transition> transitions{};
+  std::vector<ClockDef> clocks{};  // in source order
 
   // Builds the lookup indexes. Requires: states, events and transitions are consistent.
   void finalize();
@@ -91,6 +143,9 @@ class Workflow {
   std::optional<StateId> find_state(std::string_view state_name) const;
   std::optional<EventId> find_event(std::string_view event_name) const;
   bool has_role(std::string_view role) const;
+  const ClockDef* find_clock(std::string_view clock_name) const;
+  // True when some timer or clock is declared: only then does a change need to look at time.
+  bool has_time_rules() const { return has_time_rules_; }
   StateId initial_state() const { return initial_; }
 
   // The rows for (state, event), in the order they are tried; empty when there is none. O(1).
@@ -116,6 +171,7 @@ class Workflow {
   std::unordered_map<std::uint64_t, Range> table_{};
   std::vector<Range> from_state_{};
   StateId initial_ = 0;
+  bool has_time_rules_ = false;
 };
 
 }  // namespace carepath

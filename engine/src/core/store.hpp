@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
 #include "core/error.hpp"
@@ -39,6 +40,9 @@ struct HistoryEntry {
   std::vector<std::string> changed;  // names of the fields that changed
   std::optional<std::string> comment;
   boost::json::object payload;  // the data the change applied; kept to rebuild the projection
+  // What made the engine act, when it acted on its own: {"timer": ..., "due_at": ...,
+  // "late_ms": ...} for a timer or clock deadline. Empty for people's requests.
+  boost::json::object trigger{};
 };
 
 // The remembered first answer to a request with an Idempotency-Key.
@@ -102,10 +106,71 @@ struct IncidentRecord {
   std::optional<Timestamp> resolved_at{};
 };
 
+// A timer waiting in the database: a state's timer (`after`, `every`), or a statutory clock's
+// warning or breach. Claimed with a lease, like outbox jobs, so that one engine fires it.
+struct TimerRecord {
+  std::int64_t id = 0;  // assigned by the store
+  std::string case_id{};
+  std::string kind{};     // "timer" (a state's) or "clock"
+  std::string name{};     // timer: "<state>/after/<i>", "<state>/every/<i>"; clock: its name
+  std::string purpose{};  // timer: "fire"; clock: "warning" or "breach"
+  std::optional<std::string> event{};  // fired when due; a clock may fire none
+  Timestamp due_at = 0;
+  std::int64_t occurrence = 1;          // every: 1, 2, ...
+  Timestamp anchor_at = 0;              // every: when the state was entered
+  std::string status{};                 // "pending", "fired", "skipped", "cancelled"
+  std::optional<Timestamp> fired_at{};  // when it fired, was skipped or was cancelled
+  std::optional<std::string> note{};    // why it was skipped; never field values
+  Timestamp created_at = 0;
+};
+
+// Cancels the pending timers of the changed case of one kind, and of one name when given.
+struct TimerCancel {
+  std::string kind{};
+  std::optional<std::string> name{};
+};
+
+// The state of one statutory clock of one case.
+struct ClockRecord {
+  std::string case_id{};
+  std::string name{};
+  std::string workflow{};
+  Timestamp started_at = 0;
+  Timestamp base_due_at = 0;     // started_at + due (+ extensions), in the organisation's zone
+  std::int64_t excluded_ms = 0;  // excluded and paused time that has ended
+  std::optional<Timestamp> paused_since{};
+  std::optional<std::string> pause_kind{};  // "excluded" (between events) or "paused" (by hand)
+  // base_due_at + excluded_ms; nullopt while paused (the deadline moves until it resumes).
+  std::optional<Timestamp> due_at{};
+  std::optional<Timestamp> warn_at{};  // due_at - warn_before
+  std::optional<Timestamp> stopped_at{};
+  std::optional<Timestamp> warned_at{};
+  std::optional<Timestamp> breached_at{};  // the moment the deadline passed unmet
+  // Pauses, resumptions and extensions: {"at", "action", "reason", "by", "actor"}.
+  boost::json::array log{};
+};
+
 // What a case change schedules besides itself; written in the same transaction.
 struct CaseEffects {
   std::vector<OutboxJob> jobs{};
   std::vector<TaskRecord> tasks{};
+  std::vector<TimerCancel> timer_cancels{};  // applied before `timers` are inserted
+  std::vector<TimerRecord> timers{};
+  std::vector<ClockRecord> clocks{};  // inserted or replaced, by (case_id, name)
+};
+
+// Clocks across cases: the supervisor's work list.
+struct ClockQuery {
+  std::string state{};  // "warning" or "breached"
+  Timestamp now = 0;
+  std::optional<std::string> workflow{};
+  std::size_t limit = 50;
+  std::optional<std::string> cursor{};
+};
+
+struct ClockPage {
+  std::vector<ClockRecord> items{};
+  std::optional<std::string> next_cursor{};
 };
 
 // A new projection row, the version it replaces, and its history entry.
@@ -113,6 +178,17 @@ struct CaseChange {
   CaseRecord after{};
   std::int64_t expected_version = 0;
   HistoryEntry entry{};
+};
+
+// How a claimed timer ended: fired (with the change its event made), or skipped.
+struct TimerFinish {
+  std::int64_t timer_id = 0;
+  std::string owner{};   // the claim's owner; another owner's claim makes it Errc::conflict
+  std::string status{};  // "fired" or "skipped"
+  Timestamp at = 0;
+  std::optional<std::string> note{};
+  std::optional<CaseChange> change{};
+  CaseEffects effects{};
 };
 
 // How a claimed outbox job ended: its new status and what it changed.
@@ -137,6 +213,8 @@ struct WorkflowSource {
 struct CaseQuery {
   std::optional<std::string> workflow;
   std::optional<std::string> state;
+  // Only cases with a statutory clock that is running and past its deadline at this instant.
+  std::optional<Timestamp> overdue_at;
   std::size_t limit = 50;
   std::optional<std::string> cursor;  // from CasePage::next_cursor
 };
@@ -226,6 +304,25 @@ class Store {
   virtual Result<void> close_task(const std::string& task_id, const std::string& status,
                                   Timestamp now, const std::optional<CaseChange>& change,
                                   const std::optional<IncidentRecord>& incident) = 0;
+
+  // --- timers and statutory clocks ---
+  // Claims up to `limit` pending timers due at `now` whose lease has expired, in the order they
+  // fall due (then id), leasing them to `owner` until now + lease_ms.
+  virtual Result<std::vector<TimerRecord>> claim_timers(Timestamp now, std::int64_t lease_ms,
+                                                        std::size_t limit,
+                                                        const std::string& owner) = 0;
+  // When the next pending timer falls due (ignoring leases); nullopt when none is pending.
+  virtual Result<std::optional<Timestamp>> next_timer_at() = 0;
+  // Records how a claimed timer ended, with its case change and effects, atomically.
+  // Errc::conflict when the timer is no longer pending or is leased to another owner (nothing is
+  // written); Errc::precondition_failed when the change's version check fails.
+  virtual Result<void> finish_timer(const TimerFinish& finish) = 0;
+  // Every timer of a case, pending or not, by due time then id.
+  virtual Result<std::vector<TimerRecord>> timers(const std::string& case_id) = 0;
+  virtual Result<std::vector<ClockRecord>> clocks(const std::string& case_id) = 0;
+  // "breached": the deadline passed unmet (breached_at set, or running with due_at <= now);
+  // "warning": running, not breached, warn_at <= now < due_at. Ordered by due time.
+  virtual Result<ClockPage> list_clocks(const ClockQuery& query) = 0;
 
   virtual Result<void> create_token(const TokenRecord& token) = 0;
   // The unrevoked token with this hash; nullopt when none.

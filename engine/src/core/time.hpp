@@ -1,6 +1,7 @@
 // Time in the engine: UTC instants in milliseconds, civil dates, and the Clock interface.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,16 +27,17 @@ class SystemClock final : public Clock {
   Timestamp now() const override;
 };
 
-// A clock that moves only when told to; for tests.
+// A clock that moves only when told to; for tests (and `test_clock`). Safe to read while another
+// thread moves it.
 class ManualClock final : public Clock {
  public:
   explicit ManualClock(Timestamp start) : now_(start) {}
-  Timestamp now() const override { return now_; }
-  void set(Timestamp t) { now_ = t; }
-  void advance_ms(std::int64_t ms) { now_ += ms; }
+  Timestamp now() const override { return now_.load(); }
+  void set(Timestamp t) { now_.store(t); }
+  void advance_ms(std::int64_t ms) { now_.fetch_add(ms); }
 
  private:
-  Timestamp now_;
+  std::atomic<Timestamp> now_;
 };
 
 // Days since 1970-01-01 for a proleptic Gregorian date; nullopt when `text` is not a valid

@@ -92,8 +92,8 @@ Result<void> check_edit(const Workflow& workflow, const Actor& actor,
 
 }  // namespace
 
-Runtime::Runtime(Store& store, const Clock& clock, const WorkflowRegistry& workflows)
-    : store_(store), clock_(clock), workflows_(workflows) {
+Runtime::Runtime(Store& store, const Clock& clock, const WorkflowRegistry& workflows, TimeZone zone)
+    : store_(store), clock_(clock), workflows_(workflows), zone_(std::move(zone)) {
 }
 
 Result<std::shared_ptr<const Workflow>> Runtime::workflow_of(const CaseRecord& record) const {
@@ -148,6 +148,11 @@ Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workf
                              0, record.data, changed, 1, now);
     if (!effects) {
       return effects.error();
+    }
+    if (auto timed =
+            add_time_effects(*workflow, record, std::nullopt, true, changed, now, *effects);
+        !timed) {
+      return timed.error();
     }
 
     HistoryEntry opened;
@@ -236,8 +241,14 @@ Result<CaseRecord> Runtime::update_case(const Actor& actor, const std::string& i
     entry.comment = comment;
     entry.payload = data;
 
-    auto updated = store_.update_case(after, record->version, entry, std::nullopt, {});
+    CaseEffects effects;
+    if (auto timed = add_time_effects(wf, after, std::nullopt, false, changed, now, effects);
+        !timed) {
+      return timed.error();
+    }
+    auto updated = store_.update_case(after, record->version, entry, std::nullopt, effects);
     if (updated) {
+      scheduled(effects);
       log(LogLevel::info, "case updated", {{"case", id}, {"actor", actor.user}});
       return after;
     }
@@ -289,40 +300,16 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
       return forbidden_workflow(**workflow);
     }
     const Timestamp now = clock_.now();
-    auto plan = plan_transition(**workflow, record->state, record->data, request.event,
-                                request.data, actor, day_number(now));
-    if (!plan) {
-      Error e = plan.error();
+    const auto action = adjustment_action(request.event);
+    auto prepared = action ? prepare_adjustment(actor, *record, **workflow, *action, request, now)
+                           : prepare_transition(actor, *record, **workflow, request.event,
+                                                request.data, request.comment, now);
+    if (!prepared) {
+      Error e = prepared.error();
       e.message = "case " + id + ": " + e.message;
       return e;
     }
-
-    CaseRecord after = *record;
-    after.state = plan->to;
-    after.data = std::move(plan->data);
-    after.version = record->version + 1;
-    after.updated_at = now;
-    const Workflow& wf = **workflow;
-    const auto rows = wf.rows(*wf.find_state(record->state), plan->row->on);
-    auto effects = run_steps(wf, *record, request.event, record->state, after.state, plan->row,
-                             static_cast<std::size_t>(plan->row - rows.data()), after.data,
-                             plan->changed, after.version, now);
-    if (!effects) {
-      Error e = effects.error();
-      e.message = "case " + id + ": " + e.message;
-      return e;
-    }
-
-    HistoryEntry entry;
-    entry.at = now;
-    entry.actor = actor.user;
-    entry.event = request.event;
-    entry.from = record->state;
-    entry.to = after.state;
-    entry.version = after.version;
-    entry.changed = std::move(plan->changed);
-    entry.comment = request.comment;
-    entry.payload = request.data;
+    CaseRecord& after = prepared->after;
 
     std::optional<IdempotencyRecord> idempotency;
     if (request.idempotency_key) {
@@ -334,9 +321,10 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
                                       record_to_text(after),
                                       now};
     }
-    auto updated = store_.update_case(after, record->version, entry, idempotency, *effects);
+    auto updated =
+        store_.update_case(after, record->version, prepared->entry, idempotency, prepared->effects);
     if (updated) {
-      scheduled(*effects);
+      scheduled(prepared->effects);
       log(LogLevel::info, "transition",
           {{"case", id},
            {"event", request.event},
@@ -355,6 +343,52 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
       return updated.error();
     }
   }
+}
+
+Result<Runtime::Prepared> Runtime::prepare_transition(const Actor& actor, const CaseRecord& record,
+                                                      const Workflow& workflow,
+                                                      const std::string& event,
+                                                      const boost::json::object& data,
+                                                      const std::optional<std::string>& comment,
+                                                      Timestamp now,
+                                                      const std::vector<ClockRecord>* clocks) {
+  auto plan = plan_transition(workflow, record.state, record.data, event, data, actor,
+                              zone_.local_day(now));
+  if (!plan) {
+    return plan.error();
+  }
+  Prepared p;
+  p.after = record;
+  p.after.state = plan->to;
+  p.after.data = std::move(plan->data);
+  p.after.version = record.version + 1;
+  p.after.updated_at = now;
+  const auto rows = workflow.rows(*workflow.find_state(record.state), plan->row->on);
+  auto effects = run_steps(workflow, record, event, record.state, p.after.state, plan->row,
+                           static_cast<std::size_t>(plan->row - rows.data()), p.after.data,
+                           plan->changed, p.after.version, now);
+  if (!effects) {
+    return effects.error();
+  }
+  p.effects = std::move(*effects);
+  // A row back to its own state does not leave it: its timers keep running.
+  const bool entered = p.after.state != record.state;
+  if (auto timed = add_time_effects(workflow, p.after, event, entered, plan->changed, now,
+                                    p.effects, clocks);
+      !timed) {
+    return timed.error();
+  }
+
+  p.entry.at = now;
+  p.entry.actor = actor.user;
+  p.entry.event = event;
+  p.entry.from = record.state;
+  p.entry.to = p.after.state;
+  p.entry.version = p.after.version;
+  p.entry.changed = std::move(plan->changed);
+  p.entry.comment = comment;
+  p.entry.payload = data;
+  return p;
 }
 
 Result<CasePage> Runtime::list_cases(const Actor& actor, const CaseQuery& query) {
@@ -387,7 +421,8 @@ Result<std::vector<EventOption>> Runtime::transitions(const Actor& actor, const 
   if (!workflow) {
     return workflow.error();
   }
-  return event_options(**workflow, record->state, record->data, actor, day_number(clock_.now()));
+  return event_options(**workflow, record->state, record->data, actor,
+                       zone_.local_day(clock_.now()));
 }
 
 namespace {
@@ -446,6 +481,9 @@ void Runtime::scheduled(const CaseEffects& effects) const {
   if (!effects.jobs.empty() && on_scheduled_) {
     on_scheduled_();
   }
+  if (!effects.timers.empty() && on_timers_) {
+    on_timers_();
+  }
 }
 
 Result<CaseEffects> Runtime::run_steps(const Workflow& workflow, const CaseRecord& before,
@@ -480,7 +518,7 @@ Result<CaseEffects> Runtime::run_steps(const Workflow& workflow, const CaseRecor
   }
 
   CaseEffects effects;
-  const std::int64_t today = day_number(now);
+  const std::int64_t today = zone_.local_day(now);
   for (const auto& [call, ref] : calls) {
     if (call->when && !call->when->evaluate(GuardContext{data, today}).value) {
       continue;

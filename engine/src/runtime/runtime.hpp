@@ -14,8 +14,10 @@
 #include "core/actor.hpp"
 #include "core/error.hpp"
 #include "core/machine.hpp"
+#include "core/schedule.hpp"
 #include "core/store.hpp"
 #include "core/time.hpp"
+#include "core/timezone.hpp"
 #include "runtime/registry.hpp"
 
 namespace carepath::runtime {
@@ -34,12 +36,29 @@ struct FireResult {
   bool replayed = false;  // the answer of an earlier request with the same Idempotency-Key
 };
 
+// A clock of some case, for the work lists.
+struct CaseClock {
+  std::string case_id{};
+  std::string case_code{};
+  std::string workflow{};
+  std::string case_state{};
+  ClockStatus clock{};
+};
+
+struct CaseClockPage {
+  std::vector<CaseClock> items{};
+  std::optional<std::string> next_cursor{};
+};
+
 // Thread-safety: every member function may be called concurrently. Two changes to one case are
 // serialised by the store's version check; a change that loses the race is re-planned on the
 // fresh case, unless the caller pinned the version with If-Match.
 class Runtime {
  public:
-  Runtime(Store& store, const Clock& clock, const WorkflowRegistry& workflows);
+  // `zone` is the organisation's: durations in days and months, dates in fields and "today" in
+  // guards count in it.
+  Runtime(Store& store, const Clock& clock, const WorkflowRegistry& workflows,
+          TimeZone zone = TimeZone::utc());
 
   // Opens a case on the newest version of `workflow` in its initial state.
   // Errc::not_found: unknown workflow. Errc::forbidden: the actor holds none of the workflow's
@@ -58,7 +77,27 @@ class Runtime {
                                  const std::optional<std::string>& comment);
 
   // Fires an event through the pipeline (see core/machine.hpp for the order of checks).
+  // `clock_extended`, `clock_paused` and `clock_resumed` adjust a statutory clock instead:
+  // data {clock, reason, by (extend only)}; the actor needs one of the clock's extendable_by
+  // roles. Errc::unprocessable names what is missing; Errc::conflict when the clock is not in a
+  // state the action applies to.
   Result<FireResult> fire(const Actor& actor, const std::string& id, const FireRequest& request);
+
+  // Fires one claimed timer (see Store::claim_timers) as the engine: its event through the
+  // pipeline, a clock's warning or breach recorded, the next occurrence of an `every` timer
+  // scheduled, all in one commit. A timer whose event cannot be taken is recorded as skipped
+  // with the reason. Errors are storage errors only; a timer another engine finished is not one.
+  Result<void> fire_timer(const TimerRecord& timer, const std::string& owner);
+
+  // Every clock the case's workflow declares, started or not, as of now.
+  Result<std::vector<ClockStatus>> clocks(const Actor& actor, const std::string& id);
+  // Clocks in `query.state` across the cases this actor may see (query.now is set here).
+  Result<CaseClockPage> list_clocks(const Actor& actor, ClockQuery query);
+  // The case's "scheduled vs actual" sheet.
+  Result<std::vector<ScheduleRow>> schedule(const Actor& actor, const std::string& id);
+
+  const TimeZone& zone() const { return zone_; }
+  Timestamp now() const { return clock_.now(); }
 
   Result<CasePage> list_cases(const Actor& actor, const CaseQuery& query);
   Result<HistoryPage> history(const Actor& actor, const std::string& id, std::size_t limit,
@@ -94,8 +133,32 @@ class Runtime {
 
   // Called after a commit that scheduled outbox jobs (the worker's wake-up).
   void set_on_scheduled(std::function<void()> wake) { on_scheduled_ = std::move(wake); }
+  // Called after a commit that scheduled timers (the scheduler's wake-up).
+  void set_on_timers(std::function<void()> wake) { on_timers_ = std::move(wake); }
 
  private:
+  // A change ready to commit: the new projection, its history entry and what it schedules.
+  struct Prepared {
+    CaseRecord after{};
+    HistoryEntry entry{};
+    CaseEffects effects{};
+  };
+  // Plans `event` on `record` for `actor` at `now`: the row, its steps, and the timers and clocks
+  // it moves. `clocks` overrides the case's stored clocks (a timer that just updated one).
+  Result<Prepared> prepare_transition(const Actor& actor, const CaseRecord& record,
+                                      const Workflow& workflow, const std::string& event,
+                                      const boost::json::object& data,
+                                      const std::optional<std::string>& comment, Timestamp now,
+                                      const std::vector<ClockRecord>* clocks = nullptr);
+  Result<Prepared> prepare_adjustment(const Actor& actor, const CaseRecord& record,
+                                      const Workflow& workflow, ClockAction action,
+                                      const FireRequest& request, Timestamp now);
+  // Adds the time rules' effects of a change to `effects`.
+  Result<void> add_time_effects(const Workflow& workflow, const CaseRecord& after,
+                                const std::optional<std::string>& event, bool entered,
+                                std::span<const std::string> changed, Timestamp now,
+                                CaseEffects& effects,
+                                const std::vector<ClockRecord>* clocks = nullptr);
   // Runs the step calls of a transition in order (the source state's on_exit, the row's steps,
   // the target state's on_enter): synchronous ones now, merging their output into `data`;
   // asynchronous ones, and tasks of pending steps, become effects of the commit.
@@ -116,7 +179,9 @@ class Runtime {
   Store& store_;
   const Clock& clock_;
   const WorkflowRegistry& workflows_;
+  TimeZone zone_;
   std::function<void()> on_scheduled_;
+  std::function<void()> on_timers_;
 };
 
 }  // namespace carepath::runtime

@@ -13,146 +13,9 @@
 #include <boost/json.hpp>
 #include <sqlite3.h>
 
+#include "store/sqlite_internal.hpp"
+
 namespace carepath::store {
-namespace {
-
-// Schema version 1. Events and idempotency rows point at their case, so with foreign keys on a
-// case that has history can never be deleted; the triggers keep history append-only even for
-// someone with a sqlite3 shell.
-constexpr std::string_view kSchemaV1 = R"sql(
-CREATE TABLE workflows (
-  name        TEXT    NOT NULL,
-  version     INTEGER NOT NULL,
-  sha256      TEXT    NOT NULL,
-  source_yaml TEXT    NOT NULL,
-  loaded_at   INTEGER NOT NULL,
-  PRIMARY KEY (name, version)
-);
-
-CREATE TABLE cases (
-  rowid            INTEGER PRIMARY KEY,
-  id               TEXT    NOT NULL UNIQUE,
-  code             TEXT    NOT NULL UNIQUE,
-  workflow         TEXT    NOT NULL,
-  workflow_version INTEGER NOT NULL,
-  state            TEXT    NOT NULL,
-  data_json        TEXT    NOT NULL,
-  version          INTEGER NOT NULL,
-  created_at       INTEGER NOT NULL,
-  updated_at       INTEGER NOT NULL
-);
-CREATE INDEX cases_by_workflow_state ON cases (workflow, state, rowid);
-CREATE INDEX cases_by_workflow ON cases (workflow, rowid);
-CREATE INDEX cases_by_state ON cases (state, rowid);
-CREATE INDEX cases_by_workflow_version ON cases (workflow, workflow_version);
-
-CREATE TABLE events (
-  case_id      TEXT    NOT NULL REFERENCES cases (id),
-  seq          INTEGER NOT NULL,
-  at           INTEGER NOT NULL,
-  actor        TEXT    NOT NULL,
-  event        TEXT    NOT NULL,
-  from_state   TEXT,
-  to_state     TEXT    NOT NULL,
-  version      INTEGER NOT NULL,
-  changed_json TEXT    NOT NULL,
-  comment      TEXT,
-  payload_json TEXT    NOT NULL,
-  PRIMARY KEY (case_id, seq)
-) WITHOUT ROWID;
-CREATE TRIGGER events_no_update BEFORE UPDATE ON events
-BEGIN
-  SELECT RAISE(ABORT, 'events are append-only');
-END;
-CREATE TRIGGER events_no_delete BEFORE DELETE ON events
-BEGIN
-  SELECT RAISE(ABORT, 'events are append-only');
-END;
-
-CREATE TABLE idempotency (
-  case_id      TEXT    NOT NULL REFERENCES cases (id),
-  actor        TEXT    NOT NULL,
-  key          TEXT    NOT NULL,
-  request_hash TEXT    NOT NULL,
-  status       INTEGER NOT NULL,
-  response     TEXT    NOT NULL,
-  created_at   INTEGER NOT NULL,
-  PRIMARY KEY (case_id, actor, key)
-) WITHOUT ROWID;
-
-CREATE TABLE tokens (
-  id         TEXT    PRIMARY KEY,
-  hash       TEXT    NOT NULL UNIQUE,
-  user       TEXT    NOT NULL,
-  roles_json TEXT    NOT NULL,
-  created_at INTEGER NOT NULL,
-  revoked_at INTEGER
-);
-)sql";
-
-// Version 2: the outbox of asynchronous step calls, tasks (pending steps) and incidents.
-constexpr std::string_view kSchemaV2 = R"sql(
-CREATE TABLE outbox (
-  id               INTEGER PRIMARY KEY,
-  case_id          TEXT    NOT NULL REFERENCES cases (id),
-  workflow         TEXT    NOT NULL,
-  workflow_version INTEGER NOT NULL,
-  step_ref         TEXT    NOT NULL,
-  step_type        TEXT    NOT NULL,
-  event            TEXT,
-  from_state       TEXT,
-  to_state         TEXT    NOT NULL,
-  idempotency_key  TEXT    NOT NULL UNIQUE,
-  attempts         INTEGER NOT NULL,
-  max_attempts     INTEGER NOT NULL,
-  backoff_ms       INTEGER NOT NULL,
-  next_at          INTEGER NOT NULL,
-  lease_until      INTEGER NOT NULL DEFAULT 0,
-  status           TEXT    NOT NULL,
-  last_error       TEXT,
-  created_at       INTEGER NOT NULL
-);
-CREATE INDEX outbox_due ON outbox (status, next_at);
-
-CREATE TABLE tasks (
-  id               TEXT    PRIMARY KEY,
-  token            TEXT    NOT NULL UNIQUE,
-  case_id          TEXT    NOT NULL REFERENCES cases (id),
-  step_type        TEXT    NOT NULL,
-  step_ref         TEXT    NOT NULL,
-  on_complete      TEXT,
-  description_json TEXT    NOT NULL,
-  status           TEXT    NOT NULL,
-  created_at       INTEGER NOT NULL,
-  closed_at        INTEGER
-);
-CREATE INDEX tasks_by_case ON tasks (case_id, created_at);
-
-CREATE TABLE incidents (
-  id          TEXT    PRIMARY KEY,
-  case_id     TEXT    NOT NULL REFERENCES cases (id),
-  job_id      INTEGER REFERENCES outbox (id),  -- NULL for a failed task of a synchronous step
-  step_type   TEXT    NOT NULL,
-  message     TEXT    NOT NULL,
-  attempts    INTEGER NOT NULL,
-  status      TEXT    NOT NULL,
-  created_at  INTEGER NOT NULL,
-  resolved_at INTEGER
-);
-CREATE INDEX incidents_by_case ON incidents (case_id, created_at);
-)sql";
-
-// kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
-// version; never edit a released one, because databases in the field have already run it.
-constexpr std::array<std::string_view, 2> kMigrations = {kSchemaV1, kSchemaV2};
-static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
-
-constexpr std::size_t kMaxPageSize = 500;
-
-// Cursors carry a kind letter so that a history cursor is not silently accepted as a case
-// cursor, then the last position as 16 hex digits. Clients must treat them as opaque.
-constexpr char kCaseCursor = 'c';
-constexpr char kHistoryCursor = 'h';
 
 Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   const int primary = rc & 0xff;
@@ -166,47 +29,51 @@ Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   return make_error(code, std::move(message));
 }
 
-bool is_uniqueness_violation(int rc) {
-  return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
-}
-
 std::size_t clamp_limit(std::size_t limit) {
   return std::clamp<std::size_t>(limit, 1, kMaxPageSize);
 }
 
-std::string encode_cursor(char kind, std::int64_t position) {
-  std::array<char, 17> hex{};
-  const auto written =
-      std::to_chars(hex.data(), hex.data() + hex.size(), static_cast<std::uint64_t>(position), 16);
+std::string hex16(std::uint64_t value) {
+  std::array<char, 16> hex{};
+  const auto written = std::to_chars(hex.data(), hex.data() + hex.size(), value, 16);
   const auto digits = static_cast<std::size_t>(written.ptr - hex.data());
-  std::string cursor(1, kind);
-  cursor.append(16 - digits, '0');
-  cursor.append(hex.data(), digits);
-  return cursor;
+  std::string text(16 - digits, '0');
+  text.append(hex.data(), digits);
+  return text;
+}
+
+std::optional<std::uint64_t> parse_hex16(std::string_view text) {
+  if (text.size() != 16) {
+    return std::nullopt;
+  }
+  // from_chars would also take upper case; one spelling per cursor keeps them comparable.
+  for (const char c : text) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+      return std::nullopt;
+    }
+  }
+  std::uint64_t value = 0;
+  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  if (parsed.ec != std::errc{}) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::string encode_cursor(char kind, std::int64_t position) {
+  return std::string(1, kind) + hex16(static_cast<std::uint64_t>(position));
 }
 
 Result<std::int64_t> decode_cursor(char kind, const std::optional<std::string>& cursor) {
   if (!cursor) {
     return 0;
   }
-  const std::string& text = *cursor;
-  const Error invalid = make_error(Errc::invalid_argument, "invalid cursor");
-  if (text.size() != 17 || text[0] != kind) {
-    return invalid;
+  const std::string_view text = *cursor;
+  const auto value = text.empty() || text[0] != kind ? std::nullopt : parse_hex16(text.substr(1));
+  if (!value || *value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    return make_error(Errc::invalid_argument, "invalid cursor");
   }
-  for (std::size_t i = 1; i < text.size(); ++i) {
-    const char c = text[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-      return invalid;
-    }
-  }
-  std::uint64_t value = 0;
-  const auto parsed = std::from_chars(text.data() + 1, text.data() + text.size(), value, 16);
-  if (parsed.ec != std::errc{} ||
-      value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
-    return invalid;
-  }
-  return static_cast<std::int64_t>(value);
+  return static_cast<std::int64_t>(*value);
 }
 
 Result<boost::json::object> parse_object(const std::string& text, std::string_view what) {
@@ -216,6 +83,12 @@ Result<boost::json::object> parse_object(const std::string& text, std::string_vi
     return make_error(Errc::storage, std::string(what) + ": stored JSON is not an object");
   }
   return std::move(value.as_object());
+}
+
+namespace {
+
+bool is_uniqueness_violation(int rc) {
+  return rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE;
 }
 
 Result<std::vector<std::string>> parse_strings(const std::string& text, std::string_view what) {
@@ -246,169 +119,13 @@ std::string serialize_strings(const std::vector<std::string>& strings) {
   return boost::json::serialize(array);
 }
 
-// Rolls back unless committed, so that every early return leaves the database as it was.
-class Transaction {
- public:
-  explicit Transaction(sqlite3* db) : db_(db) {}
-  ~Transaction() {
-    // SQLite has already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR, ...).
-    if (active_ && sqlite3_get_autocommit(db_) == 0) {
-      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    }
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  Transaction(Transaction&&) = delete;
-  Transaction& operator=(Transaction&&) = delete;
-
-  // IMMEDIATE takes the write lock now, waiting up to the busy timeout. A deferred transaction
-  // that read first and wrote later could fail with SQLITE_BUSY without waiting at all.
-  Result<void> begin_immediate() {
-    const int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) {
-      return sqlite_error(db_, rc, "begin transaction");
-    }
-    active_ = true;
-    return {};
-  }
-
-  Result<void> commit() {
-    const int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
-    if (rc != SQLITE_OK) {
-      return sqlite_error(db_, rc, "commit");
-    }
-    active_ = false;
-    return {};
-  }
-
- private:
-  sqlite3* db_;
-  bool active_ = false;
-};
-
-}  // namespace
-
-// A cached prepared statement borrowed for one use. On destruction it is reset and its bindings
-// cleared, so the next borrower starts clean and no read snapshot is left open.
-class Statement {
- public:
-  Statement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
-  ~Statement() {
-    if (statement_ != nullptr) {
-      sqlite3_reset(statement_);
-      sqlite3_clear_bindings(statement_);
-    }
-  }
-  Statement(Statement&& other) noexcept
-      : db_(other.db_),
-        statement_(std::exchange(other.statement_, nullptr)),
-        bind_rc_(other.bind_rc_),
-        last_rc_(other.last_rc_) {}
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  Statement& operator=(Statement&&) = delete;
-
-  // Binding errors (only SQLITE_TOOBIG or SQLITE_NOMEM in practice) are kept and reported by the
-  // next step(), so call sites stay a straight list of binds.
-  void bind_text(int index, std::string_view text) {
-    note_bind(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_TRANSIENT,
-                                  SQLITE_UTF8));
-  }
-  void bind_int64(int index, std::int64_t value) {
-    note_bind(sqlite3_bind_int64(statement_, index, value));
-  }
-  void bind_optional_text(int index, const std::optional<std::string>& text) {
-    if (text) {
-      bind_text(index, *text);
-    } else {
-      note_bind(sqlite3_bind_null(statement_, index));
-    }
-  }
-  void bind_optional_int64(int index, const std::optional<std::int64_t>& value) {
-    if (value) {
-      bind_int64(index, *value);
-    } else {
-      note_bind(sqlite3_bind_null(statement_, index));
-    }
-  }
-
-  // True when a row is ready, false when the statement has finished.
-  Result<bool> step(std::string_view what) {
-    if (bind_rc_ != SQLITE_OK) {
-      last_rc_ = bind_rc_;
-      return sqlite_error(db_, bind_rc_, what);
-    }
-    last_rc_ = sqlite3_step(statement_);
-    if (last_rc_ == SQLITE_ROW) {
-      return true;
-    }
-    if (last_rc_ == SQLITE_DONE) {
-      return false;
-    }
-    return sqlite_error(db_, last_rc_, what);
-  }
-
-  // Steps to the end; for statements that return no rows.
-  Result<void> run(std::string_view what) {
-    auto stepped = step(what);
-    while (stepped && *stepped) {
-      stepped = step(what);
-    }
-    if (!stepped) {
-      return stepped.error();
-    }
-    return {};
-  }
-
-  // The extended result code of the last step, to tell constraint violations apart.
-  int last_result_code() const { return last_rc_; }
-  // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
-  std::int64_t changes() const { return sqlite3_changes64(db_); }
-
-  std::int64_t int64(int column) const { return sqlite3_column_int64(statement_, column); }
-  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
-  std::string text(int column) const {
-    const auto* data = sqlite3_column_text(statement_, column);
-    const int size = sqlite3_column_bytes(statement_, column);
-    if (data == nullptr) {
-      return {};
-    }
-    return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)};
-  }
-  std::optional<std::string> optional_text(int column) const {
-    if (is_null(column)) {
-      return std::nullopt;
-    }
-    return text(column);
-  }
-  std::optional<std::int64_t> optional_int64(int column) const {
-    if (is_null(column)) {
-      return std::nullopt;
-    }
-    return int64(column);
-  }
-
- private:
-  void note_bind(int rc) {
-    if (bind_rc_ == SQLITE_OK) {
-      bind_rc_ = rc;
-    }
-  }
-
-  sqlite3* db_;
-  sqlite3_stmt* statement_;
-  int bind_rc_ = SQLITE_OK;
-  int last_rc_ = SQLITE_OK;
-};
-
-namespace {
-
 // Column lists shared by the SQL texts and the readers below; keep the two in step. Macros, not
 // constants, because they are pasted into string literals at compile time.
 #define CP_CASE_COLUMNS \
   "id, code, workflow, workflow_version, state, data_json, version, created_at, updated_at, rowid"
-#define CP_EVENT_COLUMNS \
-  "seq, at, actor, event, from_state, to_state, version, changed_json, comment, payload_json"
+#define CP_EVENT_COLUMNS                                                                        \
+  "seq, at, actor, event, from_state, to_state, version, changed_json, comment, payload_json, " \
+  "trigger_json"
 #define CP_TOKEN_COLUMNS "id, hash, user, roles_json, created_at, revoked_at"
 #define CP_IDEMPOTENCY_COLUMNS "case_id, actor, key, request_hash, status, response, created_at"
 #define CP_WORKFLOW_COLUMNS "name, version, sha256, source_yaml, loaded_at"
@@ -454,6 +171,14 @@ Result<HistoryEntry> read_event(const Statement& row, const std::string& case_id
     return payload.error();
   }
   entry.payload = std::move(*payload);
+  // NULL for people's requests, and for every entry written before schema version 3.
+  if (!row.is_null(10)) {
+    auto trigger = parse_object(row.text(10), what);
+    if (!trigger) {
+      return trigger.error();
+    }
+    entry.trigger = std::move(*trigger);
+  }
   return entry;
 }
 
@@ -498,8 +223,8 @@ WorkflowSource read_workflow(const Statement& row) {
 // holds, so two writers can never pick the same one.
 constexpr std::string_view kInsertEvent =
     "INSERT INTO events (case_id, seq, at, actor, event, from_state, to_state, version, "
-    "changed_json, comment, payload_json) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM "
-    "events WHERE case_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "changed_json, comment, payload_json, trigger_json) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) "
+    "+ 1 FROM events WHERE case_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 void bind_event(Statement& insert, const std::string& case_id, const HistoryEntry& entry,
                 std::int64_t version) {
@@ -513,6 +238,9 @@ void bind_event(Statement& insert, const std::string& case_id, const HistoryEntr
   insert.bind_text(8, serialize_strings(entry.changed));
   insert.bind_optional_text(9, entry.comment);
   insert.bind_text(10, boost::json::serialize(entry.payload));
+  insert.bind_optional_text(11, entry.trigger.empty() ? std::nullopt
+                                                      : std::optional<std::string>(
+                                                            boost::json::serialize(entry.trigger)));
 }
 
 std::string plural(std::int64_t count, std::string_view noun) {
@@ -851,7 +579,7 @@ Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEnt
       return inserted.error();
     }
   }
-  if (auto inserted = insert_effects_locked(effects); !inserted) {
+  if (auto inserted = insert_effects_locked(record.id, record.created_at, effects); !inserted) {
     return inserted.error();
   }
   return transaction.commit();
@@ -938,7 +666,8 @@ Result<void> SqliteStore::apply_change_locked(const CaseChange& change) {
   return insert->run(what);
 }
 
-Result<void> SqliteStore::insert_effects_locked(const CaseEffects& effects) {
+Result<void> SqliteStore::insert_effects_locked(const std::string& case_id, Timestamp now,
+                                                const CaseEffects& effects) {
   for (const OutboxJob& job : effects.jobs) {
     auto insert = prepare(
         "INSERT INTO outbox (case_id, workflow, workflow_version, step_ref, step_type, event, "
@@ -986,7 +715,7 @@ Result<void> SqliteStore::insert_effects_locked(const CaseEffects& effects) {
       return r.error();
     }
   }
-  return {};
+  return insert_timer_effects_locked(case_id, now, effects);
 }
 
 Result<void> SqliteStore::insert_incident_locked(const IncidentRecord& incident) {
@@ -1044,10 +773,31 @@ Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expe
       return inserted.error();
     }
   }
-  if (auto inserted = insert_effects_locked(effects); !inserted) {
+  if (auto inserted = insert_effects_locked(after.id, after.updated_at, effects); !inserted) {
     return inserted.error();
   }
   return transaction.commit();
+}
+
+std::string case_list_sql(bool workflow, bool state, bool overdue) {
+  // With overdue_at the plan starts from clocks_running_due, whose few rows (the overdue clocks)
+  // name the cases to read; the unary + keeps SQLite from walking cases_by_workflow or
+  // cases_by_state instead, which would read every case of the workflow or state.
+  const std::string_view and_column = overdue ? " AND +" : " AND ";
+  std::string sql = "SELECT " CP_CASE_COLUMNS " FROM cases WHERE rowid > ?1";
+  if (workflow) {
+    sql.append(and_column).append("workflow = ?2");
+  }
+  if (state) {
+    sql.append(and_column).append("state = ?3");
+  }
+  if (overdue) {
+    sql +=
+        " AND id IN (SELECT case_id FROM clocks WHERE stopped_at IS NULL AND due_at IS NOT NULL "
+        "AND due_at <= ?5)";
+  }
+  sql += " ORDER BY rowid LIMIT ?4";
+  return sql;
 }
 
 Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
@@ -1056,25 +806,9 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
     return after.error();
   }
   const std::size_t limit = clamp_limit(query.limit);
-
   // One fixed SQL text per filter combination, so each is prepared once and can use its index.
-  // The parameter numbers are the same in all four; unused ones are simply never read.
-  std::string_view sql;
-  if (query.workflow && query.state) {
-    sql = "SELECT " CP_CASE_COLUMNS
-          " FROM cases WHERE workflow = ?2 AND state = ?3 AND "
-          "rowid > ?1 ORDER BY rowid LIMIT ?4";
-  } else if (query.workflow) {
-    sql = "SELECT " CP_CASE_COLUMNS
-          " FROM cases WHERE workflow = ?2 AND rowid > ?1 "
-          "ORDER BY rowid LIMIT ?4";
-  } else if (query.state) {
-    sql = "SELECT " CP_CASE_COLUMNS
-          " FROM cases WHERE state = ?3 AND rowid > ?1 "
-          "ORDER BY rowid LIMIT ?4";
-  } else {
-    sql = "SELECT " CP_CASE_COLUMNS " FROM cases WHERE rowid > ?1 ORDER BY rowid LIMIT ?4";
-  }
+  const std::string sql = case_list_sql(query.workflow.has_value(), query.state.has_value(),
+                                        query.overdue_at.has_value());
 
   std::lock_guard lock(mutex_);
   auto select = prepare(sql);
@@ -1084,6 +818,9 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
   select->bind_int64(1, *after);
   select->bind_optional_text(2, query.workflow);
   select->bind_optional_text(3, query.state);
+  if (query.overdue_at) {
+    select->bind_int64(5, *query.overdue_at);  // ?5 exists only in the overdue texts
+  }
   // One row more than asked for says whether another page exists.
   select->bind_int64(4, static_cast<std::int64_t>(limit) + 1);
 
@@ -1386,7 +1123,8 @@ Result<std::vector<OutboxJob>> SqliteStore::claim_jobs(Timestamp now, std::int64
       return select.error();
     }
     select->bind_int64(1, now);
-    select->bind_int64(2, static_cast<std::int64_t>(std::clamp<std::size_t>(limit, 1, 100)));
+    select->bind_int64(
+        2, static_cast<std::int64_t>(std::clamp<std::size_t>(limit, 1, kMaxClaimBatch)));
     for (;;) {
       auto row = select->step("claim outbox jobs");
       if (!row) {
@@ -1439,12 +1177,34 @@ Result<void> SqliteStore::finish_job(std::int64_t job_id, const JobResult& resul
   if (!began) {
     return began.error();
   }
+  // The case and moment the effects' timer cancels belong to: the change's, else the job's case.
+  // JobResult carries no time of its own, so without a change the new timers' creation time
+  // stands in for it, and failing that the wall clock; the time is only ever shown to people.
+  std::string case_id;
+  Timestamp now = 0;
   if (result.change) {
     if (auto applied = apply_change_locked(*result.change); !applied) {
       return applied.error();
     }
+    case_id = result.change->after.id;
+    now = result.change->after.updated_at;
+  } else {
+    auto select = prepare("SELECT case_id FROM outbox WHERE id = ?1");
+    if (!select) {
+      return select.error();
+    }
+    select->bind_int64(1, job_id);
+    auto row = select->step("read outbox job");
+    if (!row) {
+      return row.error();
+    }
+    if (*row) {
+      case_id = select->text(0);
+    }
+    now = !result.effects.timers.empty() ? result.effects.timers.front().created_at
+                                         : SystemClock().now();
   }
-  if (auto inserted = insert_effects_locked(result.effects); !inserted) {
+  if (auto inserted = insert_effects_locked(case_id, now, result.effects); !inserted) {
     return inserted.error();
   }
   if (result.incident) {

@@ -19,7 +19,7 @@ struct sqlite3_stmt;
 
 namespace carepath::store {
 
-class Statement;  // a borrowed cached sqlite3_stmt; defined in sqlite_store.cpp
+class Statement;  // a borrowed cached sqlite3_stmt; defined in sqlite_internal.hpp
 
 // Several SqliteStore objects, in one process or several, may share one file: writes take the
 // database's write lock (BEGIN IMMEDIATE) and wait up to kBusyTimeoutMs for it, after which the
@@ -31,7 +31,7 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
   static constexpr int kBusyTimeoutMs = 5000;
 
   // Opens (creating it when absent) the database at `path`, or a private in-memory database for
@@ -80,6 +80,22 @@ class SqliteStore final : public Store {
                           const std::optional<CaseChange>& change,
                           const std::optional<IncidentRecord>& incident) override;
 
+  // Timers and statutory clocks; defined in sqlite_time.cpp.
+  // `limit` is clamped to 1..100, like claim_jobs. Errc::invalid_argument when lease_ms < 1.
+  Result<std::vector<TimerRecord>> claim_timers(Timestamp now, std::int64_t lease_ms,
+                                                std::size_t limit,
+                                                const std::string& owner) override;
+  Result<std::optional<Timestamp>> next_timer_at() override;
+  // Errc::invalid_argument when the status is neither "fired" nor "skipped", or the change is
+  // about another case than the timer's.
+  Result<void> finish_timer(const TimerFinish& finish) override;
+  Result<std::vector<TimerRecord>> timers(const std::string& case_id) override;
+  // Ordered by start time, then name.
+  Result<std::vector<ClockRecord>> clocks(const std::string& case_id) override;
+  // Clocks without a deadline (paused) come last; `limit` is clamped to 1..500, like
+  // list_cases. Errc::invalid_argument for another state or a malformed cursor.
+  Result<ClockPage> list_clocks(const ClockQuery& query) override;
+
   // Errc::conflict when the id or hash already exists.
   Result<void> create_token(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> find_token(const std::string& hash) override;
@@ -100,7 +116,7 @@ class SqliteStore final : public Store {
 
   explicit SqliteStore(DbHandle db);
 
-  // Requires (all four): mutex_ held.
+  // Requires (all below): mutex_ held.
   Result<void> configure(bool in_memory);
   Result<void> migrate();
   // The cached statement for `sql`, prepared on first use. Requires: the same SQL text is not
@@ -108,7 +124,14 @@ class SqliteStore final : public Store {
   Result<Statement> prepare(std::string_view sql);
   // Within an open transaction: the compare-and-set of one case row and its history entry.
   Result<void> apply_change_locked(const CaseChange& change);
-  Result<void> insert_effects_locked(const CaseEffects& effects);
+  // Within an open transaction: the effects of a change to case `case_id` made at `now`. The
+  // timer cancels apply to that case's timers and are stamped with `now`; the jobs, tasks, timers
+  // and clocks carry their own case ids.
+  Result<void> insert_effects_locked(const std::string& case_id, Timestamp now,
+                                     const CaseEffects& effects);
+  // The timer cancels, timers and clocks of insert_effects_locked, in that order.
+  Result<void> insert_timer_effects_locked(const std::string& case_id, Timestamp now,
+                                           const CaseEffects& effects);
   Result<void> insert_incident_locked(const IncidentRecord& incident);
   // Runs one or more statements that return no rows; not cached.
   Result<void> execute(std::string_view sql, std::string_view what);

@@ -19,6 +19,7 @@
 #include <boost/json/value.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "core/duration.hpp"
 #include "core/json_schema.hpp"
 
 namespace carepath::workflow {
@@ -29,12 +30,25 @@ constexpr int kFormatVersion = 1;
 // The keys of format 1, in the order the docs list them. Anything else is an error: that is what
 // lets a later version add keys (timers, ...) without changing the meaning of any file that
 // loads today.
-constexpr std::array<std::string_view, 8> kTopKeys{"carepath",    "workflow", "version", "title",
-                                                   "description", "roles",    "fields",  "states"};
+constexpr std::array<std::string_view, 9> kTopKeys{"carepath", "workflow",    "version",
+                                                   "title",    "description", "roles",
+                                                   "fields",   "states",      "clocks"};
 constexpr std::array<std::string_view, 8> kFieldKeys{
     "type", "min", "max", "values", "sensitivity", "visible_to", "editable_by", "description"};
-constexpr std::array<std::string_view, 6> kStateKeys{"initial",  "final",   "description",
-                                                     "on_enter", "on_exit", "on"};
+constexpr std::array<std::string_view, 8> kStateKeys{"initial", "final", "description", "on_enter",
+                                                     "on_exit", "on",    "after",       "every"};
+constexpr std::array<std::string_view, 4> kAfterKeys{"in", "at", "event", "met_by"};
+constexpr std::array<std::string_view, 5> kEveryKeys{"interval", "first", "event", "until",
+                                                     "met_by"};
+constexpr std::array<std::string_view, 10> kClockKeys{
+    "title", "description", "starts",     "due",       "excludes",
+    "stops", "warn_before", "on_warning", "on_breach", "extendable_by"};
+constexpr std::array<std::string_view, 2> kTriggerKeys{"on_event", "on_enter"};
+constexpr std::array<std::string_view, 2> kClockActionKeys{"event", "notify"};
+constexpr std::array<std::string_view, 1> kExcludeKeys{"between"};
+constexpr std::string_view kDurationRule =
+    "a duration such as 10s, 30m, 24h, 15d or 4mo (calendar months), or ISO 8601 such as P15D "
+    "or PT24H";
 constexpr std::array<std::string_view, 6> kTransitionKeys{"to",   "roles", "requires",
                                                           "when", "steps", "description"};
 constexpr std::array<std::string_view, 6> kStepCallKeys{"step",  "with",  "when",
@@ -42,7 +56,9 @@ constexpr std::array<std::string_view, 6> kStepCallKeys{"step",  "with",  "when"
 constexpr std::array<std::string_view, 2> kRetryKeys{"max_attempts", "backoff"};
 constexpr std::int64_t kMaxAttemptsLimit = 100;
 // Case history records these itself; a transition with the same name would be ambiguous there.
-constexpr std::array<std::string_view, 2> kReservedEvents{"opened", "updated"};
+// The clock_* events are how a statutory clock is paused, resumed or extended, with a reason.
+constexpr std::array<std::string_view, 5> kReservedEvents{"opened", "updated", "clock_extended",
+                                                          "clock_paused", "clock_resumed"};
 
 constexpr std::array<FieldType, 9> kFieldTypes{
     FieldType::string,   FieldType::text,        FieldType::integer,
@@ -721,6 +737,19 @@ class Loader {
   EventId intern_event(const std::string& name);
   void check_graph(const Entry& states_entry);
 
+  // --- time: state timers and statutory clocks ---
+  std::optional<Duration> read_duration(const Entry& e);
+  // An event a timer or clock fires; interned, so a workflow need not have a row for it.
+  std::optional<std::string> read_fired_event(const Entry& e);
+  void read_timers(State& state, const Entry* after, const Entry* every);
+  void check_timer_events();
+  void read_clocks(const Entry& clocks);
+  void read_clock(const Entry& e);
+  std::vector<ClockTrigger> read_triggers(const Entry& e);
+  ClockReaction read_clock_action(const Entry& e);
+  // An event name some transition uses; reports `what` with a suggestion otherwise.
+  bool known_event(const YAML::Node& at, const std::string& name, std::string_view what);
+
   // --- step calls ---
   std::vector<StepCall> read_step_calls(const Entry& list);
   StepCall read_step_call(const YAML::Node& item);
@@ -750,6 +779,14 @@ class Loader {
   // must be among them; checked once every transition has been read.
   std::vector<std::string> event_names_;
   std::vector<std::pair<std::string, YAML::Node>> on_complete_refs_;
+  // Timer events and `met_by` events, checked once every transition has been read.
+  struct TimerRef {
+    StateId state;
+    std::string event;
+    YAML::Node node;
+    bool needs_row;  // a timer's own event (warn when the state has no row); met_by: any event
+  };
+  std::vector<TimerRef> timer_refs_;
   // Step types whose schema this engine's validator was asked about, and its answer.
   std::map<const StepType*, bool> schema_usable_;
 };
@@ -1044,6 +1081,10 @@ void Loader::read_workflow(const YAML::Node& root) {
   } else {
     missing(root, root, "states", "missing required key 'states'");
   }
+  // Clocks name states and events, so they are read once every state is known.
+  if (const Entry* e = find(keys, "clocks")) {
+    read_clocks(*e);
+  }
 }
 
 void Loader::read_field(const Entry& e) {
@@ -1270,6 +1311,16 @@ void Loader::read_states(const Entry& states) {
         state.on_exit = read_step_calls(*exit);
       }
     }
+    const Entry* after = find(keys, "after");
+    const Entry* every = find(keys, "every");
+    if ((after != nullptr || every != nullptr) && state.final) {
+      error((after != nullptr ? after : every)->key,
+            "final state " + in_quotes(e.name) +
+                " is never left and has no transitions, so its timers could do nothing; remove "
+                "them or 'final: true'");
+    } else {
+      read_timers(state, after, every);
+    }
     const Entry* on = find(keys, "on");
     if (on != nullptr && state.final) {
       error(on->key, "final state " + in_quotes(e.name) +
@@ -1294,6 +1345,7 @@ void Loader::read_states(const Entry& states) {
     }
   }
   check_on_complete();
+  check_timer_events();
 
   if (errors_ == 0) {
     check_graph(states);
@@ -1850,6 +1902,388 @@ void Loader::check_on_complete() {
       error(node, "unknown event " + in_quotes(name) + " in 'on_complete'; " +
                       expected_one_of(name, event_names_));
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time: state timers and statutory clocks
+
+std::optional<Duration> Loader::read_duration(const Entry& e) {
+  const auto text = read_string(e);
+  if (!text) {
+    return std::nullopt;
+  }
+  auto duration = parse_duration(*text);
+  if (!duration) {
+    error(e.value, "invalid duration " + in_quotes(*text) + " for " + in_quotes(e.name) +
+                       "; expected " + std::string(kDurationRule));
+  }
+  return duration;
+}
+
+std::optional<std::string> Loader::read_fired_event(const Entry& e) {
+  auto name = read_string(e);
+  if (!name) {
+    return std::nullopt;
+  }
+  if (!is_name(*name)) {
+    error(e.value,
+          "invalid event name " + in_quotes(*name) + "; expected " + std::string(kNameRule));
+    return std::nullopt;
+  }
+  if (std::find(kReservedEvents.begin(), kReservedEvents.end(), *name) != kReservedEvents.end()) {
+    error(e.value, "event name " + in_quotes(*name) +
+                       " is reserved; reserved names are: " + join(kReservedEvents));
+    return std::nullopt;
+  }
+  intern_event(*name);
+  return name;
+}
+
+void Loader::read_timers(State& state, const Entry* after, const Entry* every) {
+  const auto id = static_cast<StateId>(workflow_->states.size());
+  auto read_met_by = [&](const std::vector<Entry>& keys, Timer& timer) {
+    if (const Entry* met = find(keys, "met_by")) {
+      if (auto name = read_string(*met)) {
+        timer_refs_.push_back(TimerRef{id, *name, met->value, false});
+        timer.met_by = std::move(*name);
+      }
+    }
+  };
+  auto read_event = [&](const std::vector<Entry>& keys, const YAML::Node& item, Timer& timer) {
+    if (const Entry* event = find(keys, "event")) {
+      if (auto name = read_fired_event(*event)) {
+        timer_refs_.push_back(TimerRef{id, *name, event->value, true});
+        timer.event = std::move(*name);
+        return true;
+      }
+      return false;
+    }
+    missing(item, item, "event", "timer has no 'event'; expected the event it fires when due");
+    return false;
+  };
+  auto items = [&](const Entry& list, std::string_view what) {
+    std::vector<YAML::Node> out;
+    if (!expect_kind(list, YAML::NodeType::Sequence, "a list of " + std::string(what))) {
+      return out;
+    }
+    for (const auto& item : list.value) {
+      if (!item.IsMap()) {
+        error(item.IsNull() ? list.key : item, "expected " + std::string(what) + " (a map) in " +
+                                                   in_quotes(list.name) + ", found " +
+                                                   std::string(kind_name(item)));
+        continue;
+      }
+      out.push_back(item);
+    }
+    return out;
+  };
+
+  if (after != nullptr) {
+    std::size_t index = 0;
+    for (const YAML::Node& item : items(*after, "a timer with 'in' or 'at' and 'event'")) {
+      const std::vector<Entry> keys = entries(item, kAfterKeys);
+      Timer timer;
+      timer.name = state.name + "/after/" + std::to_string(index++);
+      timer.pos = pos_of(item);
+      bool ok = read_event(keys, item, timer);
+      const Entry* in = find(keys, "in");
+      const Entry* at = find(keys, "at");
+      if ((in == nullptr) == (at == nullptr)) {
+        error(in != nullptr ? at->key : item,
+              in != nullptr ? "a timer has either 'in' or 'at', not both"
+                            : "timer has neither 'in' (a duration after entering the state) nor "
+                              "'at' (a date or datetime field of the case)");
+        ok = false;
+      } else if (in != nullptr) {
+        timer.kind = Timer::Kind::after;
+        const auto delay = read_duration(*in);
+        ok = ok && delay.has_value();
+        timer.delay = delay.value_or(Duration{});
+      } else if (const auto field = read_string(*at)) {
+        timer.kind = Timer::Kind::at;
+        timer.field = *field;
+        const auto it = field_index_.find(*field);
+        const Field* declared = it == field_index_.end() ? nullptr : &workflow_->fields[it->second];
+        if (declared == nullptr) {
+          std::vector<std::string> dates;
+          for (const Field& f : workflow_->fields) {
+            if (f.type == FieldType::date || f.type == FieldType::datetime) {
+              dates.push_back(f.name);
+            }
+          }
+          error(at->value, "undeclared field " + in_quotes(*field) + " in 'at'; " +
+                               expected_one_of(*field, dates));
+          ok = false;
+        } else if (declared->type != FieldType::date && declared->type != FieldType::datetime) {
+          error(at->value, "field " + in_quotes(*field) +
+                               " is not a date or datetime; 'at' needs one to know when to fire");
+          ok = false;
+        }
+      } else {
+        ok = false;
+      }
+      read_met_by(keys, timer);
+      if (ok) {
+        state.timers.push_back(std::move(timer));
+      }
+    }
+  }
+  if (every != nullptr) {
+    std::size_t index = 0;
+    for (const YAML::Node& item : items(*every, "a repeating timer with 'interval' and 'event'")) {
+      const std::vector<Entry> keys = entries(item, kEveryKeys);
+      Timer timer;
+      timer.kind = Timer::Kind::every;
+      timer.name = state.name + "/every/" + std::to_string(index++);
+      timer.pos = pos_of(item);
+      bool ok = read_event(keys, item, timer);
+      if (const Entry* interval = find(keys, "interval")) {
+        const auto value = read_duration(*interval);
+        if (value && value->is_zero()) {
+          error(interval->value, "'interval' is zero; a repeating timer needs a positive interval");
+          ok = false;
+        }
+        ok = ok && value && !value->is_zero();
+        timer.delay = value.value_or(Duration{});
+        timer.first = timer.delay;
+      } else {
+        missing(item, item, "interval",
+                "repeating timer has no 'interval'; expected a duration such as 30d or 6mo");
+        ok = false;
+      }
+      if (const Entry* first = find(keys, "first")) {
+        const auto value = read_duration(*first);
+        ok = ok && value.has_value();
+        timer.first = value.value_or(timer.first);
+      }
+      if (const Entry* until = find(keys, "until")) {
+        timer.until = compile_guard(*until);
+        ok = ok && timer.until.has_value();
+      }
+      read_met_by(keys, timer);
+      if (ok) {
+        state.timers.push_back(std::move(timer));
+      }
+    }
+  }
+}
+
+bool Loader::known_event(const YAML::Node& at, const std::string& name, std::string_view what) {
+  const auto& events = workflow_->events;
+  if (std::find(events.begin(), events.end(), name) != events.end()) {
+    return true;
+  }
+  if (events.empty()) {
+    error(at, "unknown event " + in_quotes(name) + " in " + std::string(what) +
+                  "; no state of this workflow has transitions ('on')");
+  } else {
+    error(at, "unknown event " + in_quotes(name) + " in " + std::string(what) + "; " +
+                  expected_one_of(name, events));
+  }
+  return false;
+}
+
+void Loader::check_timer_events() {
+  for (const TimerRef& ref : timer_refs_) {
+    if (!ref.needs_row) {
+      known_event(ref.node, ref.event, "'met_by'");
+      continue;
+    }
+    const auto& events = workflow_->events;
+    const auto event =
+        static_cast<EventId>(std::find(events.begin(), events.end(), ref.event) - events.begin());
+    const bool has_row =
+        std::any_of(workflow_->transitions.begin(), workflow_->transitions.end(),
+                    [&](const Transition& t) { return t.from == ref.state && t.on == event; });
+    if (!has_row) {
+      report(Severity::warning, pos_of(ref.node),
+             "state " + in_quotes(workflow_->states[ref.state].name) + " has no transition on " +
+                 in_quotes(ref.event) +
+                 ", so this timer will fire and change nothing; add it under 'on'");
+    }
+  }
+}
+
+void Loader::read_clocks(const Entry& clocks) {
+  if (!expect_kind(clocks, YAML::NodeType::Map, "a map of clock names to clocks")) {
+    return;
+  }
+  for (const Entry& e : entries(clocks.value, {})) {
+    if (!is_name(e.name)) {
+      error(e.key,
+            "invalid clock name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
+      continue;
+    }
+    if (expect_kind(e, YAML::NodeType::Map, "a clock (a map with 'starts', 'due' and 'stops')")) {
+      read_clock(e);
+    }
+  }
+}
+
+std::vector<ClockTrigger> Loader::read_triggers(const Entry& e) {
+  std::vector<ClockTrigger> out;
+  std::vector<YAML::Node> maps;
+  if (e.value.IsSequence() && e.value.size() > 0) {
+    for (const auto& item : e.value) {
+      maps.push_back(item);
+    }
+  } else if (e.value.IsMap()) {
+    maps.push_back(e.value);
+  } else {
+    expect_kind(e, YAML::NodeType::Map, "{ on_event: EVENT } or { on_enter: STATE }");
+    return out;
+  }
+  for (const YAML::Node& map : maps) {
+    if (!map.IsMap()) {
+      error(map, "expected { on_event: EVENT } or { on_enter: STATE }, found " +
+                     std::string(kind_name(map)));
+      continue;
+    }
+    const std::vector<Entry> keys = entries(map, kTriggerKeys);
+    if (keys.size() != 1) {
+      if (keys.empty()) {
+        missing(map, map, "on_event",
+                "expected { on_event: EVENT } or { on_enter: STATE } in " + in_quotes(e.name));
+      } else {
+        error(keys[1].key,
+              "one trigger per map; write a list for several: [ { on_event: a }, "
+              "{ on_enter: b } ]");
+      }
+      continue;
+    }
+    const Entry& key = keys.front();
+    const auto name = read_string(key);
+    if (!name) {
+      continue;
+    }
+    if (key.name == "on_enter") {
+      if (state_index_.find(*name) == state_index_.end()) {
+        error(key.value, "unknown state " + in_quotes(*name) + " in 'on_enter'; " +
+                             expected_one_of(*name, state_names_));
+        continue;
+      }
+      out.push_back(ClockTrigger{ClockTrigger::Kind::on_enter, *name});
+    } else if (known_event(key.value, *name, "'on_event'")) {
+      out.push_back(ClockTrigger{ClockTrigger::Kind::on_event, *name});
+    }
+  }
+  return out;
+}
+
+ClockReaction Loader::read_clock_action(const Entry& e) {
+  ClockReaction action;
+  if (!expect_kind(e, YAML::NodeType::Map, "a map with 'event' and/or 'notify'")) {
+    return action;
+  }
+  const std::vector<Entry> keys = entries(e.value, kClockActionKeys);
+  if (const Entry* event = find(keys, "event")) {
+    action.event = read_fired_event(*event);
+  }
+  if (const Entry* notify = find(keys, "notify")) {
+    action.notify = read_roles(*notify);
+  }
+  if (keys.empty()) {
+    error(e.value, "empty " + in_quotes(e.name) + "; expected 'event' and/or 'notify'");
+  }
+  return action;
+}
+
+void Loader::read_clock(const Entry& e) {
+  const std::vector<Entry> keys = entries(e.value, kClockKeys);
+  ClockDef clock;
+  clock.name = e.name;
+  clock.pos = pos_of(e.key);
+  bool ok = true;
+  if (const Entry* title = find(keys, "title")) {
+    clock.title = read_string(*title).value_or("");
+  }
+  if (const Entry* d = find(keys, "description")) {
+    read_string(*d);
+  }
+  // Actions first: their events may be what another clock starts or stops on.
+  if (const Entry* warning = find(keys, "on_warning")) {
+    clock.on_warning = read_clock_action(*warning);
+  }
+  if (const Entry* breach = find(keys, "on_breach")) {
+    clock.on_breach = read_clock_action(*breach);
+  }
+  for (const std::string_view which : {"starts", "stops"}) {
+    const Entry* trigger = find(keys, which);
+    if (trigger == nullptr) {
+      missing(e.value, e.key, which,
+              "clock " + in_quotes(e.name) + " has no " + in_quotes(which) +
+                  "; expected { on_event: EVENT } or { on_enter: STATE }");
+      ok = false;
+      continue;
+    }
+    auto triggers = read_triggers(*trigger);
+    ok = ok && !triggers.empty();
+    (which == "starts" ? clock.starts : clock.stops) = std::move(triggers);
+  }
+  if (const Entry* due = find(keys, "due")) {
+    const auto value = read_duration(*due);
+    if (value && value->is_zero()) {
+      error(due->value, "'due' is zero; expected the time the law allows, such as 24h or 15d");
+    }
+    ok = ok && value && !value->is_zero();
+    clock.due = value.value_or(Duration{});
+  } else {
+    missing(e.value, e.key, "due",
+            "clock " + in_quotes(e.name) + " has no 'due'; expected a duration such as 24h or 15d");
+    ok = false;
+  }
+  if (const Entry* excludes = find(keys, "excludes")) {
+    std::vector<YAML::Node> maps;
+    if (excludes->value.IsSequence()) {
+      for (const auto& item : excludes->value) {
+        maps.push_back(item);
+      }
+    } else if (expect_kind(*excludes, YAML::NodeType::Map,
+                           "{ between: [START_EVENT, END_EVENT] } or a list of them")) {
+      maps.push_back(excludes->value);
+    }
+    for (const YAML::Node& map : maps) {
+      if (!map.IsMap()) {
+        error(map, "expected { between: [START_EVENT, END_EVENT] }, found " +
+                       std::string(kind_name(map)));
+        ok = false;
+        continue;
+      }
+      const std::vector<Entry> between_keys = entries(map, kExcludeKeys);
+      const Entry* between = find(between_keys, "between");
+      if (between == nullptr) {
+        missing(map, map, "between", "expected { between: [START_EVENT, END_EVENT] }");
+        ok = false;
+        continue;
+      }
+      const auto names = read_names(*between, "event");
+      if (!names || names->size() != 2) {
+        if (names) {
+          error(between->value,
+                "'between' takes two events: the one that starts the excluded "
+                "time and the one that ends it");
+        }
+        ok = false;
+        continue;
+      }
+      const bool known = known_event((*names)[0].node, (*names)[0].name, "'between'") &
+                         known_event((*names)[1].node, (*names)[1].name, "'between'");
+      if (known) {
+        clock.excludes.emplace_back((*names)[0].name, (*names)[1].name);
+      }
+      ok = ok && known;
+    }
+  }
+  if (const Entry* warn = find(keys, "warn_before")) {
+    clock.warn_before = read_duration(*warn);
+    ok = ok && clock.warn_before.has_value();
+  }
+  if (const Entry* roles = find(keys, "extendable_by")) {
+    clock.extendable_by = read_roles(*roles);
+  }
+  if (ok) {
+    workflow_->clocks.push_back(std::move(clock));
   }
 }
 

@@ -1,0 +1,457 @@
+// Internals shared by the SqliteStore source files (sqlite_store.cpp, sqlite_time.cpp) and the
+// store's tests: the schema, the statement and transaction wrappers, cursors and a few query
+// texts whose plans the tests check. Nothing outside src/store and tests/store includes this.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include <boost/json/object.hpp>
+#include <sqlite3.h>
+
+#include "core/error.hpp"
+#include "store/sqlite_store.hpp"
+
+namespace carepath::store {
+
+// --- Schema ---------------------------------------------------------------------------------
+
+// Schema version 1. Events and idempotency rows point at their case, so with foreign keys on a
+// case that has history can never be deleted; the triggers keep history append-only even for
+// someone with a sqlite3 shell.
+inline constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE workflows (
+  name        TEXT    NOT NULL,
+  version     INTEGER NOT NULL,
+  sha256      TEXT    NOT NULL,
+  source_yaml TEXT    NOT NULL,
+  loaded_at   INTEGER NOT NULL,
+  PRIMARY KEY (name, version)
+);
+
+CREATE TABLE cases (
+  rowid            INTEGER PRIMARY KEY,
+  id               TEXT    NOT NULL UNIQUE,
+  code             TEXT    NOT NULL UNIQUE,
+  workflow         TEXT    NOT NULL,
+  workflow_version INTEGER NOT NULL,
+  state            TEXT    NOT NULL,
+  data_json        TEXT    NOT NULL,
+  version          INTEGER NOT NULL,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+);
+CREATE INDEX cases_by_workflow_state ON cases (workflow, state, rowid);
+CREATE INDEX cases_by_workflow ON cases (workflow, rowid);
+CREATE INDEX cases_by_state ON cases (state, rowid);
+CREATE INDEX cases_by_workflow_version ON cases (workflow, workflow_version);
+
+CREATE TABLE events (
+  case_id      TEXT    NOT NULL REFERENCES cases (id),
+  seq          INTEGER NOT NULL,
+  at           INTEGER NOT NULL,
+  actor        TEXT    NOT NULL,
+  event        TEXT    NOT NULL,
+  from_state   TEXT,
+  to_state     TEXT    NOT NULL,
+  version      INTEGER NOT NULL,
+  changed_json TEXT    NOT NULL,
+  comment      TEXT,
+  payload_json TEXT    NOT NULL,
+  PRIMARY KEY (case_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'events are append-only');
+END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'events are append-only');
+END;
+
+CREATE TABLE idempotency (
+  case_id      TEXT    NOT NULL REFERENCES cases (id),
+  actor        TEXT    NOT NULL,
+  key          TEXT    NOT NULL,
+  request_hash TEXT    NOT NULL,
+  status       INTEGER NOT NULL,
+  response     TEXT    NOT NULL,
+  created_at   INTEGER NOT NULL,
+  PRIMARY KEY (case_id, actor, key)
+) WITHOUT ROWID;
+
+CREATE TABLE tokens (
+  id         TEXT    PRIMARY KEY,
+  hash       TEXT    NOT NULL UNIQUE,
+  user       TEXT    NOT NULL,
+  roles_json TEXT    NOT NULL,
+  created_at INTEGER NOT NULL,
+  revoked_at INTEGER
+);
+)sql";
+
+// Version 2: the outbox of asynchronous step calls, tasks (pending steps) and incidents.
+inline constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE outbox (
+  id               INTEGER PRIMARY KEY,
+  case_id          TEXT    NOT NULL REFERENCES cases (id),
+  workflow         TEXT    NOT NULL,
+  workflow_version INTEGER NOT NULL,
+  step_ref         TEXT    NOT NULL,
+  step_type        TEXT    NOT NULL,
+  event            TEXT,
+  from_state       TEXT,
+  to_state         TEXT    NOT NULL,
+  idempotency_key  TEXT    NOT NULL UNIQUE,
+  attempts         INTEGER NOT NULL,
+  max_attempts     INTEGER NOT NULL,
+  backoff_ms       INTEGER NOT NULL,
+  next_at          INTEGER NOT NULL,
+  lease_until      INTEGER NOT NULL DEFAULT 0,
+  status           TEXT    NOT NULL,
+  last_error       TEXT,
+  created_at       INTEGER NOT NULL
+);
+CREATE INDEX outbox_due ON outbox (status, next_at);
+
+CREATE TABLE tasks (
+  id               TEXT    PRIMARY KEY,
+  token            TEXT    NOT NULL UNIQUE,
+  case_id          TEXT    NOT NULL REFERENCES cases (id),
+  step_type        TEXT    NOT NULL,
+  step_ref         TEXT    NOT NULL,
+  on_complete      TEXT,
+  description_json TEXT    NOT NULL,
+  status           TEXT    NOT NULL,
+  created_at       INTEGER NOT NULL,
+  closed_at        INTEGER
+);
+CREATE INDEX tasks_by_case ON tasks (case_id, created_at);
+
+CREATE TABLE incidents (
+  id          TEXT    PRIMARY KEY,
+  case_id     TEXT    NOT NULL REFERENCES cases (id),
+  job_id      INTEGER REFERENCES outbox (id),  -- NULL for a failed task of a synchronous step
+  step_type   TEXT    NOT NULL,
+  message     TEXT    NOT NULL,
+  attempts    INTEGER NOT NULL,
+  status      TEXT    NOT NULL,
+  created_at  INTEGER NOT NULL,
+  resolved_at INTEGER
+);
+CREATE INDEX incidents_by_case ON incidents (case_id, created_at);
+)sql";
+
+// Version 3: what triggered an engine-made change, timers and statutory clocks.
+//
+// Every index is partial where the queries only ever want a small part of the table, so that the
+// scheduler, the supervisor's lists and the overdue filter read what they return and not the
+// history of every timer and clock (tests/store/sqlite_time_test.cpp checks the plans):
+// - timers_due: claim_timers and next_timer_at, over pending timers only;
+// - timers_pending_by_case: the cancels a case change makes;
+// - clocks_running_due: running clocks past their deadline ("breached" and list_cases
+//   overdue_at);
+// - clocks_warning: running, unbreached clocks past their warning time;
+// - clocks_breached: clocks marked breached, running or stopped.
+// clocks has its own integer key (like cases) so that list_clocks' cursor stays valid across a
+// VACUUM, which may renumber an implicit rowid; (case_id, name) is the natural key.
+inline constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE events ADD COLUMN trigger_json TEXT;
+
+CREATE TABLE timers (
+  id          INTEGER PRIMARY KEY,
+  case_id     TEXT    NOT NULL REFERENCES cases (id),
+  kind        TEXT    NOT NULL,
+  name        TEXT    NOT NULL,
+  purpose     TEXT    NOT NULL,
+  event       TEXT,
+  due_at      INTEGER NOT NULL,
+  occurrence  INTEGER NOT NULL,
+  anchor_at   INTEGER NOT NULL,
+  status      TEXT    NOT NULL,
+  fired_at    INTEGER,
+  note        TEXT,
+  created_at  INTEGER NOT NULL,
+  lease_owner TEXT,
+  lease_until INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX timers_due ON timers (due_at, id) WHERE status = 'pending';
+CREATE INDEX timers_pending_by_case ON timers (case_id, kind, name) WHERE status = 'pending';
+CREATE INDEX timers_by_case ON timers (case_id, due_at);
+
+CREATE TABLE clocks (
+  rowid        INTEGER PRIMARY KEY,
+  case_id      TEXT    NOT NULL REFERENCES cases (id),
+  name         TEXT    NOT NULL,
+  workflow     TEXT    NOT NULL,
+  started_at   INTEGER NOT NULL,
+  base_due_at  INTEGER NOT NULL,
+  excluded_ms  INTEGER NOT NULL,
+  paused_since INTEGER,
+  pause_kind   TEXT,
+  due_at       INTEGER,
+  warn_at      INTEGER,
+  stopped_at   INTEGER,
+  warned_at    INTEGER,
+  breached_at  INTEGER,
+  log_json     TEXT    NOT NULL,
+  UNIQUE (case_id, name)
+);
+CREATE INDEX clocks_running_due ON clocks (due_at) WHERE stopped_at IS NULL;
+CREATE INDEX clocks_warning ON clocks (warn_at) WHERE stopped_at IS NULL AND breached_at IS NULL;
+CREATE INDEX clocks_breached ON clocks (breached_at) WHERE breached_at IS NOT NULL;
+)sql";
+
+// kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
+// version; never edit a released one, because databases in the field have already run it.
+inline constexpr std::array<std::string_view, 3> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
+static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
+
+// --- Errors, limits, JSON -------------------------------------------------------------------
+
+inline constexpr std::size_t kMaxPageSize = 500;
+// The most rows one claim_jobs or claim_timers call leases; a worker that wants more calls again.
+inline constexpr std::size_t kMaxClaimBatch = 100;
+
+// Errc::unavailable for SQLITE_BUSY and SQLITE_LOCKED (worth retrying), Errc::storage otherwise.
+Error sqlite_error(sqlite3* db, int rc, std::string_view what);
+
+// Clamps a page size to 1..kMaxPageSize.
+std::size_t clamp_limit(std::size_t limit);
+
+// Errc::storage when `text` is not a JSON object; `what` names the row for the message.
+Result<boost::json::object> parse_object(const std::string& text, std::string_view what);
+
+// --- Cursors --------------------------------------------------------------------------------
+// A cursor is a kind letter, so that one list's cursor is not silently accepted by another,
+// then one or more positions as 16 lowercase hex digits each. Clients must treat them as opaque.
+inline constexpr char kCaseCursor = 'c';
+inline constexpr char kHistoryCursor = 'h';
+inline constexpr char kClockCursor = 'k';
+
+// `value` as exactly 16 lowercase hex digits.
+std::string hex16(std::uint64_t value);
+// The value of exactly 16 lowercase hex digits; nullopt for anything else.
+std::optional<std::uint64_t> parse_hex16(std::string_view text);
+
+std::string encode_cursor(char kind, std::int64_t position);
+// 0 when there is no cursor; Errc::invalid_argument ("invalid cursor") when it is malformed.
+Result<std::int64_t> decode_cursor(char kind, const std::optional<std::string>& cursor);
+
+// --- Statements and transactions ------------------------------------------------------------
+
+// A cached prepared statement borrowed for one use. On destruction it is reset and its bindings
+// cleared, so the next borrower starts clean and no read snapshot is left open.
+class Statement {
+ public:
+  Statement(sqlite3* db, sqlite3_stmt* statement) : db_(db), statement_(statement) {}
+  ~Statement() {
+    if (statement_ != nullptr) {
+      sqlite3_reset(statement_);
+      sqlite3_clear_bindings(statement_);
+    }
+  }
+  Statement(Statement&& other) noexcept
+      : db_(other.db_),
+        statement_(std::exchange(other.statement_, nullptr)),
+        bind_rc_(other.bind_rc_),
+        last_rc_(other.last_rc_) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  Statement& operator=(Statement&&) = delete;
+
+  // Binding errors (only SQLITE_TOOBIG or SQLITE_NOMEM in practice) are kept and reported by the
+  // next step(), so call sites stay a straight list of binds.
+  void bind_text(int index, std::string_view text) {
+    note_bind(sqlite3_bind_text64(statement_, index, text.data(), text.size(), SQLITE_TRANSIENT,
+                                  SQLITE_UTF8));
+  }
+  void bind_int64(int index, std::int64_t value) {
+    note_bind(sqlite3_bind_int64(statement_, index, value));
+  }
+  void bind_optional_text(int index, const std::optional<std::string>& text) {
+    if (text) {
+      bind_text(index, *text);
+    } else {
+      note_bind(sqlite3_bind_null(statement_, index));
+    }
+  }
+  void bind_optional_int64(int index, const std::optional<std::int64_t>& value) {
+    if (value) {
+      bind_int64(index, *value);
+    } else {
+      note_bind(sqlite3_bind_null(statement_, index));
+    }
+  }
+
+  // True when a row is ready, false when the statement has finished.
+  Result<bool> step(std::string_view what) {
+    if (bind_rc_ != SQLITE_OK) {
+      last_rc_ = bind_rc_;
+      return sqlite_error(db_, bind_rc_, what);
+    }
+    last_rc_ = sqlite3_step(statement_);
+    if (last_rc_ == SQLITE_ROW) {
+      return true;
+    }
+    if (last_rc_ == SQLITE_DONE) {
+      return false;
+    }
+    return sqlite_error(db_, last_rc_, what);
+  }
+
+  // Steps to the end; for statements that return no rows.
+  Result<void> run(std::string_view what) {
+    auto stepped = step(what);
+    while (stepped && *stepped) {
+      stepped = step(what);
+    }
+    if (!stepped) {
+      return stepped.error();
+    }
+    return {};
+  }
+
+  // The extended result code of the last step, to tell constraint violations apart.
+  int last_result_code() const { return last_rc_; }
+  // Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+  std::int64_t changes() const { return sqlite3_changes64(db_); }
+
+  std::int64_t int64(int column) const { return sqlite3_column_int64(statement_, column); }
+  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  std::string text(int column) const {
+    const auto* data = sqlite3_column_text(statement_, column);
+    const int size = sqlite3_column_bytes(statement_, column);
+    if (data == nullptr) {
+      return {};
+    }
+    return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)};
+  }
+  std::optional<std::string> optional_text(int column) const {
+    if (is_null(column)) {
+      return std::nullopt;
+    }
+    return text(column);
+  }
+  std::optional<std::int64_t> optional_int64(int column) const {
+    if (is_null(column)) {
+      return std::nullopt;
+    }
+    return int64(column);
+  }
+
+ private:
+  void note_bind(int rc) {
+    if (bind_rc_ == SQLITE_OK) {
+      bind_rc_ = rc;
+    }
+  }
+
+  sqlite3* db_;
+  sqlite3_stmt* statement_;
+  int bind_rc_ = SQLITE_OK;
+  int last_rc_ = SQLITE_OK;
+};
+
+// Rolls back unless committed, so that every early return leaves the database as it was.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  ~Transaction() {
+    // SQLite has already rolled back after some errors (SQLITE_FULL, SQLITE_IOERR, ...).
+    if (active_ && sqlite3_get_autocommit(db_) == 0) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  Transaction(Transaction&&) = delete;
+  Transaction& operator=(Transaction&&) = delete;
+
+  // IMMEDIATE takes the write lock now, waiting up to the busy timeout. A deferred transaction
+  // that read first and wrote later could fail with SQLITE_BUSY without waiting at all.
+  Result<void> begin_immediate() {
+    const int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      return sqlite_error(db_, rc, "begin transaction");
+    }
+    active_ = true;
+    return {};
+  }
+
+  Result<void> commit() {
+    const int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      return sqlite_error(db_, rc, "commit");
+    }
+    active_ = false;
+    return {};
+  }
+
+ private:
+  sqlite3* db_;
+  bool active_ = false;
+};
+
+// --- Query texts the plan tests check -------------------------------------------------------
+// Column lists shared by the SQL texts and the readers; keep the two in step. Macros, not
+// constants, because they are pasted into string literals at compile time.
+
+#define CP_TIMER_COLUMNS                                                                       \
+  "id, case_id, kind, name, purpose, event, due_at, occurrence, anchor_at, status, fired_at, " \
+  "note, created_at"
+#define CP_CLOCK_COLUMNS                                                                      \
+  "case_id, name, workflow, started_at, base_due_at, excluded_ms, paused_since, pause_kind, " \
+  "due_at, warn_at, stopped_at, warned_at, breached_at, log_json, rowid"
+
+// ?1 now, ?2 limit. Walks timers_due in (due_at, id) order and stops after ?2 rows.
+inline constexpr std::string_view kClaimTimersSql =
+    "SELECT " CP_TIMER_COLUMNS
+    " FROM timers WHERE status = 'pending' AND due_at <= ?1 AND lease_until <= ?1 "
+    "ORDER BY due_at, id LIMIT ?2";
+
+// The first entry of timers_due: one index seek.
+inline constexpr std::string_view kNextTimerSql =
+    "SELECT MIN(due_at) FROM timers WHERE status = 'pending'";
+
+// ?1 case, ?2 kind, ?3 name, ?4 when. Both touch only timers_pending_by_case's rows of the case.
+inline constexpr std::string_view kCancelTimersSql =
+    "UPDATE timers SET status = 'cancelled', fired_at = ?4 "
+    "WHERE case_id = ?1 AND kind = ?2 AND status = 'pending'";
+inline constexpr std::string_view kCancelNamedTimersSql =
+    "UPDATE timers SET status = 'cancelled', fired_at = ?4 "
+    "WHERE case_id = ?1 AND kind = ?2 AND name = ?3 AND status = 'pending'";
+
+// list_clocks: ?1 now, ?2 workflow or NULL, (?3, ?4, ?5) the cursor's position as
+// (due_at IS NULL, due_at or 0, rowid), ?6 limit. Rows come in (due_at NULLS LAST, rowid)
+// order; the row-value comparison with that same key is the keyset cursor. The rows are found
+// through the partial indexes and the few matches sorted, since no index can give NULLS LAST.
+//
+// "breached" is two disjoint halves so that each uses its own index: an OR of the two would
+// make SQLite scan the whole table.
+#define CP_CLOCK_PAGE                                                \
+  "(?2 IS NULL OR workflow = ?2) "                                   \
+  "AND (due_at IS NULL, COALESCE(due_at, 0), rowid) > (?3, ?4, ?5) " \
+  "ORDER BY due_at IS NULL, due_at, rowid LIMIT ?6"
+
+inline constexpr std::string_view kBreachedClocksSql =
+    "SELECT " CP_CLOCK_COLUMNS " FROM (SELECT " CP_CLOCK_COLUMNS
+    " FROM clocks WHERE breached_at IS NOT NULL "
+    "UNION ALL SELECT " CP_CLOCK_COLUMNS
+    " FROM clocks WHERE breached_at IS NULL AND stopped_at IS NULL AND due_at IS NOT NULL "
+    "AND due_at <= ?1) WHERE " CP_CLOCK_PAGE;
+
+inline constexpr std::string_view kWarningClocksSql =
+    "SELECT " CP_CLOCK_COLUMNS
+    " FROM clocks WHERE stopped_at IS NULL AND breached_at IS NULL AND warn_at IS NOT NULL "
+    "AND warn_at <= ?1 AND due_at > ?1 AND " CP_CLOCK_PAGE;
+
+// The SQL text list_cases runs for one combination of filters: ?1 the cursor's rowid,
+// ?2 workflow, ?3 state, ?4 limit, ?5 overdue_at. Unused parameters are never read.
+std::string case_list_sql(bool workflow, bool state, bool overdue);
+
+}  // namespace carepath::store

@@ -1,0 +1,152 @@
+#include "tests/support/process.hpp"
+
+#include <array>
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace carepath::test {
+
+std::string carepath_binary() {
+  return std::string(CP_BINARY_DIR) + "/engine/src/app/carepath";
+}
+
+std::string plugin_build_dir() {
+  return std::string(CP_BINARY_DIR) + "/plugins";
+}
+
+namespace {
+
+std::vector<char*> make_argv(const std::string& binary, const std::vector<std::string>& args) {
+  std::vector<char*> argv{const_cast<char*>(binary.c_str())};
+  for (const auto& a : args) {
+    argv.push_back(const_cast<char*>(a.c_str()));
+  }
+  argv.push_back(nullptr);
+  return argv;
+}
+
+}  // namespace
+
+Output run_carepath(const std::vector<std::string>& args, const TempDir& dir) {
+  const std::string binary = carepath_binary();
+  const auto out_path = dir / "stdout.txt";
+  const auto err_path = dir / "stderr.txt";
+  auto argv = make_argv(binary, args);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  Output o;
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream out(out_path);
+  o.out.assign(std::istreambuf_iterator<char>(out), {});
+  std::ifstream err(err_path);
+  o.err.assign(std::istreambuf_iterator<char>(err), {});
+  return o;
+}
+
+ServerProcess::ServerProcess(const std::vector<std::string>& args) {
+  const std::string binary = carepath_binary();
+  std::vector<std::string> all{"serve", "--listen", "127.0.0.1:0"};
+  all.insert(all.end(), args.begin(), args.end());
+  auto argv = make_argv(binary, all);
+  int err_pipe[2];
+  if (::pipe(err_pipe) != 0) {
+    throw std::runtime_error("pipe failed");
+  }
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    ::dup2(err_pipe[1], 2);
+    ::close(err_pipe[0]);
+    ::execv(binary.c_str(), argv.data());
+    ::_exit(127);
+  }
+  ::close(err_pipe[1]);
+  stderr_fd_ = err_pipe[0];
+  const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+  std::smatch match;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!std::regex_search(log_, match, listening) &&
+         std::chrono::steady_clock::now() < deadline) {
+    const std::size_t before = log_.size();
+    drain(1000);
+    int status = 0;
+    if (log_.size() == before && ::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      break;  // it exited before listening
+    }
+  }
+  if (!std::regex_search(log_, match, listening)) {
+    kill();
+    throw std::runtime_error("carepath serve did not start:\n" + log_);
+  }
+  port_ = static_cast<std::uint16_t>(std::stoi(match[1].str()));
+}
+
+ServerProcess::~ServerProcess() {
+  kill();
+  if (stderr_fd_ >= 0) {
+    ::close(stderr_fd_);
+  }
+}
+
+void ServerProcess::drain(int timeout_ms) {
+  if (stderr_fd_ < 0) {
+    return;
+  }
+  pollfd p{stderr_fd_, POLLIN, 0};
+  while (::poll(&p, 1, timeout_ms) > 0) {
+    std::array<char, 4096> buffer{};
+    const ssize_t n = ::read(stderr_fd_, buffer.data(), buffer.size());
+    if (n <= 0) {
+      return;
+    }
+    log_.append(buffer.data(), static_cast<std::size_t>(n));
+    timeout_ms = 0;  // take what is there, do not wait for more
+  }
+}
+
+const std::string& ServerProcess::log() {
+  drain(0);
+  return log_;
+}
+
+int ServerProcess::stop() {
+  if (pid_ < 0) {
+    return -1;
+  }
+  ::kill(pid_, SIGTERM);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+  drain(100);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void ServerProcess::kill() {
+  if (pid_ < 0) {
+    return;
+  }
+  ::kill(pid_, SIGKILL);
+  int status = 0;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+}  // namespace carepath::test

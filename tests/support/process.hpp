@@ -1,0 +1,59 @@
+// The `carepath` binary run as a child process, as an admin runs it: one-shot commands, and
+// `carepath serve` on a free port of 127.0.0.1.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "tests/support/temp_dir.hpp"
+
+namespace carepath::test {
+
+// The binary under test, in the build tree.
+std::string carepath_binary();
+// The first-party plugins, in the build tree.
+std::string plugin_build_dir();
+
+struct Output {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs the binary to completion with `args`, capturing stdout and stderr (through files in
+// `dir`, so a chatty child can never block on a full pipe).
+Output run_carepath(const std::vector<std::string>& args, const TempDir& dir);
+
+// `carepath serve --listen 127.0.0.1:0 ARGS...`, started in the constructor, which waits up to
+// 30 s for the "listening on" line and throws std::runtime_error (with the log) when it does not
+// come. The destructor kills a server that is still running.
+class ServerProcess {
+ public:
+  explicit ServerProcess(const std::vector<std::string>& args);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+  ServerProcess(ServerProcess&&) = delete;
+  ServerProcess& operator=(ServerProcess&&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  // SIGTERM, then waits: the exit status (-1 when it did not exit normally).
+  int stop();
+  // SIGKILL, then waits.
+  void kill();
+  // Everything the server wrote to stderr so far.
+  const std::string& log();
+
+ private:
+  void drain(int timeout_ms);
+
+  pid_t pid_ = -1;
+  int stderr_fd_ = -1;
+  std::uint16_t port_ = 0;
+  std::string log_;
+};
+
+}  // namespace carepath::test
