@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 
 CAREPATH := $(BUILD_DIR)/engine/src/app/carepath
 
-.PHONY: all deps configure build run test validate clean format format-check
+.PHONY: all deps configure build run test bench validate clean format format-check
 
 all: build
 
@@ -27,6 +27,10 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# Speed and memory targets (bench/README.md); not part of `make test`.
+bench: build
+	$(BUILD_DIR)/bench/timers_bench
 
 validate: build
 	$(CAREPATH) validate workflows/*.yaml --plugins $(BUILD_DIR)/plugins

@@ -4,47 +4,10 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/timezone.hpp"
+
 namespace carepath {
 namespace {
-
-// Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's
-// days_from_civil), valid for every year we will ever store.
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-struct Civil {
-  std::int64_t year;
-  unsigned month;
-  unsigned day;
-};
-
-constexpr Civil civil_from_days(std::int64_t z) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return Civil{y + (m <= 2 ? 1 : 0), m, d};
-}
-
-bool is_leap(std::int64_t y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-unsigned days_in_month(std::int64_t y, unsigned m) {
-  constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && is_leap(y) ? 29 : kDays[m - 1];
-}
 
 // Reads exactly `width` digits at text[pos]; false if any is not a digit.
 bool read_digits(std::string_view text, std::size_t pos, std::size_t width, unsigned& out) {
@@ -77,10 +40,13 @@ std::optional<std::int64_t> parse_date(std::string_view text) {
       !read_digits(text, 5, 2, m) || !read_digits(text, 8, 2, d)) {
     return std::nullopt;
   }
-  if (m < 1 || m > 12 || d < 1 || d > days_in_month(y, m)) {
+  const int year = static_cast<int>(y);
+  const int month = static_cast<int>(m);
+  const int day = static_cast<int>(d);
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month)) {
     return std::nullopt;
   }
-  return days_from_civil(y, m, d);
+  return days_from_civil(year, month, day);
 }
 
 std::optional<Timestamp> parse_datetime(std::string_view text) {
@@ -145,13 +111,15 @@ std::string format_timestamp(Timestamp t) {
     ms_of_day += 86400000;
     --days;
   }
-  const Civil c = civil_from_days(days);
+  int year = 0;
+  int month = 0;
+  int day = 0;
+  civil_from_days(days, year, month, day);
   const auto secs = ms_of_day / 1000;
-  char buffer[40];
-  std::snprintf(buffer, sizeof buffer, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(c.year), c.month, c.day, static_cast<long long>(secs / 3600),
-                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
-                static_cast<long long>(ms_of_day % 1000));
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02lld:%02lld:%02lld.%03lldZ", year, month,
+                day, static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
+                static_cast<long long>(secs % 60), static_cast<long long>(ms_of_day % 1000));
   return buffer;
 }
 

@@ -650,6 +650,12 @@ Result<void> Runtime::run_job(const OutboxJob& job) {
       entry.changed = merge_payload(after.data, outcome.output);
       entry.payload = outcome.output;
       result.effects = {};
+      // A date the step set may be what an `at:` timer waits for.
+      if (auto timed = add_time_effects(*workflow, after, std::nullopt, false, entry.changed, now,
+                                        result.effects);
+          !timed) {
+        return timed.error();
+      }
     } else {
       entry.event = "step_pending";
       result.effects.tasks = {make_task(*record, *call, job.step_ref, outcome.output, now)};
@@ -662,6 +668,7 @@ Result<void> Runtime::run_job(const OutboxJob& job) {
     if (finished || finished.error().code != Errc::precondition_failed ||
         attempt == kMaxJobApplyAttempts) {
       if (finished) {
+        scheduled(result.effects);
         log(LogLevel::info, entry.event == "step_completed" ? "step completed" : "step pending",
             {{"case", job.case_id}, {"step", job.step_type}});
       }
