@@ -84,34 +84,35 @@ TEST(TimeRules, AcceptsIsoDurations) {
 }
 
 TEST(TimeRules, ReportsBadTimersWithPositions) {
-  EXPECT_TRUE(has_error(load(workflow_with("    after:\n      - { in: 90 days, event: ping }\n", "")),
-                        14, 15, "invalid duration '90 days'"));
+  EXPECT_TRUE(
+      has_error(load(workflow_with("    after:\n      - { in: 90 days, event: ping }\n", "")), 14,
+                15, "invalid duration '90 days'"));
   EXPECT_TRUE(has_error(load(workflow_with("    after:\n      - { in: 9d }\n", "")), 14, 9,
                         "timer has no 'event'"));
   EXPECT_TRUE(has_error(load(workflow_with("    after:\n      - { event: ping }\n", "")), 14, 9,
                         "neither 'in'"));
   EXPECT_TRUE(has_error(
-      load(workflow_with("    after:\n      - { in: 1d, at: review_date, event: ping }\n", "")),
-      14, 19, "either 'in' or 'at', not both"));
+      load(workflow_with("    after:\n      - { in: 1d, at: review_date, event: ping }\n", "")), 14,
+      19, "either 'in' or 'at', not both"));
   EXPECT_TRUE(has_error(load(workflow_with("    after:\n      - { at: note, event: ping }\n", "")),
                         14, 15, "not a date or datetime"));
+  EXPECT_TRUE(
+      has_error(load(workflow_with("    after:\n      - { at: review_dat, event: ping }\n", "")),
+                14, 15, "did you mean 'review_date'"));
+  EXPECT_TRUE(
+      has_error(load(workflow_with("    every:\n      - { interval: 0d, event: ping }\n", "")), 14,
+                21, "'interval' is zero"));
   EXPECT_TRUE(has_error(
-      load(workflow_with("    after:\n      - { at: review_dat, event: ping }\n", "")), 14, 15,
-      "did you mean 'review_date'"));
-  EXPECT_TRUE(has_error(load(workflow_with("    every:\n      - { interval: 0d, event: ping }\n", "")),
-                        14, 21, "'interval' is zero"));
-  EXPECT_TRUE(has_error(
-      load(workflow_with("    every:\n      - { interval: 1d, event: ping, until: \"visit > 1\" }\n",
-                         "")),
+      load(workflow_with(
+          "    every:\n      - { interval: 1d, event: ping, until: \"visit > 1\" }\n", "")),
       14, 46, "invalid guard: unknown field 'visit'"));
   EXPECT_TRUE(has_error(
-      load(workflow_with("    after:\n      - { in: 1d, event: ping, met_by: dne }\n", "")), 14,
-      40, "unknown event 'dne' in 'met_by'"));
-  EXPECT_TRUE(has_error(
-      load(workflow_with("    after:\n      - { in: 1d, event: opened }\n", "")), 14, 26,
-      "reserved"));
-  EXPECT_TRUE(has_error(load(workflow_with("    after:\n      - { in: 1d, evnt: ping }\n", "")),
-                        14, 19, "unknown key 'evnt'"));
+      load(workflow_with("    after:\n      - { in: 1d, event: ping, met_by: dne }\n", "")), 14, 40,
+      "unknown event 'dne' in 'met_by'"));
+  EXPECT_TRUE(has_error(load(workflow_with("    after:\n      - { in: 1d, event: opened }\n", "")),
+                        14, 26, "reserved"));
+  EXPECT_TRUE(has_error(load(workflow_with("    after:\n      - { in: 1d, evnt: ping }\n", "")), 14,
+                        19, "unknown key 'evnt'"));
 }
 
 TEST(TimeRules, WarnsWhenATimerEventHasNoRowInItsState) {
@@ -127,7 +128,8 @@ TEST(TimeRules, WarnsWhenATimerEventHasNoRowInItsState) {
 
 TEST(TimeRules, RefusesTimersOnAFinalState) {
   std::string text = workflow_with("", "");
-  text.replace(text.find("    final: true"), 15, "    final: true\n    after: [ { in: 1d, event: ping } ]");
+  text.replace(text.find("    final: true"), 15,
+               "    final: true\n    after: [ { in: 1d, event: ping } ]");
   EXPECT_TRUE(has_error(load(text), 19, 5, "final state 'closed'"));
 }
 
@@ -173,20 +175,20 @@ TEST(TimeRules, ReportsBadClocksWithPositions) {
     return load(workflow_with("", clocks));
   };
   // Clock lines start at 19 (after the 18 lines of workflow_with).
-  EXPECT_TRUE(has_error(with("on_enter: waiting", "on_enter: wating"), 22, 25,
-                        "unknown state 'wating'"));
+  EXPECT_TRUE(
+      has_error(with("on_enter: waiting", "on_enter: wating"), 22, 25, "unknown state 'wating'"));
   EXPECT_TRUE(has_error(with("on_event: done", "on_event: dun"), 25, 26,
                         "unknown event 'dun' in 'on_event'"));
   EXPECT_TRUE(has_error(with("due: 24h", "due: a day"), 23, 10, "invalid duration 'a day'"));
   EXPECT_TRUE(has_error(with("    due: 24h\n", ""), 20, 3, "has no 'due'"));
   EXPECT_TRUE(has_error(with("between: [start, ping]", "between: [start]"), 24, 26,
                         "'between' takes two events"));
-  EXPECT_TRUE(has_error(with("notify: [supervisor]", "notify: [boss]"), 28, 40,
-                        "undeclared role 'boss'"));
-  EXPECT_TRUE(has_error(with("{ on_enter: waiting }", "{ on_enter: waiting, on_event: done }"),
-                        22, 34, "one trigger per map"));
-  EXPECT_TRUE(has_error(with("    warn_before: 6h\n", "    warn_before: 6h\n    dues: 1d\n"), 27,
-                        5, "unknown key 'dues'"));
+  EXPECT_TRUE(
+      has_error(with("notify: [supervisor]", "notify: [boss]"), 28, 40, "undeclared role 'boss'"));
+  EXPECT_TRUE(has_error(with("{ on_enter: waiting }", "{ on_enter: waiting, on_event: done }"), 22,
+                        34, "one trigger per map"));
+  EXPECT_TRUE(has_error(with("    warn_before: 6h\n", "    warn_before: 6h\n    dues: 1d\n"), 27, 5,
+                        "unknown key 'dues'"));
   EXPECT_TRUE(has_error(with("  production:", "  Production:"), 20, 3, "invalid clock name"));
 }
 
@@ -276,6 +278,34 @@ TEST_F(ClockRules, StoppingInTimeIsMet) {
   EXPECT_EQ(clock_status("production", nullptr, &clocks_[0], t0_ + 40 * kHour).state, "met");
 }
 
+TEST(ClockRulesAtTheEnd, ClosingTheCaseCancelsARunningClockOrKeepsItsBreach) {
+  std::string clocks(kClocks);
+  const std::string_view stops = "stops: [ { on_event: done }, { on_enter: closed } ]";
+  clocks.replace(clocks.find(stops), stops.size(), "stops: { on_event: late }");
+  const auto result = load(workflow_with("", clocks));
+  ASSERT_TRUE(result.ok()) << dump(result);
+  const TimeZone zone = TimeZone::utc();
+  const Timestamp t0 = 1'795'321'800'000;
+  boost::json::object data;
+  for (const auto& [closed_after, expected] : std::vector<std::pair<std::int64_t, std::string>>{
+           {kHour, "cancelled"}, {30 * kHour, "breached"}}) {
+    CaseEffects opened;
+    plan_time(*result.workflow, TimeChange{"c", std::nullopt, true, "waiting", &data, {}, t0}, {},
+              zone, opened);
+    ASSERT_EQ(opened.clocks.size(), 1U);
+    CaseEffects closed;
+    plan_time(*result.workflow,
+              TimeChange{"c", "done", true, "closed", &data, {}, t0 + closed_after}, opened.clocks,
+              zone, closed);
+    ASSERT_EQ(closed.clocks.size(), 1U);
+    const ClockRecord& r = closed.clocks[0];
+    EXPECT_EQ(*r.stopped_at, t0 + closed_after);
+    EXPECT_EQ(r.log.back().at("action"), "case_closed");
+    EXPECT_TRUE(closed.timers.empty());  // no deadline is left to fire
+    EXPECT_EQ(clock_status("production", nullptr, &r, t0 + 40 * kHour).state, expected);
+  }
+}
+
 TEST_F(ClockRules, ADeadlineReachedIsRecorded) {
   apply(std::nullopt, true, "waiting", t0_);
   const auto warned = clock_deadline_reached(clocks_[0], "warning", t0_ + 18 * kHour);
@@ -288,11 +318,10 @@ TEST_F(ClockRules, AnExtensionAfterABreachClearsItAndIsLogged) {
   apply(std::nullopt, true, "waiting", t0_);
   ClockRecord breached = clock_deadline_reached(clocks_[0], "breach", t0_ + 25 * kHour);
   CaseEffects effects;
-  auto extended = adjust_clock(
-      workflow_->clocks[0], breached,
-      ClockAdjustment{ClockAction::extend, "production", "CWC order 7", Duration{0, 1, 0}, "ravi",
-                      t0_ + 25 * kHour},
-      zone_, effects);
+  auto extended = adjust_clock(workflow_->clocks[0], breached,
+                               ClockAdjustment{ClockAction::extend, "production", "CWC order 7",
+                                               Duration{0, 1, 0}, "ravi", t0_ + 25 * kHour},
+                               zone_, effects);
   ASSERT_TRUE(extended) << extended.error().message;
   EXPECT_EQ(*extended->due_at, t0_ + 48 * kHour);
   EXPECT_FALSE(extended->breached_at);
@@ -318,15 +347,17 @@ TEST_F(ClockRules, AStoppedClockCannotBeAdjusted) {
 }
 
 TEST(TimerRules, EveryTimersAnchorOnEntryAndSkipMissedPeriods) {
-  const auto result = load(workflow_with(
-      "    every:\n      - { interval: 1mo, event: ping }\n", ""));
+  const auto result =
+      load(workflow_with("    every:\n      - { interval: 1mo, event: ping }\n", ""));
   ASSERT_TRUE(result.ok()) << dump(result);
   const Timer& timer = result.workflow->states[0].timers[0];
   const TimeZone zone = TimeZone::with_offset("Asia/Kolkata", 19'800);
   // Entered on 31 January 2024 at 10:00 in Kolkata.
   const Timestamp entered = zone.to_utc(LocalTime{2024, 1, 31, 10 * kHour});
-  EXPECT_EQ(occurrence_due(timer, entered, 1, zone), zone.to_utc(LocalTime{2024, 2, 29, 10 * kHour}));
-  EXPECT_EQ(occurrence_due(timer, entered, 2, zone), zone.to_utc(LocalTime{2024, 3, 31, 10 * kHour}));
+  EXPECT_EQ(occurrence_due(timer, entered, 1, zone),
+            zone.to_utc(LocalTime{2024, 2, 29, 10 * kHour}));
+  EXPECT_EQ(occurrence_due(timer, entered, 2, zone),
+            zone.to_utc(LocalTime{2024, 3, 31, 10 * kHour}));
   TimerRecord fired;
   fired.occurrence = 1;
   fired.anchor_at = entered;
@@ -355,9 +386,10 @@ TEST(TimerRules, FifteenDaysCountOnTheOrganisationsCalendar) {
 }
 
 TEST(TimerRules, ATimerOnADateFieldFallsDueWhenThatDayStartsLocally) {
-  const auto result = load(workflow_with(
-      "    after:\n      - { at: review_date, event: ping }\n      - { at: seen_at, event: ping }\n",
-      ""));
+  const auto result =
+      load(workflow_with("    after:\n      - { at: review_date, event: ping }\n      - { at: "
+                         "seen_at, event: ping }\n",
+                         ""));
   ASSERT_TRUE(result.ok()) << dump(result);
   const TimeZone kolkata = TimeZone::with_offset("Asia/Kolkata", 19'800);
   boost::json::object data{{"review_date", "2026-12-01"}, {"seen_at", "2026-12-02T09:00:00Z"}};
@@ -374,7 +406,8 @@ TEST(TimerRules, ATimerOnADateFieldFallsDueWhenThatDayStartsLocally) {
 
 TEST(TimeRules, TheShippedAftercareDeclaresTheStatutoryClocksAndFollowUps) {
   const auto steps = test::shipped_steps();
-  const auto result = load_workflow_file(test::source_path("workflows/aftercare.yaml"), steps.get());
+  const auto result =
+      load_workflow_file(test::source_path("workflows/aftercare.yaml"), steps.get());
   ASSERT_TRUE(result.ok()) << dump(result);
   EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
   std::vector<std::string> names;
@@ -382,7 +415,7 @@ TEST(TimeRules, TheShippedAftercareDeclaresTheStatutoryClocksAndFollowUps) {
     names.push_back(c.name);
   }
   EXPECT_EQ(names, (std::vector<std::string>{"cwc_production", "social_investigation",
-                                              "final_order", "individual_care_plan"}));
+                                             "final_order", "individual_care_plan"}));
   const ClockDef& production = *result.workflow->find_clock("cwc_production");
   EXPECT_EQ(production.due, (Duration{0, 0, 24 * kHour}));
   EXPECT_EQ(production.excludes.front(),

@@ -8,6 +8,7 @@ namespace {
 
 constexpr std::string_view kExcluded = "excluded";
 constexpr std::string_view kPaused = "paused";
+constexpr std::string_view kCaseClosed = "case_closed";
 
 // t - d in `zone`: add_duration counts negative parts backwards on the same calendar.
 Timestamp subtract_duration(Timestamp t, const Duration& d, const TimeZone& zone) {
@@ -16,9 +17,8 @@ Timestamp subtract_duration(Timestamp t, const Duration& d, const TimeZone& zone
 
 bool matches(const std::vector<ClockTrigger>& triggers, const TimeChange& change) {
   return std::any_of(triggers.begin(), triggers.end(), [&](const ClockTrigger& t) {
-    return t.kind == ClockTrigger::Kind::on_event
-               ? change.event && *change.event == t.name
-               : change.entered && change.state == t.name;
+    return t.kind == ClockTrigger::Kind::on_event ? change.event && *change.event == t.name
+                                                  : change.entered && change.state == t.name;
   });
 }
 
@@ -111,19 +111,19 @@ void add_clock_timers(const ClockDef& def, const ClockRecord& r, Timestamp now,
     return;
   }
   if (r.warn_at && !r.warned_at && !r.breached_at && *r.due_at > now) {
-    effects.timers.push_back(make_timer(r.case_id, "clock", def.name, "warning",
-                                        def.on_warning.event, *r.warn_at, now));
+    effects.timers.push_back(
+        make_timer(r.case_id, "clock", def.name, "warning", def.on_warning.event, *r.warn_at, now));
   }
   if (!r.breached_at) {
-    effects.timers.push_back(make_timer(r.case_id, "clock", def.name, "breach",
-                                        def.on_breach.event, *r.due_at, now));
+    effects.timers.push_back(
+        make_timer(r.case_id, "clock", def.name, "breach", def.on_breach.event, *r.due_at, now));
   }
 }
 
 // What `change` does to one clock; nullopt when nothing.
 std::optional<ClockRecord> apply_to_clock(const Workflow& workflow, const ClockDef& def,
                                           const ClockRecord* current, const TimeChange& change,
-                                          const TimeZone& zone) {
+                                          bool closes_case, const TimeZone& zone) {
   if (current == nullptr) {
     if (!matches(def.starts, change)) {
       return std::nullopt;
@@ -143,6 +143,15 @@ std::optional<ClockRecord> apply_to_clock(const Workflow& workflow, const ClockD
   ClockRecord r = *current;
   if (matches(def.stops, change)) {
     stop_clock(def, r, change.at, zone);
+    return r;
+  }
+  if (change.entered && closes_case) {
+    // The case ended before the clock's own stop: nothing is left to count. A deadline that had
+    // already passed stays breached; otherwise the clock is cancelled, not met.
+    stop_clock(def, r, change.at, zone);
+    r.log.emplace_back(boost::json::object{{"at", format_timestamp(change.at)},
+                                           {"action", std::string(kCaseClosed)},
+                                           {"state", change.state}});
     return r;
   }
   if (!change.event) {
@@ -202,11 +211,11 @@ Timestamp occurrence_due(const Timer& timer, Timestamp anchor, std::int64_t n,
     }
     return sum;
   };
-  return add_duration(anchor,
-                      Duration{part(timer.first.months, timer.delay.months),
-                               part(timer.first.days, timer.delay.days),
-                               part(timer.first.ms, timer.delay.ms)},
-                      zone);
+  return add_duration(
+      anchor,
+      Duration{part(timer.first.months, timer.delay.months),
+               part(timer.first.days, timer.delay.days), part(timer.first.ms, timer.delay.ms)},
+      zone);
 }
 
 std::optional<TimerRecord> next_occurrence(const Timer& timer, const TimerRecord& fired,
@@ -244,6 +253,7 @@ void plan_time(const Workflow& workflow, const TimeChange& change,
     return;
   }
   const auto state_id = workflow.find_state(change.state);
+  const bool closes_case = state_id && workflow.states[*state_id].final;
   if (state_id) {
     const State& state = workflow.states[*state_id];
     if (change.entered) {
@@ -254,9 +264,8 @@ void plan_time(const Workflow& workflow, const TimeChange& change,
     } else {
       // An `at:` timer follows its field: a new review date moves the reminder.
       for (const Timer& timer : state.timers) {
-        if (timer.kind == Timer::Kind::at &&
-            std::find(change.changed.begin(), change.changed.end(), timer.field) !=
-                change.changed.end()) {
+        if (timer.kind == Timer::Kind::at && std::find(change.changed.begin(), change.changed.end(),
+                                                       timer.field) != change.changed.end()) {
           effects.timer_cancels.push_back(TimerCancel{"timer", timer.name});
           schedule_state_timer(timer, change, zone, effects);
         }
@@ -267,7 +276,7 @@ void plan_time(const Workflow& workflow, const TimeChange& change,
     const auto it = std::find_if(clocks.begin(), clocks.end(),
                                  [&](const ClockRecord& r) { return r.name == def.name; });
     const ClockRecord* current = it == clocks.end() ? nullptr : &*it;
-    if (auto updated = apply_to_clock(workflow, def, current, change, zone)) {
+    if (auto updated = apply_to_clock(workflow, def, current, change, closes_case, zone)) {
       add_clock_timers(def, *updated, change.at, effects);
       effects.clocks.push_back(std::move(*updated));
     }
@@ -313,8 +322,10 @@ Result<ClockRecord> adjust_clock(const ClockDef& def, ClockRecord record,
                                  CaseEffects& effects) {
   const std::string name = "clock '" + def.name + "'";
   if (record.stopped_at) {
-    return Error{Errc::conflict, name + " has stopped; a stopped clock cannot be changed",
-                 {{"clock", def.name}}, "clock-stopped"};
+    return Error{Errc::conflict,
+                 name + " has stopped; a stopped clock cannot be changed",
+                 {{"clock", def.name}},
+                 "clock-stopped"};
   }
   const Timestamp at = adjustment.at;
   boost::json::object entry{{"at", format_timestamp(at)},
@@ -324,7 +335,8 @@ Result<ClockRecord> adjust_clock(const ClockDef& def, ClockRecord record,
   switch (adjustment.action) {
     case ClockAction::pause:
       if (record.paused_since) {
-        return Error{Errc::conflict, name + " is already paused",
+        return Error{Errc::conflict,
+                     name + " is already paused",
                      {{"clock", def.name}, {"pause_kind", *record.pause_kind}},
                      "clock-paused"};
       }
@@ -399,7 +411,10 @@ ClockStatus clock_status(const std::string& name, const ClockDef* def, const Clo
     s.remaining_ms = *s.due - now;
   }
   if (r.stopped_at) {
-    s.state = r.breached_at ? "breached" : "met";
+    const bool closed = !r.log.empty() && r.log.back().is_object() &&
+                        r.log.back().as_object().if_contains("action") != nullptr &&
+                        r.log.back().at("action") == kCaseClosed.data();
+    s.state = r.breached_at ? "breached" : closed ? "cancelled" : "met";
   } else if (r.breached_at || (r.due_at && now >= *r.due_at)) {
     s.state = "breached";
   } else if (r.paused_since) {

@@ -27,13 +27,14 @@ struct TimeChange {
   bool entered = false;  // `state` was entered: the case was opened or moved to another state
   std::string state{};   // the state after the change
   const boost::json::object* data = nullptr;  // the case data after the change
-  std::span<const std::string> changed{};      // names of the fields the change set
+  std::span<const std::string> changed{};     // names of the fields the change set
   Timestamp at = 0;
 };
 
 // Adds to `effects` what `change` does to the case's timers and clocks: the old state's timers
 // cancelled and the new state's scheduled when it entered a state, `at:` timers moved when their
-// field changed, clocks started, stopped, excluded, and their warning and breach timers.
+// field changed, clocks started, stopped, excluded, and their warning and breach timers. Entering
+// a final state stops every running clock (see ClockStatus::state).
 // `clocks` are the case's clock records before the change.
 void plan_time(const Workflow& workflow, const TimeChange& change,
                std::span<const ClockRecord> clocks, const TimeZone& zone, CaseEffects& effects);
@@ -83,7 +84,8 @@ std::optional<ClockAction> adjustment_action(std::string_view event);
 struct ClockStatus {
   std::string name{};
   std::string title{};
-  // "not_started", "running", "warning", "paused", "breached" or "met".
+  // "not_started", "running", "warning", "paused", "breached", "met", or "cancelled" (the case
+  // reached a final state before the clock's stop, in time).
   std::string state{};
   std::optional<Timestamp> started{};
   std::optional<Timestamp> due{};  // while paused: the deadline if it resumed now
