@@ -1,10 +1,9 @@
 // Statutory clocks and timers end to end: the `carepath` binary serving the shipped aftercare
 // workflow on a test clock, spoken to over HTTP, restarted, and run twice on one database.
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
-
-#include <map>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -26,9 +25,8 @@ class ClocksOverHttp : public ::testing::Test {
   void SetUp() override {
     for (const auto& [user, roles] : std::vector<std::pair<std::string, std::string>>{
              {"asha", "caseworker"}, {"ravi", "supervisor"}, {"ops", "admin"}}) {
-      const auto created =
-          test::run_carepath({"token", "create", "--user", user, "--roles", roles, "--db", db()},
-                             dir_);
+      const auto created = test::run_carepath(
+          {"token", "create", "--user", user, "--roles", roles, "--db", db()}, dir_);
       ASSERT_EQ(created.exit_code, 0) << created.err;
       tokens_[user] = created.out.substr(0, created.out.find('\n'));
     }
@@ -38,8 +36,10 @@ class ClocksOverHttp : public ::testing::Test {
   std::string db() const { return (dir_ / "carepath.db").string(); }
 
   std::vector<std::string> serve_args() const {
-    return {"--db", db(), "--workflows", test::source_path("workflows").string(), "--plugins",
-            test::plugin_build_dir(), "--test-clock", kStart};
+    return {"--db",         db(),
+            "--workflows",  test::source_path("workflows").string(),
+            "--plugins",    test::plugin_build_dir(),
+            "--test-clock", kStart};
   }
 
   void start() { server_ = std::make_unique<test::ServerProcess>(serve_args()); }
@@ -57,8 +57,8 @@ class ClocksOverHttp : public ::testing::Test {
   }
 
   std::string open_case() {
-    const auto opened = call("asha", "POST", "/v1/cases",
-                             R"({"workflow": "aftercare", "data": {"age": 14}})");
+    const auto opened =
+        call("asha", "POST", "/v1/cases", R"({"workflow": "aftercare", "data": {"age": 14}})");
     EXPECT_EQ(opened.status, 201) << opened.body;
     return std::string(opened.json().at("id").as_string());
   }
@@ -147,8 +147,7 @@ TEST_F(ClocksOverHttp, ProducedAfter25HoursWithNoJourneyIsBreachedAndEscalated) 
   const auto id = open_case();
   advance("25h");
   // The breach fires its event through the pipeline: the supervisor holds the case now.
-  ASSERT_TRUE(wait_for_event(server_->port(), id, "cwc_production_breached", 1))
-      << server_->log();
+  ASSERT_TRUE(wait_for_event(server_->port(), id, "cwc_production_breached", 1)) << server_->log();
   const auto entries = history(server_->port(), id);
   const auto breach = std::find_if(entries.begin(), entries.end(), [](const auto& e) {
     return e.at("event") == "cwc_production_breached";
@@ -178,15 +177,14 @@ TEST_F(ClocksOverHttp, ProducedAfter25HoursWithNoJourneyIsBreachedAndEscalated) 
   ASSERT_EQ(sheet.status, 200) << sheet.body;
   const auto sheet_body = sheet.json();
   const auto& rows = sheet_body.at("items").as_array();
-  const auto row = std::find_if(rows.begin(), rows.end(), [](const auto& r) {
-    return r.at("name") == "cwc_production";
-  });
+  const auto row = std::find_if(rows.begin(), rows.end(),
+                                [](const auto& r) { return r.at("name") == "cwc_production"; });
   ASSERT_NE(row, rows.end()) << sheet.body;
   EXPECT_EQ(row->at("due"), "2026-11-23T04:30:00.000Z");
   EXPECT_EQ(row->at("actual"), "2026-11-23T05:30:00.000Z");
   EXPECT_EQ(row->at("late"), "1h");
-  const auto csv = call("ravi", "GET", "/v1/cases/" + id + "/schedule", {},
-                        {{"Accept", "text/csv"}});
+  const auto csv =
+      call("ravi", "GET", "/v1/cases/" + id + "/schedule", {}, {{"Accept", "text/csv"}});
   ASSERT_EQ(csv.status, 200) << csv.body;
   EXPECT_EQ(csv.header("content-type"), "text/csv; charset=utf-8");
   EXPECT_EQ(csv.body.rfind("kind,name,title,due,actual,status,late,note\r\n", 0), 0U) << csv.body;
@@ -227,12 +225,11 @@ TEST_F(ClocksOverHttp, BadRequestsGetProblemsThatSayHowToFixThem) {
   EXPECT_EQ(call("ravi", "GET", "/v1/cases?overdue=maybe").status, 400);
 
   // Extending needs a reason and a duration, and the supervisor's role.
-  const auto no_reason = call("ravi", "POST", "/v1/cases/" + id + "/clocks/cwc_production/extend",
-                              R"({"by": "12h"})");
+  const auto no_reason =
+      call("ravi", "POST", "/v1/cases/" + id + "/clocks/cwc_production/extend", R"({"by": "12h"})");
   EXPECT_EQ(no_reason.status, 422) << no_reason.body;
   EXPECT_EQ(no_reason.json().at("missing_fields"), (boost::json::array{"reason"}));
-  const auto caseworker = call("asha", "POST",
-                               "/v1/cases/" + id + "/clocks/cwc_production/extend",
+  const auto caseworker = call("asha", "POST", "/v1/cases/" + id + "/clocks/cwc_production/extend",
                                R"({"by": "12h", "reason": "no sitting on Sunday"})");
   EXPECT_EQ(caseworker.status, 403) << caseworker.body;
   const auto unknown = call("ravi", "POST", "/v1/cases/" + id + "/clocks/cwc/extend",
@@ -266,8 +263,7 @@ TEST_F(ClocksOverHttp, ARestartFiresWhatFellDueWhileDownExactlyOnce) {
   std::vector<std::string> args = serve_args();
   args.back() = "2026-11-24T04:30:00Z";
   server_ = std::make_unique<test::ServerProcess>(args);
-  ASSERT_TRUE(wait_for_event(server_->port(), id, "cwc_production_breached", 1))
-      << server_->log();
+  ASSERT_TRUE(wait_for_event(server_->port(), id, "cwc_production_breached", 1)) << server_->log();
   const auto entries = history(server_->port(), id);
   const auto breach = std::find_if(entries.begin(), entries.end(), [](const auto& e) {
     return e.at("event") == "cwc_production_breached";
@@ -297,7 +293,65 @@ TEST_F(ClocksOverHttp, TwoEnginesOnOneDatabaseFireEachTimerOnce) {
   for (const auto& id : ids) {
     EXPECT_TRUE(wait_for_event(second.port(), id, "cwc_production_breached", 1)) << id;
   }
+}
 
+TEST_F(ClocksOverHttp, ABreachLandsInTheSupervisorsInboxUntilAcknowledged) {
+  const auto id = open_case();
+  advance("25h");
+  // The scheduler runs on its own thread: poll until the breach is in ravi's inbox.
+  boost::json::array items;
+  for (int i = 0; i < 200 && items.empty(); ++i) {
+    const auto inbox = call("ravi", "GET", "/v1/notifications");
+    ASSERT_EQ(inbox.status, 200) << inbox.body;
+    items = inbox.json().at("items").as_array();
+    if (items.empty()) {
+      ::usleep(50'000);
+    }
+  }
+  ASSERT_EQ(items.size(), 1U) << server_->log();
+  const auto& notification = items[0].as_object();
+  EXPECT_EQ(notification.at("case_id"), id.c_str());
+  EXPECT_EQ(notification.at("workflow"), "aftercare");
+  EXPECT_EQ(notification.at("role"), "supervisor");
+  EXPECT_EQ(notification.at("kind"), "clock_breach");
+  EXPECT_EQ(notification.at("subject"), "cwc_production");
+  EXPECT_EQ(notification.at("due_at"), "2026-11-23T04:30:00.000Z");
+  EXPECT_EQ(notification.at("created_at"), "2026-11-23T05:30:00.000Z");
+  EXPECT_TRUE(notification.at("acknowledged_at").is_null());
+  EXPECT_TRUE(notification.at("acknowledged_by").is_null());
+  // Names and instants only: nothing from the case's data.
+  EXPECT_EQ(notification.size(), 10U) << boost::json::serialize(notification);
+  const std::string nid(notification.at("id").as_string());
+
+  // The caseworker was not named: an empty inbox, and ravi's notification is not hers to touch.
+  const auto asha = call("asha", "GET", "/v1/notifications");
+  ASSERT_EQ(asha.status, 200) << asha.body;
+  EXPECT_TRUE(asha.json().at("items").as_array().empty()) << asha.body;
+  EXPECT_EQ(call("asha", "POST", "/v1/notifications/" + nid + "/acknowledge").status, 404);
+
+  const auto acknowledged = call("ravi", "POST", "/v1/notifications/" + nid + "/acknowledge");
+  ASSERT_EQ(acknowledged.status, 200) << acknowledged.body;
+  EXPECT_EQ(acknowledged.json().at("id"), nid.c_str());
+  EXPECT_EQ(acknowledged.json().at("acknowledged_by"), "ravi");
+  EXPECT_EQ(acknowledged.json().at("acknowledged_at"), "2026-11-23T05:30:00.000Z");
+  const auto open_items = call("ravi", "GET", "/v1/notifications?unacknowledged=true");
+  ASSERT_EQ(open_items.status, 200) << open_items.body;
+  EXPECT_TRUE(open_items.json().at("items").as_array().empty()) << open_items.body;
+  EXPECT_TRUE(open_items.json().at("next_cursor").is_null()) << open_items.body;
+  const auto everything = call("ravi", "GET", "/v1/notifications?unacknowledged=false&limit=10");
+  ASSERT_EQ(everything.status, 200) << everything.body;
+  EXPECT_EQ(everything.json().at("items").as_array().size(), 1U) << everything.body;
+
+  const auto unknown = call("ravi", "POST", "/v1/notifications/0123456789abcdef/acknowledge");
+  EXPECT_EQ(unknown.status, 404) << unknown.body;
+  EXPECT_EQ(unknown.header("content-type"), "application/problem+json");
+  for (const std::string bad :
+       {"?unacknowledged=maybe", "?limit=0", "?cursor=garbage", "?state=x"}) {
+    const auto refused = call("ravi", "GET", "/v1/notifications" + bad);
+    EXPECT_EQ(refused.status, 400) << bad << ": " << refused.body;
+    EXPECT_EQ(refused.header("content-type"), "application/problem+json") << bad;
+  }
+  EXPECT_EQ(call("ravi", "GET", "/v1/notifications/" + nid + "/acknowledge").status, 405);
 }
 
 }  // namespace

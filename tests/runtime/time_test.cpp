@@ -273,8 +273,9 @@ TEST_F(TimeTest, ExtendingAClockNeedsAReasonARoleAndMovesTheDeadline) {
   EXPECT_EQ(missing.error().code, Errc::unprocessable);
   EXPECT_EQ(missing.error().details.at("missing_fields"), (boost::json::array{"reason", "by"}));
 
-  auto not_allowed = fire(caseworker_, record.id, "clock_extended",
-                          R"({"clock": "cwc_production", "reason": "CWC not sitting", "by": "12h"})");
+  auto not_allowed =
+      fire(caseworker_, record.id, "clock_extended",
+           R"({"clock": "cwc_production", "reason": "CWC not sitting", "by": "12h"})");
   ASSERT_FALSE(not_allowed);
   EXPECT_EQ(not_allowed.error().code, Errc::forbidden);
 
@@ -387,8 +388,9 @@ TEST_F(TimeTest, ARestartKeepsTimersAndFiresWhatFellDueWhileDownOnce) {
   ASSERT_TRUE(fresh);
   EXPECT_EQ(fresh->state, "follow_up");
   const auto entries = history(record.id);
-  const auto monthly = std::find_if(entries.begin(), entries.end(),
-                                    [](const HistoryEntry& e) { return e.event == "monthly_check"; });
+  const auto monthly = std::find_if(entries.begin(), entries.end(), [](const HistoryEntry& e) {
+    return e.event == "monthly_check";
+  });
   ASSERT_NE(monthly, entries.end());
   EXPECT_EQ(monthly->trigger.at("late_ms").as_int64(), 70 * kDay);
   EXPECT_EQ(monthly->at, entered + 100 * kDay);
@@ -505,6 +507,85 @@ TEST_F(TimeTest, ACallerWithoutARoleInTheWorkflowSeesNoClocks) {
   auto listed = runtime().list_clocks(stranger, ClockQuery{"breached"});
   ASSERT_TRUE(listed);
   EXPECT_TRUE(listed->items.empty());
+}
+
+TEST_F(TimeTest, ABreachNotifiesTheRolesItNamesWhoCanAcknowledgeIt) {
+  const auto record = open();
+  clock_.advance_ms(25 * kHour);
+  // The warning names no roles; the breach names the supervisor.
+  EXPECT_EQ(engine_->scheduler->run_due(), 2U);
+
+  auto inbox = runtime().notifications(supervisor_, NotificationQuery{});
+  ASSERT_TRUE(inbox) << inbox.error().message;
+  ASSERT_EQ(inbox->items.size(), 1U);
+  const NotificationRecord got = inbox->items[0];
+  EXPECT_EQ(got.case_id, record.id);
+  EXPECT_EQ(got.workflow, "clocks");
+  EXPECT_EQ(got.role, "supervisor");
+  EXPECT_EQ(got.kind, "clock_breach");
+  EXPECT_EQ(got.subject, "cwc_production");
+  EXPECT_EQ(got.due_at, record.created_at + 24 * kHour);
+  EXPECT_EQ(got.created_at, clock_.now());
+  EXPECT_EQ(got.id.size(), 16U);
+  EXPECT_FALSE(got.acknowledged_at);
+
+  // Only the roles named are told; a caseworker cannot acknowledge what is not hers.
+  auto theirs = runtime().notifications(caseworker_, NotificationQuery{});
+  ASSERT_TRUE(theirs) << theirs.error().message;
+  EXPECT_TRUE(theirs->items.empty());
+  auto refused = runtime().acknowledge(caseworker_, got.id);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::not_found);
+  // Nor does a caller with none of the workflow's roles.
+  const Actor outsider{"zed", {"auditor"}};
+  EXPECT_TRUE(runtime().notifications(outsider, NotificationQuery{})->items.empty());
+
+  clock_.advance_ms(kHour);
+  auto acknowledged = runtime().acknowledge(supervisor_, got.id);
+  ASSERT_TRUE(acknowledged) << acknowledged.error().message;
+  EXPECT_EQ(acknowledged->acknowledged_at, clock_.now());
+  EXPECT_EQ(acknowledged->acknowledged_by, "ravi");
+  NotificationQuery unacknowledged;
+  unacknowledged.unacknowledged_only = true;
+  auto open_items = runtime().notifications(supervisor_, unacknowledged);
+  ASSERT_TRUE(open_items);
+  EXPECT_TRUE(open_items->items.empty());
+  auto all = runtime().notifications(supervisor_, NotificationQuery{});
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->items.size(), 1U);
+  EXPECT_EQ(all->items[0].acknowledged_by, "ravi");
+
+  // The breach fired once: nothing more is sent however long it stays breached.
+  clock_.advance_ms(kDay);
+  EXPECT_EQ(engine_->scheduler->run_due(), 0U);
+  EXPECT_EQ(runtime().notifications(supervisor_, NotificationQuery{})->items.size(), 1U);
+}
+
+TEST_F(TimeTest, NotificationsOfAWorkflowTheCallerHoldsNoRoleInAreNotListed) {
+  // A case of a workflow this engine does not load, whose notify named a role of the same name.
+  CaseRecord other;
+  other.id = "c-other";
+  other.code = "CP-OTHER";
+  other.workflow = "adoption";
+  other.workflow_version = 1;
+  other.state = "intake";
+  other.version = 1;
+  HistoryEntry opened;
+  opened.actor = "system";
+  opened.event = "opened";
+  opened.to = "intake";
+  CaseEffects effects;
+  effects.notifications = {NotificationRecord{"n-other", other.id, "adoption", "supervisor",
+                                              "clock_breach", "decision", clock_.now(),
+                                              clock_.now(), std::nullopt, std::nullopt}};
+  ASSERT_TRUE(store().create_case(other, opened, effects));
+  NotificationQuery query;
+  query.roles = {"supervisor"};
+  ASSERT_EQ(store().list_notifications(query)->items.size(), 1U);  // stored for the role
+
+  auto inbox = runtime().notifications(supervisor_, NotificationQuery{});
+  ASSERT_TRUE(inbox) << inbox.error().message;
+  EXPECT_TRUE(inbox->items.empty());
 }
 
 }  // namespace

@@ -762,7 +762,7 @@ TEST(SqliteStore, MigratesAVersionTwoDatabaseWithCases) {
 
   auto store = open_store(path);
   ASSERT_TRUE(store);
-  EXPECT_EQ(query_raw(path, "PRAGMA user_version"), "3");
+  EXPECT_EQ(query_raw(path, "PRAGMA user_version"), std::to_string(SqliteStore::kSchemaVersion));
   auto history = store->history("c1", 10, std::nullopt);
   ASSERT_TRUE(history) << history.error().message;
   ASSERT_EQ(history->items.size(), 1U);
@@ -789,11 +789,22 @@ TEST(SqliteStore, MigratesAVersionTwoDatabaseWithCases) {
   clock.workflow = "aftercare";
   clock.due_at = 9000;
   effects.clocks = {clock};
+  NotificationRecord notification;
+  notification.id = "n1";
+  notification.case_id = "c1";
+  notification.workflow = "aftercare";
+  notification.role = "supervisor";
+  notification.kind = "clock_breach";
+  notification.subject = "decision";
+  effects.notifications = {notification};
   auto updated = store->update_case(after, 1, entry, std::nullopt, effects);
   ASSERT_TRUE(updated) << updated.error().message;
   EXPECT_EQ(store->history("c1", 10, std::nullopt)->items[1].trigger, entry.trigger);
   EXPECT_EQ(store->timers("c1")->size(), 1U);
   EXPECT_EQ(store->clocks("c1")->size(), 1U);
+  NotificationQuery inbox;
+  inbox.roles = {"supervisor"};
+  EXPECT_EQ(store->list_notifications(inbox)->items.size(), 1U);
 }
 
 TEST(SqliteStore, RefusesDatabaseWithNewerSchema) {

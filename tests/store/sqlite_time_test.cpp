@@ -1,6 +1,6 @@
 // SqliteStore's timers and statutory clocks, on real database files: effects, claims and leases,
-// finishing a timer, the supervisor's clock lists, list_cases' overdue filter and the query plans
-// behind them.
+// finishing a timer, the supervisor's clock lists, list_cases' overdue filter, the notifications
+// clocks send to roles, and the query plans behind them.
 #include <array>
 #include <atomic>
 #include <memory>
@@ -826,6 +826,202 @@ TEST_F(SqliteTimeTest, ListsCasesWithARunningClockPastItsDeadline) {
   EXPECT_FALSE(second->next_cursor);
 }
 
+// --- notifications ---------------------------------------------------------------------------
+
+NotificationRecord make_notification(const std::string& id, const std::string& case_id,
+                                     const std::string& role, Timestamp created_at,
+                                     const std::string& kind = "clock_breach") {
+  NotificationRecord notification;
+  notification.id = id;
+  notification.case_id = case_id;
+  notification.workflow = "aftercare";
+  notification.role = role;
+  notification.kind = kind;
+  notification.subject = "decision";
+  notification.due_at = created_at - kMinute;
+  notification.created_at = created_at;
+  return notification;
+}
+
+CaseEffects with_notifications(std::vector<NotificationRecord> notifications) {
+  CaseEffects effects;
+  effects.notifications = std::move(notifications);
+  return effects;
+}
+
+Names notification_ids(const NotificationPage& page) {
+  Names ids;
+  for (const auto& notification : page.items) {
+    ids.push_back(notification.id);
+  }
+  return ids;
+}
+
+// Notifications of three cases, for the supervisor (s), the legal officer (l) and the
+// caseworker (w), created minutes after kT0 as the number says; s3a and s3b at the same instant.
+class NotificationsTest : public SqliteTimeTest {
+ protected:
+  void SetUp() override {
+    SqliteTimeTest::SetUp();
+    auto at = [](int minutes) { return kT0 + minutes * kMinute; };
+    ASSERT_NO_FATAL_FAILURE(create(
+        store(), make_case("a"),
+        with_notifications({make_notification("s1", "a", "supervisor", at(1), "clock_warning"),
+                            make_notification("l1", "a", "legal_officer", at(1))})));
+    ASSERT_NO_FATAL_FAILURE(
+        create(store(), make_case("b"),
+               with_notifications({make_notification("s3a", "b", "supervisor", at(3)),
+                                   make_notification("s3b", "b", "supervisor", at(3)),
+                                   make_notification("w2", "b", "caseworker", at(2))})));
+    // Through a timer's finish, as the engine writes them.
+    ASSERT_NO_FATAL_FAILURE(create(store(), make_case("c"),
+                                   with_timers({make_timer("c", "decision", at(4), "clock")})));
+    auto claimed = store().claim_timers(at(5), kMinute, 10, "engine-a");
+    ASSERT_TRUE(claimed) << claimed.error().message;
+    ASSERT_EQ(claimed->size(), 1U);
+    TimerFinish finish = finish_of((*claimed)[0].id, "engine-a", "fired", at(5));
+    finish.effects.notifications = {make_notification("s5", "c", "supervisor", at(5)),
+                                    make_notification("l5", "c", "legal_officer", at(5))};
+    auto finished = store().finish_timer(finish);
+    ASSERT_TRUE(finished) << finished.error().message;
+  }
+
+  Result<NotificationPage> page(Names roles, bool unacknowledged_only = false,
+                                std::size_t limit = 50,
+                                std::optional<std::string> cursor = std::nullopt) {
+    NotificationQuery query;
+    query.roles = std::move(roles);
+    query.unacknowledged_only = unacknowledged_only;
+    query.limit = limit;
+    query.cursor = std::move(cursor);
+    return store().list_notifications(query);
+  }
+
+  Names list(Names roles, bool unacknowledged_only = false) {
+    auto listed = page(std::move(roles), unacknowledged_only);
+    EXPECT_TRUE(listed) << listed.error().message;
+    return listed ? notification_ids(*listed) : Names{};
+  }
+};
+
+TEST_F(NotificationsTest, EffectsAndTimerFinishesRecordThemAsWrittenAndUnacknowledged) {
+  auto listed = page({"supervisor"});
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(listed->items.size(), 4U);
+  const NotificationRecord& got = listed->items.back();
+  EXPECT_EQ(got.id, "s1");
+  EXPECT_EQ(got.case_id, "a");
+  EXPECT_EQ(got.workflow, "aftercare");
+  EXPECT_EQ(got.role, "supervisor");
+  EXPECT_EQ(got.kind, "clock_warning");
+  EXPECT_EQ(got.subject, "decision");
+  EXPECT_EQ(got.due_at, kT0);
+  EXPECT_EQ(got.created_at, kT0 + kMinute);
+  EXPECT_FALSE(got.acknowledged_at);
+  EXPECT_FALSE(got.acknowledged_by);
+  EXPECT_EQ(listed->items.front().id, "s5");  // written by finish_timer
+  EXPECT_EQ(listed->items.front().case_id, "c");
+  EXPECT_FALSE(listed->next_cursor);
+}
+
+TEST_F(NotificationsTest, ListsOnlyTheCallersRolesNewestFirst) {
+  // At the same instant, the one written later comes first.
+  EXPECT_EQ(list({"supervisor"}), (Names{"s5", "s3b", "s3a", "s1"}));
+  EXPECT_EQ(list({"legal_officer"}), (Names{"l5", "l1"}));
+  EXPECT_EQ(list({"supervisor", "legal_officer"}), (Names{"l5", "s5", "s3b", "s3a", "l1", "s1"}));
+  EXPECT_EQ(list({"caseworker", "caseworker"}), (Names{"w2"}));
+  EXPECT_EQ(list({"counsellor"}), Names{});
+  EXPECT_EQ(list({}), Names{});
+}
+
+TEST_F(NotificationsTest, PagesThroughSeveralRolesWithACursor) {
+  const Names all = {"l5", "s5", "s3b", "s3a", "w2", "l1", "s1"};
+  for (std::size_t limit : {1U, 2U, 3U, 6U, 7U}) {
+    std::optional<std::string> cursor;
+    Names seen;
+    int pages = 0;
+    for (;;) {
+      auto listed = page({"supervisor", "legal_officer", "caseworker"}, false, limit, cursor);
+      ASSERT_TRUE(listed) << listed.error().message;
+      ASSERT_LE(++pages, 7) << "the cursor does not advance";
+      ASSERT_LE(listed->items.size(), limit);
+      for (const auto& id : notification_ids(*listed)) {
+        seen.push_back(id);
+      }
+      if (!listed->next_cursor) {
+        break;
+      }
+      EXPECT_EQ(listed->items.size(), limit);
+      cursor = listed->next_cursor;
+    }
+    EXPECT_EQ(seen, all) << "limit " << limit;
+    EXPECT_EQ(pages, static_cast<int>((all.size() + limit - 1) / limit)) << "limit " << limit;
+  }
+}
+
+TEST_F(NotificationsTest, AcknowledgingKeepsTheFirstTimeAndUserAndFiltersTheUnacknowledged) {
+  EXPECT_EQ(list({"supervisor"}, true), (Names{"s5", "s3b", "s3a", "s1"}));
+  auto first =
+      store().acknowledge_notification("s3a", {"caseworker", "supervisor"}, "ravi", kT0 + kDay);
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->id, "s3a");
+  EXPECT_EQ(first->case_id, "b");
+  EXPECT_EQ(first->acknowledged_at, kT0 + kDay);
+  EXPECT_EQ(first->acknowledged_by, "ravi");
+
+  auto again = store().acknowledge_notification("s3a", {"supervisor"}, "meera", kT0 + 2 * kDay);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->acknowledged_at, kT0 + kDay);
+  EXPECT_EQ(again->acknowledged_by, "ravi");
+
+  EXPECT_EQ(list({"supervisor"}, true), (Names{"s5", "s3b", "s1"}));
+  EXPECT_EQ(list({"supervisor"}), (Names{"s5", "s3b", "s3a", "s1"}));
+  auto listed = page({"supervisor"});
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->items[2].acknowledged_at, kT0 + kDay);
+  EXPECT_EQ(listed->items[2].acknowledged_by, "ravi");
+
+  // The unacknowledged pages too.
+  auto one = page({"supervisor"}, true, 1);
+  ASSERT_TRUE(one);
+  ASSERT_TRUE(one->next_cursor);
+  auto rest = page({"supervisor"}, true, 5, one->next_cursor);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(notification_ids(*rest), (Names{"s3b", "s1"}));
+}
+
+TEST_F(NotificationsTest, AcknowledgingAnotherRolesOrAnUnknownNotificationIsNotFound) {
+  for (const auto& [id, roles] : std::vector<std::pair<std::string, Names>>{
+           {"l1", {"supervisor", "caseworker"}}, {"s1", {}}, {"nope", {"supervisor"}}}) {
+    auto acknowledged = store().acknowledge_notification(id, roles, "ravi", kT0 + kDay);
+    ASSERT_FALSE(acknowledged) << id;
+    EXPECT_EQ(acknowledged.error().code, Errc::not_found) << id;
+  }
+  EXPECT_EQ(list({"legal_officer"}, true), (Names{"l5", "l1"}));
+  EXPECT_EQ(list({"supervisor"}, true), (Names{"s5", "s3b", "s3a", "s1"}));
+}
+
+TEST_F(NotificationsTest, RefusesMalformedCursors) {
+  auto one = page({"supervisor"}, false, 1);
+  ASSERT_TRUE(one);
+  ASSERT_TRUE(one->next_cursor);
+  const std::string good = *one->next_cursor;
+  ASSERT_EQ(good.size(), 33U);
+  for (const std::string& bad :
+       {std::string("garbage"), "k" + good.substr(1), good.substr(0, 32), good + "0",
+        std::string(good).replace(20, 1, "G"), std::string(good).replace(1, 1, "A"),
+        std::string("nffffffffffffffff0000000000000000")}) {
+    auto listed = page({"supervisor"}, false, 1, bad);
+    ASSERT_FALSE(listed) << "accepted cursor '" << bad << "'";
+    EXPECT_EQ(listed.error().code, Errc::invalid_argument);
+  }
+  // Nor is it a clock cursor.
+  ClockQuery clocks;
+  clocks.state = "breached";
+  clocks.cursor = good;
+  EXPECT_FALSE(store().list_clocks(clocks));
+}
+
 // --- query plans -----------------------------------------------------------------------------
 
 // The EXPLAIN QUERY PLAN lines SQLite gives for `sql` on the store's file.
@@ -889,6 +1085,19 @@ TEST_F(SqliteTimeTest, SchedulerAndListsReadOnlyThroughTheirIndexes) {
         << overdue;
     EXPECT_FALSE(contains(overdue, "SCAN")) << overdue;
   }
+  // An inbox page reads one role's index range backwards: no scan, no sort.
+  const std::string inbox = plan_of(path(), kRoleNotificationsSql);
+  EXPECT_TRUE(contains(inbox, "SEARCH notifications USING INDEX notifications_by_role (role=?"))
+      << inbox;
+  EXPECT_FALSE(contains(inbox, "TEMP B-TREE")) << inbox;
+  EXPECT_FALSE(contains(inbox, "SCAN")) << inbox;
+  const std::string unacknowledged = plan_of(path(), kRoleUnacknowledgedNotificationsSql);
+  EXPECT_TRUE(contains(unacknowledged,
+                       "SEARCH notifications USING INDEX notifications_unacknowledged (role=?"))
+      << unacknowledged;
+  EXPECT_FALSE(contains(unacknowledged, "TEMP B-TREE")) << unacknowledged;
+  EXPECT_FALSE(contains(unacknowledged, "SCAN")) << unacknowledged;
+
   // Without overdue_at the filters keep their own indexes.
   const std::string by_workflow = plan_of(path(), case_list_sql(true, false, false));
   EXPECT_TRUE(contains(by_workflow, "USING INDEX cases_by_workflow (workflow=? AND rowid>?)"))

@@ -287,6 +287,19 @@ boost::json::object incident_to_json(const IncidentRecord& incident) {
                              {"resolved_at", optional_time(incident.resolved_at)}};
 }
 
+boost::json::object notification_to_json(const NotificationRecord& notification) {
+  return boost::json::object{{"id", notification.id},
+                             {"case_id", notification.case_id},
+                             {"workflow", notification.workflow},
+                             {"role", notification.role},
+                             {"kind", notification.kind},
+                             {"subject", notification.subject},
+                             {"due_at", format_timestamp(notification.due_at)},
+                             {"created_at", format_timestamp(notification.created_at)},
+                             {"acknowledged_at", optional_time(notification.acknowledged_at)},
+                             {"acknowledged_by", optional_string(notification.acknowledged_by)}};
+}
+
 boost::json::object task_to_json(const TaskRecord& task) {
   return boost::json::object{
       {"id", task.id},

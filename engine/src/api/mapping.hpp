@@ -54,6 +54,11 @@ boost::json::object event_option_to_json(const EventOption& option);
 // {"id", "step", "message", "attempts", "status", "created_at", "resolved_at"}.
 boost::json::object incident_to_json(const IncidentRecord& incident);
 
+// {"id", "case_id", "workflow", "role", "kind", "subject", "due_at", "created_at",
+//  "acknowledged_at", "acknowledged_by"}; instants as RFC 3339 UTC strings, the last two null
+// until it is acknowledged. A notification holds no case field values, so neither does this.
+boost::json::object notification_to_json(const NotificationRecord& notification);
+
 // {"id", "token", "step", "status", "description", "on_complete", "created_at", "closed_at"}.
 // The token is shown to callers who may see the case: they hand it to whoever completes the task.
 boost::json::object task_to_json(const TaskRecord& task);

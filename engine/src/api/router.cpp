@@ -127,11 +127,13 @@ enum class Route {
   case_schedule,
   clocks,
   admin_clock,
+  notifications,
+  notification_acknowledge,
 };
 
 struct RouteMatch {
   Route route = Route::none;
-  std::string id{};      // the workflow name, case id or task token in the path
+  std::string id{};      // the workflow name, case id, task token or notification id
   std::string sub{};     // the incident id, or the clock name
   std::string action{};  // clock_action: "extend", "pause" or "resume"
 };
@@ -207,6 +209,12 @@ RouteMatch match_route(std::string_view path) {
   if (segments[1] == "clocks" && n == 2) {
     return {Route::clocks, {}};
   }
+  if (segments[1] == "notifications" && n == 2) {
+    return {Route::notifications, {}};
+  }
+  if (segments[1] == "notifications" && n == 4 && segments[3] == "acknowledge") {
+    return {Route::notification_acknowledge, segments[2]};
+  }
   if (segments[1] == "admin" && n == 3 && segments[2] == "clock") {
     return {Route::admin_clock, {}};
   }
@@ -236,6 +244,7 @@ std::string_view allowed_methods(Route route) {
     case Route::task_complete:
     case Route::task_fail:
     case Route::clock_action:
+    case Route::notification_acknowledge:
       return "POST";
     default:
       return "GET";
@@ -956,6 +965,41 @@ class Handlers {
     return json_reply(200, page_json(std::move(items), page->next_cursor));
   }
 
+  // The caller's inbox: notifications for its roles, newest first.
+  HttpReply list_notifications() {
+    Query query(request_.target, {"unacknowledged", "limit", "cursor"});
+    NotificationQuery filter;
+    filter.unacknowledged_only = query.boolean("unacknowledged", false);
+    filter.cursor = query.text("cursor");
+    filter.limit = static_cast<std::size_t>(
+        *query.integer("limit", kMaxPageSize, static_cast<std::int64_t>(kDefaultPageSize)));
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    auto page = runtime_.notifications(actor_, filter);
+    if (!page) {
+      return render_problem(page.error());
+    }
+    boost::json::array items;
+    for (const auto& notification : page->items) {
+      items.emplace_back(notification_to_json(notification));
+    }
+    return json_reply(200, page_json(std::move(items), page->next_cursor));
+  }
+
+  // POST /v1/notifications/{id}/acknowledge takes no body; one sent is ignored.
+  HttpReply acknowledge_notification() {
+    Query query(request_.target, {});
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    auto notification = runtime_.acknowledge(actor_, id_);
+    if (!notification) {
+      return render_problem(notification.error());
+    }
+    return json_reply(200, notification_to_json(*notification));
+  }
+
   // GET: the engine's time. POST {"advance": "26h"} or {"set": RFC 3339}: moves a test clock
   // forward (never back: timers already fired cannot un-fire), then lets due timers fire.
   HttpReply admin_clock(const TestClock& test_clock) {
@@ -1135,6 +1179,10 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return handlers.list_clocks();
     case Route::admin_clock:
       return handlers.admin_clock(test_clock_);
+    case Route::notifications:
+      return handlers.list_notifications();
+    case Route::notification_acknowledge:
+      return handlers.acknowledge_notification();
     case Route::healthz:
     case Route::none:
       break;

@@ -150,6 +150,22 @@ struct ClockRecord {
   boost::json::array log{};
 };
 
+// A message for the people holding one role: a statutory clock of a case warned or breached
+// and its `notify` named the role. It carries names and instants only, never case field values,
+// because it is shown to everyone holding the role.
+struct NotificationRecord {
+  std::string id{};  // opaque, unguessable
+  std::string case_id{};
+  std::string workflow{};
+  std::string role{};
+  std::string kind{};     // "clock_warning" or "clock_breach"
+  std::string subject{};  // the clock's name
+  Timestamp due_at = 0;   // the deadline (or warning time) that fell due
+  Timestamp created_at = 0;
+  std::optional<Timestamp> acknowledged_at{};  // the first acknowledgement only
+  std::optional<std::string> acknowledged_by{};
+};
+
 // What a case change schedules besides itself; written in the same transaction.
 struct CaseEffects {
   std::vector<OutboxJob> jobs{};
@@ -157,6 +173,7 @@ struct CaseEffects {
   std::vector<TimerCancel> timer_cancels{};  // applied before `timers` are inserted
   std::vector<TimerRecord> timers{};
   std::vector<ClockRecord> clocks{};  // inserted or replaced, by (case_id, name)
+  std::vector<NotificationRecord> notifications{};
 };
 
 // Clocks across cases: the supervisor's work list.
@@ -170,6 +187,19 @@ struct ClockQuery {
 
 struct ClockPage {
   std::vector<ClockRecord> items{};
+  std::optional<std::string> next_cursor{};
+};
+
+// One person's inbox: the notifications for any of `roles`, newest first.
+struct NotificationQuery {
+  std::vector<std::string> roles{};  // the caller's; no roles, no notifications
+  bool unacknowledged_only = false;
+  std::size_t limit = 50;
+  std::optional<std::string> cursor{};
+};
+
+struct NotificationPage {
+  std::vector<NotificationRecord> items{};
   std::optional<std::string> next_cursor{};
 };
 
@@ -323,6 +353,18 @@ class Store {
   // "breached": the deadline passed unmet (breached_at set, or running with due_at <= now);
   // "warning": running, not breached, warn_at <= now < due_at. Ordered by due time.
   virtual Result<ClockPage> list_clocks(const ClockQuery& query) = 0;
+
+  // --- notifications ---
+  // Notifications for any of `query.roles`, newest first (created_at, then the order they were
+  // written); limit is clamped to 1..500.
+  virtual Result<NotificationPage> list_notifications(const NotificationQuery& query) = 0;
+  // Records that `user` acknowledged the notification at `at` and returns it. Acknowledging it
+  // again succeeds and keeps the first time and user. Errc::not_found when there is no such
+  // notification or its role is not one of `roles` (the two are not told apart).
+  virtual Result<NotificationRecord> acknowledge_notification(const std::string& id,
+                                                              const std::vector<std::string>& roles,
+                                                              const std::string& user,
+                                                              Timestamp at) = 0;
 
   virtual Result<void> create_token(const TokenRecord& token) = 0;
   // The unrevoked token with this hash; nullopt when none.

@@ -96,6 +96,14 @@ class Runtime {
   // The case's "scheduled vs actual" sheet.
   Result<std::vector<ScheduleRow>> schedule(const Actor& actor, const std::string& id);
 
+  // The actor's inbox: notifications for its own roles, of workflows it holds a role in, newest
+  // first (query.roles is set here from the actor). Errc::invalid_argument: malformed cursor.
+  Result<NotificationPage> notifications(const Actor& actor, NotificationQuery query);
+  // Acknowledges a notification for one of the actor's roles and returns it; acknowledging it
+  // again keeps the first time and user. Errc::not_found: unknown, or for none of its roles.
+  // The role alone decides: holding a notify role means holding a role in its workflow.
+  Result<NotificationRecord> acknowledge(const Actor& actor, const std::string& id);
+
   const TimeZone& zone() const { return zone_; }
   Timestamp now() const { return clock_.now(); }
 

@@ -59,8 +59,7 @@ void TimerScheduler::wake() {
 std::size_t TimerScheduler::run_due() {
   std::size_t fired = 0;
   for (;;) {
-    auto timers =
-        store_.claim_timers(clock_.now(), options_.lease_ms, options_.batch, owner_);
+    auto timers = store_.claim_timers(clock_.now(), options_.lease_ms, options_.batch, owner_);
     if (!timers) {
       log(LogLevel::error, "cannot claim timers", {{"reason", timers.error().message}});
       return fired;

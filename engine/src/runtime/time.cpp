@@ -4,6 +4,7 @@
 #include "core/log.hpp"
 #include "core/strings.hpp"
 #include "runtime/runtime.hpp"
+#include "security/random.hpp"
 
 namespace carepath::runtime {
 namespace {
@@ -12,8 +13,10 @@ constexpr int kMaxTimerAttempts = 8;
 constexpr std::size_t kHistoryPage = 500;
 
 Error clock_field_error(std::vector<std::string> missing, std::string message) {
-  return Error{Errc::unprocessable, std::move(message),
-               {{"missing_fields", to_json_array(missing)}}, "missing-fields"};
+  return Error{Errc::unprocessable,
+               std::move(message),
+               {{"missing_fields", to_json_array(missing)}},
+               "missing-fields"};
 }
 
 std::optional<std::string> text_of(const boost::json::object& data, std::string_view key) {
@@ -44,15 +47,15 @@ Result<void> Runtime::add_time_effects(const Workflow& workflow, const CaseRecor
     clocks = &stored;
   }
   const TimeChange change{after.id, event, entered, after.state, &after.data, changed, now};
-  plan_time(workflow, change, clocks != nullptr ? std::span<const ClockRecord>(*clocks)
-                                                : std::span<const ClockRecord>(),
-            zone_, effects);
+  plan_time(
+      workflow, change,
+      clocks != nullptr ? std::span<const ClockRecord>(*clocks) : std::span<const ClockRecord>(),
+      zone_, effects);
   return {};
 }
 
 Result<Runtime::Prepared> Runtime::prepare_adjustment(const Actor& actor, const CaseRecord& record,
-                                                      const Workflow& workflow,
-                                                      ClockAction action,
+                                                      const Workflow& workflow, ClockAction action,
                                                       const FireRequest& request, Timestamp now) {
   const std::string event = adjustment_event(action);
   const bool extend = action == ClockAction::extend;
@@ -85,8 +88,7 @@ Result<Runtime::Prepared> Runtime::prepare_adjustment(const Actor& actor, const 
   }
   if (!missing.empty()) {
     return clock_field_error(
-        missing, event + " needs " + join(missing) +
-                     " (non-empty strings): which clock, why" +
+        missing, event + " needs " + join(missing) + " (non-empty strings): which clock, why" +
                      (extend ? ", and by how much, such as \"15d\" or \"1mo\"" : ""));
   }
   const ClockDef* def = workflow.find_clock(*clock_name);
@@ -117,9 +119,9 @@ Result<Runtime::Prepared> Runtime::prepare_adjustment(const Actor& actor, const 
     if (!by || by->is_zero()) {
       return Error{Errc::unprocessable,
                    "'by' must be a positive duration such as 15d, 1mo or 24h",
-                   {{"invalid_fields", boost::json::array{boost::json::object{
-                                           {"field", "by"},
-                                           {"problem", "expected a duration such as 15d"}}}}},
+                   {{"invalid_fields",
+                     boost::json::array{boost::json::object{
+                         {"field", "by"}, {"problem", "expected a duration such as 15d"}}}}},
                    "invalid-fields"};
     }
   }
@@ -130,14 +132,16 @@ Result<Runtime::Prepared> Runtime::prepare_adjustment(const Actor& actor, const 
   const auto it = std::find_if(clocks->begin(), clocks->end(),
                                [&](const ClockRecord& c) { return c.name == def->name; });
   if (it == clocks->end()) {
-    return Error{Errc::conflict, "clock '" + def->name + "' has not started",
-                 {{"clock", def->name}}, "clock-not-started"};
+    return Error{Errc::conflict,
+                 "clock '" + def->name + "' has not started",
+                 {{"clock", def->name}},
+                 "clock-not-started"};
   }
 
   Prepared p;
-  auto adjusted = adjust_clock(*def, *it,
-                               ClockAdjustment{action, def->name, *reason, by, actor.user, now},
-                               zone_, p.effects);
+  auto adjusted =
+      adjust_clock(*def, *it, ClockAdjustment{action, def->name, *reason, by, actor.user, now},
+                   zone_, p.effects);
   if (!adjusted) {
     return adjusted.error();
   }
@@ -185,8 +189,8 @@ Result<void> Runtime::fire_timer(const TimerRecord& timer, const std::string& ow
     if (timer.kind == "clock") {
       trigger["purpose"] = timer.purpose;
     }
-    const std::string what = timer.kind == "clock" ? "clock " + timer.name + " " + timer.purpose
-                                                   : "timer " + timer.name;
+    const std::string what =
+        timer.kind == "clock" ? "clock " + timer.name + " " + timer.purpose : "timer " + timer.name;
     const std::string comment =
         what + " due " + format_timestamp(timer.due_at) +
         (late >= 1000 ? ", fired " + describe_span_ms(late) + " late" : ", fired on time");
@@ -194,8 +198,7 @@ Result<void> Runtime::fire_timer(const TimerRecord& timer, const std::string& ow
     // Fires the timer's event, when the case's state has a row for it; otherwise says why not.
     auto take = [&](const std::string& event, const std::vector<ClockRecord>* clocks) {
       const Actor system{"system", {}};
-      auto prepared =
-          prepare_transition(system, *record, wf, event, {}, comment, now, clocks);
+      auto prepared = prepare_transition(system, *record, wf, event, {}, comment, now, clocks);
       if (!prepared) {
         skip(prepared.error().message);
         return false;
@@ -230,6 +233,14 @@ Result<void> Runtime::fire_timer(const TimerRecord& timer, const std::string& ow
         }
         // First the deadline, then whatever the event did to the clocks (it may stop this one).
         finish.effects.clocks.insert(finish.effects.clocks.begin(), updated);
+        // After take(), which replaces the effects with the transition's: the notifications are
+        // written whether or not the event could be taken, in the same commit as the deadline.
+        for (const std::string& role : action.notify) {
+          finish.effects.notifications.push_back(
+              NotificationRecord{security::random_hex(8), record->id, wf.name, role,
+                                 timer.purpose == "warning" ? "clock_warning" : "clock_breach",
+                                 timer.name, timer.due_at, now, std::nullopt, std::nullopt});
+        }
         log(timer.purpose == "breach" ? LogLevel::warning : LogLevel::info,
             timer.purpose == "breach" ? "statutory clock breached" : "statutory clock warning",
             {{"case", record->id},
@@ -330,11 +341,32 @@ Result<CaseClockPage> Runtime::list_clocks(const Actor& actor, ClockQuery query)
     if (!workflow || !actor.has_any_role(workflow->roles)) {
       continue;  // a caller sees only the cases of workflows it holds a role in
     }
-    out.items.push_back(CaseClock{record->id, record->code, record->workflow, record->state,
-                                  clock_status(c.name, workflow->find_clock(c.name), &c,
-                                               query.now)});
+    out.items.push_back(
+        CaseClock{record->id, record->code, record->workflow, record->state,
+                  clock_status(c.name, workflow->find_clock(c.name), &c, query.now)});
   }
   return out;
+}
+
+Result<NotificationPage> Runtime::notifications(const Actor& actor, NotificationQuery query) {
+  query.roles = actor.roles;
+  auto page = store_.list_notifications(query);
+  if (!page) {
+    return page.error();
+  }
+  // A notify role is one the workflow declares (the loader checks), so this drops only the
+  // notifications of a workflow no loaded version of which gives the caller a role any more.
+  const auto all = workflows_.all();
+  std::erase_if(page->items, [&](const NotificationRecord& n) {
+    return std::none_of(all.begin(), all.end(), [&](const auto& w) {
+      return w->name == n.workflow && actor.has_any_role(w->roles);
+    });
+  });
+  return page;
+}
+
+Result<NotificationRecord> Runtime::acknowledge(const Actor& actor, const std::string& id) {
+  return store_.acknowledge_notification(id, actor.roles, actor.user, clock_.now());
 }
 
 Result<std::vector<ScheduleRow>> Runtime::schedule(const Actor& actor, const std::string& id) {

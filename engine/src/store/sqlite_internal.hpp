@@ -206,9 +206,38 @@ CREATE INDEX clocks_warning ON clocks (warn_at) WHERE stopped_at IS NULL AND bre
 CREATE INDEX clocks_breached ON clocks (breached_at) WHERE breached_at IS NOT NULL;
 )sql";
 
+// Version 4: notifications, one per role a clock's warning or breach names in `notify`.
+//
+// An inbox reads one role at a time, newest first, through one of two indexes that end in
+// (created_at, rowid) (a rowid table's indexes end in the rowid), so a page reads about as many
+// rows as it returns however many have piled up:
+// - notifications_by_role: every notification of a role;
+// - notifications_unacknowledged: only those nobody has acknowledged yet.
+// Like clocks, the table has its own integer key so that the inbox's cursor survives a VACUUM;
+// `id` is the random identifier people and the API use.
+inline constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE notifications (
+  rowid           INTEGER PRIMARY KEY,
+  id              TEXT    NOT NULL UNIQUE,
+  case_id         TEXT    NOT NULL REFERENCES cases (id),
+  workflow        TEXT    NOT NULL,
+  role            TEXT    NOT NULL,
+  kind            TEXT    NOT NULL,
+  subject         TEXT    NOT NULL,
+  due_at          INTEGER NOT NULL,
+  created_at      INTEGER NOT NULL,
+  acknowledged_at INTEGER,
+  acknowledged_by TEXT
+);
+CREATE INDEX notifications_by_role ON notifications (role, created_at);
+CREATE INDEX notifications_unacknowledged ON notifications (role, created_at)
+  WHERE acknowledged_at IS NULL;
+)sql";
+
 // kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
 // version; never edit a released one, because databases in the field have already run it.
-inline constexpr std::array<std::string_view, 3> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3};
+inline constexpr std::array<std::string_view, 4> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                                                kSchemaV4};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // --- Errors, limits, JSON -------------------------------------------------------------------
@@ -232,6 +261,7 @@ Result<boost::json::object> parse_object(const std::string& text, std::string_vi
 inline constexpr char kCaseCursor = 'c';
 inline constexpr char kHistoryCursor = 'h';
 inline constexpr char kClockCursor = 'k';
+inline constexpr char kNotificationCursor = 'n';
 
 // `value` as exactly 16 lowercase hex digits.
 std::string hex16(std::uint64_t value);
@@ -449,6 +479,23 @@ inline constexpr std::string_view kWarningClocksSql =
     "SELECT " CP_CLOCK_COLUMNS
     " FROM clocks WHERE stopped_at IS NULL AND breached_at IS NULL AND warn_at IS NOT NULL "
     "AND warn_at <= ?1 AND due_at > ?1 AND " CP_CLOCK_PAGE;
+
+#define CP_NOTIFICATION_COLUMNS                                                       \
+  "id, case_id, workflow, role, kind, subject, due_at, created_at, acknowledged_at, " \
+  "acknowledged_by, rowid"
+
+// One role's inbox page: ?1 role, (?2, ?3) the cursor's (created_at, rowid), ?4 limit. Walks
+// notifications_by_role (or notifications_unacknowledged) backwards from the cursor and stops
+// after ?4 rows; list_notifications merges the pages of the caller's roles.
+#define CP_NOTIFICATION_PAGE                                       \
+  " AND (created_at, rowid) < (?2, ?3) ORDER BY created_at DESC, " \
+  "rowid DESC LIMIT ?4"
+
+inline constexpr std::string_view kRoleNotificationsSql =
+    "SELECT " CP_NOTIFICATION_COLUMNS " FROM notifications WHERE role = ?1" CP_NOTIFICATION_PAGE;
+inline constexpr std::string_view kRoleUnacknowledgedNotificationsSql =
+    "SELECT " CP_NOTIFICATION_COLUMNS
+    " FROM notifications WHERE role = ?1 AND acknowledged_at IS NULL" CP_NOTIFICATION_PAGE;
 
 // The SQL text list_cases runs for one combination of filters: ?1 the cursor's rowid,
 // ?2 workflow, ?3 state, ?4 limit, ?5 overdue_at. Unused parameters are never read.

@@ -715,6 +715,11 @@ Result<void> SqliteStore::insert_effects_locked(const std::string& case_id, Time
       return r.error();
     }
   }
+  for (const NotificationRecord& notification : effects.notifications) {
+    if (auto r = insert_notification_locked(notification); !r) {
+      return r.error();
+    }
+  }
   return insert_timer_effects_locked(case_id, now, effects);
 }
 

@@ -31,7 +31,7 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
   static constexpr int kBusyTimeoutMs = 5000;
 
   // Opens (creating it when absent) the database at `path`, or a private in-memory database for
@@ -95,6 +95,12 @@ class SqliteStore final : public Store {
   // Clocks without a deadline (paused) come last; `limit` is clamped to 1..500, like
   // list_cases. Errc::invalid_argument for another state or a malformed cursor.
   Result<ClockPage> list_clocks(const ClockQuery& query) override;
+  // Notifications; defined in sqlite_time.cpp. Errc::invalid_argument for a malformed cursor.
+  Result<NotificationPage> list_notifications(const NotificationQuery& query) override;
+  Result<NotificationRecord> acknowledge_notification(const std::string& id,
+                                                      const std::vector<std::string>& roles,
+                                                      const std::string& user,
+                                                      Timestamp at) override;
 
   // Errc::conflict when the id or hash already exists.
   Result<void> create_token(const TokenRecord& token) override;
@@ -125,14 +131,15 @@ class SqliteStore final : public Store {
   // Within an open transaction: the compare-and-set of one case row and its history entry.
   Result<void> apply_change_locked(const CaseChange& change);
   // Within an open transaction: the effects of a change to case `case_id` made at `now`. The
-  // timer cancels apply to that case's timers and are stamped with `now`; the jobs, tasks, timers
-  // and clocks carry their own case ids.
+  // timer cancels apply to that case's timers and are stamped with `now`; the jobs, tasks, timers,
+  // clocks and notifications carry their own case ids.
   Result<void> insert_effects_locked(const std::string& case_id, Timestamp now,
                                      const CaseEffects& effects);
   // The timer cancels, timers and clocks of insert_effects_locked, in that order.
   Result<void> insert_timer_effects_locked(const std::string& case_id, Timestamp now,
                                            const CaseEffects& effects);
   Result<void> insert_incident_locked(const IncidentRecord& incident);
+  Result<void> insert_notification_locked(const NotificationRecord& notification);
   // Runs one or more statements that return no rows; not cached.
   Result<void> execute(std::string_view sql, std::string_view what);
 

@@ -1,5 +1,5 @@
 // SqliteStore's timers and statutory clocks: the effects that schedule, cancel and record them,
-// the scheduler's claims, and the supervisor's lists.
+// the scheduler's claims, the supervisor's lists, and the notifications clocks send to roles.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -105,7 +105,82 @@ Result<std::optional<ClockPosition>> decode_clock_cursor(const std::optional<std
   return std::optional<ClockPosition>{position};
 }
 
+constexpr int kNotificationRowidColumn = 10;
+
+NotificationRecord read_notification(const Statement& row) {
+  NotificationRecord notification;
+  notification.id = row.text(0);
+  notification.case_id = row.text(1);
+  notification.workflow = row.text(2);
+  notification.role = row.text(3);
+  notification.kind = row.text(4);
+  notification.subject = row.text(5);
+  notification.due_at = row.int64(6);
+  notification.created_at = row.int64(7);
+  notification.acknowledged_at = row.optional_int64(8);
+  notification.acknowledged_by = row.optional_text(9);
+  return notification;
+}
+
+// A list_notifications position: the last row's (created_at, rowid). The cursor is the kind
+// letter, the rowid, then the creation time's bits: 33 characters.
+struct NotificationPosition {
+  Timestamp created_at = 0;
+  std::int64_t rowid = 0;
+
+  bool operator<(const NotificationPosition& other) const {
+    return std::pair(created_at, rowid) < std::pair(other.created_at, other.rowid);
+  }
+};
+
+std::string encode_notification_cursor(const NotificationPosition& position) {
+  return encode_cursor(kNotificationCursor, position.rowid) +
+         hex16(static_cast<std::uint64_t>(position.created_at));
+}
+
+// nullopt without a cursor: the page starts with the newest notification.
+Result<std::optional<NotificationPosition>> decode_notification_cursor(
+    const std::optional<std::string>& cursor) {
+  if (!cursor) {
+    return std::optional<NotificationPosition>{};
+  }
+  const std::string_view text = *cursor;
+  const Error invalid = make_error(Errc::invalid_argument, "invalid cursor");
+  if (text.size() != 33) {
+    return invalid;
+  }
+  auto rowid = decode_cursor(kNotificationCursor, std::string(text.substr(0, 17)));
+  if (!rowid) {
+    return rowid.error();
+  }
+  const auto created = parse_hex16(text.substr(17));
+  if (!created) {
+    return invalid;
+  }
+  return std::optional<NotificationPosition>{
+      NotificationPosition{static_cast<Timestamp>(*created), *rowid}};
+}
+
 }  // namespace
+
+Result<void> SqliteStore::insert_notification_locked(const NotificationRecord& notification) {
+  auto insert = prepare(
+      "INSERT INTO notifications (id, case_id, workflow, role, kind, subject, due_at, created_at, "
+      "acknowledged_at, acknowledged_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, NULL, NULL)");
+  if (!insert) {
+    return insert.error();
+  }
+  insert->bind_text(1, notification.id);
+  insert->bind_text(2, notification.case_id);
+  insert->bind_text(3, notification.workflow);
+  insert->bind_text(4, notification.role);
+  insert->bind_text(5, notification.kind);
+  insert->bind_text(6, notification.subject);
+  insert->bind_int64(7, notification.due_at);
+  insert->bind_int64(8, notification.created_at);
+  return insert->run("notify role '" + notification.role + "' of case '" + notification.case_id +
+                     "'");
+}
 
 Result<void> SqliteStore::insert_timer_effects_locked(const std::string& case_id, Timestamp now,
                                                       const CaseEffects& effects) {
@@ -421,6 +496,107 @@ Result<ClockPage> SqliteStore::list_clocks(const ClockQuery& query) {
     page.items.push_back(std::move(*clock));
   }
   return page;
+}
+
+Result<NotificationPage> SqliteStore::list_notifications(const NotificationQuery& query) {
+  auto after = decode_notification_cursor(query.cursor);
+  if (!after) {
+    return after.error();
+  }
+  const std::size_t limit = clamp_limit(query.limit);
+  std::vector<std::string> roles = query.roles;
+  std::sort(roles.begin(), roles.end());
+  roles.erase(std::unique(roles.begin(), roles.end()), roles.end());
+
+  // Each role's newest `limit` + 1 rows after the cursor, merged: the page's rows and the one
+  // that tells whether another page follows are among them. One index range per role, where an
+  // IN over the roles would read every notification of them to sort.
+  std::vector<std::pair<NotificationPosition, NotificationRecord>> rows;
+  std::lock_guard lock(mutex_);
+  for (const std::string& role : roles) {
+    auto select = prepare(query.unacknowledged_only ? kRoleUnacknowledgedNotificationsSql
+                                                    : kRoleNotificationsSql);
+    if (!select) {
+      return select.error();
+    }
+    select->bind_text(1, role);
+    select->bind_int64(2, *after ? (*after)->created_at : std::numeric_limits<Timestamp>::max());
+    select->bind_int64(3, *after ? (*after)->rowid : std::numeric_limits<std::int64_t>::max());
+    select->bind_int64(4, static_cast<std::int64_t>(limit) + 1);
+    for (;;) {
+      auto row = select->step("list notifications of role '" + role + "'");
+      if (!row) {
+        return row.error();
+      }
+      if (!*row) {
+        break;
+      }
+      NotificationRecord notification = read_notification(*select);
+      const NotificationPosition position{notification.created_at,
+                                          select->int64(kNotificationRowidColumn)};
+      rows.emplace_back(position, std::move(notification));
+    }
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const auto& a, const auto& b) { return b.first < a.first; });
+
+  NotificationPage page;
+  for (auto& [position, notification] : rows) {
+    if (page.items.size() == limit) {
+      page.next_cursor = encode_notification_cursor(rows[limit - 1].first);
+      break;
+    }
+    page.items.push_back(std::move(notification));
+  }
+  return page;
+}
+
+Result<NotificationRecord> SqliteStore::acknowledge_notification(
+    const std::string& id, const std::vector<std::string>& roles, const std::string& user,
+    Timestamp at) {
+  const std::string what = "acknowledge notification '" + id + "'";
+  std::lock_guard lock(mutex_);
+  Transaction transaction(db_.get());
+  if (auto began = transaction.begin_immediate(); !began) {
+    return began.error();
+  }
+  NotificationRecord notification;
+  {
+    auto select = prepare("SELECT " CP_NOTIFICATION_COLUMNS " FROM notifications WHERE id = ?1");
+    if (!select) {
+      return select.error();
+    }
+    select->bind_text(1, id);
+    auto row = select->step(what);
+    if (!row) {
+      return row.error();
+    }
+    // Someone else's notification answers as an unknown one: its existence is not theirs to see.
+    if (!*row || std::find(roles.begin(), roles.end(), select->text(3)) == roles.end()) {
+      return make_error(Errc::not_found, "notification '" + id + "' not found");
+    }
+    notification = read_notification(*select);
+  }
+  if (!notification.acknowledged_at) {
+    auto update = prepare(
+        "UPDATE notifications SET acknowledged_at = ?2, acknowledged_by = ?3 "
+        "WHERE id = ?1 AND acknowledged_at IS NULL");
+    if (!update) {
+      return update.error();
+    }
+    update->bind_text(1, id);
+    update->bind_int64(2, at);
+    update->bind_text(3, user);
+    if (auto r = update->run(what); !r) {
+      return r.error();
+    }
+    notification.acknowledged_at = at;
+    notification.acknowledged_by = user;
+  }
+  if (auto committed = transaction.commit(); !committed) {
+    return committed.error();
+  }
+  return notification;
 }
 
 }  // namespace carepath::store
