@@ -702,36 +702,13 @@ class Handlers {
     static constexpr auto kMembers = std::to_array<Member>({{"event", Kind::string, true},
                                                             {"data", Kind::object, false},
                                                             {"comment", Kind::string, false}});
-    auto if_match = parse_if_match(request_);
-    if (!if_match) {
-      return render_problem(if_match.error());
-    }
-    auto key = parse_idempotency_key(request_);
-    if (!key) {
-      return render_problem(key.error());
-    }
-    auto body = parse_body_checked(kMembers);
-    if (!body) {
-      return render_problem(body.error());
-    }
-    runtime::FireRequest fire;
-    fire.event = *string_member(*body, "event");
-    fire.data = object_member(*body, "data");
-    fire.comment = string_member(*body, "comment");
-    fire.if_match = *if_match;
-    fire.idempotency_key = *key;
-    if (fire.idempotency_key) {
-      fire.request_hash = request_hash(fire);
-    }
-    auto result = runtime_.fire(actor_, id_, fire);
-    if (!result) {
-      return render_problem(result.error());
-    }
-    HttpReply reply = case_reply(200, result->record);
-    if (result->replayed && reply.status == 200) {
-      reply.headers.emplace_back("Idempotent-Replayed", "true");
-    }
-    return reply;
+    return fire_with(kMembers, [](const boost::json::object& body) {
+      runtime::FireRequest fire;
+      fire.event = *string_member(body, "event");
+      fire.data = object_member(body, "data");
+      fire.comment = string_member(body, "comment");
+      return fire;
+    });
   }
 
   HttpReply history() {
@@ -853,39 +830,20 @@ class Handlers {
     static constexpr auto kMembers = std::to_array<Member>({{"reason", Kind::string, false},
                                                             {"by", Kind::string, false},
                                                             {"comment", Kind::string, false}});
-    auto if_match = parse_if_match(request_);
-    if (!if_match) {
-      return render_problem(if_match.error());
-    }
-    auto key = parse_idempotency_key(request_);
-    if (!key) {
-      return render_problem(key.error());
-    }
-    auto body = parse_body_checked(kMembers);
-    if (!body) {
-      return render_problem(body.error());
-    }
-    runtime::FireRequest fire;
-    fire.event = action == "extend"  ? "clock_extended"
-                 : action == "pause" ? "clock_paused"
-                                     : "clock_resumed";
-    fire.data = {{"clock", clock}};
-    for (const char* name : {"reason", "by"}) {
-      if (const auto* value = body->if_contains(name)) {
-        fire.data[name] = *value;
+    return fire_with(kMembers, [&](const boost::json::object& body) {
+      runtime::FireRequest fire;
+      fire.event = action == "extend"  ? "clock_extended"
+                   : action == "pause" ? "clock_paused"
+                                       : "clock_resumed";
+      fire.data = {{"clock", clock}};
+      for (const char* name : {"reason", "by"}) {
+        if (const auto* value = body.if_contains(name)) {
+          fire.data[name] = *value;
+        }
       }
-    }
-    fire.comment = string_member(*body, "comment");
-    fire.if_match = *if_match;
-    fire.idempotency_key = *key;
-    if (fire.idempotency_key) {
-      fire.request_hash = request_hash(fire);
-    }
-    auto result = runtime_.fire(actor_, id_, fire);
-    if (!result) {
-      return render_problem(result.error());
-    }
-    return case_reply(200, result->record);
+      fire.comment = string_member(body, "comment");
+      return fire;
+    });
   }
 
   // JSON, or CSV for `Accept: text/csv` (or ?format=csv, for a link in a browser).
@@ -1055,6 +1013,39 @@ class Handlers {
   }
 
  private:
+  // The shared path of everything that fires an event: If-Match and Idempotency-Key, then the
+  // body (`build` turns it into the request), the runtime, and the case as the answer.
+  template <class Build>
+  HttpReply fire_with(std::span<const Member> members, const Build& build) {
+    auto if_match = parse_if_match(request_);
+    if (!if_match) {
+      return render_problem(if_match.error());
+    }
+    auto key = parse_idempotency_key(request_);
+    if (!key) {
+      return render_problem(key.error());
+    }
+    auto body = parse_body_checked(members);
+    if (!body) {
+      return render_problem(body.error());
+    }
+    runtime::FireRequest fire = build(*body);
+    fire.if_match = *if_match;
+    fire.idempotency_key = *key;
+    if (fire.idempotency_key) {
+      fire.request_hash = request_hash(fire);
+    }
+    auto result = runtime_.fire(actor_, id_, fire);
+    if (!result) {
+      return render_problem(result.error());
+    }
+    HttpReply reply = case_reply(200, result->record);
+    if (result->replayed && reply.status == 200) {
+      reply.headers.emplace_back("Idempotent-Replayed", "true");
+    }
+    return reply;
+  }
+
   // Content-Type first (415), then the body itself (400).
   Result<boost::json::object> parse_body_checked(std::span<const Member> members) {
     if (auto type = check_content_type(request_); !type) {

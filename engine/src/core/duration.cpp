@@ -6,6 +6,8 @@
 #include <limits>
 #include <utility>
 
+#include "core/saturating.hpp"
+
 namespace carepath {
 namespace {
 
@@ -17,21 +19,6 @@ constexpr std::int64_t kMsPerHour = 60 * kMsPerMinute;
 constexpr std::int64_t kMsPerDay = 24 * kMsPerHour;
 // Beyond this many years from the epoch there is no Timestamp (it spans about 292 million).
 constexpr std::int64_t kMaxYears = 400'000'000;
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  const std::int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-std::int64_t sat_add(std::int64_t a, std::int64_t b) {
-  std::int64_t r = 0;
-  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? kMax : kMin) : r;
-}
-
-std::int64_t sat_mul(std::int64_t a, std::int64_t b) {
-  std::int64_t r = 0;
-  return __builtin_mul_overflow(a, b, &r) ? ((a < 0) != (b < 0) ? kMin : kMax) : r;
-}
 
 // total += n * scale; false on overflow.
 bool accumulate(std::int64_t& total, std::int64_t n, std::int64_t scale) {
@@ -237,26 +224,28 @@ std::string format_duration(const Duration& d) {
 
 Timestamp add_duration(Timestamp t, const Duration& d, const TimeZone& zone) {
   if (d.months == 0 && d.days == 0) {
-    return sat_add(t, d.ms);
+    return saturating_add(t, d.ms);
   }
   const LocalTime local = zone.to_local(t);
   const std::int64_t month_index =
-      sat_add(std::int64_t{local.year} * 12 + local.month - 1, d.months);
+      saturating_add(std::int64_t{local.year} * 12 + local.month - 1, d.months);
   const std::int64_t year = floor_div(month_index, 12);
   if (year > kMaxYears || year < -kMaxYears) {
     return year > 0 ? kMax : kMin;
   }
   const int month = static_cast<int>(month_index - year * 12 + 1);
   const int day = std::min(local.day, days_in_month(static_cast<int>(year), month));
-  const std::int64_t target = sat_add(days_from_civil(static_cast<int>(year), month, day), d.days);
+  const std::int64_t target =
+      saturating_add(days_from_civil(static_cast<int>(year), month, day), d.days);
   LocalTime out{0, 0, 0, local.ms_of_day};
   civil_from_days(target, out.year, out.month, out.day);  // far out of range, the year saturates
-  return sat_add(zone.to_utc(out), d.ms);
+  return saturating_add(zone.to_utc(out), d.ms);
 }
 
 Timestamp add_duration_times(Timestamp t, const Duration& d, std::int64_t n, const TimeZone& zone) {
-  return add_duration(t, Duration{sat_mul(d.months, n), sat_mul(d.days, n), sat_mul(d.ms, n)},
-                      zone);
+  return add_duration(
+      t, Duration{saturating_mul(d.months, n), saturating_mul(d.days, n), saturating_mul(d.ms, n)},
+      zone);
 }
 
 std::string describe_span_ms(std::int64_t ms) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/saturating.hpp"
+
 namespace carepath {
 namespace {
 
@@ -204,12 +206,7 @@ Timestamp occurrence_due(const Timer& timer, Timestamp anchor, std::int64_t n,
   // series anchored on the 31st stays on month ends instead of drifting to the 28th.
   const std::int64_t k = std::max<std::int64_t>(n, 1) - 1;
   auto part = [k](std::int64_t first, std::int64_t step) {
-    std::int64_t scaled = 0;
-    std::int64_t sum = 0;
-    if (__builtin_mul_overflow(step, k, &scaled) || __builtin_add_overflow(first, scaled, &sum)) {
-      return std::numeric_limits<std::int64_t>::max() / 2;  // far beyond any real deadline
-    }
-    return sum;
+    return saturating_add(first, saturating_mul(step, k));  // add_duration saturates too
   };
   return add_duration(
       anchor,

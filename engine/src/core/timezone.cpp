@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/saturating.hpp"
+
 namespace carepath {
 namespace {
 
@@ -15,21 +17,6 @@ constexpr std::int64_t kMin = std::numeric_limits<std::int64_t>::min();
 // The offsets TZif allows (RFC 9636 3.2, "utoff"). resolve() relies on every offset being in here.
 constexpr std::int32_t kMinOffset = -89'999;
 constexpr std::int32_t kMaxOffset = 93'599;
-
-std::int64_t floor_div(std::int64_t a, std::int64_t b) {
-  const std::int64_t q = a / b;
-  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-std::int64_t sat_add(std::int64_t a, std::int64_t b) {
-  std::int64_t r = 0;
-  return __builtin_add_overflow(a, b, &r) ? (b > 0 ? kMax : kMin) : r;
-}
-
-std::int64_t sat_mul(std::int64_t a, std::int64_t b) {
-  std::int64_t r = 0;
-  return __builtin_mul_overflow(a, b, &r) ? ((a < 0) != (b < 0) ? kMin : kMax) : r;
-}
 
 bool is_leap(std::int64_t y) {
   return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -395,7 +382,7 @@ std::optional<std::string> read_block(Bytes& in, const TzifHeader& h, int time_s
 
   const auto posix = [&leaps](std::int64_t t) {
     const auto it = std::upper_bound(leaps.begin(), leaps.end(), std::pair{t, kMax});
-    return it == leaps.begin() ? t : sat_add(t, -std::prev(it)->second);
+    return it == leaps.begin() ? t : saturating_add(t, -std::prev(it)->second);
   };
   zone.initial = type_offsets[0];
   std::int32_t last = zone.initial;
@@ -536,7 +523,7 @@ std::int32_t TimeZone::offset_seconds(Timestamp utc) const {
 }
 
 LocalTime TimeZone::to_local(Timestamp utc) const {
-  const std::int64_t local = sat_add(utc, std::int64_t{offset_seconds(utc)} * 1000);
+  const std::int64_t local = saturating_add(utc, std::int64_t{offset_seconds(utc)} * 1000);
   LocalTime out{0, 0, 0, (local % kMsPerDay + kMsPerDay) % kMsPerDay};
   civil_from_days(floor_div(local, kMsPerDay), out.year, out.month, out.day);
   return out;
@@ -553,7 +540,7 @@ Timestamp TimeZone::to_utc(const LocalTime& local) const {
 }
 
 std::int64_t TimeZone::local_day(Timestamp utc) const {
-  return floor_div(sat_add(utc, std::int64_t{offset_seconds(utc)} * 1000), kMsPerDay);
+  return floor_div(saturating_add(utc, std::int64_t{offset_seconds(utc)} * 1000), kMsPerDay);
 }
 
 Timestamp TimeZone::start_of_day(std::int64_t day) const {
@@ -576,15 +563,16 @@ Timestamp TimeZone::resolve(std::int64_t local_ms, bool gap_to_end) const {
   std::int32_t gap_offset = 0;    // the offset before it
   for (;;) {
     const std::optional<Transition> next = data_->next_after(from);
-    const Timestamp t = sat_add(local_ms, -std::int64_t{offset} * 1000);
-    const std::int64_t end_ms = next ? sat_mul(next->at, 1000) : kMax;
+    const Timestamp t = saturating_add(local_ms, -std::int64_t{offset} * 1000);
+    const std::int64_t end_ms = next ? saturating_mul(next->at, 1000) : kMax;
     if (t >= begin_ms && (!next || t < end_ms)) {
       return t;
     }
     if (!next || next->at > local_s - kMinOffset) {
       break;
     }
-    if (!gap && t >= end_ms && sat_add(local_ms, -std::int64_t{next->offset} * 1000) < end_ms) {
+    if (!gap && t >= end_ms &&
+        saturating_add(local_ms, -std::int64_t{next->offset} * 1000) < end_ms) {
       gap = next;
       gap_offset = offset;
     }
@@ -593,10 +581,11 @@ Timestamp TimeZone::resolve(std::int64_t local_ms, bool gap_to_end) const {
     begin_ms = end_ms;
   }
   if (gap) {
-    return gap_to_end ? sat_mul(gap->at, 1000)
-                      : sat_add(local_ms, -std::int64_t{gap_offset} * 1000);
+    return gap_to_end ? saturating_mul(gap->at, 1000)
+                      : saturating_add(local_ms, -std::int64_t{gap_offset} * 1000);
   }
-  return sat_add(local_ms, -std::int64_t{offset} * 1000);  // unreachable with consistent data
+  return saturating_add(local_ms,
+                        -std::int64_t{offset} * 1000);  // unreachable with consistent data
 }
 
 }  // namespace carepath

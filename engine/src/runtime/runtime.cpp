@@ -412,7 +412,8 @@ Result<HistoryPage> Runtime::history(const Actor& actor, const std::string& id, 
   return store_.history(id, limit, cursor);
 }
 
-Result<std::vector<EventOption>> Runtime::transitions(const Actor& actor, const std::string& id) {
+Result<Runtime::CaseAndWorkflow> Runtime::case_with_workflow(const Actor& actor,
+                                                             const std::string& id) {
   auto record = get_case(actor, id);
   if (!record) {
     return record.error();
@@ -421,7 +422,15 @@ Result<std::vector<EventOption>> Runtime::transitions(const Actor& actor, const 
   if (!workflow) {
     return workflow.error();
   }
-  return event_options(**workflow, record->state, record->data, actor,
+  return CaseAndWorkflow{std::move(*record), std::move(*workflow)};
+}
+
+Result<std::vector<EventOption>> Runtime::transitions(const Actor& actor, const std::string& id) {
+  auto found = case_with_workflow(actor, id);
+  if (!found) {
+    return found.error();
+  }
+  return event_options(*found->workflow, found->record.state, found->record.data, actor,
                        zone_.local_day(clock_.now()));
 }
 

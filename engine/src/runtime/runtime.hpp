@@ -145,6 +145,13 @@ class Runtime {
   void set_on_timers(std::function<void()> wake) { on_timers_ = std::move(wake); }
 
  private:
+  struct CaseAndWorkflow {
+    CaseRecord record{};
+    std::shared_ptr<const Workflow> workflow{};
+  };
+  // get_case, and the workflow version the case runs on.
+  Result<CaseAndWorkflow> case_with_workflow(const Actor& actor, const std::string& id);
+
   // A change ready to commit: the new projection, its history entry and what it schedules.
   struct Prepared {
     CaseRecord after{};

@@ -1,17 +1,9 @@
 #include "runtime/scheduler.hpp"
 
-#include <algorithm>
-#include <chrono>
-
 #include "core/log.hpp"
 #include "security/random.hpp"
 
 namespace carepath::runtime {
-namespace {
-
-constexpr std::int64_t kLeasedRetryMs = 250;
-
-}  // namespace
 
 TimerScheduler::TimerScheduler(Runtime& runtime, Store& store, const Clock& clock,
                                SchedulerOptions options)
@@ -19,41 +11,30 @@ TimerScheduler::TimerScheduler(Runtime& runtime, Store& store, const Clock& cloc
       store_(store),
       clock_(clock),
       options_(options),
-      owner_("engine-" + security::random_hex(8)) {
+      owner_("engine-" + security::random_hex(8)),
+      loop_(clock, options.poll_ms,
+            DueLoop::Hooks{[this] { return run_due(); },
+                           [this]() -> std::optional<Timestamp> {
+                             auto next = store_.next_timer_at();
+                             return next ? *next : std::nullopt;
+                           }}) {
 }
 
 TimerScheduler::~TimerScheduler() {
   stop();
 }
 
+// One thread: timers fire in the order they fall due.
 void TimerScheduler::start() {
-  std::lock_guard lock(mutex_);
-  if (thread_.joinable()) {
-    return;
-  }
-  stopping_ = false;
-  thread_ = std::thread([this] { loop(); });
+  loop_.start(1);
 }
 
 void TimerScheduler::stop() {
-  std::thread thread;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    thread.swap(thread_);
-  }
-  wake_.notify_all();
-  if (thread.joinable()) {
-    thread.join();
-  }
+  loop_.stop();
 }
 
 void TimerScheduler::wake() {
-  {
-    std::lock_guard lock(mutex_);
-    ++wakes_;
-  }
-  wake_.notify_all();
+  loop_.wake();
 }
 
 std::size_t TimerScheduler::run_due() {
@@ -75,32 +56,6 @@ std::size_t TimerScheduler::run_due() {
       }
       ++fired;
     }
-  }
-}
-
-void TimerScheduler::loop() {
-  for (;;) {
-    std::uint64_t seen = 0;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) {
-        return;
-      }
-      seen = wakes_;
-    }
-    const std::size_t fired = run_due();
-    // Sleep until the next timer falls due, a wake-up, or the poll interval. A timer that is
-    // due but was not fired is leased to another engine: look again a little later, not at once.
-    std::int64_t wait_ms = options_.poll_ms;
-    if (auto next = store_.next_timer_at(); next && *next) {
-      wait_ms = std::clamp<std::int64_t>(**next - clock_.now(), 0, options_.poll_ms);
-      if (wait_ms == 0 && fired == 0) {
-        wait_ms = std::min<std::int64_t>(options_.poll_ms, kLeasedRetryMs);
-      }
-    }
-    std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                   [&] { return stopping_ || wakes_ != seen; });
   }
 }
 

@@ -3,14 +3,12 @@
 // rows, so a hundred thousand pending timers cost nothing while they wait.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "core/store.hpp"
 #include "core/time.hpp"
+#include "runtime/due_loop.hpp"
 #include "runtime/runtime.hpp"
 
 namespace carepath::runtime {
@@ -49,18 +47,12 @@ class TimerScheduler {
   const std::string& owner() const { return owner_; }
 
  private:
-  void loop();
-
   Runtime& runtime_;
   Store& store_;
   const Clock& clock_;
   SchedulerOptions options_;
   std::string owner_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;    // GUARDED_BY(mutex_)
-  std::uint64_t wakes_ = 0;  // GUARDED_BY(mutex_)
-  std::thread thread_;
+  DueLoop loop_;  // last: its thread uses the members above
 };
 
 }  // namespace carepath::runtime

@@ -290,28 +290,25 @@ Result<void> Runtime::fire_timer(const TimerRecord& timer, const std::string& ow
 }
 
 Result<std::vector<ClockStatus>> Runtime::clocks(const Actor& actor, const std::string& id) {
-  auto record = get_case(actor, id);
-  if (!record) {
-    return record.error();
+  auto found = case_with_workflow(actor, id);
+  if (!found) {
+    return found.error();
   }
-  auto workflow = workflow_of(*record);
-  if (!workflow) {
-    return workflow.error();
-  }
+  const Workflow& workflow = *found->workflow;
   auto stored = store_.clocks(id);
   if (!stored) {
     return stored.error();
   }
   const Timestamp now = clock_.now();
   std::vector<ClockStatus> out;
-  for (const ClockDef& def : (*workflow)->clocks) {
+  for (const ClockDef& def : workflow.clocks) {
     const auto it = std::find_if(stored->begin(), stored->end(),
                                  [&](const ClockRecord& c) { return c.name == def.name; });
     out.push_back(clock_status(def.name, &def, it == stored->end() ? nullptr : &*it, now));
   }
   // Clocks an earlier version declared and this one does not: still part of the record.
   for (const ClockRecord& c : *stored) {
-    if ((*workflow)->find_clock(c.name) == nullptr) {
+    if (workflow.find_clock(c.name) == nullptr) {
       out.push_back(clock_status(c.name, nullptr, &c, now));
     }
   }
@@ -370,13 +367,9 @@ Result<NotificationRecord> Runtime::acknowledge(const Actor& actor, const std::s
 }
 
 Result<std::vector<ScheduleRow>> Runtime::schedule(const Actor& actor, const std::string& id) {
-  auto record = get_case(actor, id);
-  if (!record) {
-    return record.error();
-  }
-  auto workflow = workflow_of(*record);
-  if (!workflow) {
-    return workflow.error();
+  auto found = case_with_workflow(actor, id);
+  if (!found) {
+    return found.error();
   }
   auto clocks = store_.clocks(id);
   if (!clocks) {
@@ -396,7 +389,7 @@ Result<std::vector<ScheduleRow>> Runtime::schedule(const Actor& actor, const std
     std::move(page->items.begin(), page->items.end(), std::back_inserter(history));
     cursor = page->next_cursor;
   } while (cursor);
-  return build_schedule(**workflow, *clocks, *timers, history, clock_.now());
+  return build_schedule(*found->workflow, *clocks, *timers, history, clock_.now());
 }
 
 }  // namespace carepath::runtime

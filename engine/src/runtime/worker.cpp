@@ -1,14 +1,20 @@
 #include "runtime/worker.hpp"
 
-#include <algorithm>
-#include <chrono>
-
 #include "core/log.hpp"
 
 namespace carepath::runtime {
 
 StepWorker::StepWorker(Runtime& runtime, Store& store, const Clock& clock, WorkerOptions options)
-    : runtime_(runtime), store_(store), clock_(clock), options_(options) {
+    : runtime_(runtime),
+      store_(store),
+      clock_(clock),
+      options_(options),
+      loop_(clock, options.poll_ms,
+            DueLoop::Hooks{[this] { return run_due(); },
+                           [this]() -> std::optional<Timestamp> {
+                             auto next = store_.next_job_at();
+                             return next ? *next : std::nullopt;
+                           }}) {
 }
 
 StepWorker::~StepWorker() {
@@ -16,35 +22,15 @@ StepWorker::~StepWorker() {
 }
 
 void StepWorker::start() {
-  std::lock_guard lock(mutex_);
-  if (!threads_.empty()) {
-    return;
-  }
-  stopping_ = false;
-  for (int i = 0; i < std::max(1, options_.threads); ++i) {
-    threads_.emplace_back([this] { loop(); });
-  }
+  loop_.start(options_.threads);
 }
 
 void StepWorker::stop() {
-  std::vector<std::thread> threads;
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-    threads.swap(threads_);
-  }
-  wake_.notify_all();
-  for (auto& t : threads) {
-    t.join();
-  }
+  loop_.stop();
 }
 
 void StepWorker::wake() {
-  {
-    std::lock_guard lock(mutex_);
-    ++wakes_;
-  }
-  wake_.notify_all();
+  loop_.wake();
 }
 
 std::size_t StepWorker::run_due() {
@@ -66,28 +52,6 @@ std::size_t StepWorker::run_due() {
       }
       ++ran;
     }
-  }
-}
-
-void StepWorker::loop() {
-  for (;;) {
-    std::uint64_t seen = 0;
-    {
-      std::lock_guard lock(mutex_);
-      if (stopping_) {
-        return;
-      }
-      seen = wakes_;
-    }
-    run_due();
-    // Sleep until the next job falls due, a wake-up, or the poll interval.
-    std::int64_t wait_ms = options_.poll_ms;
-    if (auto next = store_.next_job_at(); next && *next) {
-      wait_ms = std::clamp<std::int64_t>(**next - clock_.now(), 0, options_.poll_ms);
-    }
-    std::unique_lock lock(mutex_);
-    wake_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                   [&] { return stopping_ || wakes_ != seen; });
   }
 }
 

@@ -2,14 +2,11 @@
 // own threads (never on the HTTP I/O threads), at least once, with retries and backoff.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 #include "core/store.hpp"
 #include "core/time.hpp"
+#include "runtime/due_loop.hpp"
 #include "runtime/runtime.hpp"
 
 namespace carepath::runtime {
@@ -47,17 +44,11 @@ class StepWorker {
   std::size_t run_due();
 
  private:
-  void loop();
-
   Runtime& runtime_;
   Store& store_;
   const Clock& clock_;
   WorkerOptions options_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;    // GUARDED_BY(mutex_)
-  std::uint64_t wakes_ = 0;  // GUARDED_BY(mutex_)
-  std::vector<std::thread> threads_;
+  DueLoop loop_;  // last: its threads use the members above
 };
 
 }  // namespace carepath::runtime
