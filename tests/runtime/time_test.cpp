@@ -8,6 +8,7 @@
 #include "runtime/runtime.hpp"
 #include "runtime/scheduler.hpp"
 #include "store/sqlite_store.hpp"
+#include "tests/support/fake_steps.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "workflow/loader.hpp"
 
@@ -586,6 +587,58 @@ TEST_F(TimeTest, NotificationsOfAWorkflowTheCallerHoldsNoRoleInAreNotListed) {
   auto inbox = runtime().notifications(supervisor_, NotificationQuery{});
   ASSERT_TRUE(inbox) << inbox.error().message;
   EXPECT_TRUE(inbox->items.empty());
+}
+
+TEST(TaskDates, ADateATaskBringsSetsTheTimerThatWaitsForIt) {
+  test::FakeCatalog catalog;
+  catalog.add("test.ask_court", {}, [](const StepInput&) {
+    return StepOutcome{StepStatus::pending, {{"ask", "the date of the next hearing"}}, {}};
+  });
+  auto loaded = workflow::load_workflow_text(R"(carepath: 1
+workflow: hearings
+version: 1
+roles: [legal_officer]
+fields:
+  hearing_date: { type: date }
+states:
+  waiting:
+    initial: true
+    on_enter:
+      - { step: test.ask_court, on_complete: date_known }
+    after:
+      - { at: hearing_date, event: hearing_due }
+    on:
+      date_known: { to: waiting }
+      hearing_due: { to: heard }
+  heard:
+    final: true
+)",
+                                             "hearings.yaml", &catalog);
+  ASSERT_TRUE(loaded.ok()) << workflow::to_string(loaded.diagnostics.at(0));
+  WorkflowRegistry registry;
+  registry.add(loaded.workflow);
+  test::TempDir dir;
+  ManualClock clock(1'795'321'800'000);  // 2026-11-22T04:30:00Z
+  EngineParts engine((dir / "cases.db").string(), clock, registry);
+  const Actor officer{"lata", {"legal_officer"}};
+  auto opened = engine.runtime->open_case(officer, "hearings", {});
+  ASSERT_TRUE(opened) << opened.error().message;
+  auto tasks = engine.runtime->tasks(officer, opened->id);
+  ASSERT_TRUE(tasks);
+  ASSERT_EQ(tasks->size(), 1U);
+  auto done = engine.runtime->complete_task(Actor{"court", {}}, tasks->front().token,
+                                            obj(R"({"hearing_date": "2026-12-01"})"), std::nullopt);
+  ASSERT_TRUE(done) << done.error().message;
+  auto timers = engine.store->timers(opened->id);
+  ASSERT_TRUE(timers);
+  ASSERT_EQ(timers->size(), 1U);
+  EXPECT_EQ(timers->front().event, "hearing_due");
+  EXPECT_EQ(format_timestamp(timers->front().due_at), "2026-11-30T18:30:00.000Z");
+  clock.set(timers->front().due_at);
+  EXPECT_EQ(engine.scheduler->run_due(), 1U);
+  auto heard = engine.runtime->get_case(officer, opened->id);
+  ASSERT_TRUE(heard);
+  EXPECT_EQ(heard->state, "heard");
 }
 
 }  // namespace

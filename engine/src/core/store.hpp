@@ -329,10 +329,12 @@ class Store {
 
   virtual Result<std::optional<TaskRecord>> find_task(const std::string& token) = 0;
   virtual Result<std::vector<TaskRecord>> tasks(const std::string& case_id) = 0;
-  // Closes an open task ("completed" or "failed") with its case change and incident, atomically.
+  // Closes an open task ("completed" or "failed") with its case change, the change's effects and
+  // an incident, atomically.
   // Errc::conflict when the task is no longer open; Errc::precondition_failed as finish_job.
   virtual Result<void> close_task(const std::string& task_id, const std::string& status,
                                   Timestamp now, const std::optional<CaseChange>& change,
+                                  const CaseEffects& effects,
                                   const std::optional<IncidentRecord>& incident) = 0;
 
   // --- timers and statutory clocks ---

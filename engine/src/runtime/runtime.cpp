@@ -773,9 +773,17 @@ Result<CaseRecord> Runtime::close_task(const Actor& actor, const TaskRecord& tas
     after.version = record->version + 1;
     after.updated_at = now;
     entry.version = after.version;
+    // Data the task brings may be a date an `at:` timer waits for.
+    CaseEffects effects;
+    if (auto timed =
+            add_time_effects(**workflow, after, std::nullopt, false, entry.changed, now, effects);
+        !timed) {
+      return timed.error();
+    }
     auto closed = store_.close_task(task.id, status, now, CaseChange{after, record->version, entry},
-                                    incident);
+                                    effects, incident);
     if (closed) {
+      scheduled(effects);
       log(LogLevel::info, "task closed",
           {{"case", after.id}, {"task", task.id}, {"status", status}, {"actor", actor.user}});
       return after;

@@ -174,7 +174,15 @@ Result<void> Runtime::fire_timer(const TimerRecord& timer, const std::string& ow
 
     auto record = store_.get_case(timer.case_id);
     if (!record) {
-      return record.error();
+      if (record.error().code != Errc::not_found) {
+        return record.error();
+      }
+      // The case is gone (erased): the timer has nothing left to do. Finished, so that it is
+      // not claimed again.
+      skip("the case no longer exists");
+      auto finished = store_.finish_timer(finish);
+      return finished || finished.error().code == Errc::conflict ? Result<void>{}
+                                                                 : finished.error();
     }
     auto workflow = workflow_of(*record);
     if (!workflow) {

@@ -1369,6 +1369,7 @@ Result<std::vector<TaskRecord>> SqliteStore::tasks(const std::string& case_id) {
 
 Result<void> SqliteStore::close_task(const std::string& task_id, const std::string& status,
                                      Timestamp now, const std::optional<CaseChange>& change,
+                                     const CaseEffects& effects,
                                      const std::optional<IncidentRecord>& incident) {
   std::lock_guard lock(mutex_);
   Transaction transaction(db_.get());
@@ -1397,6 +1398,9 @@ Result<void> SqliteStore::close_task(const std::string& task_id, const std::stri
   if (change) {
     if (auto applied = apply_change_locked(*change); !applied) {
       return applied.error();
+    }
+    if (auto inserted = insert_effects_locked(change->after.id, now, effects); !inserted) {
+      return inserted.error();
     }
   }
   if (incident) {

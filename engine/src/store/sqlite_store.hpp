@@ -77,7 +77,7 @@ class SqliteStore final : public Store {
   Result<std::optional<TaskRecord>> find_task(const std::string& token) override;
   Result<std::vector<TaskRecord>> tasks(const std::string& case_id) override;
   Result<void> close_task(const std::string& task_id, const std::string& status, Timestamp now,
-                          const std::optional<CaseChange>& change,
+                          const std::optional<CaseChange>& change, const CaseEffects& effects,
                           const std::optional<IncidentRecord>& incident) override;
 
   // Timers and statutory clocks; defined in sqlite_time.cpp.
