@@ -332,6 +332,93 @@ TEST_F(ApiTest, UnknownWorkflowsAndVersionsAre404AndBadVersions400) {
   expect_alive();
 }
 
+// Diagrams: the format itself is tested in tests/workflow/graph_test.cpp.
+TEST_F(ApiTest, DrawsAWorkflowAsMermaidOrDot) {
+  const auto mermaid = call("GET", "/v1/workflows/shelter/graph", caseworker_);
+  EXPECT_EQ(mermaid.status, 200) << mermaid.body;
+  EXPECT_EQ(mermaid.header("content-type"), "text/vnd.mermaid; charset=utf-8");
+  EXPECT_NE(mermaid.body.find("stateDiagram-v2\n"), std::string::npos) << mermaid.body;
+  EXPECT_NE(mermaid.body.find("  intake --> assessment : produce [caseworker] when age #lt; 18\n"),
+            std::string::npos)
+      << mermaid.body;
+  EXPECT_EQ(mermaid.body.find("classDef"), std::string::npos) << mermaid.body;
+  EXPECT_EQ(call("GET", "/v1/workflows/shelter/graph?format=mermaid&version=1", caseworker_).body,
+            mermaid.body);
+
+  const auto dot = call("GET", "/v1/workflows/shelter/graph?format=dot", caseworker_);
+  EXPECT_EQ(dot.status, 200) << dot.body;
+  EXPECT_EQ(dot.header("content-type"), "text/vnd.graphviz; charset=utf-8");
+  EXPECT_EQ(dot.body.rfind("digraph \"shelter\" {\n", 0), 0U) << dot.body;
+  EXPECT_NE(dot.body.find("  \"closed\" [label=\"closed\", peripheries=2];\n"), std::string::npos)
+      << dot.body;
+}
+
+TEST_F(ApiTest, GraphRefusesUnknownFormatsWorkflowsAndCases) {
+  auto body = expect_problem(call("GET", "/v1/workflows/shelter/graph?format=png", caseworker_),
+                             400, "invalid-params");
+  EXPECT_EQ(body["invalid_params"].at(0).at("name"), "format");
+  body = expect_problem(call("GET", "/v1/workflows/shelter/graph?colour=red", caseworker_), 400,
+                        "invalid-params");
+  EXPECT_EQ(body["invalid_params"].at(0).at("name"), "colour");
+  expect_problem(call("GET", "/v1/workflows/nowhere/graph", caseworker_), 404, "not-found");
+  expect_problem(call("GET", "/v1/workflows/shelter/graph?version=7", caseworker_), 404,
+                 "not-found");
+  expect_problem(call("GET", "/v1/cases/0123456789abcdef/graph", caseworker_), 404, "not-found");
+  const std::string id = open_case();
+  body = expect_problem(call("GET", "/v1/cases/" + id + "/graph?format=svg", caseworker_), 400,
+                        "invalid-params");
+  EXPECT_EQ(body["invalid_params"].at(0).at("name"), "format");
+  const auto post = call("POST", "/v1/workflows/shelter/graph", caseworker_, "{}");
+  expect_problem(post, 405, "method-not-allowed");
+  EXPECT_EQ(post.header("allow"), "GET");
+  expect_problem(call("GET", "/v1/workflows/shelter/graph", ""), 401, "unauthenticated");
+  expect_alive();
+}
+
+TEST_F(ApiTest, CaseGraphHighlightsWhereTheCaseIsAndItsPath) {
+  const std::string id = open_case();
+  const auto opened = call("GET", "/v1/cases/" + id + "/graph", caseworker_);
+  EXPECT_EQ(opened.status, 200) << opened.body;
+  EXPECT_NE(opened.body.find("  class intake current\n"), std::string::npos) << opened.body;
+
+  ASSERT_EQ(fire(id, R"({"event": "produce", "data": {"order_no": "ORD-INVENTED-77", "age": 14}})",
+                 caseworker_)
+                .status,
+            200);
+  ASSERT_EQ(fire(id, R"({"event": "note"})", counsellor_).status, 200);
+  const auto mermaid = call("GET", "/v1/cases/" + id + "/graph", caseworker_);
+  EXPECT_EQ(mermaid.status, 200) << mermaid.body;
+  EXPECT_EQ(mermaid.header("content-type"), "text/vnd.mermaid; charset=utf-8");
+  EXPECT_NE(mermaid.body.find("  intake --> assessment : (1) produce [caseworker]"),
+            std::string::npos)
+      << mermaid.body;
+  EXPECT_NE(mermaid.body.find("  assessment --> assessment : (2) note [counsellor, caseworker]\n"),
+            std::string::npos)
+      << mermaid.body;
+  EXPECT_NE(mermaid.body.find("  assessment --> closed : close [supervisor]\n"), std::string::npos)
+      << mermaid.body;
+  EXPECT_NE(mermaid.body.find("  class intake visited\n  class assessment current\n"),
+            std::string::npos)
+      << mermaid.body;
+
+  const auto dot = call("GET", "/v1/cases/" + id + "/graph?format=dot", supervisor_);
+  EXPECT_EQ(dot.status, 200) << dot.body;
+  EXPECT_EQ(dot.header("content-type"), "text/vnd.graphviz; charset=utf-8");
+  EXPECT_NE(dot.body.find("  \"assessment\" [label=\"assessment\", style=\"rounded,filled,bold\""),
+            std::string::npos)
+      << dot.body;
+  EXPECT_NE(dot.body.find("[label=\"(1) produce [caseworker] when age < 18\", color="),
+            std::string::npos)
+      << dot.body;
+
+  // Whoever may not see the case may not see its graph either, and learns the same.
+  const auto hidden = call("GET", "/v1/cases/" + id, stranger_);
+  const auto hidden_graph = call("GET", "/v1/cases/" + id + "/graph", stranger_);
+  EXPECT_NE(hidden.status, 200);
+  EXPECT_EQ(hidden_graph.status, hidden.status) << hidden_graph.body;
+  EXPECT_EQ(hidden_graph.header("content-type"), "application/problem+json");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cases
 

@@ -237,12 +237,56 @@ TEST(JsonSchema, RefusesUnknownKeywordsWithTheirPointer) {
   EXPECT_TRUE(
       contains(refusal(R"({"properties": {"email": {"type": "string", "format": "email"}}})"),
                "'format' at /properties/email/format"));
-  EXPECT_TRUE(contains(refusal(R"({"items": {"anyOf": [{}, {"$ref": "#"}]}})"),
-                       "'$ref' at /items/anyOf/1/$ref"));
-  EXPECT_TRUE(contains(refusal(R"({"properties": {"a/b": {"minProperties": 1}}})"),
-                       "at /properties/a~1b/minProperties"));
+  EXPECT_TRUE(contains(refusal(R"({"items": {"anyOf": [{}, {"dependencies": {}}]}})"),
+                       "'dependencies' at /items/anyOf/1/dependencies"));
+  EXPECT_TRUE(contains(refusal(R"({"properties": {"a/b": {"patternProperties": {}}}})"),
+                       "at /properties/a~1b/patternProperties"));
   EXPECT_TRUE(contains(refusal(R"({"additionalItems": false})"), "'additionalItems'"));
   EXPECT_TRUE(contains(refusal(R"({"if": {}, "then": {}})"), "'if'"));
+}
+
+TEST(JsonSchema, FollowsLocalReferencesToDefinitions) {
+  const char* schema = R"({
+    "definitions": {"name": {"type": "string", "pattern": "^[a-z]+$"},
+                    "a/b": {"type": "integer"}},
+    "type": "object",
+    "properties": {"who": {"$ref": "#/definitions/name", "description": "an annotation"},
+                   "n": {"$ref": "#/definitions/a~1b"},
+                   "child": {"$ref": "#"}}})";
+  EXPECT_EQ(problems(schema, R"({"who": "asha", "n": 1, "child": {"who": "b"}})"), Lines{});
+  EXPECT_EQ(problems(schema, R"({"who": "Asha", "child": {"n": "x", "child": 2}})"),
+            (Lines{"/who: must match pattern '^[a-z]+$'", "/child/n: expected an integer",
+                   "/child/child: expected an object"}));
+}
+
+TEST(JsonSchema, RefusesReferencesItCannotFollowOrThatLoop) {
+  EXPECT_TRUE(contains(refusal(R"({"$ref": "other.json#/definitions/a"})"), "'$ref' at /$ref"));
+  EXPECT_TRUE(contains(refusal(R"({"$ref": "#/definitions/missing"})"), "'$ref' at /$ref"));
+  EXPECT_TRUE(contains(refusal(R"({"$ref": "#/properties/a", "properties": {"a": {}}})"),
+                       "'$ref' at /$ref"));
+  EXPECT_TRUE(contains(refusal(R"({"$ref": 1})"), "'$ref' at /$ref"));
+  EXPECT_TRUE(contains(refusal(R"({"definitions": {"a": {"$ref": "#/definitions/b"},
+                                                   "b": {"$ref": "#/definitions/a"}}})"),
+                       "'$ref' at /definitions/a/$ref"));
+  EXPECT_TRUE(contains(refusal(R"({"$ref": "#"})"), "'$ref' at /$ref"));
+  // Draft-07 ignores the siblings of $ref; a constraint there would not be enforced.
+  EXPECT_TRUE(contains(refusal(R"({"definitions": {"a": {}},
+                                   "properties": {"x": {"$ref": "#/definitions/a",
+                                                        "type": "string"}}})"),
+                       "'type' at /properties/x/type is next to '$ref'"));
+  EXPECT_TRUE(contains(refusal(R"({"definitions": {"a": {"format": "email"}}})"),
+                       "'format' at /definitions/a/format"));
+}
+
+TEST(JsonSchema, ChecksPropertyNamesAndPropertyCounts) {
+  const char* schema = R"({"propertyNames": {"pattern": "^[a-z]+$"}, "minProperties": 1,
+                           "maxProperties": 2})";
+  EXPECT_EQ(problems(schema, R"({"ab": 1})"), Lines{});
+  EXPECT_EQ(problems(schema, R"({})"), Lines{": must have at least 1 keys"});
+  EXPECT_EQ(problems(schema, R"({"a": 1, "B": 2, "c": 3})"),
+            (Lines{": must have at most 2 keys", "/B: key name must match pattern '^[a-z]+$'"}));
+  EXPECT_TRUE(contains(refusal(R"({"minProperties": -1})"), "'minProperties'"));
+  EXPECT_TRUE(contains(refusal(R"({"propertyNames": 3})"), "/propertyNames"));
 }
 
 TEST(JsonSchema, RefusesMalformedKeywordValues) {

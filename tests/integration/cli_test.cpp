@@ -1,6 +1,8 @@
 // The `carepath` binary as an admin uses it: validate, token, serve, and a clean SIGTERM.
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <string>
 #include <vector>
@@ -90,6 +92,74 @@ TEST(Cli, ServeRefusesABrokenWorkflowBeforeTouchingAnyCase) {
                      dir);
   EXPECT_EQ(o.exit_code, 1);
   EXPECT_NE(o.err.find("bad.yaml:3:"), std::string::npos) << o.err;
+}
+
+// `carepath graph`: the shipped workflow drawn as Mermaid and DOT (the formats are checked in
+// detail by tests/workflow/graph_test.cpp; here, the command around them).
+TEST(Cli, GraphPrintsMermaidByDefaultAndDotOnRequest) {
+  test::TempDir dir;
+  const std::string file = test::source_path("workflows/aftercare.yaml").string();
+  const auto mermaid = run({"graph", file, "--plugins", kPlugins}, dir);
+  EXPECT_EQ(mermaid.exit_code, 0) << mermaid.err;
+  EXPECT_NE(mermaid.out.find("stateDiagram-v2\n  [*] --> intake\n"), std::string::npos)
+      << mermaid.out;
+  EXPECT_NE(mermaid.out.find("  closed --> [*]\n"), std::string::npos) << mermaid.out;
+
+  const auto dot = run({"graph", file, "--format", "dot", "--plugins", kPlugins}, dir);
+  EXPECT_EQ(dot.exit_code, 0) << dot.err;
+  EXPECT_EQ(dot.out.rfind("digraph \"aftercare\" {\n", 0), 0U) << dot.out;
+
+  const auto out = dir / "aftercare.dot";
+  const auto written =
+      run({"graph", file, "--format=dot", "--output", out.string(), "--plugins", kPlugins}, dir);
+  EXPECT_EQ(written.exit_code, 0) << written.err;
+  EXPECT_EQ(written.out, "");
+  std::ifstream in(out);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), dot.out);
+}
+
+// svg goes through Graphviz when it is installed, and says what to install when it is not (PATH
+// without it stands in for a machine without Graphviz).
+TEST(Cli, GraphSvgNeedsGraphviz) {
+  test::TempDir dir;
+  const std::string file = test::source_path("workflows/aftercare.yaml").string();
+  const auto missing = test::run_carepath({"graph", file, "--format", "svg", "--plugins", kPlugins},
+                                          dir, {{"PATH", (dir / "empty").string()}});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.out, "");
+  EXPECT_NE(missing.err.find("--format svg needs Graphviz's `dot` (Debian: apt-get install "
+                             "graphviz); use --format dot or mermaid"),
+            std::string::npos)
+      << missing.err;
+
+  if (std::system("command -v dot >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "Graphviz's dot is not installed (Debian: apt-get install graphviz)";
+  }
+  const auto svg = run({"graph", file, "--format", "svg", "--plugins", kPlugins}, dir);
+  EXPECT_EQ(svg.exit_code, 0) << svg.err;
+  EXPECT_NE(svg.out.find("<svg"), std::string::npos) << svg.out.substr(0, 500);
+  EXPECT_NE(svg.out.find("produced_before_cwc"), std::string::npos);
+}
+
+TEST(Cli, GraphRefusesBrokenFilesAndUnknownFormats) {
+  test::TempDir dir;
+  const auto file = dir / "broken.yaml";
+  std::ofstream(file) << "carepath: 1\nworkflow: broken\nversion: 1\nroles: [caseworker]\n"
+                         "states:\n  intake:\n    initial: true\n    on:\n"
+                         "      go: { to: nowhere, roles: [caseworker] }\n";
+  const auto broken = run({"graph", file.string()}, dir);
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_EQ(broken.out, "");
+  EXPECT_TRUE(
+      std::regex_search(broken.err, std::regex(file.string() + ":9:[0-9]+: error: .*nowhere")))
+      << broken.err;
+
+  const std::string good = test::source_path("workflows/aftercare.yaml").string();
+  const auto png = run({"graph", good, "--format", "png", "--plugins", kPlugins}, dir);
+  EXPECT_EQ(png.exit_code, 1);
+  EXPECT_NE(png.err.find("unknown --format 'png'; expected mermaid, dot or svg"), std::string::npos)
+      << png.err;
+  EXPECT_EQ(run({"graph"}, dir).exit_code, 1);
 }
 
 TEST(Cli, RejectsUnknownCommandsAndBadFlags) {

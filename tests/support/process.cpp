@@ -36,7 +36,8 @@ std::vector<char*> make_argv(const std::string& binary, const std::vector<std::s
 
 }  // namespace
 
-Output run_carepath(const std::vector<std::string>& args, const TempDir& dir) {
+Output run_carepath(const std::vector<std::string>& args, const TempDir& dir,
+                    const std::vector<std::pair<std::string, std::string>>& env) {
   const std::string binary = carepath_binary();
   const auto out_path = dir / "stdout.txt";
   const auto err_path = dir / "stderr.txt";
@@ -47,6 +48,9 @@ Output run_carepath(const std::vector<std::string>& args, const TempDir& dir) {
     const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(out, 1);
     ::dup2(err, 2);
+    for (const auto& [name, value] : env) {
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
     ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <sys/types.h>
@@ -24,8 +25,10 @@ struct Output {
 };
 
 // Runs the binary to completion with `args`, capturing stdout and stderr (through files in
-// `dir`, so a chatty child can never block on a full pipe).
-Output run_carepath(const std::vector<std::string>& args, const TempDir& dir);
+// `dir`, so a chatty child can never block on a full pipe). `env` is set in the child's
+// environment on top of the test's own ({"PATH", "/nowhere"} hides the tools on PATH).
+Output run_carepath(const std::vector<std::string>& args, const TempDir& dir,
+                    const std::vector<std::pair<std::string, std::string>>& env = {});
 
 // `carepath serve --listen 127.0.0.1:0 ARGS...`, started in the constructor, which waits up to
 // 30 s for the "listening on" line and throws std::runtime_error (with the log) when it does not

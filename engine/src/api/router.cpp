@@ -22,6 +22,7 @@
 #include "core/duration.hpp"
 #include "security/digest.hpp"
 #include "security/tokens.hpp"
+#include "workflow/graph.hpp"
 
 namespace carepath::api {
 namespace {
@@ -112,6 +113,7 @@ enum class Route {
   healthz,
   workflows,
   workflow,
+  workflow_graph,
   cases,
   case_item,
   events,
@@ -125,6 +127,7 @@ enum class Route {
   case_clocks,
   clock_action,
   case_schedule,
+  case_graph,
   clocks,
   admin_clock,
   notifications,
@@ -170,6 +173,9 @@ RouteMatch match_route(std::string_view path) {
     if (n == 3) {
       return {Route::workflow, segments[2]};
     }
+    if (n == 4 && segments[3] == "graph") {
+      return {Route::workflow_graph, segments[2]};
+    }
     return {};
   }
   if (segments[1] == "cases") {
@@ -203,6 +209,9 @@ RouteMatch match_route(std::string_view path) {
     }
     if (n == 4 && segments[3] == "schedule") {
       return {Route::case_schedule, segments[2]};
+    }
+    if (n == 4 && segments[3] == "graph") {
+      return {Route::case_graph, segments[2]};
     }
     return {};
   }
@@ -600,23 +609,66 @@ class Handlers {
       return render_problem(checked.error());
     }
     std::vector<int> versions;
-    for (const auto& w : runtime_.workflows().all()) {
-      if (w->name == id_) {
-        versions.push_back(w->version);
-      }
-    }
-    const auto workflow = version ? runtime_.workflows().find(id_, static_cast<int>(*version))
-                                  : runtime_.workflows().latest(id_);
+    auto workflow = find_workflow(version, versions);
     if (!workflow) {
-      std::string message = "workflow '" + id_ + "'";
-      if (version && !versions.empty()) {
-        message += " has no version " + std::to_string(*version);
-      } else {
-        message += " not found";
-      }
-      return render_problem(Error{Errc::not_found, std::move(message), {}, "not-found"});
+      return render_problem(workflow.error());
     }
-    return json_reply(200, workflow_to_json(*workflow, versions));
+    return json_reply(200, workflow_to_json(**workflow, versions));
+  }
+
+  // GET /v1/workflows/{name}/graph?format=mermaid|dot&version=N: the diagram as text.
+  HttpReply workflow_graph() {
+    Query query(request_.target, {"format", "version"});
+    const auto format = query.text("format").value_or("mermaid");
+    const auto version = query.integer("version", std::numeric_limits<int>::max(), std::nullopt);
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    if (auto bad = check_graph_format(format)) {
+      return *bad;
+    }
+    std::vector<int> versions;
+    auto workflow = find_workflow(version, versions);
+    if (!workflow) {
+      return render_problem(workflow.error());
+    }
+    return graph_reply(format, **workflow, nullptr);
+  }
+
+  // GET /v1/cases/{id}/graph?format=mermaid|dot: the case's workflow version, with where the
+  // case is and the transitions it took (its whole history) drawn on top. Visible to whoever may
+  // GET the case.
+  HttpReply case_graph() {
+    Query query(request_.target, {"format"});
+    const auto format = query.text("format").value_or("mermaid");
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    if (auto bad = check_graph_format(format)) {
+      return *bad;
+    }
+    auto record = runtime_.get_case(actor_, id_);
+    if (!record) {
+      return render_problem(record.error());
+    }
+    auto workflow = runtime_.workflow_of(*record);
+    if (!workflow) {
+      return render_problem(workflow.error());
+    }
+    std::vector<HistoryEntry> entries;
+    std::optional<std::string> cursor;
+    do {
+      auto page = runtime_.history(actor_, id_, kMaxPageSize, cursor);
+      if (!page) {
+        return render_problem(page.error());
+      }
+      for (auto& entry : page->items) {
+        entries.push_back(std::move(entry));
+      }
+      cursor = page->next_cursor;
+    } while (cursor);
+    const auto highlight = workflow::highlight_from_history(**workflow, record->state, entries);
+    return graph_reply(format, **workflow, &highlight);
   }
 
   HttpReply open_case() {
@@ -1013,6 +1065,54 @@ class Handlers {
   }
 
  private:
+  // The workflow named by the path, at `version` or its latest; `versions` gets every loaded
+  // version of it. Errc::not_found naming what is missing.
+  Result<std::shared_ptr<const Workflow>> find_workflow(std::optional<std::int64_t> version,
+                                                        std::vector<int>& versions) const {
+    for (const auto& w : runtime_.workflows().all()) {
+      if (w->name == id_) {
+        versions.push_back(w->version);
+      }
+    }
+    auto workflow = version ? runtime_.workflows().find(id_, static_cast<int>(*version))
+                            : runtime_.workflows().latest(id_);
+    if (!workflow) {
+      std::string message = "workflow '" + id_ + "'";
+      if (version && !versions.empty()) {
+        message += " has no version " + std::to_string(*version);
+      } else {
+        message += " not found";
+      }
+      return Error{Errc::not_found, std::move(message), {}, "not-found"};
+    }
+    return workflow;
+  }
+
+  static std::optional<HttpReply> check_graph_format(const std::string& format) {
+    if (format == "mermaid" || format == "dot") {
+      return std::nullopt;
+    }
+    return render_problem(
+        Error{Errc::invalid_argument,
+              "format must be mermaid or dot",
+              {{"invalid_params", boost::json::array{boost::json::object{
+                                      {"name", "format"}, {"reason", "must be mermaid or dot"}}}}},
+              std::string(kInvalidParams)});
+  }
+
+  static HttpReply graph_reply(const std::string& format, const Workflow& workflow,
+                               const workflow::GraphHighlight* highlight) {
+    HttpReply reply;
+    if (format == "dot") {
+      reply.content_type = "text/vnd.graphviz; charset=utf-8";
+      reply.body = workflow::to_dot(workflow, highlight);
+    } else {
+      reply.content_type = "text/vnd.mermaid; charset=utf-8";
+      reply.body = workflow::to_mermaid(workflow, highlight);
+    }
+    return reply;
+  }
+
   // The shared path of everything that fires an event: If-Match and Idempotency-Key, then the
   // body (`build` turns it into the request), the runtime, and the case as the answer.
   template <class Build>
@@ -1138,6 +1238,8 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return handlers.list_workflows();
     case Route::workflow:
       return handlers.get_workflow();
+    case Route::workflow_graph:
+      return handlers.workflow_graph();
     case Route::cases:
       return post ? handlers.open_case() : handlers.list_cases();
     case Route::case_item:
@@ -1166,6 +1268,8 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return handlers.clock_action(match.sub, match.action);
     case Route::case_schedule:
       return handlers.schedule();
+    case Route::case_graph:
+      return handlers.case_graph();
     case Route::clocks:
       return handlers.list_clocks();
     case Route::admin_clock:

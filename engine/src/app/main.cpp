@@ -1,15 +1,22 @@
 // carepath: one binary, with subcommands for the server, admins and operators.
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json/serialize.hpp>
 #include <pthread.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "app/config.hpp"
@@ -19,6 +26,7 @@
 #include "plugin_host/registry.hpp"
 #include "security/tokens.hpp"
 #include "store/sqlite_store.hpp"
+#include "workflow/graph.hpp"
 #include "workflow/loader.hpp"
 
 namespace {
@@ -42,6 +50,8 @@ commands:
                 --test-clock START   (CAREPATH_TEST_CLOCK; tests and training only: a clock
                                       moved by POST /v1/admin/clock)
   validate FILE... [--plugins DIR]   check workflow files; errors as FILE:LINE:COL: error: ...
+  graph FILE [--format mermaid|dot|svg] [--output OUT] [--plugins DIR]
+                                     draw a workflow (default mermaid; svg runs Graphviz's dot)
   plugins check FILE.so              load one plugin, list its steps, check its schemas
   token create --user NAME --roles r1,r2 [--db PATH]   print a new API token (shown once)
   token revoke ID|TOKEN [--db PATH]                    revoke a token
@@ -192,6 +202,165 @@ int validate(const Args& args) {
     }
   }
   return ok ? 0 : 1;
+}
+
+// The first executable `name` in a directory of $PATH, or nullopt.
+std::optional<std::string> find_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  // Unset, PATH means the system directories (as for execvp); an empty entry means ".".
+  const std::string dirs = path == nullptr ? "/usr/local/bin:/usr/bin:/bin" : path;
+  std::size_t start = 0;
+  while (start <= dirs.size()) {
+    const auto end = std::min(dirs.find(':', start), dirs.size());
+    const std::string dir = dirs.substr(start, end - start);
+    const std::string candidate = (dir.empty() ? std::string(".") : dir) + "/" + name;
+    std::error_code ec;
+    if (::access(candidate.c_str(), X_OK) == 0 && !std::filesystem::is_directory(candidate, ec)) {
+      return candidate;
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+// Runs `dot -Tsvg` (no shell: the DOT text goes in on stdin) and returns what it printed. Its
+// stderr is ours, so Graphviz's own complaints reach the user.
+Result<std::string> render_svg(const std::string& dot_binary, const std::string& dot_text) {
+  std::array<int, 2> in{};
+  std::array<int, 2> out{};
+  if (::pipe(in.data()) != 0) {
+    return Error{Errc::internal, "graph: pipe failed"};
+  }
+  if (::pipe(out.data()) != 0) {
+    ::close(in[0]);
+    ::close(in[1]);
+    return Error{Errc::internal, "graph: pipe failed"};
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    for (const int fd : {in[0], in[1], out[0], out[1]}) {
+      ::close(fd);
+    }
+    return Error{Errc::internal, "graph: fork failed"};
+  }
+  if (pid == 0) {
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    for (const int fd : {in[0], in[1], out[0], out[1]}) {
+      ::close(fd);
+    }
+    const std::array<const char*, 3> argv{dot_binary.c_str(), "-Tsvg", nullptr};
+    ::execv(dot_binary.c_str(), const_cast<char* const*>(argv.data()));
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  // A dot that exits early must not kill us with SIGPIPE; the write just fails.
+  std::signal(SIGPIPE, SIG_IGN);
+  // Written from another thread while this one reads, so neither pipe can fill up and stall.
+  std::thread writer([fd = in[1], &dot_text] {
+    std::size_t done = 0;
+    while (done < dot_text.size()) {
+      const auto n = ::write(fd, dot_text.data() + done, dot_text.size() - done);
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        break;
+      }
+      done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+  });
+  std::string svg;
+  std::array<char, 8192> buffer{};
+  while (true) {
+    const auto n = ::read(out[0], buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    svg.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  ::close(out[0]);
+  writer.join();
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Error{Errc::internal, "graph: " + dot_binary + " -Tsvg failed (exit status " +
+                                     std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                                     ")"};
+  }
+  return svg;
+}
+
+int graph(const Args& args) {
+  if (args.positional.size() != 1) {
+    return fail("graph: name one workflow file");
+  }
+  auto flags = args.flags;
+  std::string format = "mermaid";
+  std::string output;
+  if (auto it = flags.find("format"); it != flags.end()) {
+    format = it->second;
+    flags.erase(it);
+  }
+  if (auto it = flags.find("output"); it != flags.end()) {
+    output = it->second;
+    flags.erase(it);
+  }
+  if (format != "mermaid" && format != "dot" && format != "svg") {
+    return fail("graph: unknown --format '" + format + "'; expected mermaid, dot or svg");
+  }
+  auto config = make_config(flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  install_stderr_log(LogLevel::warning);
+  // Loaded as `validate` and the server load it, so a diagram is never drawn of a broken file.
+  const auto steps = carepath::app::load_steps(*config);
+  const std::string& file = args.positional[0];
+  const auto loaded = carepath::workflow::load_workflow_file(file, steps.get());
+  for (const auto& d : loaded.diagnostics) {
+    std::cerr << carepath::workflow::to_string(d) << '\n';
+  }
+  if (!loaded.ok()) {
+    return 1;
+  }
+  std::string text;
+  if (format == "mermaid") {
+    text = carepath::workflow::to_mermaid(*loaded.workflow);
+  } else {
+    text = carepath::workflow::to_dot(*loaded.workflow);
+  }
+  if (format == "svg") {
+    const auto dot = find_on_path("dot");
+    if (!dot) {
+      std::cerr << "carepath graph: --format svg needs Graphviz's `dot` (Debian: apt-get install "
+                   "graphviz); use --format dot or mermaid\n";
+      return 1;
+    }
+    auto svg = render_svg(*dot, text);
+    if (!svg) {
+      return fail(svg.error().message);
+    }
+    text = std::move(*svg);
+  }
+  if (output.empty()) {
+    std::cout << text;
+    std::cout.flush();
+    return std::cout ? 0 : 1;
+  }
+  std::ofstream file_out(output, std::ios::binary | std::ios::trunc);
+  file_out << text;
+  file_out.close();
+  if (!file_out) {
+    return fail("graph: cannot write " + output);
+  }
+  return 0;
 }
 
 void print_schema_line(const char* label, const boost::json::value& v) {
@@ -357,6 +526,9 @@ int main(int argc, char** argv) {
   }
   if (command == "validate") {
     return validate(*args);
+  }
+  if (command == "graph") {
+    return graph(*args);
   }
   if (command == "token") {
     return token(*args);

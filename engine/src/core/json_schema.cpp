@@ -64,6 +64,45 @@ std::string shown(const std::string& pointer) {
   return pointer.empty() ? std::string("/") : pointer;
 }
 
+// The schema a `$ref` names inside `root`: "#" (the root itself) or "#/definitions/NAME" (a JSON
+// Pointer with ~0 and ~1 escapes); nullptr for anything else. Remote references are not
+// followed: a schema is one self-contained document.
+const boost::json::value* resolve_ref(const boost::json::value& root, std::string_view ref) {
+  if (ref == "#") {
+    return &root;
+  }
+  constexpr std::string_view kPrefix = "#/definitions/";
+  if (ref.substr(0, kPrefix.size()) != kPrefix || !root.is_object()) {
+    return nullptr;
+  }
+  std::string name;
+  const std::string_view token = ref.substr(kPrefix.size());
+  for (std::size_t i = 0; i < token.size(); ++i) {
+    if (token[i] == '/') {
+      return nullptr;
+    }
+    if (token[i] == '~' && i + 1 < token.size() && (token[i + 1] == '0' || token[i + 1] == '1')) {
+      name += token[i + 1] == '0' ? '~' : '/';
+      ++i;
+    } else {
+      name += token[i];
+    }
+  }
+  const auto* definitions = root.get_object().if_contains("definitions");
+  if (definitions == nullptr || !definitions->is_object()) {
+    return nullptr;
+  }
+  const auto* target = definitions->get_object().if_contains(name);
+  return target != nullptr && (target->is_object() || target->is_bool()) ? target : nullptr;
+}
+
+// Keywords that only annotate; the only ones allowed next to `$ref`, whose siblings draft-07
+// ignores (so a constraint there would look enforced and not be).
+bool is_annotation(std::string_view key) {
+  return key == "title" || key == "description" || key == "default" || key == "examples" ||
+         key == "$comment";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Value helpers.
 
@@ -301,6 +340,8 @@ std::string number_text(const boost::json::value& v) {
 
 class SchemaChecker {
  public:
+  explicit SchemaChecker(const boost::json::value& root) : root_(root) {}
+
   Result<void> check(const boost::json::value& schema, const std::string& pointer, int depth) {
     if (depth > kMaxSchemaDepth) {
       return make_error(Errc::invalid_argument, "schema nests deeper than " +
@@ -314,10 +355,17 @@ class SchemaChecker {
       return make_error(Errc::invalid_argument,
                         "schema at " + shown(pointer) + " must be an object or a boolean");
     }
+    const bool has_ref = schema.get_object().contains("$ref");
     for (const auto& member : schema.get_object()) {
       const std::string_view key = member.key();
       const boost::json::value& value = member.value();
       const std::string at = child(pointer, key);
+      if (has_ref && key != "$ref" && !is_annotation(key)) {
+        return make_error(Errc::invalid_argument,
+                          "schema keyword '" + std::string(key) + "' at " + shown(at) +
+                              " is next to '$ref', which draft-07 says to ignore; the engine "
+                              "would not enforce it (use allOf)");
+      }
       auto checked = check_keyword(key, value, at, depth);
       if (!checked) {
         return checked;
@@ -361,7 +409,7 @@ class SchemaChecker {
     if (key == "const" || key == "default") {
       return {};
     }
-    if (key == "properties") {
+    if (key == "properties" || key == "definitions") {
       if (!value.is_object()) {
         return wrong(key, at, "an object of schemas");
       }
@@ -390,8 +438,11 @@ class SchemaChecker {
       }
       return {};
     }
-    if (key == "additionalProperties" || key == "not") {
+    if (key == "additionalProperties" || key == "not" || key == "propertyNames") {
       return check(value, at, depth + 1);
+    }
+    if (key == "$ref") {
+      return check_ref(value, at);
     }
     if (key == "items") {
       if (value.is_array()) {
@@ -406,7 +457,8 @@ class SchemaChecker {
       }
       return check(value, at, depth + 1);
     }
-    if (key == "minItems" || key == "maxItems" || key == "minLength" || key == "maxLength") {
+    if (key == "minItems" || key == "maxItems" || key == "minLength" || key == "maxLength" ||
+        key == "minProperties" || key == "maxProperties") {
       if (!is_non_negative_integer(value)) {
         return wrong(key, at, "a non-negative integer");
       }
@@ -467,6 +519,27 @@ class SchemaChecker {
                                                   "enforce it");
   }
 
+  // A `$ref` must name a schema in this document; a chain of references that never reaches a
+  // schema with keywords of its own would make validation loop.
+  Result<void> check_ref(const boost::json::value& value, const std::string& at) const {
+    constexpr std::string_view kWhat = "\"#\" or \"#/definitions/NAME\" naming a schema";
+    if (!value.is_string()) {
+      return wrong("$ref", at, kWhat);
+    }
+    const boost::json::value* target = resolve_ref(root_, value.get_string());
+    for (int hops = 0; target != nullptr; ++hops) {
+      const auto* next = target->is_object() ? target->get_object().if_contains("$ref") : nullptr;
+      if (next == nullptr) {
+        return {};
+      }
+      if (!next->is_string() || hops > kMaxSchemaDepth) {
+        break;
+      }
+      target = resolve_ref(root_, next->get_string());
+    }
+    return wrong("$ref", at, kWhat);
+  }
+
   static Result<void> check_type(const boost::json::value& value, const std::string& at) {
     const auto known = [](const boost::json::value& v) {
       return v.is_string() &&
@@ -497,6 +570,8 @@ class SchemaChecker {
     }
     return {};
   }
+
+  const boost::json::value& root_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -504,8 +579,8 @@ class SchemaChecker {
 
 class Validator {
  public:
-  Validator(std::vector<SchemaProblem>& problems, bool& too_deep)
-      : problems_(problems), too_deep_(too_deep) {}
+  Validator(const boost::json::value& root, std::vector<SchemaProblem>& problems, bool& too_deep)
+      : root_(root), problems_(problems), too_deep_(too_deep) {}
 
   void validate(const boost::json::value& schema, const boost::json::value& instance,
                 const std::string& path, int depth) {
@@ -526,6 +601,15 @@ class Validator {
       return;
     }
     const auto& s = schema.get_object();
+    if (const auto* ref = s.if_contains("$ref"); ref != nullptr && ref->is_string()) {
+      // check_schema() allowed only annotations beside it.
+      if (const boost::json::value* target = resolve_ref(root_, ref->get_string())) {
+        validate(*target, instance, path, depth + 1);
+      } else {
+        add(path, "schema is not valid");
+      }
+      return;
+    }
 
     // A wrong type makes the type-specific keywords meaningless; report it alone.
     if (const auto* type = s.if_contains("type");
@@ -689,6 +773,24 @@ class Validator {
 
   void validate_object(const boost::json::object& s, const boost::json::object& object,
                        const std::string& path, int depth) {
+    if (const auto* v = s.if_contains("minProperties");
+        v != nullptr && is_non_negative_integer(*v) && object.size() < to_count(*v)) {
+      add(path, "must have at least " + number_text(*v) + " keys");
+    }
+    if (const auto* v = s.if_contains("maxProperties");
+        v != nullptr && is_non_negative_integer(*v) && object.size() > to_count(*v)) {
+      add(path, "must have at most " + number_text(*v) + " keys");
+    }
+    if (const auto* names = s.if_contains("propertyNames"); names != nullptr) {
+      for (const auto& member : object) {
+        std::vector<SchemaProblem> found;
+        Validator(root_, found, too_deep_)
+            .validate(*names, boost::json::value(member.key()), "", depth + 1);
+        for (const SchemaProblem& problem : found) {
+          add(child(path, member.key()), "key name " + problem.message);
+        }
+      }
+    }
     if (const auto* v = s.if_contains("required"); v != nullptr && v->is_array()) {
       for (const auto& name : v->get_array()) {
         if (name.is_string() && !object.contains(name.get_string())) {
@@ -753,10 +855,11 @@ class Validator {
 
   bool matches(const boost::json::value& schema, const boost::json::value& instance, int depth) {
     std::vector<SchemaProblem> problems;
-    Validator(problems, too_deep_).validate(schema, instance, "", depth);
+    Validator(root_, problems, too_deep_).validate(schema, instance, "", depth);
     return problems.empty();
   }
 
+  const boost::json::value& root_;
   std::vector<SchemaProblem>& problems_;
   bool& too_deep_;
 };
@@ -764,14 +867,14 @@ class Validator {
 }  // namespace
 
 Result<void> check_schema(const boost::json::value& schema) {
-  return SchemaChecker().check(schema, "", 0);
+  return SchemaChecker(schema).check(schema, "", 0);
 }
 
 std::vector<SchemaProblem> validate_schema(const boost::json::value& schema,
                                            const boost::json::value& instance) {
   std::vector<SchemaProblem> problems;
   bool too_deep = false;
-  Validator(problems, too_deep).validate(schema, instance, "", 0);
+  Validator(schema, problems, too_deep).validate(schema, instance, "", 0);
   if (too_deep) {
     return {SchemaProblem{"", "schema nests too deeply to validate"}};
   }

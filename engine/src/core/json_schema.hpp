@@ -1,8 +1,11 @@
-// A JSON Schema validator for the subset step configurations need (draft-07 keywords):
-//   type, enum, const, properties, required, additionalProperties, items, minItems, maxItems,
-//   uniqueItems, minimum, maximum, exclusiveMinimum, exclusiveMaximum, minLength, maxLength,
-//   pattern (ECMAScript), anyOf, oneOf, allOf, not, and the annotations title, description,
-//   default, examples, $schema, $id, $comment.
+// A JSON Schema validator for the subset step configurations and the workflow format's own
+// schema (docs/workflow.schema.json) need (draft-07 keywords):
+//   type, enum, const, properties, required, additionalProperties, propertyNames, minProperties,
+//   maxProperties, items, minItems, maxItems, uniqueItems, minimum, maximum, exclusiveMinimum,
+//   exclusiveMaximum, minLength, maxLength, pattern (ECMAScript), anyOf, oneOf, allOf, not,
+//   definitions, $ref (only "#" and "#/definitions/NAME": one self-contained document; nothing
+//   but annotations beside it), and the annotations title, description, default, examples,
+//   $schema, $id, $comment.
 // A schema using any other keyword is refused when it is checked, so a plugin author learns at
 // load time that the engine would not enforce it.
 #pragma once

@@ -2289,6 +2289,82 @@ void Loader::read_clock(const Entry& e) {
 
 }  // namespace
 
+namespace {
+
+// A YAML node as JSON, the way a JSON Schema tool reads it: plain scalars under the YAML 1.2 core
+// schema, quoted and block scalars as strings, an empty value as null. Keys are strings.
+Result<boost::json::value> node_as_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      boost::json::object out;
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) {
+          return make_error(Errc::invalid_argument, "a key that is not a single value");
+        }
+        auto value = node_as_json(kv.second);
+        if (!value) {
+          return value;
+        }
+        out[kv.first.Scalar()] = std::move(*value);
+      }
+      return boost::json::value(std::move(out));
+    }
+    case YAML::NodeType::Sequence: {
+      boost::json::array out;
+      for (const auto& item : node) {
+        auto value = node_as_json(item);
+        if (!value) {
+          return value;
+        }
+        out.push_back(std::move(*value));
+      }
+      return boost::json::value(std::move(out));
+    }
+    case YAML::NodeType::Scalar: {
+      if (!is_plain(node)) {
+        return boost::json::value(node.Scalar());
+      }
+      if (auto value = core_schema_value(node.Scalar())) {
+        return std::move(*value);
+      }
+      return make_error(Errc::invalid_argument,
+                        "'" + node.Scalar() + "' is not a number JSON can hold");
+    }
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      break;
+  }
+  return boost::json::value(nullptr);
+}
+
+}  // namespace
+
+Result<boost::json::value> workflow_as_json(std::string_view text) {
+  try {
+    return node_as_json(YAML::Load(std::string(text)));
+  } catch (const YAML::Exception& e) {
+    return make_error(Errc::invalid_argument, "invalid YAML: " + e.msg);
+  }
+}
+
+std::span<const std::string_view> known_keys(std::string_view where) {
+  static const std::map<std::string_view, std::span<const std::string_view>> kPlaces{
+      {"workflow", kTopKeys},
+      {"field", kFieldKeys},
+      {"state", kStateKeys},
+      {"transition", kTransitionKeys},
+      {"step_call", kStepCallKeys},
+      {"retry", kRetryKeys},
+      {"after", kAfterKeys},
+      {"every", kEveryKeys},
+      {"clock", kClockKeys},
+      {"trigger", kTriggerKeys},
+      {"clock_action", kClockActionKeys},
+      {"exclude", kExcludeKeys}};
+  const auto it = kPlaces.find(where);
+  return it == kPlaces.end() ? std::span<const std::string_view>{} : it->second;
+}
+
 std::string to_string(const Diagnostic& d) {
   return d.file + ":" + std::to_string(d.line) + ":" + std::to_string(d.column) + ": " +
          (d.severity == Severity::warning ? "warning" : "error") + ": " + d.message;

@@ -5,10 +5,14 @@
 
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <boost/json/value.hpp>
+
+#include "core/error.hpp"
 #include "core/model.hpp"
 
 namespace carepath::workflow {
@@ -50,5 +54,20 @@ LoadResult load_workflow_text(std::string_view text, std::string file_name,
 // Reads `path` and loads it as above. A file that cannot be read gives one error at line 0.
 LoadResult load_workflow_file(const std::filesystem::path& path,
                               const StepCatalog* steps = nullptr);
+
+// The keys format 1 allows in one kind of map, in the order the docs list them; any other key
+// there is an error. `where` is one of: workflow (the top level), field, state, transition,
+// step_call, retry, after, every, clock, trigger, clock_action, exclude. Empty for anything
+// else. docs/workflow.schema.json describes the same maps; tests/workflow/schema_test.cpp keeps
+// the two in step.
+std::span<const std::string_view> known_keys(std::string_view where);
+
+// A workflow file's text as JSON, the way a JSON Schema tool (docs/workflow.schema.json in an
+// editor, ajv) reads it and as the loader reads `with:` settings: plain scalars under the YAML
+// 1.2 core schema (null, true/false, integers, floats; anything else a string), quoted and block
+// scalars as strings, an empty value as null. Only the first document. Errc::invalid_argument
+// for invalid YAML, a key that is not a single value, or a number JSON cannot hold (.inf, .nan).
+// Checks nothing about the format: that is load_workflow_text()'s job.
+Result<boost::json::value> workflow_as_json(std::string_view text);
 
 }  // namespace carepath::workflow
