@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include "tests/support/http_client.hpp"
@@ -169,6 +170,93 @@ TEST(Cli, RejectsUnknownCommandsAndBadFlags) {
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("HOST:PORT"), std::string::npos) << bad.err;
   EXPECT_EQ(run({"token", "create", "--user", "x"}, dir).exit_code, 1);
+}
+
+// Two versions of one small workflow for `diff`; `new_states` replaces OLD's states.
+std::string diff_workflow(int version, const std::string& states) {
+  return "carepath: 1\nworkflow: shelter\nversion: " + std::to_string(version) +
+         "\nroles: [caseworker]\nfields:\n  note: { type: string }\nstates:\n" + states;
+}
+
+const std::string kDiffStates =
+    "  intake:\n    initial: true\n    on:\n      go: { to: review, roles: [caseworker] }\n"
+    "  review:\n    on:\n      done: { to: closed, roles: [caseworker] }\n"
+    "  closed:\n    final: true\n";
+
+TEST(Cli, DiffExitsZeroThreeOrFourAndPrintsText) {
+  test::TempDir dir;
+  const auto v1 = dir / "v1.yaml";
+  const auto same = dir / "same.yaml";
+  const auto added = dir / "added.yaml";
+  const auto stranding = dir / "stranding.yaml";
+  std::ofstream(v1) << diff_workflow(1, kDiffStates);
+  std::ofstream(same) << diff_workflow(2, kDiffStates);
+  std::ofstream(added) << diff_workflow(2, kDiffStates + "  archived:\n    final: true\n");
+  std::ofstream(stranding) << diff_workflow(
+      2,
+      "  intake:\n    initial: true\n    on:\n      go: { to: closed, roles: [caseworker] }\n"
+      "  closed:\n    final: true\n");
+
+  const auto none = run({"diff", v1.string(), same.string()}, dir);
+  EXPECT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_EQ(none.out, "no changes\n");
+
+  const auto changed = run({"diff", v1.string(), added.string()}, dir);
+  EXPECT_EQ(changed.exit_code, 3) << changed.err;
+  EXPECT_EQ(changed.out, "+ state archived\n");
+
+  const auto strands = run({"diff", v1.string(), stranding.string()}, dir);
+  EXPECT_EQ(strands.exit_code, 4) << strands.err;
+  EXPECT_NE(strands.out.find("- state review\n"), std::string::npos) << strands.out;
+  EXPECT_NE(strands.out.find("~ transition intake --go--> review: to review -> closed\n"),
+            std::string::npos)
+      << strands.out;
+  EXPECT_NE(strands.out.find("Would strand running cases:\n  state review: removed"),
+            std::string::npos)
+      << strands.out;
+}
+
+TEST(Cli, DiffPrintsJsonOnRequest) {
+  test::TempDir dir;
+  const auto v1 = dir / "v1.yaml";
+  const auto v2 = dir / "v2.yaml";
+  std::ofstream(v1) << diff_workflow(1, kDiffStates);
+  std::ofstream(v2) << diff_workflow(2, kDiffStates + "  archived:\n    final: true\n");
+  const auto o = run({"diff", v1.string(), v2.string(), "--format", "json"}, dir);
+  EXPECT_EQ(o.exit_code, 3) << o.err;
+  boost::system::error_code ec;
+  const auto json = boost::json::parse(o.out, ec);
+  ASSERT_FALSE(ec) << o.out;
+  EXPECT_EQ(json.at("workflow").as_string(), "shelter");
+  EXPECT_EQ(json.at("new_version").as_int64(), 2);
+  EXPECT_EQ(json.at("states").as_array().size(), 1u);
+  EXPECT_EQ(json.at("strands").as_array().size(), 0u);
+}
+
+TEST(Cli, DiffRefusesBrokenFilesAndDifferentWorkflows) {
+  test::TempDir dir;
+  const auto v1 = dir / "v1.yaml";
+  const auto broken = dir / "broken.yaml";
+  const auto other = dir / "other.yaml";
+  std::ofstream(v1) << diff_workflow(1, kDiffStates);
+  std::ofstream(broken) << "carepath: 1\nworkflow: shelter\nversion: 2\nroles: [caseworker]\n"
+                           "states:\n  intake:\n    initial: true\n    on:\n"
+                           "      go: { to: nowhere, roles: [caseworker] }\n";
+  std::ofstream(other) << "carepath: 1\nworkflow: other\nversion: 1\nroles: [caseworker]\n"
+                          "states:\n  intake:\n    initial: true\n    final: true\n";
+  const auto bad = run({"diff", v1.string(), broken.string()}, dir);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.out, "");
+  EXPECT_TRUE(
+      std::regex_search(bad.err, std::regex(broken.string() + ":9:[0-9]+: error: .*nowhere")))
+      << bad.err;
+
+  const auto mismatch = run({"diff", v1.string(), other.string()}, dir);
+  EXPECT_EQ(mismatch.exit_code, 1);
+  EXPECT_NE(mismatch.err.find("only versions of one workflow can be compared"), std::string::npos)
+      << mismatch.err;
+  EXPECT_EQ(run({"diff", v1.string()}, dir).exit_code, 1);
+  EXPECT_EQ(run({"diff", v1.string(), v1.string(), "--format", "xml"}, dir).exit_code, 1);
 }
 
 }  // namespace

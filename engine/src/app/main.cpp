@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -26,6 +27,7 @@
 #include "plugin_host/registry.hpp"
 #include "security/tokens.hpp"
 #include "store/sqlite_store.hpp"
+#include "workflow/diff.hpp"
 #include "workflow/graph.hpp"
 #include "workflow/loader.hpp"
 
@@ -52,6 +54,10 @@ commands:
   validate FILE... [--plugins DIR]   check workflow files; errors as FILE:LINE:COL: error: ...
   graph FILE [--format mermaid|dot|svg] [--output OUT] [--plugins DIR]
                                      draw a workflow (default mermaid; svg runs Graphviz's dot)
+  diff OLD NEW [--format text|json] [--plugins DIR]
+                                     compare two versions of a workflow; exit 0 when nothing
+                                     changed, 3 when something changed, 4 when a change would
+                                     strand running cases, 1 on errors
   plugins check FILE.so              load one plugin, list its steps, check its schemas
   token create --user NAME --roles r1,r2 [--db PATH]   print a new API token (shown once)
   token revoke ID|TOKEN [--db PATH]                    revoke a token
@@ -363,6 +369,65 @@ int graph(const Args& args) {
   return 0;
 }
 
+// Exit codes of `diff`, so scripts can test them like diff(1)'s.
+constexpr int kDiffSame = 0;
+constexpr int kDiffChanged = 3;
+constexpr int kDiffStrands = 4;
+
+int diff(const Args& args) {
+  if (args.positional.size() != 2) {
+    return fail("diff: name two workflow files, OLD and NEW");
+  }
+  auto flags = args.flags;
+  std::string format = "text";
+  if (auto it = flags.find("format"); it != flags.end()) {
+    format = it->second;
+    flags.erase(it);
+  }
+  if (format != "text" && format != "json") {
+    return fail("diff: unknown --format '" + format + "'; expected text or json");
+  }
+  auto config = make_config(flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  install_stderr_log(LogLevel::warning);
+  // Loaded as `validate` loads them: a diff against a broken file would be guesswork.
+  const auto steps = carepath::app::load_steps(*config);
+  std::array<std::shared_ptr<const carepath::Workflow>, 2> workflows;
+  bool ok = true;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto loaded = carepath::workflow::load_workflow_file(args.positional[i], steps.get());
+    for (const auto& d : loaded.diagnostics) {
+      std::cerr << carepath::workflow::to_string(d) << '\n';
+    }
+    ok = ok && loaded.ok();
+    workflows[i] = loaded.workflow;
+  }
+  if (!ok) {
+    return 1;
+  }
+  if (workflows[0]->name != workflows[1]->name) {
+    return fail("diff: " + args.positional[0] + " is workflow " + workflows[0]->name + " but " +
+                args.positional[1] + " is workflow " + workflows[1]->name +
+                "; only versions of one workflow can be compared");
+  }
+  const auto result = carepath::workflow::diff_workflows(*workflows[0], *workflows[1]);
+  if (format == "json") {
+    std::cout << boost::json::serialize(carepath::workflow::diff_to_json(result)) << '\n';
+  } else {
+    std::cout << carepath::workflow::diff_to_text(result);
+  }
+  std::cout.flush();
+  if (!std::cout) {
+    return 1;
+  }
+  if (!result.strands.empty()) {
+    return kDiffStrands;
+  }
+  return result.has_changes() ? kDiffChanged : kDiffSame;
+}
+
 void print_schema_line(const char* label, const boost::json::value& v) {
   std::cout << "    " << label << ": " << boost::json::serialize(v) << '\n';
 }
@@ -529,6 +594,9 @@ int main(int argc, char** argv) {
   }
   if (command == "graph") {
     return graph(*args);
+  }
+  if (command == "diff") {
+    return diff(*args);
   }
   if (command == "token") {
     return token(*args);
