@@ -252,6 +252,50 @@ TEST(Diff, ReportsClockChanges) {
   EXPECT_EQ(diff_to_text(gone), "- clock production\n");
 }
 
+TEST(Diff, ReportsAnAddedTimer) {
+  const auto d = diff_of(edit("      - { in: 2d, event: remind }\n",
+                              "      - { in: 2d, event: remind }\n"
+                              "    every:\n      - { interval: 7d, event: remind }\n"));
+  ASSERT_EQ(d.states.size(), 1u);
+  ASSERT_EQ(d.states[0].details.size(), 1u);
+  EXPECT_NE(d.states[0].details[0].find("intake/every/0 added (remind)"), std::string::npos)
+      << d.states[0].details[0];
+  EXPECT_TRUE(d.strands.empty());
+}
+
+TEST(Diff, ReportsClockTriggerAndExclusionChanges) {
+  const auto d = diff_of(edit("    stops: [ { on_event: produced } ]\n",
+                              "    stops: [ { on_enter: closed } ]\n"
+                              "    excludes: { between: [remind, produced] }\n"));
+  ASSERT_EQ(d.clocks.size(), 1u);
+  EXPECT_EQ(d.clocks[0].kind, ChangeKind::changed);
+  ASSERT_EQ(d.clocks[0].details.size(), 2u) << diff_to_text(d);
+  EXPECT_NE(d.clocks[0].details[0].find("stops"), std::string::npos) << d.clocks[0].details[0];
+  EXPECT_NE(d.clocks[0].details[1].find("excludes"), std::string::npos) << d.clocks[0].details[1];
+}
+
+TEST(Diff, ReportsChangedStepTypesOfATransition) {
+  const auto steps = test::shipped_steps();
+  const std::string with_step =
+      edit("      remind: { to: intake }",
+           "      remind:\n        to: intake\n        steps:\n"
+           "          - { step: core.assign, with: { to: \"role:supervisor\", field: note } }");
+  const std::string other_step =
+      edit("      remind: { to: intake }",
+           "      remind:\n        to: intake\n        steps:\n"
+           "          - { step: core.set, with: { fields: { note: \"reminded\" } } }");
+  auto a = load_workflow_text(with_step, "a.yaml", steps.get());
+  auto b = load_workflow_text(other_step, "b.yaml", steps.get());
+  ASSERT_TRUE(a.ok()) << dump(a);
+  ASSERT_TRUE(b.ok()) << dump(b);
+  const auto d = diff_workflows(*a.workflow, *b.workflow);
+  ASSERT_EQ(d.transitions.size(), 1u) << diff_to_text(d);
+  EXPECT_EQ(d.transitions[0].kind, ChangeKind::changed);
+  const auto text = diff_to_text(d);
+  EXPECT_NE(text.find("core.assign"), std::string::npos) << text;
+  EXPECT_NE(text.find("core.set"), std::string::npos) << text;
+}
+
 TEST(Diff, RendersJsonForTools) {
   const auto d = diff_of(edit("note: { type: string }", "note: { type: integer }"));
   const auto json = diff_to_json(d);
