@@ -270,6 +270,18 @@ TEST_F(ApiTest, UnknownPathsAre404AndWrongMethods405WithAllow) {
   expect_alive();
 }
 
+// A server without an engine behind it has no reload hook: the route exists but answers 404 for
+// an admin, 403 for anyone else.
+TEST_F(ApiTest, WorkflowReloadWithoutAHookIs404) {
+  const std::string admin = issue("ops.admin", {"admin"});
+  expect_problem(call("POST", "/v1/admin/workflows/reload", admin), 404, "not-found");
+  expect_problem(call("POST", "/v1/admin/workflows/reload", caseworker_), 403, "forbidden");
+  const auto get = call("GET", "/v1/admin/workflows/reload", admin);
+  expect_problem(get, 405, "method-not-allowed");
+  EXPECT_EQ(get.header("allow"), "POST");
+  expect_alive();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Workflows
 

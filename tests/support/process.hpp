@@ -43,6 +43,8 @@ class ServerProcess {
   ServerProcess& operator=(ServerProcess&&) = delete;
 
   std::uint16_t port() const { return port_; }
+  // The server's process id, to send it signals; -1 once it has exited.
+  pid_t pid() const { return pid_; }
   // SIGTERM, then waits: the exit status (-1 when it did not exit normally).
   int stop();
   // SIGKILL, then waits.

@@ -130,6 +130,7 @@ enum class Route {
   case_graph,
   clocks,
   admin_clock,
+  admin_reload,
   notifications,
   notification_acknowledge,
 };
@@ -227,6 +228,9 @@ RouteMatch match_route(std::string_view path) {
   if (segments[1] == "admin" && n == 3 && segments[2] == "clock") {
     return {Route::admin_clock, {}};
   }
+  if (segments[1] == "admin" && n == 4 && segments[2] == "workflows" && segments[3] == "reload") {
+    return {Route::admin_reload, {}};
+  }
   if (segments[1] == "plugins" && n == 2) {
     return {Route::plugins, {}};
   }
@@ -249,6 +253,7 @@ std::string_view allowed_methods(Route route) {
       return "GET, PATCH";
     case Route::admin_clock:
       return "GET, POST";
+    case Route::admin_reload:
     case Route::incident_retry:
     case Route::task_complete:
     case Route::task_fail:
@@ -1064,6 +1069,32 @@ class Handlers {
                                                {"timezone", runtime_.zone().name()}});
   }
 
+  // POST (no body, or {}): reads the workflows directory again; 200 with the report even when
+  // files were refused, since the report says which and why.
+  HttpReply admin_reload(const ReloadWorkflows& reload) {
+    if (!actor_.has_role("admin")) {
+      return render_problem(Error{Errc::forbidden,
+                                  "reloading workflows is for the 'admin' role",
+                                  {{"required_roles", boost::json::array{"admin"}}},
+                                  "forbidden"});
+    }
+    if (!reload) {
+      return render_problem(
+          Error{Errc::not_found, "this server cannot reload workflows", {}, "not-found"});
+    }
+    if (!trim(request_.body).empty()) {
+      auto body = parse_body_checked({});
+      if (!body) {
+        return render_problem(body.error());
+      }
+    }
+    auto report = reload();
+    if (!report) {
+      return render_problem(report.error());
+    }
+    return json_reply(200, *report);
+  }
+
  private:
   // The workflow named by the path, at `version` or its latest; `versions` gets every loaded
   // version of it. Errc::not_found naming what is missing.
@@ -1180,8 +1211,12 @@ class Handlers {
 }  // namespace
 
 Router::Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps,
-               TestClock test_clock)
-    : runtime_(runtime), store_(store), steps_(steps), test_clock_(std::move(test_clock)) {
+               TestClock test_clock, ReloadWorkflows reload_workflows)
+    : runtime_(runtime),
+      store_(store),
+      steps_(steps),
+      test_clock_(std::move(test_clock)),
+      reload_workflows_(std::move(reload_workflows)) {
 }
 
 HttpReply Router::handle(const HttpRequest& request) const {
@@ -1274,6 +1309,8 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return handlers.list_clocks();
     case Route::admin_clock:
       return handlers.admin_clock(test_clock_);
+    case Route::admin_reload:
+      return handlers.admin_reload(reload_workflows_);
     case Route::notifications:
       return handlers.list_notifications();
     case Route::notification_acknowledge:

@@ -4,6 +4,8 @@
 
 #include <functional>
 
+#include <boost/json/value.hpp>
+
 #include "api/http.hpp"
 #include "core/step.hpp"
 #include "core/store.hpp"
@@ -19,13 +21,18 @@ struct TestClock {
   std::function<void()> moved{};
 };
 
+// Reads the workflows directory again (POST /v1/admin/workflows/reload) and answers with the
+// report. Absent (null) when the server has no engine behind it: the route answers 404.
+// Called on an I/O thread while other requests run; it must serialise itself.
+using ReloadWorkflows = std::function<Result<boost::json::value>()>;
+
 // Thread-safety: handle() may be called concurrently; a Router holds no per-request state.
 class Router {
  public:
   // `store` is used for token lookups only; case data goes through `runtime`.
   // `steps` (may be null) answers GET /v1/plugins.
   Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps = nullptr,
-         TestClock test_clock = {});
+         TestClock test_clock = {}, ReloadWorkflows reload_workflows = {});
 
   // Answers one request. Calls the runtime synchronously, so it blocks on the store. Errors
   // become problem replies; an exception (a bug, or bad_alloc) propagates for the caller to turn
@@ -37,6 +44,7 @@ class Router {
   Store& store_;
   const StepCatalog* steps_;
   TestClock test_clock_;
+  ReloadWorkflows reload_workflows_;
 };
 
 }  // namespace carepath::api

@@ -5,6 +5,9 @@
 #include <map>
 #include <system_error>
 
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+
 #include "api/webhook.hpp"
 #include "app/zoneinfo.hpp"
 #include "core/log.hpp"
@@ -63,6 +66,155 @@ std::unique_ptr<plugin_host::Registry> load_steps(const Config& config) {
   return steps;  // each load and refusal was logged by the registry
 }
 
+namespace {
+
+// The *.yaml / *.yml files of `dir`, sorted by name.
+Result<std::vector<fs::path>> workflow_files(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    return Error{Errc::invalid_argument, "workflows directory '" + dir + "' does not exist"};
+  }
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto ext = entry.path().extension();
+    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
+      files.push_back(entry.path());
+    }
+  }
+  if (ec) {
+    return Error{Errc::invalid_argument, "workflows directory '" + dir + "': " + ec.message()};
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+std::vector<std::string> error_list(const std::vector<workflow::Diagnostic>& diagnostics) {
+  std::vector<std::string> out;
+  for (const auto& d : diagnostics) {
+    if (d.severity == workflow::Severity::error) {
+      out.push_back(workflow::to_string(d));
+    }
+  }
+  return out;
+}
+
+// One file of the workflows directory, judged on its own. `workflow` is set while the file may
+// still be recorded ("added" pending, or "unchanged").
+struct Judged {
+  ReloadItem item;
+  std::string source;
+  std::shared_ptr<const Workflow> workflow;
+};
+
+// Loads every file of `dir` and judges it against the others and against `registry`. When
+// `replace_loaded` is false (a reload), a file that changes the text of a loaded version is
+// refused; at start-up the store decides (it replaces a version no case uses).
+Result<std::vector<Judged>> judge_directory(const std::string& dir,
+                                            const runtime::WorkflowRegistry& registry,
+                                            const StepCatalog* steps, bool replace_loaded) {
+  auto files = workflow_files(dir);
+  if (!files) {
+    return files.error();
+  }
+  std::vector<Judged> judged;
+  std::map<std::pair<std::string, int>, std::vector<std::size_t>> by_key;
+  for (const auto& file : *files) {
+    Judged j;
+    j.item.file = file.string();
+    auto loaded = workflow::load_workflow_file(file, steps);
+    log_warnings(loaded.diagnostics);
+    if (!loaded.ok()) {
+      j.item.status = "refused";
+      j.item.errors = error_list(loaded.diagnostics);
+      judged.push_back(std::move(j));
+      continue;
+    }
+    j.workflow = with_digest(loaded);
+    j.source = std::move(loaded.source);
+    j.item.workflow = j.workflow->name;
+    j.item.version = j.workflow->version;
+    const auto current = registry.find(j.workflow->name, j.workflow->version);
+    if (current && current->sha256 == j.workflow->sha256) {
+      j.item.status = "unchanged";
+    } else if (current && !replace_loaded) {
+      j.item.status = "refused";
+      j.item.errors.push_back(
+          j.item.file + ":1:1: error: workflow '" + j.item.workflow + "' version " +
+          std::to_string(j.item.version) +
+          " is already loaded with other text; a loaded version is never replaced while the "
+          "engine runs, even when no case uses it: raise `version` to add the change beside it");
+      j.workflow.reset();
+    } else {
+      j.item.status = "added";
+    }
+    by_key[{j.item.workflow, j.item.version}].push_back(judged.size());
+    judged.push_back(std::move(j));
+  }
+  // Two files defining the same (workflow, version): neither is the right one to keep.
+  for (const auto& [key, indexes] : by_key) {
+    if (indexes.size() < 2) {
+      continue;
+    }
+    for (const auto i : indexes) {
+      auto& j = judged[i];
+      for (const auto other : indexes) {
+        if (other != i) {
+          j.item.errors.push_back(j.item.file + ":1:1: error: workflow '" + key.first +
+                                  "' version " + std::to_string(key.second) +
+                                  " is also defined in " + judged[other].item.file);
+        }
+      }
+      j.item.status = "refused";
+      j.workflow.reset();
+    }
+  }
+  return judged;
+}
+
+// Records an "added" file in the store, then registers it. On a store error the file is refused.
+Result<void> record(Judged& j, Store& store, runtime::WorkflowRegistry& registry,
+                    const Clock& clock) {
+  auto put = store.put_workflow(WorkflowSource{j.workflow->name, j.workflow->version,
+                                               j.workflow->sha256, j.source, clock.now()});
+  if (!put) {
+    j.item.status = "refused";
+    j.item.errors.push_back(j.item.file + ":1:1: error: " + put.error().message);
+    j.workflow.reset();
+    return Error{put.error().code, j.item.errors.back()};
+  }
+  registry.add(j.workflow);
+  return {};
+}
+
+}  // namespace
+
+std::size_t ReloadReport::count(std::string_view status) const {
+  return static_cast<std::size_t>(std::count_if(
+      items.begin(), items.end(), [&](const ReloadItem& item) { return item.status == status; }));
+}
+
+boost::json::value to_json(const ReloadReport& report) {
+  boost::json::array items;
+  for (const auto& item : report.items) {
+    boost::json::array errors;
+    for (const auto& e : item.errors) {
+      errors.emplace_back(e);
+    }
+    items.push_back(boost::json::object{
+        {"file", item.file},
+        {"workflow",
+         item.workflow.empty() ? boost::json::value(nullptr) : boost::json::value(item.workflow)},
+        {"version",
+         item.version == 0 ? boost::json::value(nullptr) : boost::json::value(item.version)},
+        {"status", item.status},
+        {"errors", std::move(errors)}});
+  }
+  return boost::json::object{{"items", std::move(items)},
+                             {"added", report.count("added")},
+                             {"refused", report.count("refused")},
+                             {"unchanged", report.count("unchanged")}};
+}
+
 Result<void> load_workflows(Store& store, runtime::WorkflowRegistry& registry,
                             const std::string& dir, const Clock& clock, const StepCatalog* steps) {
   auto stored = store.workflows();
@@ -81,57 +233,30 @@ Result<void> load_workflows(Store& store, runtime::WorkflowRegistry& registry,
     registry.add(with_digest(loaded));
   }
 
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec)) {
-    return Error{Errc::invalid_argument, "workflows directory '" + dir + "' does not exist"};
+  // Every file is judged before any is recorded, so a broken file stops the start untouched.
+  auto judged = judge_directory(dir, registry, steps, /*replace_loaded=*/true);
+  if (!judged) {
+    return judged.error();
   }
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const auto ext = entry.path().extension();
-    if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) {
-      files.push_back(entry.path());
-    }
-  }
-  if (ec) {
-    return Error{Errc::invalid_argument, "workflows directory '" + dir + "': " + ec.message()};
-  }
-  std::sort(files.begin(), files.end());
-
-  // Validate every file before recording any, so a broken file never half-applies a reload.
   std::string errors;
-  std::vector<std::pair<fs::path, workflow::LoadResult>> good;
-  std::map<std::pair<std::string, int>, fs::path> seen;
-  for (const auto& file : files) {
-    auto loaded = workflow::load_workflow_file(file, steps);
-    log_warnings(loaded.diagnostics);
-    if (!loaded.ok()) {
-      errors += (errors.empty() ? "" : "\n") + error_lines(loaded.diagnostics);
-      continue;
+  for (const auto& j : *judged) {
+    for (const auto& e : j.item.errors) {
+      errors += (errors.empty() ? "" : "\n") + e;
     }
-    const auto key = std::make_pair(loaded.workflow->name, loaded.workflow->version);
-    if (auto [it, inserted] = seen.emplace(key, file); !inserted) {
-      errors += (errors.empty() ? "" : "\n") + file.string() + ":1:1: error: workflow '" +
-                key.first + "' version " + std::to_string(key.second) + " is also defined in " +
-                it->second.string();
-      continue;
-    }
-    good.emplace_back(file, std::move(loaded));
   }
   if (!errors.empty()) {
     return Error{Errc::invalid_argument, errors};
   }
-  for (auto& [file, loaded] : good) {
-    auto workflow = with_digest(loaded);
-    auto put = store.put_workflow(WorkflowSource{workflow->name, workflow->version,
-                                                 workflow->sha256, loaded.source, clock.now()});
-    if (!put) {
-      return Error{put.error().code, file.string() + ":1:1: error: " + put.error().message};
+  for (auto& j : *judged) {
+    if (j.item.status == "added") {
+      if (auto recorded = record(j, store, registry, clock); !recorded) {
+        return recorded.error();
+      }
     }
     log(LogLevel::info, "workflow loaded",
-        {{"workflow", workflow->name},
-         {"version", std::to_string(workflow->version)},
-         {"file", file.string()}});
-    registry.add(std::move(workflow));
+        {{"workflow", j.item.workflow},
+         {"version", std::to_string(j.item.version)},
+         {"file", j.item.file}});
   }
   return {};
 }
@@ -176,6 +301,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
   }
   engine->store_ = std::move(*store);
   engine->steps_ = load_steps(config);
+  engine->workflows_dir_ = config.workflows;
+  engine->clock_ = &the_clock;
   if (auto loaded = load_workflows(*engine->store_, engine->registry_, config.workflows, the_clock,
                                    engine->steps_.get());
       !loaded) {
@@ -202,6 +329,13 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
                                           engine->scheduler_->wake();
                                         }};
   }
+  options.reload_workflows = [engine = engine.get()]() -> Result<boost::json::value> {
+    auto report = engine->reload();
+    if (!report) {
+      return report.error();
+    }
+    return to_json(*report);
+  };
   engine->server_ = std::make_unique<api::Server>(options, *engine->runtime_, *engine->store_,
                                                   engine->steps_.get());
   return engine;
@@ -214,6 +348,23 @@ Result<std::uint16_t> Engine::start() {
     scheduler_->start();
   }
   return port;
+}
+
+Result<ReloadReport> Engine::reload() {
+  std::lock_guard lock(reload_mutex_);
+  auto judged = judge_directory(workflows_dir_, registry_, steps_.get(), /*replace_loaded=*/false);
+  if (!judged) {
+    return judged.error();
+  }
+  ReloadReport report;
+  for (auto& j : *judged) {
+    if (j.item.status == "added") {
+      // A store error refuses this file only; the report says why.
+      (void)record(j, *store_, registry_, *clock_);
+    }
+    report.items.push_back(std::move(j.item));
+  }
+  return report;
 }
 
 void Engine::stop() {

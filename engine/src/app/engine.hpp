@@ -2,9 +2,14 @@
 // Integration tests boot the same way.
 #pragma once
 
+#include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include <boost/json/value.hpp>
 
 #include "api/server.hpp"
 #include "app/config.hpp"
@@ -17,6 +22,26 @@
 #include "runtime/worker.hpp"
 
 namespace carepath::app {
+
+// What one reload did with one file of the workflows directory.
+struct ReloadItem {
+  std::string file;
+  std::string workflow;               // empty when the file did not load far enough to name it
+  int version = 0;                    // 0 likewise
+  std::string status;                 // "added", "unchanged" or "refused"
+  std::vector<std::string> errors{};  // "FILE:LINE:COL: error: ..." lines; only when refused
+};
+
+// What Engine::reload() did, one item per *.yaml / *.yml file, ordered by file name.
+struct ReloadReport {
+  std::vector<ReloadItem> items;
+
+  std::size_t count(std::string_view status) const;
+};
+
+// {"items": [{"file", "workflow", "version", "status", "errors"}], "added", "refused",
+// "unchanged"}: the answer of POST /v1/admin/workflows/reload.
+boost::json::value to_json(const ReloadReport& report);
 
 // Loads the workflows stored in `store` (cases may run on versions whose file is gone), then every
 // *.yaml / *.yml file in `dir`, recording new sources in the store. Any error in any file refuses
@@ -47,6 +72,15 @@ class Engine {
   // Stops accepting requests, lets those in flight finish, then lets running steps finish.
   void stop();
 
+  // Reads the workflows directory again and judges each file on its own: a new (workflow,
+  // version) is recorded and registered beside the versions already loaded ("added"); a file
+  // identical to a loaded version is "unchanged"; a file with errors, a file that changes the
+  // text of a loaded version (even one no case uses: a loaded version is never replaced at run
+  // time) and two files defining the same (workflow, version) are "refused", and nothing of
+  // them is recorded. Plugins are not reloaded. An error only when the directory cannot be read.
+  // Thread-safety: may be called from any thread while requests run; reloads are serialised.
+  Result<ReloadReport> reload();
+
   Store& store() { return *store_; }
   runtime::Runtime& runtime() { return *runtime_; }
   runtime::WorkflowRegistry& registry() { return registry_; }
@@ -56,6 +90,10 @@ class Engine {
 
  private:
   Engine() = default;
+
+  std::string workflows_dir_;
+  const Clock* clock_ = nullptr;
+  std::mutex reload_mutex_;  // one reload at a time
 
   // Destroyed in reverse order: the server and workers stop before what they use goes away, and
   // the plugin libraries are released last.

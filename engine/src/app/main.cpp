@@ -147,6 +147,30 @@ int fail(const std::string& message) {
   return 1;
 }
 
+// SIGHUP: reads the workflows directory again and logs one line per file; the server keeps
+// running whatever the files hold.
+void reload_workflows(carepath::app::Engine& engine) {
+  carepath::log(LogLevel::info, "reloading workflows", {{"signal", "SIGHUP"}});
+  auto report = engine.reload();
+  if (!report) {
+    carepath::log(LogLevel::error, "workflow reload failed: " + report.error().message);
+    return;
+  }
+  for (const auto& item : report->items) {
+    const std::string version = item.version == 0 ? "" : std::to_string(item.version);
+    if (item.status == "refused") {
+      carepath::log(LogLevel::error, "workflow reload: refused",
+                    {{"file", item.file},
+                     {"workflow", item.workflow},
+                     {"version", version},
+                     {"error", item.errors.empty() ? "" : item.errors.front()}});
+    } else {
+      carepath::log(LogLevel::info, "workflow reload: " + item.status,
+                    {{"file", item.file}, {"workflow", item.workflow}, {"version", version}});
+    }
+  }
+}
+
 int serve(const Args& args) {
   auto config = make_config(args.flags);
   if (!config) {
@@ -154,12 +178,13 @@ int serve(const Args& args) {
   }
   install_stderr_log(config->log_level);
 
-  // Block the stop signals in every thread; this one waits for them with sigwait().
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  // Block the stop and reload signals in every thread; this one waits for them with sigwait().
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   auto engine = carepath::app::Engine::open(*config);
   if (!engine) {
@@ -175,7 +200,15 @@ int serve(const Args& args) {
                     std::to_string(*port),
                 {{"db", config->db}, {"workflows", config->workflows}});
   int signal = 0;
-  sigwait(&stop_signals, &signal);
+  while (true) {
+    if (sigwait(&signals, &signal) != 0) {
+      continue;
+    }
+    if (signal != SIGHUP) {
+      break;
+    }
+    reload_workflows(**engine);
+  }
   carepath::log(LogLevel::info, "shutting down",
                 {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   (*engine)->stop();
