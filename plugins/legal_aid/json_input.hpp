@@ -1,54 +1,18 @@
-// Reading the legal_aid steps' JSON: the `with:` block (config) and the step input's `data`.
-// Messages name config keys and case fields, never a case field's value.
+// The legal_aid steps read their JSON (the `with:` block and the step input's `data`) with the
+// helpers the first-party plugins share (plugins/common/plugin_json.hpp).
 #pragma once
 
-#include <cstdint>
-#include <initializer_list>
-#include <optional>
-#include <stdexcept>
-#include <string>
-#include <string_view>
-
-#include <boost/json/object.hpp>
+#include "plugin_json.hpp"
 
 namespace legal_aid {
 
-// The step input cannot be used (not JSON, a field of the wrong type). what() is for people and
-// names the field, never its value; run() turns it into Outcome::failed().
-class BadInput : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Parses a `with:` block. Throws std::invalid_argument when it is not a JSON object or has a key
-// outside `known`.
-boost::json::object parse_config(std::string_view config_json,
-                                 std::initializer_list<std::string_view> known);
-
-// The string at `key`, which must be one of `allowed`; `fallback` when the key is absent.
-// Throws std::invalid_argument otherwise (absent with no fallback: "is required").
-std::string config_enum(const boost::json::object& config, std::string_view key,
-                        std::initializer_list<std::string_view> allowed,
-                        std::optional<std::string_view> fallback = std::nullopt);
-
-// The whole number at `key` within [min, max]; `fallback` when the key is absent.
-std::int64_t config_integer(const boost::json::object& config, std::string_view key,
-                            std::int64_t min, std::int64_t max, std::int64_t fallback);
-
-// The string at `key`, of 1..max_length characters (bytes); nullopt when the key is absent.
-std::optional<std::string> config_string(const boost::json::object& config, std::string_view key,
-                                         std::size_t max_length);
-
-// Parses a step input and returns its `data` object. Throws BadInput when the text is not a JSON
-// object or has no `data` object.
-boost::json::object parse_input_data(std::string_view input_json);
-
-// The case field `field` as a whole number; nullopt when unset. Throws BadInput when it is set to
-// anything else (a fraction, a string).
-std::optional<std::int64_t> whole_number_field(const boost::json::object& data,
-                                               std::string_view field);
-
-// The case field `field` as a string; nullopt when unset. Throws BadInput when it is not a string.
-std::optional<std::string> string_field(const boost::json::object& data, std::string_view field);
+using plugin_json::BadInput;
+using plugin_json::config_enum;
+using plugin_json::config_integer;
+using plugin_json::config_string;
+using plugin_json::parse_config;
+using plugin_json::parse_input_data;
+using plugin_json::string_field;
+using plugin_json::whole_number_field;
 
 }  // namespace legal_aid

@@ -660,19 +660,11 @@ class Handlers {
     if (!workflow) {
       return render_problem(workflow.error());
     }
-    std::vector<HistoryEntry> entries;
-    std::optional<std::string> cursor;
-    do {
-      auto page = runtime_.history(actor_, id_, kMaxPageSize, cursor);
-      if (!page) {
-        return render_problem(page.error());
-      }
-      for (auto& entry : page->items) {
-        entries.push_back(std::move(entry));
-      }
-      cursor = page->next_cursor;
-    } while (cursor);
-    const auto highlight = workflow::highlight_from_history(**workflow, record->state, entries);
+    auto entries = runtime_.whole_history(actor_, id_);
+    if (!entries) {
+      return render_problem(entries.error());
+    }
+    const auto highlight = workflow::highlight_from_history(**workflow, record->state, *entries);
     return graph_reply(format, **workflow, &highlight);
   }
 

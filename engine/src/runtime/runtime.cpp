@@ -1,6 +1,7 @@
 #include "runtime/runtime.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -410,6 +411,25 @@ Result<HistoryPage> Runtime::history(const Actor& actor, const std::string& id, 
     return record.error();
   }
   return store_.history(id, limit, cursor);
+}
+
+Result<std::vector<HistoryEntry>> Runtime::whole_history(const Actor& actor,
+                                                         const std::string& id) {
+  if (auto record = get_case(actor, id); !record) {
+    return record.error();
+  }
+  constexpr std::size_t kPage = 500;  // the store's largest page
+  std::vector<HistoryEntry> entries;
+  std::optional<std::string> cursor;
+  do {
+    auto page = store_.history(id, kPage, cursor);
+    if (!page) {
+      return page.error();
+    }
+    std::move(page->items.begin(), page->items.end(), std::back_inserter(entries));
+    cursor = page->next_cursor;
+  } while (cursor);
+  return entries;
 }
 
 Result<Runtime::CaseAndWorkflow> Runtime::case_with_workflow(const Actor& actor,

@@ -110,6 +110,8 @@ class Runtime {
   Result<CasePage> list_cases(const Actor& actor, const CaseQuery& query);
   Result<HistoryPage> history(const Actor& actor, const std::string& id, std::size_t limit,
                               const std::optional<std::string>& cursor);
+  // The case's whole history, oldest first (every page): for the schedule sheet and the graph.
+  Result<std::vector<HistoryEntry>> whole_history(const Actor& actor, const std::string& id);
 
   // The events this actor may fire now, with what is missing for each.
   Result<std::vector<EventOption>> transitions(const Actor& actor, const std::string& id);

@@ -10,8 +10,6 @@ namespace carepath::runtime {
 namespace {
 
 constexpr int kMaxTimerAttempts = 8;
-constexpr std::size_t kHistoryPage = 500;
-
 Error clock_field_error(std::vector<std::string> missing, std::string message) {
   return Error{Errc::unprocessable,
                std::move(message),
@@ -387,17 +385,11 @@ Result<std::vector<ScheduleRow>> Runtime::schedule(const Actor& actor, const std
   if (!timers) {
     return timers.error();
   }
-  std::vector<HistoryEntry> history;
-  std::optional<std::string> cursor;
-  do {
-    auto page = store_.history(id, kHistoryPage, cursor);
-    if (!page) {
-      return page.error();
-    }
-    std::move(page->items.begin(), page->items.end(), std::back_inserter(history));
-    cursor = page->next_cursor;
-  } while (cursor);
-  return build_schedule(*found->workflow, *clocks, *timers, history, clock_.now());
+  auto history = whole_history(actor, id);
+  if (!history) {
+    return history.error();
+  }
+  return build_schedule(*found->workflow, *clocks, *timers, *history, clock_.now());
 }
 
 }  // namespace carepath::runtime

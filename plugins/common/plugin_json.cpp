@@ -1,15 +1,16 @@
-#include "json_input.hpp"
+#include "plugin_json.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
-namespace vocational {
+namespace plugin_json {
 namespace {
 
-std::string quoted_list(std::initializer_list<std::string_view> words) {
+std::string joined(std::span<const std::string_view> words) {
   std::string out;
   for (const std::string_view word : words) {
     out += out.empty() ? "" : ", ";
@@ -70,11 +71,61 @@ boost::json::object parse_config(std::string_view config_json,
       is_known = is_known || member.key() == key;
     }
     if (!is_known) {
-      throw std::invalid_argument("with: unknown key '" + std::string(member.key()) +
-                                  "'; expected one of: " + quoted_list(known));
+      throw std::invalid_argument(
+          "with: unknown key '" + std::string(member.key()) +
+          "'; expected one of: " + joined(std::span(known.begin(), known.size())));
     }
   }
   return std::move(parsed.get_object());
+}
+
+std::string config_enum(const boost::json::object& config, std::string_view key,
+                        std::initializer_list<std::string_view> allowed,
+                        std::optional<std::string_view> fallback) {
+  const boost::json::value* value = config.if_contains(key);
+  if (value == nullptr) {
+    if (!fallback) {
+      throw std::invalid_argument("with: missing required key '" + std::string(key) + "'");
+    }
+    return std::string(*fallback);
+  }
+  if (value->is_string()) {
+    for (const std::string_view word : allowed) {
+      if (value->get_string() == word) {
+        return std::string(word);
+      }
+    }
+  }
+  throw std::invalid_argument("with." + std::string(key) + ": must be one of: " +
+                              joined(std::span(allowed.begin(), allowed.size())));
+}
+
+std::optional<std::vector<std::string>> config_enum_list(
+    const boost::json::object& config, std::string_view key,
+    std::span<const std::string_view> allowed) {
+  const boost::json::value* value = config.if_contains(key);
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  const std::string problem =
+      "with." + std::string(key) +
+      ": must be a non-empty list of distinct values, each one of: " + joined(allowed);
+  if (!value->is_array() || value->get_array().empty()) {
+    throw std::invalid_argument(problem);
+  }
+  std::vector<std::string> items;
+  for (const boost::json::value& item : value->get_array()) {
+    if (!item.is_string()) {
+      throw std::invalid_argument(problem);
+    }
+    const std::string_view word = item.get_string().subview();
+    if (std::find(allowed.begin(), allowed.end(), word) == allowed.end() ||
+        std::find(items.begin(), items.end(), word) != items.end()) {
+      throw std::invalid_argument(problem);
+    }
+    items.emplace_back(word);
+  }
+  return items;
 }
 
 std::int64_t config_integer(const boost::json::object& config, std::string_view key,
@@ -89,6 +140,20 @@ std::int64_t config_integer(const boost::json::object& config, std::string_view 
                                 std::to_string(min) + " to " + std::to_string(max));
   }
   return *number;
+}
+
+std::optional<std::string> config_string(const boost::json::object& config, std::string_view key,
+                                         std::size_t max_length) {
+  const boost::json::value* value = config.if_contains(key);
+  if (value == nullptr) {
+    return std::nullopt;
+  }
+  if (!value->is_string() || value->get_string().empty() ||
+      value->get_string().size() > max_length) {
+    throw std::invalid_argument("with." + std::string(key) + ": must be a string of 1 to " +
+                                std::to_string(max_length) + " characters");
+  }
+  return std::string(value->get_string());
 }
 
 boost::json::object parse_input_data(std::string_view input_json) {
@@ -149,4 +214,15 @@ std::vector<std::string> string_list_field(const boost::json::object& data,
   return items;
 }
 
-}  // namespace vocational
+std::size_t list_field_size(const boost::json::object& data, std::string_view field) {
+  const boost::json::value* value = data.if_contains(field);
+  if (value == nullptr || value->is_null()) {
+    return 0;
+  }
+  if (!value->is_array()) {
+    throw BadInput("case field '" + std::string(field) + "' is not a list");
+  }
+  return value->get_array().size();
+}
+
+}  // namespace plugin_json
