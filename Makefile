@@ -31,6 +31,7 @@ test: build
 # Speed and memory targets (bench/README.md); not part of `make test`.
 bench: build
 	$(BUILD_DIR)/bench/timers_bench
+	$(BUILD_DIR)/bench/migration_bench
 
 validate: build
 	$(CAREPATH) validate workflows/*.yaml --plugins $(BUILD_DIR)/plugins

@@ -14,15 +14,6 @@
 set -euo pipefail
 
 me=check-schema
-say() { echo "$me: $*"; }
-fail() {
-  echo "$me: FAILED: $*" >&2
-  exit 1
-}
-skip() {
-  echo "$me: SKIPPED: $*" >&2
-  exit 77
-}
 
 [[ $# -ge 1 ]] || {
   echo "usage: scripts/check-schema.sh BUILD_DIR [WORKFLOW.yaml ...]" >&2
@@ -32,36 +23,13 @@ build_dir=$(cd "$1" && pwd)
 shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 schema=$root/docs/workflow.schema.json
-ajv_package=ajv-cli@5.0.0
+ajv_version=5.0.0  # pinned
 
-command -v npx >/dev/null 2>&1 || skip "npx (Node.js/npm) is not installed; cannot run $ajv_package"
-
-export npm_config_cache=$build_dir/npm-cache
-export npm_config_prefer_offline=true
-export npm_config_update_notifier=false
-export npm_config_fund=false
-export npm_config_audit=false
-mkdir -p "$npm_config_cache"
-
-log=$(mktemp)
-trap 'rm -f "$log"' EXIT
-
-# npx asks the registry about the version even when it has the package; a copy it installed in
-# the cache before runs without the network.
-ajv_bin=()
-for manifest in "$npm_config_cache"/_npx/*/node_modules/ajv-cli/package.json; do
-  if [[ -f $manifest ]] && grep -q '"version": "5.0.0"' "$manifest"; then
-    bin=$(dirname "$(dirname "$manifest")")/.bin/ajv
-    [[ -x $bin ]] && ajv_bin=("$bin") && break
-  fi
-done
-if [[ ${#ajv_bin[@]} -eq 0 ]]; then
-  if ! npx --yes "$ajv_package" help >"$log" 2>&1; then
-    sed 's/^/  | /' "$log" >&2
-    skip "could not fetch $ajv_package with npx (offline, or the npm registry is unreachable)"
-  fi
-  ajv_bin=(npx --yes "$ajv_package")
-fi
+# shellcheck source=lib/npm-tools.sh
+source "$root/scripts/lib/npm-tools.sh"
+log=$work/ajv.log
+tool ajv-cli "$ajv_version" ajv help
+ajv_bin=("${tool_cmd[@]}")
 
 # draft-07, strict about the schema itself; union types (a title may be a number in YAML) and
 # `required` inside anyOf branches naming keys declared elsewhere are intended.
@@ -100,4 +68,4 @@ if [[ $accepted -gt 0 ]]; then
   sed 's/^/  | /' "$log" >&2
   fail "$accepted broken file(s) in tests/workflow/schema_cases passed the schema"
 fi
-say "ok: ajv ($ajv_package, draft-07) accepts the workflows and rejects all ${#cases[@]} broken files"
+say "ok: ajv (ajv-cli@$ajv_version, draft-07) accepts the workflows and rejects all ${#cases[@]} broken files"

@@ -111,7 +111,7 @@ class ApiTest : public ::testing::Test {
     stranger_ = issue("zed", {"auditor"});
 
     ServerOptions options;
-    options.port = 0;
+    options.port = test::listen_port();
     server_ = std::make_unique<Server>(options, *runtime_, *store_);
     auto port = server_->start();
     ASSERT_TRUE(port) << port.error().message;
@@ -890,8 +890,9 @@ TEST_F(ApiTest, LogsOneLinePerRequestWithoutValues) {
   EXPECT_TRUE(found);
 }
 
-TEST_F(ApiTest, InternalErrorsAre500WithoutInternals) {
-  // A case whose workflow is not loaded: a broken invariant the API must still answer.
+TEST_F(ApiTest, ACaseOnAnUnloadedVersionIs503WithAHintAndNoInternals) {
+  // A case on a workflow version this server has not loaded (another process migrated it, or
+  // the file is gone): the answer says what to do and carries nothing else (a 5xx never does).
   CaseRecord ghost;
   ghost.id = "ghost00000000000";
   ghost.code = "CP-GHST-0001";
@@ -906,8 +907,9 @@ TEST_F(ApiTest, InternalErrorsAre500WithoutInternals) {
   opened.version = 1;
   ASSERT_TRUE(store_->create_case(ghost, opened, {}));
   const auto r = call("GET", "/v1/cases/ghost00000000000", caseworker_);
-  auto problem = expect_problem(r, 500, "internal");
+  auto problem = expect_problem(r, 503, "workflow-version-not-loaded");
   EXPECT_EQ(problem.size(), 4U) << r.body;
+  EXPECT_NE(r.body.find("POST /v1/admin/workflows/reload"), std::string::npos) << r.body;
   expect_alive();
 }
 

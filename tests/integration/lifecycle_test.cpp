@@ -23,7 +23,7 @@ class Lifecycle : public ::testing::Test {
  protected:
   void SetUp() override {
     config_.host = "127.0.0.1";
-    config_.port = 0;
+    config_.port = test::listen_port();
     config_.db = (dir_ / "carepath.db").string();
     config_.workflows = test::source_path("workflows").string();
     config_.plugins = {(std::filesystem::path(CP_BINARY_DIR) / "plugins").string()};

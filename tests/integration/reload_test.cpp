@@ -76,7 +76,7 @@ class Reload : public ::testing::Test {
       fs::copy_file(entry.path(), workflows_ / entry.path().filename());
     }
     config_.host = "127.0.0.1";
-    config_.port = 0;
+    config_.port = test::listen_port();
     config_.db = (dir_ / "carepath.db").string();
     config_.workflows = workflows_.string();
     config_.plugins = {test::plugin_build_dir()};

@@ -178,7 +178,7 @@ class AsyncSteps : public ::testing::Test {
     std::ofstream(dir_ / "workflows" / "notify.yaml")
         << notify_workflow(receiver_.port(), max_attempts);
     app::Config config;
-    config.port = 0;
+    config.port = test::listen_port();
     config.db = (dir_ / "carepath.db").string();
     config.workflows = (dir_ / "workflows").string();
     config.webhook_secret = "invented-test-secret";

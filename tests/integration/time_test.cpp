@@ -42,7 +42,9 @@ class ClocksOverHttp : public ::testing::Test {
             "--test-clock", kStart};
   }
 
-  void start() { server_ = std::make_unique<test::ServerProcess>(serve_args()); }
+  void start() {
+    server_ = std::make_unique<test::ServerProcess>(serve_args(), test::listen_port());
+  }
 
   test::HttpResponse call(std::uint16_t port, const std::string& user, const std::string& method,
                           const std::string& target, const std::string& body = {},

@@ -845,5 +845,70 @@ TEST(SqliteStore, ReportsFileThatIsNotADatabase) {
   EXPECT_EQ(store.error().code, Errc::storage);
 }
 
+TEST(SqliteStoreMigrations, ListsOneVersionsCasesAndResumesUnfinishedRuns) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  create(*store, make_case("a"));
+  CaseRecord newer = make_case("b");
+  newer.workflow_version = 2;
+  create(*store, newer);
+  create(*store, make_case("c"));
+  CaseQuery query;
+  query.workflow = "aftercare";
+  query.workflow_version = 1;
+  query.limit = 1;
+  auto first = store->list_cases(query);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->items.size(), 1U);
+  EXPECT_EQ(first->items[0].id, "a");
+  query.cursor = first->next_cursor;
+  auto second = store->list_cases(query);
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->items.size(), 1U);
+  EXPECT_EQ(second->items[0].id, "c");
+  EXPECT_FALSE(second->next_cursor);
+  CaseQuery without_workflow;
+  without_workflow.workflow_version = 1;
+  EXPECT_EQ(store->list_cases(without_workflow).error().code, Errc::invalid_argument);
+
+  auto work = store->pending_work("a");
+  ASSERT_TRUE(work);
+  EXPECT_EQ(*work, 0);
+
+  MigrationRun run;
+  run.plan = "aftercare-1-to-2";
+  run.workflow = "aftercare";
+  run.from_version = 1;
+  run.to_version = 2;
+  run.actor = "priya.admin";
+  run.started_at = kT0;
+  auto started = store->start_migration(run);
+  ASSERT_TRUE(started) << started.error().message;
+  EXPECT_FALSE(started->resumed);
+  EXPECT_EQ(started->status, "running");
+  // Killed before it finished: the next start takes the same run up.
+  auto again = store->start_migration(run);
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->resumed);
+  EXPECT_EQ(again->id, started->id);
+  again->status = "interrupted";
+  again->moved = 40;
+  again->finished_at = kT0 + 1000;
+  ASSERT_TRUE(store->finish_migration(*again));
+  auto third = store->start_migration(run);
+  ASSERT_TRUE(third);
+  EXPECT_TRUE(third->resumed);
+  EXPECT_EQ(third->moved, 40);
+  third->status = "finished";
+  third->finished_at = kT0 + 2000;
+  ASSERT_TRUE(store->finish_migration(*third));
+  // A finished run is not taken up: running the plan again is a new run.
+  auto fresh = store->start_migration(run);
+  ASSERT_TRUE(fresh);
+  EXPECT_FALSE(fresh->resumed);
+  EXPECT_NE(fresh->id, started->id);
+  EXPECT_EQ(fresh->moved, 0);
+}
+
 }  // namespace
 }  // namespace carepath::store

@@ -1102,6 +1102,13 @@ TEST_F(SqliteTimeTest, SchedulerAndListsReadOnlyThroughTheirIndexes) {
   const std::string by_workflow = plan_of(path(), case_list_sql(true, false, false));
   EXPECT_TRUE(contains(by_workflow, "USING INDEX cases_by_workflow (workflow=? AND rowid>?)"))
       << by_workflow;
+  // A migration's batches read one version's index range in rowid order.
+  const std::string by_version = plan_of(path(), case_list_sql(true, false, false, true));
+  EXPECT_TRUE(contains(by_version,
+                       "USING INDEX cases_by_workflow_version (workflow=? AND workflow_version=? "
+                       "AND rowid>?)"))
+      << by_version;
+  EXPECT_FALSE(contains(by_version, "TEMP B-TREE")) << by_version;
 }
 
 }  // namespace

@@ -2,8 +2,13 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include <boost/asio/connect.hpp>
@@ -46,9 +51,12 @@ std::string HttpResponse::header(const std::string& name) const {
   return it == headers.end() ? std::string() : it->second;
 }
 
-HttpResponse http_request(std::uint16_t port, std::string_view method, std::string_view target,
-                          std::string_view body,
-                          const std::vector<std::pair<std::string, std::string>>& headers) {
+namespace {
+
+// One exchange with 127.0.0.1:`port`.
+HttpResponse exchange(std::uint16_t port, std::string_view method, std::string_view target,
+                      std::string_view body,
+                      const std::vector<std::pair<std::string, std::string>>& headers) {
   http::request<http::string_body> request;
   request.version(11);
   const http::verb verb = http::string_to_verb(method);
@@ -117,6 +125,97 @@ HttpResponse http_request(std::uint16_t port, std::string_view method, std::stri
   }
   out.body = std::move(response.body());
   return out;
+}
+
+std::uint16_t env_port(const char* name) {
+  const char* text = std::getenv(name);
+  if (text == nullptr) {
+    return 0;
+  }
+  unsigned value = 0;
+  const std::string_view view(text);
+  const auto [end, ec] = std::from_chars(view.data(), view.data() + view.size(), value);
+  return ec == std::errc{} && end == view.data() + view.size() && value <= 65535
+             ? static_cast<std::uint16_t>(value)
+             : 0;
+}
+
+// Appends one line to the file CP_TEST_PRISM_LOG names, if any.
+void prism_log(std::string_view kind, std::string_view method, std::string_view target,
+               std::string_view note) {
+  static std::mutex mutex;
+  const char* path = std::getenv("CP_TEST_PRISM_LOG");
+  if (path == nullptr || *path == '\0') {
+    return;
+  }
+  std::string line = std::string(kind) + " " + std::string(method) + " " + std::string(target);
+  if (!note.empty()) {
+    line += " " + std::string(note);
+  }
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  const std::lock_guard lock(mutex);
+  std::ofstream(path, std::ios::app) << line << '\n';
+}
+
+constexpr std::string_view kPrismErrors = "https://stoplight.io/prism/errors#";
+
+// Prism's own answers: problems whose type is one of its error URLs, or, for a body that is not
+// JSON, its HTTP framework's {"error": {"code": "invalid_json", ...}}. Their type, or nullopt
+// for an answer of the server.
+std::optional<std::string> prism_error_type(const HttpResponse& response) {
+  if (response.header("content-type").find("json") == std::string::npos) {
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  const auto body = boost::json::parse(response.body, ec);
+  if (ec || !body.is_object()) {
+    return std::nullopt;
+  }
+  if (const auto* error = body.as_object().if_contains("error");
+      response.status == 400 && error != nullptr && error->is_object() &&
+      error->as_object().contains("code")) {
+    return "INVALID_JSON";
+  }
+  const auto* type = body.as_object().if_contains("type");
+  if (type == nullptr || !type->is_string() || !type->as_string().starts_with(kPrismErrors)) {
+    return std::nullopt;
+  }
+  return std::string(type->as_string().subview().substr(kPrismErrors.size()));
+}
+
+}  // namespace
+
+std::uint16_t listen_port() {
+  return env_port("CP_TEST_LISTEN_PORT");
+}
+
+HttpResponse http_request(std::uint16_t port, std::string_view method, std::string_view target,
+                          std::string_view body,
+                          const std::vector<std::pair<std::string, std::string>>& headers) {
+  const std::uint16_t proxy = env_port("CP_TEST_PROXY_PORT");
+  if (proxy == 0 || port == 0 || port != listen_port()) {
+    return exchange(port, method, target, body, headers);
+  }
+  HttpResponse answer = exchange(proxy, method, target, body, headers);
+  const auto prism = prism_error_type(answer);
+  // With --errors Prism answers 500 VIOLATIONS instead of the server's answer; without it, or for
+  // findings below its error level, it passes the server's answer on with an sl-violations header.
+  const std::string violations = prism == "VIOLATIONS" ? answer.body
+                                 : prism               ? std::string()
+                                                       : answer.header("sl-violations");
+  if (!violations.empty()) {
+    prism_log("VIOLATION", method, target, violations);
+    throw std::runtime_error("docs/openapi.yaml does not describe the server's answer to " +
+                             std::string(method) + " " + std::string(target) +
+                             " (Prism): " + violations);
+  }
+  if (!prism) {
+    prism_log("checked", method, target, std::to_string(answer.status));
+    return answer;
+  }
+  // Prism refused the request itself; the server's answer is what the test is about.
+  prism_log("refused", method, target, *prism + " " + answer.body);
+  return exchange(port, method, target, body, headers);
 }
 
 std::string raw_request(std::uint16_t port, std::string bytes) {

@@ -24,8 +24,20 @@ struct HttpResponse {
   std::string header(const std::string& name) const;
 };
 
+// The port a test's main server should listen on: CP_TEST_LISTEN_PORT when set, else 0 (any free
+// port). scripts/check-openapi.sh sets it, and CP_TEST_PROXY_PORT, to send the test traffic
+// through a proxy that checks every request and answer against docs/openapi.yaml.
+std::uint16_t listen_port();
+
 // Sends one request and reads the answer. A body gets `Content-Type: application/json` unless
 // `headers` sets Content-Type. Throws std::runtime_error when the exchange fails or times out.
+//
+// When CP_TEST_PROXY_PORT is set and `port` is listen_port(), the request goes through that proxy
+// (Stoplight Prism with --errors). A request the proxy refuses as not matching the document (a
+// test sending a bad request on purpose) is sent again directly, so the test still sees the
+// server's own answer; each is logged to the file CP_TEST_PRISM_LOG names. An answer of the
+// server the proxy reports as not matching the document throws std::runtime_error with the
+// proxy's message, which fails the test.
 HttpResponse http_request(std::uint16_t port, std::string_view method, std::string_view target,
                           std::string_view body = {},
                           const std::vector<std::pair<std::string, std::string>>& headers = {});

@@ -65,9 +65,9 @@ Output run_carepath(const std::vector<std::string>& args, const TempDir& dir,
   return o;
 }
 
-ServerProcess::ServerProcess(const std::vector<std::string>& args) {
+ServerProcess::ServerProcess(const std::vector<std::string>& args, std::uint16_t port) {
   const std::string binary = carepath_binary();
-  std::vector<std::string> all{"serve", "--listen", "127.0.0.1:0"};
+  std::vector<std::string> all{"serve", "--listen", "127.0.0.1:" + std::to_string(port)};
   all.insert(all.end(), args.begin(), args.end());
   auto argv = make_argv(binary, all);
   int err_pipe[2];

@@ -529,6 +529,34 @@ title: nothing else
   EXPECT_TRUE(has_error(result, 1, 1, "missing required key 'states'"));
 }
 
+TEST(WorkflowLoader, ReadsRequiredFields) {
+  const auto result = load(R"(carepath: 1
+workflow: shelter
+version: 1
+roles: [caseworker]
+fields:
+  track: { type: string, required: true }
+  home: { type: string, required: false }
+  age: { type: integer, required: "yes" }
+states:
+  intake: { initial: true }
+)");
+  EXPECT_TRUE(has_error(result, 8, 35, "expected true or false for 'required'")) << dump(result);
+  const auto fixed = load(R"(carepath: 1
+workflow: shelter
+version: 1
+roles: [caseworker]
+fields:
+  track: { type: string, required: true }
+  home: { type: string }
+states:
+  intake: { initial: true }
+)");
+  ASSERT_TRUE(fixed.ok()) << dump(fixed);
+  EXPECT_TRUE(fixed.workflow->find_field("track")->required);
+  EXPECT_FALSE(fixed.workflow->find_field("home")->required);
+}
+
 TEST(WorkflowLoader, RejectsAWorkflowWithoutInitialState) {
   const auto result = load(R"(carepath: 1
 workflow: shelter

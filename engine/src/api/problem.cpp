@@ -58,6 +58,9 @@ constexpr auto kTypeTable = std::to_array<TypeRow>({
   {"missing-fields",         "missing fields",                     0},
   {"version-mismatch",       "case version mismatch",              0},
   {"idempotency-key-reused", "idempotency key reused",             0},
+  {"invalid-migration-plan", "invalid migration plan",             0},
+  {"migration-in-progress",  "a migration is running",             0},
+  {"workflow-version-not-loaded", "workflow version not loaded",   0},
 });
 // clang-format on
 

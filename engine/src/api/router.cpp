@@ -18,6 +18,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "api/mapping.hpp"
+#include "api/openapi.hpp"
 #include "api/problem.hpp"
 #include "core/duration.hpp"
 #include "security/digest.hpp"
@@ -131,8 +132,10 @@ enum class Route {
   clocks,
   admin_clock,
   admin_reload,
+  admin_migrations,
   notifications,
   notification_acknowledge,
+  openapi,
 };
 
 struct RouteMatch {
@@ -166,6 +169,9 @@ RouteMatch match_route(std::string_view path) {
   }
   if (n < 2 || segments[0] != "v1") {
     return {};
+  }
+  if (n == 2 && segments[1] == "openapi.json") {
+    return {Route::openapi, {}};
   }
   if (segments[1] == "workflows") {
     if (n == 2) {
@@ -231,6 +237,9 @@ RouteMatch match_route(std::string_view path) {
   if (segments[1] == "admin" && n == 4 && segments[2] == "workflows" && segments[3] == "reload") {
     return {Route::admin_reload, {}};
   }
+  if (segments[1] == "admin" && n == 3 && segments[2] == "migrations") {
+    return {Route::admin_migrations, {}};
+  }
   if (segments[1] == "plugins" && n == 2) {
     return {Route::plugins, {}};
   }
@@ -254,6 +263,7 @@ std::string_view allowed_methods(Route route) {
     case Route::admin_clock:
       return "GET, POST";
     case Route::admin_reload:
+    case Route::admin_migrations:
     case Route::incident_retry:
     case Route::task_complete:
     case Route::task_fail:
@@ -1043,13 +1053,17 @@ class Handlers {
         target = parse_datetime(*set);
       }
       if (!target || *target < now) {
-        return render_problem(
-            Error{Errc::unprocessable,
-                  "expected {\"advance\": DURATION} (such as \"26h\" or \"15d\") or {\"set\": "
-                  "RFC 3339 instant} not before the clock's present time " +
-                      format_timestamp(now),
-                  {{"invalid_fields", boost::json::array{"advance", "set"}}},
-                  "invalid-fields"});
+        return render_problem(Error{
+            Errc::unprocessable,
+            "expected {\"advance\": DURATION} (such as \"26h\" or \"15d\") or {\"set\": "
+            "RFC 3339 instant} not before the clock's present time " +
+                format_timestamp(now),
+            {{"invalid_fields",
+              boost::json::array{boost::json::object{{"field", advance ? "advance" : "set"},
+                                                     {"reason",
+                                                      "expected a duration, or an instant not "
+                                                      "before the clock's present time"}}}}},
+            "invalid-fields"});
       }
       test_clock.clock->set(*target);
       if (test_clock.moved) {
@@ -1081,6 +1095,49 @@ class Handlers {
       }
     }
     auto report = reload();
+    if (!report) {
+      return render_problem(report.error());
+    }
+    return json_reply(200, *report);
+  }
+
+  // POST with a plan as YAML (application/yaml, text/yaml, application/x-yaml) or JSON; the query
+  // parameter dry_run=true only reports. 200 with the report, even when some cases could not
+  // move, since the report says which and why.
+  HttpReply admin_migrations(const RunMigration& run) {
+    if (!actor_.has_role("admin")) {
+      return render_problem(Error{Errc::forbidden,
+                                  "migrating cases is for the 'admin' role",
+                                  {{"required_roles", boost::json::array{"admin"}}},
+                                  "forbidden"});
+    }
+    if (!run) {
+      return render_problem(
+          Error{Errc::not_found, "this server cannot migrate cases", {}, "not-found"});
+    }
+    Query query(request_.target, {"dry_run"});
+    const bool dry_run = query.boolean("dry_run", false);
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    if (const std::string* header = request_.header("content-type"); header != nullptr) {
+      const std::string_view media = trim(std::string_view{*header}.substr(0, header->find(';')));
+      const bool yaml = iequals(media, "application/yaml") || iequals(media, "text/yaml") ||
+                        iequals(media, "application/x-yaml");
+      if (!yaml && !check_content_type(request_)) {
+        return render_problem(Error{Errc::invalid_argument,
+                                    "Content-Type must be application/yaml (the plan file as it "
+                                    "is) or application/json",
+                                    {},
+                                    std::string(kUnsupportedMediaType)});
+      }
+    }
+    if (trim(request_.body).empty()) {
+      return render_problem(malformed(
+          "request body is empty; expected a migration plan: migrate: {workflow, from, to}, "
+          "and states, fields or set"));
+    }
+    auto report = run(request_.body, dry_run, actor_);
     if (!report) {
       return render_problem(report.error());
     }
@@ -1203,12 +1260,13 @@ class Handlers {
 }  // namespace
 
 Router::Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps,
-               TestClock test_clock, ReloadWorkflows reload_workflows)
+               TestClock test_clock, ReloadWorkflows reload_workflows, RunMigration run_migration)
     : runtime_(runtime),
       store_(store),
       steps_(steps),
       test_clock_(std::move(test_clock)),
-      reload_workflows_(std::move(reload_workflows)) {
+      reload_workflows_(std::move(reload_workflows)),
+      run_migration_(std::move(run_migration)) {
 }
 
 HttpReply Router::handle(const HttpRequest& request) const {
@@ -1234,6 +1292,8 @@ HttpReply Router::handle(const HttpRequest& request) const {
   std::optional<Actor> actor;
   if (task_route && request.header("authorization") == nullptr) {
     actor = Actor{"task-token", {}};
+  } else if (match.route == Route::openapi) {
+    actor = Actor{"anonymous", {}};  // an API description holds no case data
   } else if (versioned) {
     auto authenticated = authenticate_request(store_, request);
     if (!authenticated) {
@@ -1303,10 +1363,14 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return handlers.admin_clock(test_clock_);
     case Route::admin_reload:
       return handlers.admin_reload(reload_workflows_);
+    case Route::admin_migrations:
+      return handlers.admin_migrations(run_migration_);
     case Route::notifications:
       return handlers.list_notifications();
     case Route::notification_acknowledge:
       return handlers.acknowledge_notification();
+    case Route::openapi:
+      return json_reply(200, openapi_document());
     case Route::healthz:
     case Route::none:
       break;

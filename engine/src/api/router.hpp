@@ -7,6 +7,7 @@
 #include <boost/json/value.hpp>
 
 #include "api/http.hpp"
+#include "core/actor.hpp"
 #include "core/step.hpp"
 #include "core/store.hpp"
 #include "core/time.hpp"
@@ -26,13 +27,20 @@ struct TestClock {
 // Called on an I/O thread while other requests run; it must serialise itself.
 using ReloadWorkflows = std::function<Result<boost::json::value>()>;
 
+// Runs a migration plan (POST /v1/admin/migrations): the plan's text (YAML or JSON), whether it
+// is a dry run, and who asks. Answers with the report. Absent (null) when the server has no
+// engine behind it: the route answers 404.
+using RunMigration = std::function<Result<boost::json::value>(std::string_view plan, bool dry_run,
+                                                              const Actor& actor)>;
+
 // Thread-safety: handle() may be called concurrently; a Router holds no per-request state.
 class Router {
  public:
   // `store` is used for token lookups only; case data goes through `runtime`.
   // `steps` (may be null) answers GET /v1/plugins.
   Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps = nullptr,
-         TestClock test_clock = {}, ReloadWorkflows reload_workflows = {});
+         TestClock test_clock = {}, ReloadWorkflows reload_workflows = {},
+         RunMigration run_migration = {});
 
   // Answers one request. Calls the runtime synchronously, so it blocks on the store. Errors
   // become problem replies; an exception (a bug, or bad_alloc) propagates for the caller to turn
@@ -45,6 +53,7 @@ class Router {
   const StepCatalog* steps_;
   TestClock test_clock_;
   ReloadWorkflows reload_workflows_;
+  RunMigration run_migration_;
 };
 
 }  // namespace carepath::api

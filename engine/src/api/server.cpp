@@ -60,7 +60,8 @@ struct Shared {
   Shared(ServerOptions server_options, runtime::Runtime& runtime, Store& store,
          const StepCatalog* steps)
       : options(std::move(server_options)),
-        router(runtime, store, steps, options.test_clock, options.reload_workflows) {}
+        router(runtime, store, steps, options.test_clock, options.reload_workflows,
+               options.run_migration) {}
 
   // False when the server is stopping; the session should then close at once.
   bool add(const std::shared_ptr<Session>& session) {

@@ -24,6 +24,7 @@ struct ServerOptions {
   std::size_t header_limit = std::size_t{16} * 1024;  // larger headers get 431
   TestClock test_clock{};              // set only when the engine runs on `test_clock`
   ReloadWorkflows reload_workflows{};  // POST /v1/admin/workflows/reload; 404 when unset
+  RunMigration run_migration{};        // POST /v1/admin/migrations; 404 when unset
 };
 
 // HTTP/1.1 with keep-alive; one strand per connection. Requests are answered on the I/O threads,

@@ -15,6 +15,7 @@
 #include "security/digest.hpp"
 #include "store/sqlite_store.hpp"
 #include "workflow/loader.hpp"
+#include "workflow/migration_plan.hpp"
 
 namespace carepath::app {
 namespace {
@@ -336,6 +337,22 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
     }
     return to_json(*report);
   };
+  options.run_migration = [engine = engine.get()](
+                              std::string_view text, bool dry_run,
+                              const Actor& actor) -> Result<boost::json::value> {
+    auto plan = engine->read_plan(text, "plan");
+    if (!plan) {
+      return plan.error();
+    }
+    runtime::MigrationOptions run;
+    run.dry_run = dry_run;
+    run.actor = actor;
+    auto report = engine->migrate(*plan, run);
+    if (!report) {
+      return report.error();
+    }
+    return runtime::to_json(*report);
+  };
   engine->server_ = std::make_unique<api::Server>(options, *engine->runtime_, *engine->store_,
                                                   engine->steps_.get());
   return engine;
@@ -350,8 +367,67 @@ Result<std::uint16_t> Engine::start() {
   return port;
 }
 
+Result<MigrationPlan> Engine::read_plan(std::string_view text, const std::string& file_name,
+                                        std::vector<std::string>* warnings) const {
+  const auto find = [this](const std::string& name, int version) {
+    return version == 0 ? registry_.latest(name) : registry_.find(name, version);
+  };
+  auto loaded = workflow::load_migration_plan(text, file_name, find);
+  boost::json::array errors;
+  std::string message;
+  for (const auto& d : loaded.diagnostics) {
+    if (d.severity == workflow::Severity::warning) {
+      if (warnings != nullptr) {
+        warnings->push_back(workflow::to_string(d));
+      }
+      continue;
+    }
+    errors.emplace_back(workflow::to_string(d));
+    message += (message.empty() ? "" : "\n") + workflow::to_string(d);
+  }
+  if (!loaded.ok()) {
+    return Error{Errc::invalid_argument,
+                 "the migration plan has errors:\n" + message,
+                 {{"errors", std::move(errors)}},
+                 "invalid-migration-plan"};
+  }
+  return std::move(*loaded.plan);
+}
+
+Result<runtime::MigrationReport> Engine::migrate(const MigrationPlan& plan,
+                                                 const runtime::MigrationOptions& options) {
+  std::unique_lock lock(migrate_mutex_, std::try_to_lock);
+  if (!lock.owns_lock()) {
+    return Error{Errc::conflict,
+                 "another migration is running in this engine; try again when it has finished",
+                 {},
+                 "migration-in-progress"};
+  }
+  return runtime_->migrate(plan, options);
+}
+
 Result<ReloadReport> Engine::reload() {
   std::lock_guard lock(reload_mutex_);
+  // Versions another process recorded since this one started (`carepath migrate` records those
+  // of its workflows directory, and may already have moved cases onto them).
+  if (auto stored = store_->workflows()) {
+    for (const auto& source : *stored) {
+      if (registry_.find(source.name, source.version)) {
+        continue;
+      }
+      const std::string label =
+          "stored workflow " + source.name + " v" + std::to_string(source.version);
+      auto loaded = workflow::load_workflow_text(source.source, label, steps_.get());
+      if (!loaded.ok()) {
+        log(LogLevel::error, "stored workflow no longer loads",
+            {{"workflow", source.name}, {"version", std::to_string(source.version)}});
+        continue;
+      }
+      registry_.add(with_digest(loaded));
+      log(LogLevel::info, "workflow loaded from the database",
+          {{"workflow", source.name}, {"version", std::to_string(source.version)}});
+    }
+  }
   auto judged = judge_directory(workflows_dir_, registry_, steps_.get(), /*replace_loaded=*/false);
   if (!judged) {
     return judged.error();

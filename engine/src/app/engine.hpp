@@ -13,6 +13,7 @@
 
 #include "api/server.hpp"
 #include "app/config.hpp"
+#include "core/migration.hpp"
 #include "core/store.hpp"
 #include "core/time.hpp"
 #include "plugin_host/registry.hpp"
@@ -77,9 +78,22 @@ class Engine {
   // identical to a loaded version is "unchanged"; a file with errors, a file that changes the
   // text of a loaded version (even one no case uses: a loaded version is never replaced at run
   // time) and two files defining the same (workflow, version) are "refused", and nothing of
-  // them is recorded. Plugins are not reloaded. An error only when the directory cannot be read.
+  // them is recorded. Versions another process recorded in the database meanwhile (carepath
+  // migrate does) are registered too. Plugins are not reloaded. An error only when the directory
+  // cannot be read.
   // Thread-safety: may be called from any thread while requests run; reloads are serialised.
   Result<ReloadReport> reload();
+
+  // Reads a migration plan (`file_name` is for messages) and checks it against the loaded
+  // workflows. Errc::invalid_argument, type invalid-migration-plan, with details.errors holding
+  // one "FILE:LINE:COL: error: ..." line per problem. `warnings` (may be null) gets the
+  // plan's warnings in the same form.
+  Result<MigrationPlan> read_plan(std::string_view text, const std::string& file_name,
+                                  std::vector<std::string>* warnings = nullptr) const;
+  // Runs a plan (see Runtime::migrate). One migration at a time: Errc::conflict, type
+  // migration-in-progress, while another runs in this engine.
+  Result<runtime::MigrationReport> migrate(const MigrationPlan& plan,
+                                           const runtime::MigrationOptions& options);
 
   Store& store() { return *store_; }
   runtime::Runtime& runtime() { return *runtime_; }
@@ -93,7 +107,8 @@ class Engine {
 
   std::string workflows_dir_;
   const Clock* clock_ = nullptr;
-  std::mutex reload_mutex_;  // one reload at a time
+  std::mutex reload_mutex_;   // one reload at a time
+  std::mutex migrate_mutex_;  // one migration at a time
 
   // Destroyed in reverse order: the server and workers stop before what they use goes away, and
   // the plugin libraries are released last.

@@ -1,6 +1,7 @@
 // carepath: one binary, with subcommands for the server, admins and operators.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -30,6 +31,7 @@
 #include "workflow/diff.hpp"
 #include "workflow/graph.hpp"
 #include "workflow/loader.hpp"
+#include "workflow/migration_plan.hpp"
 
 namespace {
 
@@ -58,6 +60,12 @@ commands:
                                      compare two versions of a workflow; exit 0 when nothing
                                      changed, 3 when something changed, 4 when a change would
                                      strand running cases, 1 on errors
+  migrate PLAN [--dry-run] [--db PATH] [--workflows DIR] [--plugins DIR] [--format text|json]
+              [--batch-size N]     move running cases to a new workflow version by a plan
+                                     (docs/migrations.md); --dry-run reports and changes
+                                     nothing. Exit 0 when every case moved (or a dry run
+                                     reported), 4 when some could not move, 130 when
+                                     interrupted (run it again to go on), 1 on errors
   plugins check FILE.so              load one plugin, list its steps, check its schemas
   token create --user NAME --roles r1,r2 [--db PATH]   print a new API token (shown once)
   token revoke ID|TOKEN [--db PATH]                    revoke a token
@@ -69,6 +77,11 @@ struct Args {
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;  // "--body-limit X" -> {"body_limit", "X"}
 };
+
+// Options that take no value: present means "true".
+bool is_switch(std::string_view name) {
+  return name == "dry-run" || name == "dry_run";
+}
 
 Result<Args> parse_args(int argc, char** argv, int first) {
   Args args;
@@ -83,6 +96,8 @@ Result<Args> parse_args(int argc, char** argv, int first) {
     if (const auto eq = name.find('='); eq != std::string::npos) {
       value = name.substr(eq + 1);
       name = name.substr(0, eq);
+    } else if (is_switch(name)) {
+      value = "true";
     } else if (i + 1 < argc) {
       value = argv[++i];
     } else {
@@ -599,6 +614,164 @@ int token(const Args& args) {
   return fail("token: unknown subcommand '" + verb + "'; expected create, revoke or list");
 }
 
+// ---------------------------------------------------------------------------------------------
+// carepath migrate
+
+constexpr int kMigrateStranded = 4;
+constexpr int kMigrateInterrupted = 130;
+
+std::atomic<bool> g_stop_migration{false};
+
+extern "C" void stop_migration(int /*signal*/) {
+  g_stop_migration.store(true);
+}
+
+std::string thousands(std::int64_t n) {
+  std::string digits = std::to_string(n);
+  for (int at = static_cast<int>(digits.size()) - 3; at > 0; at -= 3) {
+    digits.insert(static_cast<std::size_t>(at), ",");
+  }
+  return digits;
+}
+
+// "[########............] 4,000/10,000 cases, 3,990 moved, 10 cannot" on one line of a terminal.
+void draw_progress(const carepath::runtime::MigrationProgress& p, bool dry_run) {
+  constexpr int kWidth = 30;
+  const int filled = p.total == 0 ? kWidth : static_cast<int>(kWidth * p.done / p.total);
+  std::string line = "\r[" + std::string(static_cast<std::size_t>(filled), '#') +
+                     std::string(static_cast<std::size_t>(kWidth - filled), '.') + "] " +
+                     thousands(p.done) + "/" + thousands(p.total) + " cases, " +
+                     thousands(p.moved) + (dry_run ? " would move, " : " moved, ") +
+                     thousands(p.failed) + " cannot";
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+void print_report(const carepath::runtime::MigrationReport& r) {
+  const bool dry = r.dry_run;
+  std::cout << "migration " << r.plan << ": workflow " << r.workflow << " version "
+            << r.from_version << " -> " << r.to_version << (dry ? " (dry run)" : "")
+            << (r.resumed ? " (resumed an unfinished run)" : "") << '\n';
+  for (const auto& s : r.states) {
+    if (s.cases == 0) {
+      continue;
+    }
+    std::cout << "  " << s.from << " -> " << (s.to ? *s.to : "(no state)") << ": "
+              << thousands(s.cases) << " cases, " << thousands(s.moved)
+              << (dry ? " would move, " : " moved, ") << thousands(s.failed) << " cannot\n";
+  }
+  if (!r.failures.empty()) {
+    std::cout << "cases that cannot move" << (r.failures_truncated ? " (the first ones)" : "")
+              << ":\n";
+    for (const auto& f : r.failures) {
+      for (const auto& reason : f.reasons) {
+        std::cout << "  " << f.case_id << " (" << f.state << "): " << reason << '\n';
+      }
+    }
+  }
+  for (const auto& [what, items] :
+       {std::pair{"timers", &r.dropped_timers}, std::pair{"clocks", &r.dropped_clocks}}) {
+    for (const auto& item : *items) {
+      std::cout << (dry ? "would drop " : "dropped ") << what << " " << item.name << " of "
+                << thousands(item.cases) << " cases (version " << r.to_version
+                << " does not declare it)\n";
+    }
+  }
+  std::cout << "total: " << thousands(r.total) << " cases on version " << r.from_version << "; "
+            << thousands(r.moved) << (dry ? " would move, " : " moved, ") << thousands(r.failed)
+            << " cannot move"
+            << (r.interrupted ? "; interrupted: run the same command again to go on" : "")
+            << (dry ? ". Nothing was changed (dry run)." : ".") << '\n';
+}
+
+int migrate(const Args& args) {
+  if (args.positional.size() != 1) {
+    return fail("migrate: name one plan file, such as migrations/aftercare-1-to-2.yaml");
+  }
+  auto flags = args.flags;
+  carepath::runtime::MigrationOptions options;
+  std::string format = "text";
+  const auto take = [&](const std::string& name) -> std::optional<std::string> {
+    const auto it = flags.find(name);
+    if (it == flags.end()) {
+      return std::nullopt;
+    }
+    std::string value = it->second;
+    flags.erase(it);
+    return value;
+  };
+  if (auto dry = take("dry_run")) {
+    options.dry_run = *dry != "false";
+  }
+  if (auto f = take("format")) {
+    format = *f;
+  }
+  if (format != "text" && format != "json") {
+    return fail("migrate: unknown --format '" + format + "'; expected text or json");
+  }
+  if (auto batch = take("batch_size")) {
+    const auto n = std::atoi(batch->c_str());
+    if (n < 1 || n > 500) {
+      return fail("migrate: --batch-size must be a number from 1 to 500");
+    }
+    options.batch_size = static_cast<std::size_t>(n);
+  }
+  auto config = make_config(flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  std::ifstream file(args.positional[0], std::ios::binary);
+  if (!file) {
+    return fail("migrate: cannot read " + args.positional[0]);
+  }
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  install_stderr_log(LogLevel::warning);
+  auto engine = carepath::app::Engine::open(*config);
+  if (!engine) {
+    return fail(engine.error().message);
+  }
+  std::vector<std::string> warnings;
+  auto plan = (*engine)->read_plan(text, args.positional[0], &warnings);
+  for (const auto& w : warnings) {
+    std::cerr << w << '\n';
+  }
+  if (!plan) {
+    for (const auto& e : plan.error().details.at("errors").as_array()) {
+      std::cerr << e.as_string().c_str() << '\n';
+    }
+    return 1;
+  }
+  const char* user = std::getenv("USER");
+  options.actor = carepath::Actor{std::string("cli:") + (user != nullptr ? user : "unknown"), {}};
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  if (terminal) {
+    options.progress = [dry = options.dry_run](const carepath::runtime::MigrationProgress& p) {
+      draw_progress(p, dry);
+    };
+  }
+  options.stop = &g_stop_migration;
+  std::signal(SIGINT, stop_migration);
+  std::signal(SIGTERM, stop_migration);
+  auto report = (*engine)->migrate(*plan, options);
+  if (terminal) {
+    std::cerr << '\n';
+  }
+  if (!report) {
+    return fail("migrate: " + report.error().message +
+                "; the cases moved so far stay moved: run the same command again to go on");
+  }
+  if (format == "json") {
+    std::cout << boost::json::serialize(carepath::runtime::to_json(*report)) << '\n';
+  } else {
+    print_report(*report);
+  }
+  std::cout.flush();
+  if (report->interrupted) {
+    return kMigrateInterrupted;
+  }
+  return !report->dry_run && report->failed > 0 ? kMigrateStranded : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -636,6 +809,9 @@ int main(int argc, char** argv) {
   }
   if (command == "plugins") {
     return plugins(*args);
+  }
+  if (command == "migrate") {
+    return migrate(*args);
   }
   std::cerr << "carepath: unknown command '" << command << "'\n" << kUsage;
   return 2;

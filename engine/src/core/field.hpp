@@ -34,6 +34,9 @@ struct Field {
   Sensitivity sensitivity = Sensitivity::none;
   std::vector<std::string> visible_to{};   // empty: every role of the workflow
   std::vector<std::string> editable_by{};  // empty: every role of the workflow
+  // Every case holds a value from the moment it is opened: opening without one, or unsetting
+  // it, is refused; a migration to a version that adds it must give it a value.
+  bool required = false;
 };
 
 // YAML/JSON spelling of a type ("enum" for enumeration) and back.

@@ -129,10 +129,25 @@ std::vector<FieldProblem> validate_payload(const Workflow& workflow,
       continue;
     }
     if (value.is_null()) {
+      if (field->required) {
+        problems.push_back({std::string(key), "is required; it cannot be unset"});
+      }
       continue;
     }
     if (auto reason = check_value(*field, value); !reason.empty()) {
       problems.push_back({std::string(key), std::move(reason)});
+    }
+  }
+  return problems;
+}
+
+std::vector<FieldProblem> missing_required(const Workflow& workflow,
+                                           const boost::json::object& data) {
+  std::vector<FieldProblem> problems;
+  for (const Field& field : workflow.fields) {
+    const auto* value = data.if_contains(field.name);
+    if (field.required && (value == nullptr || value->is_null())) {
+      problems.push_back({field.name, "is required"});
     }
   }
   return problems;

@@ -25,6 +25,10 @@ struct FieldProblem {
 std::vector<FieldProblem> validate_payload(const Workflow& workflow,
                                            const boost::json::object& payload);
 
+// The `required` fields `data` holds no value for, in declaration order.
+std::vector<FieldProblem> missing_required(const Workflow& workflow,
+                                           const boost::json::object& data);
+
 // Fields of `payload` the actor may not edit (editable_by), in payload order.
 std::vector<std::string> uneditable_fields(const Workflow& workflow, const Actor& actor,
                                            const boost::json::object& payload);

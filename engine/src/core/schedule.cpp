@@ -280,6 +280,78 @@ void plan_time(const Workflow& workflow, const TimeChange& change,
   }
 }
 
+MigratedTime plan_migrated_time(const Workflow& to, const CaseRecord& after,
+                                const std::string& from_state, std::span<const TimerRecord> timers,
+                                std::span<const ClockRecord> clocks, Timestamp now,
+                                const TimeZone& zone, CaseEffects& effects) {
+  MigratedTime out;
+  // The old state's pending timers under their names on the new version.
+  std::vector<std::pair<std::string, const TimerRecord*>> pending;
+  const std::string old_prefix = from_state + "/";
+  for (const TimerRecord& t : timers) {
+    if (t.kind != "timer" || t.status != "pending") {
+      continue;
+    }
+    std::string renamed = t.name.starts_with(old_prefix)
+                              ? after.state + "/" + t.name.substr(old_prefix.size())
+                              : t.name;
+    pending.emplace_back(std::move(renamed), &t);
+  }
+  effects.timer_cancels.push_back(TimerCancel{"timer", std::nullopt});
+  const TimeChange change{after.id, std::nullopt, true, after.state, &after.data, {}, now};
+  if (const auto state_id = to.find_state(after.state)) {
+    for (const Timer& timer : to.states[*state_id].timers) {
+      const auto it = std::find_if(pending.begin(), pending.end(),
+                                   [&](const auto& p) { return p.first == timer.name; });
+      if (it == pending.end()) {
+        schedule_state_timer(timer, change, zone, effects);
+        continue;
+      }
+      TimerRecord carried = *it->second;
+      carried.id = 0;
+      carried.name = timer.name;
+      carried.event = timer.event;
+      carried.created_at = now;
+      effects.timers.push_back(std::move(carried));
+      out.carried_timers.push_back(timer.name);
+      pending.erase(it);
+    }
+  }
+  for (const auto& [renamed, old] : pending) {
+    out.dropped_timers.push_back(old->name);
+  }
+
+  for (const ClockRecord& old : clocks) {
+    ClockRecord r = old;
+    if (const ClockDef* def = to.find_clock(old.name)) {
+      // The deadline stays what the case was given; the warning follows the new definition.
+      if (!r.stopped_at) {
+        recompute(*def, r, zone);
+        add_clock_timers(*def, r, now, effects);
+        effects.clocks.push_back(std::move(r));
+      }
+      out.carried_clocks.push_back(old.name);
+      continue;
+    }
+    if (r.stopped_at) {
+      continue;  // a clock that ended before stays in the record as it ended
+    }
+    end_pause(r, now);
+    r.due_at = r.base_due_at + r.excluded_ms;
+    r.warn_at.reset();
+    r.stopped_at = now;
+    if (!r.breached_at && now > *r.due_at) {
+      r.breached_at = *r.due_at;
+    }
+    r.log.emplace_back(boost::json::object{
+        {"at", format_timestamp(now)}, {"action", "dropped_by_migration"}, {"state", after.state}});
+    effects.timer_cancels.push_back(TimerCancel{"clock", old.name});
+    effects.clocks.push_back(std::move(r));
+    out.dropped_clocks.push_back(old.name);
+  }
+  return out;
+}
+
 ClockRecord clock_deadline_reached(ClockRecord record, const std::string& purpose, Timestamp at) {
   if (purpose == "warning") {
     record.warned_at = at;

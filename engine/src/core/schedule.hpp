@@ -39,6 +39,28 @@ struct TimeChange {
 void plan_time(const Workflow& workflow, const TimeChange& change,
                std::span<const ClockRecord> clocks, const TimeZone& zone, CaseEffects& effects);
 
+// What a migration does to a case's timers and clocks.
+struct MigratedTime {
+  std::vector<std::string> carried_timers{};  // names on the new version
+  std::vector<std::string> dropped_timers{};  // names on the old version
+  std::vector<std::string> carried_clocks{};
+  std::vector<std::string> dropped_clocks{};  // running clocks the new version does not declare
+};
+
+// Plans the timers and clocks of a case moved from `from_state` to `after.state` (on version `to`,
+// `after` being the case as it will be) at `now`:
+// a pending timer of the old state carries over, with its due time, when the new state declares a
+// timer of the same name (the state part renamed by the plan: "in_care/after/0" becomes
+// "care_and_education/after/0"); the new state's other timers are scheduled as on entering it;
+// old timers without a counterpart are dropped. A clock carries over, with its deadline, when
+// the new version declares one of the same name, and its warning and breach timers take the new
+// version's events; a running clock it does not declare is stopped. No clock starts: a migration
+// is not an event. `timers` are the case's pending timers, `clocks` its clock records.
+MigratedTime plan_migrated_time(const Workflow& to, const CaseRecord& after,
+                                const std::string& from_state, std::span<const TimerRecord> timers,
+                                std::span<const ClockRecord> clocks, Timestamp now,
+                                const TimeZone& zone, CaseEffects& effects);
+
 // When a timer of kind "timer" fires, what comes next: for `every`, the first occurrence after
 // `now` (a timer that fell due while the engine was down fires once, not once per missed
 // period); nullopt for one-shot timers.

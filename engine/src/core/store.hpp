@@ -245,6 +245,8 @@ struct CaseQuery {
   std::optional<std::string> state;
   // Only cases with a statutory clock that is running and past its deadline at this instant.
   std::optional<Timestamp> overdue_at;
+  // Only cases on this version of `workflow` (which must be set): a migration's cases.
+  std::optional<int> workflow_version;
   std::size_t limit = 50;
   std::optional<std::string> cursor;  // from CasePage::next_cursor
 };
@@ -257,6 +259,23 @@ struct CasePage {
 struct HistoryPage {
   std::vector<HistoryEntry> items;
   std::optional<std::string> next_cursor;
+};
+
+// One run of a migration plan (`carepath migrate`, POST /v1/admin/migrations). A run that was
+// interrupted (stopped, or killed) is taken up again by the next run of the same plan.
+struct MigrationRun {
+  std::int64_t id = 0;  // assigned by the store
+  std::string plan{};
+  std::string workflow{};
+  int from_version = 0;
+  int to_version = 0;
+  std::string actor{};
+  Timestamp started_at = 0;
+  std::optional<Timestamp> finished_at{};
+  std::string status{};     // "running", "finished" or "interrupted"
+  std::int64_t moved = 0;   // cases moved, over every run of this record
+  std::int64_t failed = 0;  // cases that could not move in the last run
+  bool resumed = false;     // not stored: start_migration took up an unfinished run
 };
 
 struct TokenRecord {
@@ -367,6 +386,16 @@ class Store {
                                                               const std::vector<std::string>& roles,
                                                               const std::string& user,
                                                               Timestamp at) = 0;
+
+  // Outbox jobs still to run and tasks still open for the case: work that belongs to the version
+  // the case runs on, so a migration waits for it.
+  virtual Result<std::int64_t> pending_work(const std::string& case_id) = 0;
+  // Records the start of a run of `run.plan`, or takes up the last run of that plan when it did
+  // not finish (returned with `resumed` set and its id and counts). Only plan, workflow,
+  // from_version, to_version, actor and started_at of `run` are read.
+  virtual Result<MigrationRun> start_migration(const MigrationRun& run) = 0;
+  // Records how run `run.id` ended: status, finished_at, moved and failed.
+  virtual Result<void> finish_migration(const MigrationRun& run) = 0;
 
   virtual Result<void> create_token(const TokenRecord& token) = 0;
   // The unrevoked token with this hash; nullopt when none.

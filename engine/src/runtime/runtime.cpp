@@ -100,9 +100,15 @@ Runtime::Runtime(Store& store, const Clock& clock, const WorkflowRegistry& workf
 Result<std::shared_ptr<const Workflow>> Runtime::workflow_of(const CaseRecord& record) const {
   auto workflow = workflows_.find(record.workflow, record.workflow_version);
   if (!workflow) {
-    return Error{Errc::internal, "case " + record.id + ": workflow '" + record.workflow +
-                                     "' version " + std::to_string(record.workflow_version) +
-                                     " is not loaded"};
+    // The registry holds every version in the database at start and each reload, so this is a
+    // case another process (`carepath migrate`) moved to a version added since.
+    return Error{Errc::unavailable,
+                 "case " + record.id + " runs on workflow '" + record.workflow + "' version " +
+                     std::to_string(record.workflow_version) +
+                     ", which this server has not loaded; reload the workflows "
+                     "(POST /v1/admin/workflows/reload, or SIGHUP) and try again",
+                 {},
+                 "workflow-version-not-loaded"};
   }
   return workflow;
 }
@@ -127,6 +133,9 @@ Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workf
   }
   if (auto checked = check_edit(*workflow, actor, data); !checked) {
     return checked.error();
+  }
+  if (auto missing = missing_required(*workflow, data); !missing.empty()) {
+    return invalid_fields_error("workflow '" + workflow->name + "'", missing);
   }
 
   const Timestamp now = clock_.now();

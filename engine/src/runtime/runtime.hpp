@@ -14,10 +14,12 @@
 #include "core/actor.hpp"
 #include "core/error.hpp"
 #include "core/machine.hpp"
+#include "core/migration.hpp"
 #include "core/schedule.hpp"
 #include "core/store.hpp"
 #include "core/time.hpp"
 #include "core/timezone.hpp"
+#include "runtime/migrate.hpp"
 #include "runtime/registry.hpp"
 
 namespace carepath::runtime {
@@ -116,8 +118,8 @@ class Runtime {
   // The events this actor may fire now, with what is missing for each.
   Result<std::vector<EventOption>> transitions(const Actor& actor, const std::string& id);
 
-  // The workflow version a case runs on. Errc::internal if it is not loaded (a bug: the
-  // registry is filled from the store at start).
+  // The workflow version a case runs on. Errc::unavailable (workflow-version-not-loaded) when it
+  // is not loaded: another process migrated the case to a version this one has not read.
   Result<std::shared_ptr<const Workflow>> workflow_of(const CaseRecord& record) const;
 
   const WorkflowRegistry& workflows() const { return workflows_; }
@@ -140,6 +142,14 @@ class Runtime {
   Result<std::vector<IncidentRecord>> incidents(const Actor& actor, const std::string& id);
   Result<void> retry_incident(const Actor& actor, const std::string& id,
                               const std::string& incident_id);
+
+  // Moves every case on `plan.from` of `plan.workflow` to `plan.to` (both must be loaded; the
+  // plan checked by workflow::load_migration_plan), or with options.dry_run only says what would
+  // happen. Each case moves in its own transaction with a `migrated` history entry naming the
+  // plan and both versions; a case that cannot move (see migrate_case_data, and unfinished steps
+  // or tasks) stays as it is and is reported. Errors are storage errors only; the cases moved
+  // before one stay moved, and running the plan again goes on from there.
+  Result<MigrationReport> migrate(const MigrationPlan& plan, const MigrationOptions& options);
 
   // Called after a commit that scheduled outbox jobs (the worker's wake-up).
   void set_on_scheduled(std::function<void()> wake) { on_scheduled_ = std::move(wake); }

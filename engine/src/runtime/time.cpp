@@ -119,7 +119,7 @@ Result<Runtime::Prepared> Runtime::prepare_adjustment(const Actor& actor, const 
                    "'by' must be a positive duration such as 15d, 1mo or 24h",
                    {{"invalid_fields",
                      boost::json::array{boost::json::object{
-                         {"field", "by"}, {"problem", "expected a duration such as 15d"}}}}},
+                         {"field", "by"}, {"reason", "expected a duration such as 15d"}}}}},
                    "invalid-fields"};
     }
   }
@@ -325,8 +325,10 @@ Result<CaseClockPage> Runtime::list_clocks(const Actor& actor, ClockQuery query)
   if (query.state != "breached" && query.state != "warning") {
     return Error{Errc::invalid_argument,
                  "state must be 'breached' or 'warning'",
-                 {{"invalid_parameters", boost::json::array{"state"}}},
-                 "invalid-parameters"};
+                 {{"invalid_params",
+                   boost::json::array{boost::json::object{
+                       {"name", "state"}, {"reason", "must be 'breached' or 'warning'"}}}}},
+                 "invalid-params"};
   }
   query.now = clock_.now();
   auto page = store_.list_clocks(query);

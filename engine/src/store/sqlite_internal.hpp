@@ -234,10 +234,29 @@ CREATE INDEX notifications_unacknowledged ON notifications (role, created_at)
   WHERE acknowledged_at IS NULL;
 )sql";
 
+// Version 5: migration runs, and a way to find a case's unfinished outbox jobs.
+inline constexpr std::string_view kSchemaV5 = R"sql(
+CREATE TABLE migrations (
+  id           INTEGER PRIMARY KEY,
+  plan         TEXT    NOT NULL,
+  workflow     TEXT    NOT NULL,
+  from_version INTEGER NOT NULL,
+  to_version   INTEGER NOT NULL,
+  actor        TEXT    NOT NULL,
+  started_at   INTEGER NOT NULL,
+  finished_at  INTEGER,
+  status       TEXT    NOT NULL,
+  moved        INTEGER NOT NULL,
+  failed       INTEGER NOT NULL
+);
+CREATE INDEX migrations_by_plan ON migrations (plan, id);
+CREATE INDEX outbox_pending_by_case ON outbox (case_id) WHERE status = 'pending';
+)sql";
+
 // kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
 // version; never edit a released one, because databases in the field have already run it.
-inline constexpr std::array<std::string_view, 4> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
-                                                                kSchemaV4};
+inline constexpr std::array<std::string_view, 5> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                                                kSchemaV4, kSchemaV5};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // --- Errors, limits, JSON -------------------------------------------------------------------
@@ -498,7 +517,8 @@ inline constexpr std::string_view kRoleUnacknowledgedNotificationsSql =
     " FROM notifications WHERE role = ?1 AND acknowledged_at IS NULL" CP_NOTIFICATION_PAGE;
 
 // The SQL text list_cases runs for one combination of filters: ?1 the cursor's rowid,
-// ?2 workflow, ?3 state, ?4 limit, ?5 overdue_at. Unused parameters are never read.
-std::string case_list_sql(bool workflow, bool state, bool overdue);
+// ?2 workflow, ?3 state, ?4 limit, ?5 overdue_at, ?6 workflow_version. Unused parameters are
+// never read.
+std::string case_list_sql(bool workflow, bool state, bool overdue, bool version = false);
 
 }  // namespace carepath::store

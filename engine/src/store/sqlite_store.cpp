@@ -784,7 +784,7 @@ Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expe
   return transaction.commit();
 }
 
-std::string case_list_sql(bool workflow, bool state, bool overdue) {
+std::string case_list_sql(bool workflow, bool state, bool overdue, bool version) {
   // With overdue_at the plan starts from clocks_running_due, whose few rows (the overdue clocks)
   // name the cases to read; the unary + keeps SQLite from walking cases_by_workflow or
   // cases_by_state instead, which would read every case of the workflow or state.
@@ -795,6 +795,9 @@ std::string case_list_sql(bool workflow, bool state, bool overdue) {
   }
   if (state) {
     sql.append(and_column).append("state = ?3");
+  }
+  if (version) {
+    sql.append(and_column).append("workflow_version = ?6");
   }
   if (overdue) {
     sql +=
@@ -812,8 +815,12 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
   }
   const std::size_t limit = clamp_limit(query.limit);
   // One fixed SQL text per filter combination, so each is prepared once and can use its index.
-  const std::string sql = case_list_sql(query.workflow.has_value(), query.state.has_value(),
-                                        query.overdue_at.has_value());
+  if (query.workflow_version && !query.workflow) {
+    return make_error(Errc::invalid_argument, "a workflow version filter needs the workflow");
+  }
+  const std::string sql =
+      case_list_sql(query.workflow.has_value(), query.state.has_value(),
+                    query.overdue_at.has_value(), query.workflow_version.has_value());
 
   std::lock_guard lock(mutex_);
   auto select = prepare(sql);
@@ -825,6 +832,9 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
   select->bind_optional_text(3, query.state);
   if (query.overdue_at) {
     select->bind_int64(5, *query.overdue_at);  // ?5 exists only in the overdue texts
+  }
+  if (query.workflow_version) {
+    select->bind_int64(6, *query.workflow_version);
   }
   // One row more than asked for says whether another page exists.
   select->bind_int64(4, static_cast<std::int64_t>(limit) + 1);

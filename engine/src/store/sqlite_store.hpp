@@ -31,7 +31,7 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
   static constexpr int kBusyTimeoutMs = 5000;
 
   // Opens (creating it when absent) the database at `path`, or a private in-memory database for
@@ -103,6 +103,10 @@ class SqliteStore final : public Store {
                                                       Timestamp at) override;
 
   // Errc::conflict when the id or hash already exists.
+  Result<std::int64_t> pending_work(const std::string& case_id) override;
+  Result<MigrationRun> start_migration(const MigrationRun& run) override;
+  Result<void> finish_migration(const MigrationRun& run) override;
+
   Result<void> create_token(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> find_token(const std::string& hash) override;
   // Revoking a revoked token succeeds and keeps the first revocation time.

@@ -21,6 +21,7 @@
 
 #include "core/duration.hpp"
 #include "core/json_schema.hpp"
+#include "workflow/yaml_support.hpp"
 
 namespace carepath::workflow {
 namespace {
@@ -33,8 +34,9 @@ constexpr int kFormatVersion = 1;
 constexpr std::array<std::string_view, 9> kTopKeys{"carepath", "workflow",    "version",
                                                    "title",    "description", "roles",
                                                    "fields",   "states",      "clocks"};
-constexpr std::array<std::string_view, 8> kFieldKeys{
-    "type", "min", "max", "values", "sensitivity", "visible_to", "editable_by", "description"};
+constexpr std::array<std::string_view, 9> kFieldKeys{"type",        "min",         "max",
+                                                     "values",      "sensitivity", "visible_to",
+                                                     "editable_by", "required",    "description"};
 constexpr std::array<std::string_view, 8> kStateKeys{"initial", "final", "description", "on_enter",
                                                      "on_exit", "on",    "after",       "every"};
 constexpr std::array<std::string_view, 4> kAfterKeys{"in", "at", "event", "met_by"};
@@ -56,9 +58,10 @@ constexpr std::array<std::string_view, 6> kStepCallKeys{"step",  "with",  "when"
 constexpr std::array<std::string_view, 2> kRetryKeys{"max_attempts", "backoff"};
 constexpr std::int64_t kMaxAttemptsLimit = 100;
 // Case history records these itself; a transition with the same name would be ambiguous there.
-// The clock_* events are how a statutory clock is paused, resumed or extended, with a reason.
-constexpr std::array<std::string_view, 5> kReservedEvents{"opened", "updated", "clock_extended",
-                                                          "clock_paused", "clock_resumed"};
+// The clock_* events are how a statutory clock is paused, resumed or extended, with a reason;
+// `migrated` records a case moved to another version by a migration plan.
+constexpr std::array<std::string_view, 6> kReservedEvents{
+    "opened", "updated", "clock_extended", "clock_paused", "clock_resumed", "migrated"};
 
 constexpr std::array<FieldType, 9> kFieldTypes{
     FieldType::string,   FieldType::text,        FieldType::integer,
@@ -1177,6 +1180,9 @@ void Loader::read_field(const Entry& e) {
   if (const Entry* v = find(keys, "editable_by")) {
     field.editable_by = read_roles(*v);
   }
+  if (const Entry* r = find(keys, "required")) {
+    field.required = read_bool(*r).value_or(false);
+  }
   if (const Entry* d = find(keys, "description")) {
     read_string(*d);
   }
@@ -2289,10 +2295,20 @@ void Loader::read_clock(const Entry& e) {
 
 }  // namespace
 
-namespace {
+namespace detail {
 
-// A YAML node as JSON, the way a JSON Schema tool reads it: plain scalars under the YAML 1.2 core
-// schema, quoted and block scalars as strings, an empty value as null. Keys are strings.
+SourcePos position_in(std::string_view text, const YAML::Mark& mark) {
+  return SourceText(text).at(mark);
+}
+
+std::string expected_one_of(std::string_view word, std::span<const std::string> candidates) {
+  return workflow::expected_one_of(word, candidates);
+}
+
+std::string_view kind_name(const YAML::Node& node) {
+  return workflow::kind_name(node);
+}
+
 Result<boost::json::value> node_as_json(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Map: {
@@ -2337,11 +2353,11 @@ Result<boost::json::value> node_as_json(const YAML::Node& node) {
   return boost::json::value(nullptr);
 }
 
-}  // namespace
+}  // namespace detail
 
 Result<boost::json::value> workflow_as_json(std::string_view text) {
   try {
-    return node_as_json(YAML::Load(std::string(text)));
+    return detail::node_as_json(YAML::Load(std::string(text)));
   } catch (const YAML::Exception& e) {
     return make_error(Errc::invalid_argument, "invalid YAML: " + e.msg);
   }
