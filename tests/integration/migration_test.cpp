@@ -535,6 +535,27 @@ TEST_F(Migration, CommandDryRunThenKilledMidRunAndResumed) {
   const std::vector<std::string> base{
       "migrate",     plan_file.string(),     "--db",       config_.db,
       "--workflows", (dir_ / "v2").string(), "--timezone", "UTC"};
+  // A mistyped database is an error, not an empty database with nothing to move.
+  const fs::path missing = dir_ / "typo.db";
+  const auto no_db = test::run_carepath(
+      {"migrate", plan_file.string(), "--db", missing.string(), "--dry-run"}, dir_);
+  EXPECT_EQ(no_db.exit_code, 1);
+  EXPECT_NE(no_db.err.find("there is no database at"), std::string::npos) << no_db.err;
+  EXPECT_FALSE(fs::exists(missing));
+  // A broken plan: its errors with positions, exit 1.
+  const fs::path broken = dir_ / "broken.yaml";
+  {
+    std::ofstream out(broken);
+    out << "migrate: { workflow: home, from: 1, to: 2 }\nstates: { in_car: care_and_education }\n";
+  }
+  auto broken_args = base;
+  broken_args[1] = broken.string();
+  const auto refused = test::run_carepath(broken_args, dir_);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find(broken.string() + ":2:11: error: version 1 has no state 'in_car'"),
+            std::string::npos)
+      << refused.err;
+
   auto args = base;
   args.push_back("--dry-run");
   const auto dry = test::run_carepath(args, dir_);

@@ -726,9 +726,17 @@ int migrate(const Args& args) {
   }
   const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   install_stderr_log(LogLevel::warning);
+  // A mistyped --db must not create an empty database and report that nothing needs to move.
+  if (config->db != ":memory:" && !std::filesystem::exists(config->db)) {
+    return fail("migrate: there is no database at " + config->db +
+                "; name it with --db PATH or --config FILE");
+  }
   auto engine = carepath::app::Engine::open(*config);
   if (!engine) {
-    return fail(engine.error().message);
+    return fail(engine.error().message + (config->plugins.empty()
+                                              ? "\n(no plugin directories are configured: add "
+                                                "--plugins DIR, or --config config/carepath.yaml)"
+                                              : ""));
   }
   std::vector<std::string> warnings;
   auto plan = (*engine)->read_plan(text, args.positional[0], &warnings);
@@ -736,7 +744,8 @@ int migrate(const Args& args) {
     std::cerr << w << '\n';
   }
   if (!plan) {
-    for (const auto& e : plan.error().details.at("errors").as_array()) {
+    const Error error = plan.error();  // a copy: error() returns one
+    for (const auto& e : error.details.at("errors").as_array()) {
       std::cerr << e.as_string().c_str() << '\n';
     }
     return 1;
