@@ -21,9 +21,17 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# The master key encrypts sensitive fields (docs/data-protection.md). A development key is made
+# under var/ on the first run; a real installation keeps its key apart from the database.
+MASTER_KEY ?= var/master.key
+
 run: build
 	@mkdir -p var
-	$(CAREPATH) serve --config config/carepath.yaml
+	@if [ ! -f $(MASTER_KEY) ]; then \
+	  $(CAREPATH) keys init $(MASTER_KEY) >/dev/null && \
+	  echo "make run: created a development master key in $(MASTER_KEY); sensitive fields in var/carepath.db are encrypted under it, so keep the two together here and apart in production"; \
+	fi
+	$(CAREPATH) serve --config config/carepath.yaml --master-key $(MASTER_KEY)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

@@ -14,6 +14,7 @@
 
 #include "app/engine.hpp"
 #include "core/log.hpp"
+#include "security/crypto.hpp"
 
 namespace {
 
@@ -105,6 +106,11 @@ int main(int argc, char** argv) {
   std::ofstream(dir / "v2" / "bench.yaml") << kVersion2;
   carepath::app::Config config;
   config.db = (dir / "cases.db").string();
+  config.master_key = (dir / "master.key").string();
+  if (!carepath::security::create_key_file(config.master_key)) {
+    std::fprintf(stderr, "cannot create a master key\n");
+    return 2;
+  }
   config.workflows = (dir / "v1").string();
   config.timezone = "+05:30";
 

@@ -22,6 +22,7 @@
 #include "app/engine.hpp"
 #include "core/log.hpp"
 #include "runtime/runtime.hpp"
+#include "security/crypto.hpp"
 
 namespace {
 
@@ -78,6 +79,11 @@ Setup make_setup(const std::string& name) {
   fs::create_directories(s.dir / "workflows");
   std::ofstream(s.dir / "workflows" / "bench.yaml") << kWorkflow;
   s.config.db = (s.dir / "cases.db").string();
+  s.config.master_key = (s.dir / "master.key").string();
+  if (!carepath::security::create_key_file(s.config.master_key)) {
+    std::fprintf(stderr, "cannot create a master key\n");
+    std::exit(2);
+  }
   s.config.workflows = (s.dir / "workflows").string();
   s.config.port = 0;
   s.config.timezone = "+05:30";

@@ -12,6 +12,7 @@
 #include "core/store.hpp"
 #include "security/tokens.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/keys.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace carepath {
@@ -25,6 +26,7 @@ class Lifecycle : public ::testing::Test {
     config_.host = "127.0.0.1";
     config_.port = test::listen_port();
     config_.db = (dir_ / "carepath.db").string();
+    config_.master_key = test::master_key_file();
     config_.workflows = test::source_path("workflows").string();
     config_.plugins = {(std::filesystem::path(CP_BINARY_DIR) / "plugins").string()};
     start();
@@ -376,6 +378,7 @@ TEST(WorkflowVersions, UsedVersionIsImmutableAndNewVersionsLoadBeside) {
   app::Config config;
   config.port = 0;
   config.db = (dir / "carepath.db").string();
+  config.master_key = test::master_key_file();
   config.workflows = (dir / "workflows").string();
   config.plugins = {(std::filesystem::path(CP_BINARY_DIR) / "plugins").string()};
   const Actor caseworker{"asha", {"caseworker"}};

@@ -21,6 +21,7 @@
 #include "security/tokens.hpp"
 #include "store/sqlite_store.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/keys.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -33,15 +34,8 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 constexpr Timestamp kStart = 1'767'225'600'000;  // 2026-01-01T00:00:00Z
 constexpr std::int64_t kDay = 86'400'000;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 std::string plan_text() {
-  return read_file(test::source_path("tests/migration/plan.yaml"));
+  return test::read_file(test::source_path("tests/migration/plan.yaml"));
 }
 
 class Migration : public ::testing::Test {
@@ -54,6 +48,7 @@ class Migration : public ::testing::Test {
     config_.host = "127.0.0.1";
     config_.port = test::listen_port();  // through Prism in the openapi.prism run
     config_.db = (dir_ / "carepath.db").string();
+    config_.master_key = test::master_key_file();
     config_.workflows = (dir_ / "v1").string();
     config_.timezone = "UTC";
   }
@@ -576,6 +571,7 @@ TEST_F(Migration, CommandDryRunThenKilledMidRunAndResumed) {
       << dry.err;
 
   // The real run, killed once some cases have moved; each moved case is whole.
+  const std::string& key = test::master_key_file();
   const pid_t child = fork();
   ASSERT_GE(child, 0);
   if (child == 0) {
@@ -591,6 +587,7 @@ TEST_F(Migration, CommandDryRunThenKilledMidRunAndResumed) {
     const int null = ::open("/dev/null", O_WRONLY);
     dup2(null, STDOUT_FILENO);
     dup2(null, STDERR_FILENO);
+    ::setenv("CAREPATH_MASTER_KEY_FILE", key.c_str(), 1);
     execv(argv[0], argv.data());
     _exit(127);
   }
@@ -702,8 +699,9 @@ TEST_F(Migration, ShippedAftercarePlanMovesEveryCase) {
   open("aftercare2");
 
   std::vector<std::string> warnings;
-  auto plan = engine_->read_plan(read_file(test::source_path("migrations/aftercare-1-to-2.yaml")),
-                                 "migrations/aftercare-1-to-2.yaml", &warnings);
+  auto plan =
+      engine_->read_plan(test::read_file(test::source_path("migrations/aftercare-1-to-2.yaml")),
+                         "migrations/aftercare-1-to-2.yaml", &warnings);
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_TRUE(warnings.empty()) << warnings.front();
   EXPECT_EQ(plan->name, "aftercare-1-to-2");

@@ -17,6 +17,7 @@
 #include "app/engine.hpp"
 #include "security/tokens.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/keys.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -24,13 +25,6 @@ namespace carepath {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void write_file(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -50,7 +44,7 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 
 // The reference aftercare workflow as version `version`, with another title.
 std::string aftercare_version(int version) {
-  const std::string original = read_file(test::source_path("workflows/aftercare.yaml"));
+  const std::string original = test::read_file(test::source_path("workflows/aftercare.yaml"));
   return replaced(
       replaced(original, "\nversion: 2\n", "\nversion: " + std::to_string(version) + "\n"),
       "title: Aftercare for girls in CWC custody",
@@ -78,6 +72,7 @@ class Reload : public ::testing::Test {
     config_.host = "127.0.0.1";
     config_.port = test::listen_port();
     config_.db = (dir_ / "carepath.db").string();
+    config_.master_key = test::master_key_file();
     config_.workflows = workflows_.string();
     config_.plugins = {test::plugin_build_dir()};
     auto engine = app::Engine::open(config_);
@@ -222,7 +217,7 @@ TEST_F(Reload, NeverReplacesTheTextOfALoadedVersion) {
   ASSERT_NE(original, nullptr);
   // No case uses version 2 yet, and it is still refused.
   write_file(workflows_ / "aftercare.yaml",
-             replaced(read_file(workflows_ / "aftercare.yaml"),
+             replaced(test::read_file(workflows_ / "aftercare.yaml"),
                       "title: Aftercare for girls in CWC custody", "title: Edited in place"));
   const auto reloaded = reload();
   ASSERT_EQ(reloaded.status, 200) << reloaded.body;

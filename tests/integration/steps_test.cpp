@@ -27,6 +27,7 @@
 #include "security/tokens.hpp"
 #include "store/sqlite_store.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/keys.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace carepath {
@@ -180,6 +181,7 @@ class AsyncSteps : public ::testing::Test {
     app::Config config;
     config.port = test::listen_port();
     config.db = (dir_ / "carepath.db").string();
+    config.master_key = test::master_key_file();
     config.workflows = (dir_ / "workflows").string();
     config.webhook_secret = "invented-test-secret";
     auto engine = app::Engine::open(config);
@@ -289,10 +291,12 @@ TEST(AsyncStepsProcess, AJobSurvivesSigkillAndRunsAfterRestart) {
   int starts = 0;
   auto serve = [&](std::uint16_t& port) -> pid_t {
     const std::string log_file = (dir / ("serve-" + std::to_string(++starts) + ".log")).string();
+    const std::string& key = test::master_key_file();
     const pid_t pid = ::fork();
     if (pid == 0) {
       const int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       ::dup2(fd, 2);
+      ::setenv("CAREPATH_MASTER_KEY_FILE", key.c_str(), 1);
       ::execl(binary.c_str(), binary.c_str(), "serve", "--listen", "127.0.0.1:0", "--db",
               db.c_str(), "--workflows", workflows.c_str(), "--step-lease-ms", "1000",
               static_cast<char*>(nullptr));

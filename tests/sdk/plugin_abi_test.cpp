@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/sdk/abi_layout_c11.h"
+#include "tests/support/temp_dir.hpp"
 
 namespace {
 
@@ -189,17 +190,13 @@ TEST(PluginAbi, PluginWrittenInCDescribesItself) {
   EXPECT_EQ(plugin->step_types[0]->struct_size, sizeof(cp_step_type));
 }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 // tests/sdk/frozen/abi_1_0 is what a plugin built against ABI 1.0 saw. While the live header is
 // still 1.0, the two must be identical; once it moves on, the frozen copy must not.
 TEST(PluginAbi, FrozenCopyOfMinorZeroMatchesTheHeaderItFroze) {
-  const std::string live = read_file(CP_SOURCE_DIR "/engine/sdk/include/carepath/plugin_abi.h");
+  const std::string live =
+      carepath::test::read_file(CP_SOURCE_DIR "/engine/sdk/include/carepath/plugin_abi.h");
   const std::string frozen =
-      read_file(CP_SOURCE_DIR "/tests/sdk/frozen/abi_1_0/carepath/plugin_abi.h");
+      carepath::test::read_file(CP_SOURCE_DIR "/tests/sdk/frozen/abi_1_0/carepath/plugin_abi.h");
   ASSERT_FALSE(live.empty());
   ASSERT_FALSE(frozen.empty());
   EXPECT_NE(frozen.find("#define CP_ABI_MINOR 0\n"), std::string::npos);

@@ -13,6 +13,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tests/support/keys.hpp"
+
 namespace carepath::test {
 
 std::string carepath_binary() {
@@ -42,12 +44,14 @@ Output run_carepath(const std::vector<std::string>& args, const TempDir& dir,
   const auto out_path = dir / "stdout.txt";
   const auto err_path = dir / "stderr.txt";
   auto argv = make_argv(binary, args);
+  const std::string& key = master_key_file();
   const pid_t pid = ::fork();
   if (pid == 0) {
     const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     ::dup2(out, 1);
     ::dup2(err, 2);
+    ::setenv("CAREPATH_MASTER_KEY_FILE", key.c_str(), 0);
     for (const auto& [name, value] : env) {
       ::setenv(name.c_str(), value.c_str(), 1);
     }
@@ -70,6 +74,7 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, std::uint16_t
   std::vector<std::string> all{"serve", "--listen", "127.0.0.1:" + std::to_string(port)};
   all.insert(all.end(), args.begin(), args.end());
   auto argv = make_argv(binary, all);
+  const std::string& key = master_key_file();
   int err_pipe[2];
   if (::pipe(err_pipe) != 0) {
     throw std::runtime_error("pipe failed");
@@ -78,6 +83,7 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, std::uint16_t
   if (pid_ == 0) {
     ::dup2(err_pipe[1], 2);
     ::close(err_pipe[0]);
+    ::setenv("CAREPATH_MASTER_KEY_FILE", key.c_str(), 0);
     ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 namespace carepath::test {
 
@@ -18,6 +19,9 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The bytes of a file; empty when it cannot be read.
+std::string read_file(const std::filesystem::path& path);
 
 // Path of a file in the source tree, e.g. source_path("workflows/aftercare.yaml").
 std::filesystem::path source_path(const std::filesystem::path& relative);

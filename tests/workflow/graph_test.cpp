@@ -78,11 +78,6 @@ bool has(const std::string& text, std::string_view part) {
   return text.find(part) != std::string::npos;
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 // Compares `actual` with the golden file, or rewrites the file when CP_UPDATE_GOLDEN=1.
 void expect_golden(const std::string& actual, const std::string& name) {
   const auto path = test::source_path("tests/workflow/golden") / name;
@@ -94,7 +89,7 @@ void expect_golden(const std::string& actual, const std::string& name) {
   }
   ASSERT_TRUE(std::filesystem::exists(path))
       << path << " is missing; run with CP_UPDATE_GOLDEN=1 to write it";
-  EXPECT_EQ(actual, read_file(path))
+  EXPECT_EQ(actual, test::read_file(path))
       << "the diagram of workflows/aftercare.yaml changed; if that is intended, run the test "
          "with CP_UPDATE_GOLDEN=1 and review the diff of "
       << path;
@@ -330,11 +325,11 @@ TEST(Graph, GraphvizAcceptsTheDot) {
         "dot -Tsvg -o '" + out.string() + "' '" + in.string() + "' 2>'" + out.string() + ".err'";
     const int status = std::system(command.c_str());
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << read_file(out.string() + ".err") << "\n"
+        << test::read_file(out.string() + ".err") << "\n"
         << text;
-    EXPECT_TRUE(has(read_file(out), "<svg")) << text;
+    EXPECT_TRUE(has(test::read_file(out), "<svg")) << text;
     // Graphviz warns on stderr about things it ignores (unknown attributes, bad escapes).
-    EXPECT_EQ(read_file(out.string() + ".err"), "") << text;
+    EXPECT_EQ(test::read_file(out.string() + ".err"), "") << text;
   }
 }
 

@@ -123,6 +123,10 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     config.test_clock = value;
     return {};
   }
+  if (key == "master_key") {
+    config.master_key = value;
+    return {};
+  }
   if (key == "log_level") {
     auto level = parse_level(value);
     if (!level) {
@@ -135,7 +139,7 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
                "unknown setting '" + std::string(key) +
                    "'; expected one of: listen, db, workflows, plugins, plugin_allowlist, "
                    "body_limit, threads, log_level, step_workers, step_lease_ms, webhook_secret, "
-                   "timezone, test_clock"};
+                   "timezone, test_clock, master_key"};
 }
 
 }  // namespace
@@ -221,7 +225,7 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 }
 
 Result<void> apply_environment(Config& config) {
-  static constexpr std::array<std::pair<const char*, std::string_view>, 12> kVariables = {{
+  static constexpr std::array<std::pair<const char*, std::string_view>, 13> kVariables = {{
       {"CAREPATH_LISTEN", "listen"},
       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"},
@@ -234,6 +238,7 @@ Result<void> apply_environment(Config& config) {
       {"CAREPATH_WEBHOOK_SECRET", "webhook_secret"},
       {"CAREPATH_TIMEZONE", "timezone"},
       {"CAREPATH_TEST_CLOCK", "test_clock"},
+      {"CAREPATH_MASTER_KEY_FILE", "master_key"},
   }};
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up

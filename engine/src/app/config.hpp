@@ -33,6 +33,9 @@ struct Config {
   // For tests, training and demonstrations only: the engine runs on a clock that starts at this
   // instant (RFC 3339, or "now") and moves only through POST /v1/admin/clock. Empty: real time.
   std::string test_clock{};
+  // The master key file (`carepath keys init FILE`): required; sensitive fields are encrypted
+  // under per-case keys it wraps. Its path may be configured; the key itself never is.
+  std::string master_key{};
 };
 
 // Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" keeps the host).
@@ -43,8 +46,8 @@ Result<void> apply_config_file(Config& config, const std::string& path);
 
 // Applies CAREPATH_LISTEN, CAREPATH_DB, CAREPATH_WORKFLOWS, CAREPATH_PLUGINS,
 // CAREPATH_BODY_LIMIT, CAREPATH_THREADS, CAREPATH_LOG_LEVEL, CAREPATH_STEP_WORKERS,
-// CAREPATH_STEP_LEASE_MS, CAREPATH_WEBHOOK_SECRET, CAREPATH_TIMEZONE and CAREPATH_TEST_CLOCK
-// when set.
+// CAREPATH_STEP_LEASE_MS, CAREPATH_WEBHOOK_SECRET, CAREPATH_TIMEZONE, CAREPATH_TEST_CLOCK and
+// CAREPATH_MASTER_KEY_FILE when set.
 Result<void> apply_environment(Config& config);
 
 // Applies flags already parsed into name -> value ("listen", "db", "workflows").

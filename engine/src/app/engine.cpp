@@ -13,6 +13,7 @@
 #include "core/log.hpp"
 #include "runtime/builtin_steps.hpp"
 #include "security/digest.hpp"
+#include "security/protected_store.hpp"
 #include "store/sqlite_store.hpp"
 #include "workflow/loader.hpp"
 #include "workflow/migration_plan.hpp"
@@ -296,11 +297,30 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
       }
     }
   }
+  // The key first: without it nothing is opened, so a missing key never means plaintext.
+  if (config.master_key.empty()) {
+    return Error{Errc::invalid_argument,
+                 "no master key: name the key file with --master-key FILE or "
+                 "CAREPATH_MASTER_KEY_FILE (create one with `carepath keys init FILE`); "
+                 "sensitive fields are stored encrypted under it"};
+  }
+  auto keys = security::KeyFile::open(config.master_key);
+  if (!keys) {
+    return keys.error();
+  }
   auto store = store::SqliteStore::open(config.db);
   if (!store) {
     return store.error();
   }
-  engine->store_ = std::move(*store);
+  engine->sqlite_ = std::move(*store);
+  if (auto checked = security::check_database_key(*engine->sqlite_, **keys); !checked) {
+    return checked.error();
+  }
+  engine->store_ = std::make_unique<security::ProtectedStore>(
+      *engine->sqlite_, std::move(*keys),
+      [registry = &engine->registry_](const std::string& name, int version) {
+        return registry->find(name, version);
+      });
   engine->steps_ = load_steps(config);
   engine->workflows_dir_ = config.workflows;
   engine->clock_ = &the_clock;

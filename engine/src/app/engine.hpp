@@ -115,7 +115,8 @@ class Engine {
   SystemClock system_clock_;
   std::unique_ptr<ManualClock> test_clock_;
   std::unique_ptr<plugin_host::Registry> steps_;
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<Store> sqlite_;  // the database
+  std::unique_ptr<Store> store_;   // the same, sealing sensitive values (security/protected_store)
   runtime::WorkflowRegistry registry_;
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<runtime::StepWorker> worker_;

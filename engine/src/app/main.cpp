@@ -26,6 +26,8 @@
 #include "core/log.hpp"
 #include "core/time.hpp"
 #include "plugin_host/registry.hpp"
+#include "security/crypto.hpp"
+#include "security/protected_store.hpp"
 #include "security/tokens.hpp"
 #include "store/sqlite_store.hpp"
 #include "workflow/diff.hpp"
@@ -53,6 +55,8 @@ commands:
                 --timezone ZONE      (CAREPATH_TIMEZONE, default Asia/Kolkata)
                 --test-clock START   (CAREPATH_TEST_CLOCK; tests and training only: a clock
                                       moved by POST /v1/admin/clock)
+                --master-key FILE    (CAREPATH_MASTER_KEY_FILE; required: the key file from
+                                      `carepath keys init`)
   validate FILE... [--plugins DIR]   check workflow files; errors as FILE:LINE:COL: error: ...
   graph FILE [--format mermaid|dot|svg] [--output OUT] [--plugins DIR]
                                      draw a workflow (default mermaid; svg runs Graphviz's dot)
@@ -67,6 +71,11 @@ commands:
                                      reported), 4 when some could not move, 130 when
                                      interrupted (run it again to go on), 1 on errors
   plugins check FILE.so              load one plugin, list its steps, check its schemas
+  keys init FILE                     create a master key file (mode 0400); keep it apart from
+                                     backups: without it encrypted fields cannot be read
+  keys rotate [--master-key FILE] [--db PATH]
+                                     add a new master key to the file and re-wrap every case's
+                                     data key with it, while the server runs
   token create --user NAME --roles r1,r2 [--db PATH]   print a new API token (shown once)
   token revoke ID|TOKEN [--db PATH]                    revoke a token
   token list [--db PATH]                               list tokens (never the secrets)
@@ -781,6 +790,96 @@ int migrate(const Args& args) {
   return !report->dry_run && report->failed > 0 ? kMigrateStranded : 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// carepath keys
+
+int keys(const Args& args) {
+  if (args.positional.size() == 2 && args.positional[0] == "init") {
+    auto created = carepath::security::create_key_file(args.positional[1]);
+    if (!created) {
+      return fail("keys init: " + created.error().message);
+    }
+    std::cout << "created master key " << created->id << " in " << args.positional[1]
+              << " (mode 0400)\n"
+              << "Keep it secret and apart from database backups: without it no encrypted field "
+                 "can be read, and with a backup it reads them all.\n";
+    return 0;
+  }
+  if (args.positional.size() != 1 || args.positional[0] != "rotate") {
+    return fail("keys: expected `keys init FILE` or `keys rotate [--master-key FILE] [--db PATH]`");
+  }
+  auto config = make_config(args.flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  if (config->master_key.empty()) {
+    return fail(
+        "keys rotate: name the key file with --master-key FILE or CAREPATH_MASTER_KEY_FILE");
+  }
+  if (!std::filesystem::exists(config->db)) {
+    return fail("keys rotate: there is no database at " + config->db);
+  }
+  install_stderr_log(LogLevel::warning);
+  auto keyring = carepath::security::load_key_file(config->master_key);
+  if (!keyring) {
+    return fail("keys rotate: " + keyring.error().message);
+  }
+  auto store = open_store(*config);
+  if (!store) {
+    return fail("keys rotate: " + store.error().message);
+  }
+  // A wrong key file must not be extended and applied to this database.
+  auto file = carepath::security::KeyFile::open(config->master_key);
+  if (!file) {
+    return fail("keys rotate: " + file.error().message);
+  }
+  if (auto checked = carepath::security::check_database_key(**store, **file); !checked) {
+    return fail("keys rotate: " + checked.error().message);
+  }
+  // The new key goes into the file first, so that an engine meeting a re-wrapped key finds it.
+  std::vector<carepath::security::MasterKey> updated{carepath::security::new_master_key()};
+  updated.insert(updated.end(), keyring->keys().begin(), keyring->keys().end());
+  if (auto written = carepath::security::write_key_file(config->master_key, updated); !written) {
+    return fail("keys rotate: " + written.error().message);
+  }
+  const carepath::security::Keyring rotated(updated);
+  const std::string& id = rotated.current().id;
+  std::cerr << "added master key " << id << " to " << config->master_key << "\n";
+  std::int64_t rewrapped = 0;
+  for (;;) {
+    auto batch = (*store)->data_keys_not_wrapped_by(id, 500);
+    if (!batch) {
+      return fail("keys rotate: " + batch.error().message + " (" + std::to_string(rewrapped) +
+                  " re-wrapped so far; run it again to go on)");
+    }
+    if (batch->empty()) {
+      break;
+    }
+    for (const auto& [case_id, wrapped] : *batch) {
+      auto key = carepath::security::unwrap_data_key(rotated, case_id, wrapped);
+      if (!key) {
+        return fail("keys rotate: " + key.error().message);
+      }
+      auto replaced = (*store)->replace_data_key(
+          case_id, wrapped, carepath::security::wrap_data_key(rotated, case_id, *key));
+      if (!replaced && replaced.error().code != Errc::precondition_failed) {
+        return fail("keys rotate: " + replaced.error().message);
+      }
+      rewrapped += replaced ? 1 : 0;
+    }
+  }
+  const carepath::security::KeyBytes nothing{};
+  if (auto put = (*store)->put_setting(
+          "master_key_check", carepath::security::wrap_data_key(rotated, "$key-check", nothing));
+      !put) {
+    return fail("keys rotate: " + put.error().message);
+  }
+  std::cout << "re-wrapped " << rewrapped << " case keys with master key " << id << ".\n"
+            << "The older keys stay in the file: cases a running engine opens in the next few "
+               "seconds may still be wrapped with them (a later rotation re-wraps those).\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -821,6 +920,9 @@ int main(int argc, char** argv) {
   }
   if (command == "migrate") {
     return migrate(*args);
+  }
+  if (command == "keys") {
+    return keys(*args);
   }
   std::cerr << "carepath: unknown command '" << command << "'\n" << kUsage;
   return 2;

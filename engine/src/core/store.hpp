@@ -26,6 +26,9 @@ struct CaseRecord {
   std::int64_t version = 0;  // 1 at creation, +1 per change
   Timestamp created_at = 0;
   Timestamp updated_at = 0;
+  // The case's data key, wrapped by a master key (security/crypto); empty when the store is used
+  // without encryption (unit tests). Written at creation; update_case leaves it as it is.
+  std::string data_key{};
 };
 
 // One entry of a case's append-only history.
@@ -396,6 +399,22 @@ class Store {
   virtual Result<MigrationRun> start_migration(const MigrationRun& run) = 0;
   // Records how run `run.id` ended: status, finished_at, moved and failed.
   virtual Result<void> finish_migration(const MigrationRun& run) = 0;
+
+  // --- encryption at rest (security/protected_store) ---
+  // A named value of the engine's own (the master key check); nullopt when not set.
+  virtual Result<std::optional<std::string>> setting(const std::string& name) = 0;
+  virtual Result<void> put_setting(const std::string& name, const std::string& value) = 0;
+  // How many cases have no data key: cases written before encryption, which the engine refuses
+  // to serve in plaintext.
+  virtual Result<std::int64_t> count_cases_without_key() = 0;
+  // Up to `limit` (case id, data key) pairs whose data key is not wrapped by master key
+  // `master_id`: what a rotation still has to re-wrap.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> data_keys_not_wrapped_by(
+      const std::string& master_id, std::size_t limit) = 0;
+  // Replaces the case's wrapped data key when it is still `old_key` (Errc::precondition_failed
+  // otherwise): a rotation re-wrapping it.
+  virtual Result<void> replace_data_key(const std::string& case_id, const std::string& old_key,
+                                        const std::string& new_key) = 0;
 
   virtual Result<void> create_token(const TokenRecord& token) = 0;
   // The unrevoked token with this hash; nullopt when none.

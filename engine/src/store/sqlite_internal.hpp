@@ -253,10 +253,20 @@ CREATE INDEX migrations_by_plan ON migrations (plan, id);
 CREATE INDEX outbox_pending_by_case ON outbox (case_id) WHERE status = 'pending';
 )sql";
 
+// Version 6: encryption at rest. Each case's data key, wrapped by a master key (the key file stays
+// outside the database), and the engine's settings (the check that the key file is the right one).
+inline constexpr std::string_view kSchemaV6 = R"sql(
+ALTER TABLE cases ADD COLUMN data_key TEXT;
+CREATE TABLE settings (
+  name  TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+)sql";
+
 // kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
 // version; never edit a released one, because databases in the field have already run it.
-inline constexpr std::array<std::string_view, 5> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
-                                                                kSchemaV4, kSchemaV5};
+inline constexpr std::array<std::string_view, 6> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                                                kSchemaV4, kSchemaV5, kSchemaV6};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // --- Errors, limits, JSON -------------------------------------------------------------------

@@ -1,5 +1,5 @@
-// SqliteStore's side of migrating running cases: the runs of a plan, and the unfinished work that
-// keeps a case on its version.
+// SqliteStore's side of migrating running cases (the runs of a plan, the unfinished work that
+// keeps a case on its version) and of encryption at rest (data keys, the key check).
 #include <cstdint>
 #include <string>
 
@@ -126,6 +126,99 @@ Result<void> SqliteStore::finish_migration(const MigrationRun& run) {
   update->bind_int64(4, run.moved);
   update->bind_int64(5, run.failed);
   return update->run("finish migration '" + run.plan + "'");
+}
+
+}  // namespace carepath::store
+
+namespace carepath::store {
+
+Result<std::optional<std::string>> SqliteStore::setting(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT value FROM settings WHERE name = ?1");
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, name);
+  auto row = select->step("read setting '" + name + "'");
+  if (!row) {
+    return row.error();
+  }
+  if (!*row) {
+    return std::optional<std::string>{};
+  }
+  return std::optional<std::string>{select->text(0)};
+}
+
+Result<void> SqliteStore::put_setting(const std::string& name, const std::string& value) {
+  std::lock_guard lock(mutex_);
+  auto upsert = prepare(
+      "INSERT INTO settings (name, value) VALUES (?1, ?2) "
+      "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+  if (!upsert) {
+    return upsert.error();
+  }
+  upsert->bind_text(1, name);
+  upsert->bind_text(2, value);
+  return upsert->run("write setting '" + name + "'");
+}
+
+Result<std::int64_t> SqliteStore::count_cases_without_key() {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT count(*) FROM cases WHERE data_key IS NULL");
+  if (!select) {
+    return select.error();
+  }
+  auto row = select->step("count cases without a data key");
+  if (!row) {
+    return row.error();
+  }
+  return select->int64(0);
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::data_keys_not_wrapped_by(
+    const std::string& master_id, std::size_t limit) {
+  std::lock_guard lock(mutex_);
+  // A wrapped key starts with the id of its master key and a dot.
+  auto select = prepare(
+      "SELECT id, data_key FROM cases WHERE data_key IS NOT NULL AND "
+      "substr(data_key, 1, length(?1) + 1) <> ?1 || '.' ORDER BY rowid LIMIT ?2");
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, master_id);
+  select->bind_int64(2, static_cast<std::int64_t>(limit));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (;;) {
+    auto row = select->step("list data keys to re-wrap");
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      break;
+    }
+    out.emplace_back(select->text(0), select->text(1));
+  }
+  return out;
+}
+
+Result<void> SqliteStore::replace_data_key(const std::string& case_id, const std::string& old_key,
+                                           const std::string& new_key) {
+  std::lock_guard lock(mutex_);
+  auto update = prepare("UPDATE cases SET data_key = ?3 WHERE id = ?1 AND data_key = ?2");
+  if (!update) {
+    return update.error();
+  }
+  update->bind_text(1, case_id);
+  update->bind_text(2, old_key);
+  update->bind_text(3, new_key);
+  const std::string what = "re-wrap the data key of case '" + case_id + "'";
+  if (auto r = update->run(what); !r) {
+    return r.error();
+  }
+  if (sqlite3_changes(db_.get()) == 0) {
+    return make_error(Errc::precondition_failed, "case '" + case_id + "': its data key changed");
+  }
+  return {};
 }
 
 }  // namespace carepath::store

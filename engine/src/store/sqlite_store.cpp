@@ -121,8 +121,9 @@ std::string serialize_strings(const std::vector<std::string>& strings) {
 
 // Column lists shared by the SQL texts and the readers below; keep the two in step. Macros, not
 // constants, because they are pasted into string literals at compile time.
-#define CP_CASE_COLUMNS \
-  "id, code, workflow, workflow_version, state, data_json, version, created_at, updated_at, rowid"
+#define CP_CASE_COLUMNS                                                                       \
+  "id, code, workflow, workflow_version, state, data_json, version, created_at, updated_at, " \
+  "rowid, data_key"
 #define CP_EVENT_COLUMNS                                                                        \
   "seq, at, actor, event, from_state, to_state, version, changed_json, comment, payload_json, " \
   "trigger_json"
@@ -147,6 +148,7 @@ Result<CaseRecord> read_case(const Statement& row) {
   record.version = row.int64(6);
   record.created_at = row.int64(7);
   record.updated_at = row.int64(8);
+  record.data_key = row.optional_text(10).value_or("");
   return record;
 }
 
@@ -544,8 +546,8 @@ Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEnt
   {
     auto insert = prepare(
         "INSERT INTO cases (id, code, workflow, workflow_version, state, "
-        "data_json, version, created_at, updated_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+        "data_json, version, created_at, updated_at, data_key) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     if (!insert) {
       return insert.error();
     }
@@ -558,6 +560,8 @@ Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEnt
     insert->bind_int64(7, record.version);
     insert->bind_int64(8, record.created_at);
     insert->bind_int64(9, record.updated_at);
+    insert->bind_optional_text(
+        10, record.data_key.empty() ? std::nullopt : std::optional<std::string>(record.data_key));
     auto inserted = insert->run(what);
     if (!inserted) {
       if (is_uniqueness_violation(insert->last_result_code())) {

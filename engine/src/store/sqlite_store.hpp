@@ -31,7 +31,7 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
   static constexpr int kBusyTimeoutMs = 5000;
 
   // Opens (creating it when absent) the database at `path`, or a private in-memory database for
@@ -106,6 +106,14 @@ class SqliteStore final : public Store {
   Result<std::int64_t> pending_work(const std::string& case_id) override;
   Result<MigrationRun> start_migration(const MigrationRun& run) override;
   Result<void> finish_migration(const MigrationRun& run) override;
+
+  Result<std::optional<std::string>> setting(const std::string& name) override;
+  Result<void> put_setting(const std::string& name, const std::string& value) override;
+  Result<std::int64_t> count_cases_without_key() override;
+  Result<std::vector<std::pair<std::string, std::string>>> data_keys_not_wrapped_by(
+      const std::string& master_id, std::size_t limit) override;
+  Result<void> replace_data_key(const std::string& case_id, const std::string& old_key,
+                                const std::string& new_key) override;
 
   Result<void> create_token(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> find_token(const std::string& hash) override;

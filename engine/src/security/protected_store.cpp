@@ -1,0 +1,528 @@
+#include "security/protected_store.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <boost/json.hpp>
+#include <sys/stat.h>
+
+namespace carepath::security {
+namespace {
+
+constexpr std::string_view kSealedMember = "$sealed";
+constexpr std::string_view kSealedText = "$sealed:1:";
+constexpr std::int64_t kDataKeyVersion = 1;
+constexpr std::size_t kCacheLimit = 50'000;
+constexpr std::string_view kKeyCheckSetting = "master_key_check";
+constexpr std::string_view kKeyCheckCase = "$key-check";
+
+std::string field_context(const std::string& case_id, std::string_view field,
+                          std::int64_t key_version) {
+  return "carepath field|" + case_id + "|" + std::string(field) + "|" + std::to_string(key_version);
+}
+
+std::string comment_context(const std::string& case_id, std::int64_t version) {
+  return "carepath comment|" + case_id + "|" + std::to_string(version);
+}
+
+std::string idempotency_context(const IdempotencyRecord& r) {
+  return "carepath idempotency|" + r.case_id + "|" + r.actor + "|" + r.key;
+}
+
+bool is_sealed(const boost::json::value& v) {
+  return v.is_object() && v.get_object().contains(kSealedMember);
+}
+
+// Seals the members of `object` named in `fields` that hold a value.
+void seal_members(const KeyBytes& key, const std::string& case_id,
+                  const std::vector<std::string>& fields, boost::json::object& object) {
+  for (const auto& name : fields) {
+    auto* value = object.if_contains(name);
+    if (value == nullptr || value->is_null() || is_sealed(*value)) {
+      continue;
+    }
+    const std::string sealed =
+        seal(key, field_context(case_id, name, kDataKeyVersion), boost::json::serialize(*value));
+    *value = boost::json::object{{kSealedMember, sealed}, {"key", kDataKeyVersion}};
+  }
+}
+
+// Opens every sealed member of `object`.
+Result<void> open_members(const KeyBytes& key, const std::string& case_id,
+                          boost::json::object& object) {
+  for (auto& member : object) {
+    if (!is_sealed(member.value())) {
+      continue;
+    }
+    const auto& sealed = member.value().get_object();
+    const auto* text = sealed.if_contains(kSealedMember);
+    const auto* version = sealed.if_contains("key");
+    if (text == nullptr || !text->is_string() || version == nullptr || !version->is_int64()) {
+      return Error{Errc::storage, "case " + case_id + ": field '" + std::string(member.key()) +
+                                      "' holds a damaged sealed value"};
+    }
+    auto opened =
+        open(key, field_context(case_id, member.key(), version->get_int64()), text->get_string());
+    if (!opened) {
+      return Error{Errc::storage, "case " + case_id + ": field '" + std::string(member.key()) +
+                                      "' does not decrypt: " + opened.error().message};
+    }
+    boost::system::error_code ec;
+    member.value() = boost::json::parse(*opened, ec);
+    if (ec) {
+      return Error{Errc::storage, "case " + case_id + ": field '" + std::string(member.key()) +
+                                      "' decrypts to something that is not JSON"};
+    }
+  }
+  return {};
+}
+
+std::string seal_text(const KeyBytes& key, const std::string& context, std::string_view text) {
+  return std::string(kSealedText) + seal(key, context, text);
+}
+
+Result<std::string> open_text(const KeyBytes& key, const std::string& context,
+                              const std::string& text, const std::string& what) {
+  if (!text.starts_with(kSealedText)) {
+    return Error{Errc::storage, what + " is stored in plaintext; the engine writes it sealed"};
+  }
+  auto opened = open(key, context, std::string_view(text).substr(kSealedText.size()));
+  if (!opened) {
+    return Error{Errc::storage, what + " does not decrypt: " + opened.error().message};
+  }
+  return std::move(*opened);
+}
+
+constexpr std::int64_t kKeyFileCheckMs = 5'000;
+
+std::int64_t mtime_ns(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    return 0;
+  }
+  return static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+}
+
+std::int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+// --- KeyFile ---------------------------------------------------------------------------------
+
+KeyFile::KeyFile(std::string path, Keyring keyring)
+    : path_(std::move(path)),
+      keyring_(std::make_shared<const Keyring>(std::move(keyring))),
+      checked_at_ms_(steady_ms()),
+      file_mtime_ns_(mtime_ns(path_)) {
+}
+
+Result<std::shared_ptr<KeyFile>> KeyFile::open(const std::string& path) {
+  auto keyring = load_key_file(path);
+  if (!keyring) {
+    return keyring.error();
+  }
+  return std::shared_ptr<KeyFile>(new KeyFile(path, std::move(*keyring)));
+}
+
+std::shared_ptr<const Keyring> KeyFile::keyring() const {
+  std::lock_guard lock(mutex_);
+  const std::int64_t now = steady_ms();
+  if (now - checked_at_ms_ >= kKeyFileCheckMs) {
+    checked_at_ms_ = now;
+    const std::int64_t mtime = mtime_ns(path_);
+    if (mtime != 0 && mtime != file_mtime_ns_) {
+      file_mtime_ns_ = mtime;
+      // A file that cannot be read now keeps the keys read before.
+      if (auto reread = load_key_file(path_)) {
+        keyring_ = std::make_shared<const Keyring>(std::move(*reread));
+      }
+    }
+  }
+  return keyring_;
+}
+
+Result<void> KeyFile::reload() {
+  auto keyring = load_key_file(path_);
+  if (!keyring) {
+    return keyring.error();
+  }
+  std::lock_guard lock(mutex_);
+  keyring_ = std::make_shared<const Keyring>(std::move(*keyring));
+  file_mtime_ns_ = mtime_ns(path_);
+  return {};
+}
+
+Result<void> check_database_key(Store& store, const KeyFile& keys) {
+  const auto keyring = keys.keyring();
+  auto check = store.setting(std::string(kKeyCheckSetting));
+  if (!check) {
+    return check.error();
+  }
+  if (!*check) {
+    const KeyBytes nothing{};
+    if (auto put = store.put_setting(std::string(kKeyCheckSetting),
+                                     wrap_data_key(*keyring, kKeyCheckCase, nothing));
+        !put) {
+      return put.error();
+    }
+  } else if (auto opened = unwrap_data_key(*keyring, kKeyCheckCase, **check); !opened) {
+    std::string ids;
+    for (const auto& key : keyring->keys()) {
+      ids += (ids.empty() ? "" : ", ") + key.id;
+    }
+    return Error{Errc::unauthenticated,
+                 "the master key file " + keys.path() +
+                     " does not open this database: it was sealed with master key " +
+                     std::string(wrapping_key_id(**check)) + ", and the file holds " + ids};
+  }
+  auto plain = store.count_cases_without_key();
+  if (!plain) {
+    return plain.error();
+  }
+  if (*plain > 0) {
+    return Error{Errc::conflict,
+                 "the database holds " + std::to_string(*plain) +
+                     " cases written before encryption at rest; the engine does not serve case "
+                     "data in plaintext. Start from a new database"};
+  }
+  return {};
+}
+
+// --- ProtectedStore --------------------------------------------------------------------------
+
+ProtectedStore::ProtectedStore(Store& inner, std::shared_ptr<KeyFile> keys,
+                               WorkflowLookup workflows)
+    : inner_(inner), keys_(std::move(keys)), workflows_(std::move(workflows)) {
+}
+
+Result<KeyBytes> ProtectedStore::data_key(const std::string& case_id, const std::string& wrapped) {
+  {
+    std::lock_guard lock(cache_mutex_);
+    if (const auto it = cache_.find(case_id); it != cache_.end()) {
+      return it->second;
+    }
+  }
+  if (wrapped.empty()) {
+    return Error{Errc::storage, "case " + case_id + " has no data key"};
+  }
+  auto keyring = keys_->keyring();
+  if (keyring->find(wrapping_key_id(wrapped)) == nullptr) {
+    // A rotation added a master key since the file was read.
+    (void)keys_->reload();
+    keyring = keys_->keyring();
+  }
+  auto key = unwrap_data_key(*keyring, case_id, wrapped);
+  if (!key) {
+    return Error{Errc::storage, key.error().message};
+  }
+  std::lock_guard lock(cache_mutex_);
+  if (cache_.size() >= kCacheLimit) {
+    cache_.clear();
+  }
+  cache_.emplace(case_id, *key);
+  return *key;
+}
+
+std::vector<std::string> ProtectedStore::sealed_fields(const std::string& workflow,
+                                                       int version) const {
+  std::vector<std::string> out;
+  if (const auto w = workflows_(workflow, version)) {
+    for (const Field& f : w->fields) {
+      if (f.sensitivity != Sensitivity::none) {
+        out.push_back(f.name);
+      }
+    }
+  }
+  return out;
+}
+
+Result<void> ProtectedStore::seal_case(CaseRecord& record, HistoryEntry* entry) {
+  auto key = data_key(record.id, record.data_key);
+  if (!key) {
+    return key.error();
+  }
+  const auto fields = sealed_fields(record.workflow, record.workflow_version);
+  seal_members(*key, record.id, fields, record.data);
+  if (entry != nullptr) {
+    seal_members(*key, record.id, fields, entry->payload);
+    if (entry->comment) {
+      entry->comment = seal_text(*key, comment_context(record.id, entry->version), *entry->comment);
+    }
+  }
+  return {};
+}
+
+Result<void> ProtectedStore::seal_change(CaseChange& change) {
+  change.entry.version = change.after.version;
+  return seal_case(change.after, &change.entry);
+}
+
+Result<void> ProtectedStore::open_case(CaseRecord& record) {
+  auto key = data_key(record.id, record.data_key);
+  if (!key) {
+    return key.error();
+  }
+  return open_members(*key, record.id, record.data);
+}
+
+Result<void> ProtectedStore::open_entry(const std::string& case_id, const KeyBytes& key,
+                                        HistoryEntry& entry) {
+  if (auto opened = open_members(key, case_id, entry.payload); !opened) {
+    return opened;
+  }
+  if (entry.comment) {
+    auto comment = open_text(key, comment_context(case_id, entry.version), *entry.comment,
+                             "a comment of case " + case_id);
+    if (!comment) {
+      return comment.error();
+    }
+    entry.comment = std::move(*comment);
+  }
+  return {};
+}
+
+Result<void> ProtectedStore::create_case(const CaseRecord& record, const HistoryEntry& opened,
+                                         const CaseEffects& effects) {
+  CaseRecord sealed = record;
+  const KeyBytes key = new_data_key();
+  sealed.data_key = wrap_data_key(*keys_->keyring(), record.id, key);
+  {
+    std::lock_guard lock(cache_mutex_);
+    cache_[record.id] = key;
+  }
+  HistoryEntry entry = opened;
+  entry.version = record.version;
+  if (auto r = seal_case(sealed, &entry); !r) {
+    return r;
+  }
+  return inner_.create_case(sealed, entry, effects);
+}
+
+Result<CaseRecord> ProtectedStore::get_case(const std::string& id) {
+  auto record = inner_.get_case(id);
+  if (!record) {
+    return record;
+  }
+  if (auto r = open_case(*record); !r) {
+    return r.error();
+  }
+  return record;
+}
+
+Result<void> ProtectedStore::update_case(const CaseRecord& after, std::int64_t expected_version,
+                                         const HistoryEntry& entry,
+                                         const std::optional<IdempotencyRecord>& idempotency,
+                                         const CaseEffects& effects) {
+  CaseChange change{after, expected_version, entry};
+  if (change.after.data_key.empty()) {
+    // The runtime builds `after` from a record it read; one made up elsewhere gets the stored key.
+    auto stored = inner_.get_case(after.id);
+    if (!stored) {
+      return stored.error();
+    }
+    change.after.data_key = stored->data_key;
+  }
+  if (auto r = seal_change(change); !r) {
+    return r;
+  }
+  std::optional<IdempotencyRecord> remembered = idempotency;
+  if (remembered) {
+    auto key = data_key(after.id, change.after.data_key);
+    if (!key) {
+      return key.error();
+    }
+    remembered->response = seal_text(*key, idempotency_context(*remembered), remembered->response);
+  }
+  return inner_.update_case(change.after, expected_version, change.entry, remembered, effects);
+}
+
+Result<CasePage> ProtectedStore::list_cases(const CaseQuery& query) {
+  auto page = inner_.list_cases(query);
+  if (!page) {
+    return page;
+  }
+  for (auto& record : page->items) {
+    if (auto r = open_case(record); !r) {
+      return r.error();
+    }
+  }
+  return page;
+}
+
+Result<HistoryPage> ProtectedStore::history(const std::string& case_id, std::size_t limit,
+                                            const std::optional<std::string>& cursor) {
+  auto page = inner_.history(case_id, limit, cursor);
+  if (!page || page->items.empty()) {
+    return page;
+  }
+  auto record = inner_.get_case(case_id);
+  if (!record) {
+    return record.error();
+  }
+  auto key = data_key(case_id, record->data_key);
+  if (!key) {
+    return key.error();
+  }
+  for (auto& entry : page->items) {
+    if (auto r = open_entry(case_id, *key, entry); !r) {
+      return r.error();
+    }
+  }
+  return page;
+}
+
+Result<std::optional<IdempotencyRecord>> ProtectedStore::find_idempotency(
+    const std::string& case_id, const std::string& actor, const std::string& key_name) {
+  auto found = inner_.find_idempotency(case_id, actor, key_name);
+  if (!found || !*found) {
+    return found;
+  }
+  auto record = inner_.get_case(case_id);
+  if (!record) {
+    return record.error();
+  }
+  auto key = data_key(case_id, record->data_key);
+  if (!key) {
+    return key.error();
+  }
+  IdempotencyRecord& r = **found;
+  auto response =
+      open_text(*key, idempotency_context(r), r.response, "a remembered answer of case " + case_id);
+  if (!response) {
+    return response.error();
+  }
+  r.response = std::move(*response);
+  return found;
+}
+
+Result<void> ProtectedStore::finish_job(std::int64_t job_id, const JobResult& result) {
+  JobResult sealed = result;
+  if (sealed.change) {
+    if (auto r = seal_change(*sealed.change); !r) {
+      return r;
+    }
+  }
+  return inner_.finish_job(job_id, sealed);
+}
+
+Result<void> ProtectedStore::close_task(const std::string& task_id, const std::string& status,
+                                        Timestamp now, const std::optional<CaseChange>& change,
+                                        const CaseEffects& effects,
+                                        const std::optional<IncidentRecord>& incident) {
+  std::optional<CaseChange> sealed = change;
+  if (sealed) {
+    if (auto r = seal_change(*sealed); !r) {
+      return r;
+    }
+  }
+  return inner_.close_task(task_id, status, now, sealed, effects, incident);
+}
+
+Result<void> ProtectedStore::finish_timer(const TimerFinish& finish) {
+  TimerFinish sealed = finish;
+  if (sealed.change) {
+    if (auto r = seal_change(*sealed.change); !r) {
+      return r;
+    }
+  }
+  return inner_.finish_timer(sealed);
+}
+
+// --- the rest holds no case field values -----------------------------------------------------
+
+Result<void> ProtectedStore::put_workflow(const WorkflowSource& source) {
+  return inner_.put_workflow(source);
+}
+Result<std::vector<WorkflowSource>> ProtectedStore::workflows() {
+  return inner_.workflows();
+}
+Result<std::vector<OutboxJob>> ProtectedStore::claim_jobs(Timestamp now, std::int64_t lease_ms,
+                                                          std::size_t limit) {
+  return inner_.claim_jobs(now, lease_ms, limit);
+}
+Result<std::optional<Timestamp>> ProtectedStore::next_job_at() {
+  return inner_.next_job_at();
+}
+Result<std::vector<IncidentRecord>> ProtectedStore::incidents(const std::string& case_id) {
+  return inner_.incidents(case_id);
+}
+Result<void> ProtectedStore::retry_incident(const std::string& case_id,
+                                            const std::string& incident_id, Timestamp now) {
+  return inner_.retry_incident(case_id, incident_id, now);
+}
+Result<std::optional<TaskRecord>> ProtectedStore::find_task(const std::string& token) {
+  return inner_.find_task(token);
+}
+Result<std::vector<TaskRecord>> ProtectedStore::tasks(const std::string& case_id) {
+  return inner_.tasks(case_id);
+}
+Result<std::vector<TimerRecord>> ProtectedStore::claim_timers(Timestamp now, std::int64_t lease_ms,
+                                                              std::size_t limit,
+                                                              const std::string& owner) {
+  return inner_.claim_timers(now, lease_ms, limit, owner);
+}
+Result<std::optional<Timestamp>> ProtectedStore::next_timer_at() {
+  return inner_.next_timer_at();
+}
+Result<std::vector<TimerRecord>> ProtectedStore::timers(const std::string& case_id) {
+  return inner_.timers(case_id);
+}
+Result<std::vector<ClockRecord>> ProtectedStore::clocks(const std::string& case_id) {
+  return inner_.clocks(case_id);
+}
+Result<ClockPage> ProtectedStore::list_clocks(const ClockQuery& query) {
+  return inner_.list_clocks(query);
+}
+Result<NotificationPage> ProtectedStore::list_notifications(const NotificationQuery& query) {
+  return inner_.list_notifications(query);
+}
+Result<NotificationRecord> ProtectedStore::acknowledge_notification(
+    const std::string& id, const std::vector<std::string>& roles, const std::string& user,
+    Timestamp at) {
+  return inner_.acknowledge_notification(id, roles, user, at);
+}
+Result<std::int64_t> ProtectedStore::pending_work(const std::string& case_id) {
+  return inner_.pending_work(case_id);
+}
+Result<MigrationRun> ProtectedStore::start_migration(const MigrationRun& run) {
+  return inner_.start_migration(run);
+}
+Result<void> ProtectedStore::finish_migration(const MigrationRun& run) {
+  return inner_.finish_migration(run);
+}
+Result<std::optional<std::string>> ProtectedStore::setting(const std::string& name) {
+  return inner_.setting(name);
+}
+Result<void> ProtectedStore::put_setting(const std::string& name, const std::string& value) {
+  return inner_.put_setting(name, value);
+}
+Result<std::int64_t> ProtectedStore::count_cases_without_key() {
+  return inner_.count_cases_without_key();
+}
+Result<std::vector<std::pair<std::string, std::string>>> ProtectedStore::data_keys_not_wrapped_by(
+    const std::string& master_id, std::size_t limit) {
+  return inner_.data_keys_not_wrapped_by(master_id, limit);
+}
+Result<void> ProtectedStore::replace_data_key(const std::string& case_id,
+                                              const std::string& old_key,
+                                              const std::string& new_key) {
+  return inner_.replace_data_key(case_id, old_key, new_key);
+}
+Result<void> ProtectedStore::create_token(const TokenRecord& token) {
+  return inner_.create_token(token);
+}
+Result<std::optional<TokenRecord>> ProtectedStore::find_token(const std::string& hash) {
+  return inner_.find_token(hash);
+}
+Result<void> ProtectedStore::revoke_token(const std::string& id, Timestamp at) {
+  return inner_.revoke_token(id, at);
+}
+Result<std::vector<TokenRecord>> ProtectedStore::tokens() {
+  return inner_.tokens();
+}
+
+}  // namespace carepath::security

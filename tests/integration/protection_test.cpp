@@ -1,0 +1,285 @@
+// Encryption at rest on a real SQLite file behind the real HTTP server: sensitive values go in
+// and come out through the API, and the database file's bytes never hold them; a wrong or
+// missing key stops the engine; a sealed value moved in the database does not open; a rotation
+// re-wraps every case's key while the values stay readable.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "app/engine.hpp"
+#include "security/crypto.hpp"
+#include "security/tokens.hpp"
+#include "store/sqlite_store.hpp"
+#include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace carepath {
+namespace {
+
+namespace fs = std::filesystem;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// Invented, distinctive values: none may appear in the database file.
+constexpr const char* kName = "Qzyxwv Tarnobel";
+constexpr const char* kBirth = "2011-04-05";
+constexpr const char* kCounselling = "Xylophant memories of Brumwick";
+constexpr const char* kComment = "Talked about Grimblethorpe Lane";
+
+// Runs one SQL statement on the database file, as someone with the file (and not the key) could.
+void sql(const fs::path& db, const std::string& statement) {
+  sqlite3* handle = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
+  char* message = nullptr;
+  const int rc = sqlite3_exec(handle, statement.c_str(), nullptr, nullptr, &message);
+  EXPECT_EQ(rc, SQLITE_OK) << (message != nullptr ? message : "");
+  sqlite3_free(message);
+  sqlite3_close(handle);
+}
+
+class Protection : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_.host = "127.0.0.1";
+    config_.port = 0;
+    config_.db = (dir_ / "carepath.db").string();
+    config_.master_key = (dir_ / "master.key").string();
+    config_.workflows = test::source_path("workflows").string();
+    config_.plugins = {(fs::path(CP_BINARY_DIR) / "plugins").string()};
+    ASSERT_TRUE(security::create_key_file(config_.master_key));
+  }
+
+  void start() {
+    auto engine = app::Engine::open(config_);
+    ASSERT_TRUE(engine) << engine.error().message;
+    engine_ = std::move(*engine);
+    auto port = engine_->start();
+    ASSERT_TRUE(port) << port.error().message;
+    port_ = *port;
+  }
+
+  void stop() { engine_.reset(); }
+
+  std::string token(const std::string& user, std::vector<std::string> roles) {
+    auto issued = security::issue_token(user, std::move(roles), 0);
+    EXPECT_TRUE(issued && engine_->store().create_token(issued->record));
+    return issued->token;
+  }
+
+  test::HttpResponse call(std::string_view method, const std::string& target,
+                          const std::string& bearer, const std::string& body = {},
+                          Headers headers = {}) {
+    headers.emplace_back("Authorization", "Bearer " + bearer);
+    return test::http_request(port_, method, target, body, headers);
+  }
+
+  // Opens a case with the distinctive values, records counselling notes with a comment, and
+  // takes one transition with an Idempotency-Key. Returns the case id.
+  std::string seed() {
+    const std::string caseworker = token("asha.caseworker", {"caseworker"});
+    const std::string counsellor = token("meera.counsellor", {"counsellor"});
+    auto opened = call("POST", "/v1/cases", caseworker,
+                       std::string(R"({"workflow": "aftercare", "data": {"name": ")") + kName +
+                           R"(", "date_of_birth": ")" + kBirth + R"(", "home": "umang"}})");
+    EXPECT_EQ(opened.status, 201) << opened.body;
+    const std::string id(opened.json().at("id").as_string());
+    auto patched = call("PATCH", "/v1/cases/" + id, counsellor,
+                        std::string(R"({"data": {"counselling_notes": ")") + kCounselling +
+                            R"("}, "comment": ")" + kComment + R"("})");
+    EXPECT_EQ(patched.status, 200) << patched.body;
+    const std::string fire =
+        R"({"event": "produced_before_cwc", "data": {"cwc_order_no": "CWC/KOL/77", "age": 14}})";
+    auto fired = call("POST", "/v1/cases/" + id + "/events", caseworker, fire,
+                      {{"Idempotency-Key", "produce-1"}});
+    EXPECT_EQ(fired.status, 200) << fired.body;
+    // The same request again: the remembered answer, opened from its sealed copy.
+    auto replayed = call("POST", "/v1/cases/" + id + "/events", caseworker, fire,
+                         {{"Idempotency-Key", "produce-1"}});
+    EXPECT_EQ(replayed.status, 200) << replayed.body;
+    EXPECT_EQ(replayed.json().at("data").at("name"), kName);
+    return id;
+  }
+
+  // Every byte SQLite keeps for the database: the file, its WAL and shared memory.
+  std::string database_bytes() const {
+    std::string all;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      all += test::read_file(config_.db + suffix);
+    }
+    return all;
+  }
+
+  test::TempDir dir_;
+  app::Config config_;
+  std::unique_ptr<app::Engine> engine_;
+  std::uint16_t port_ = 0;
+};
+
+TEST_F(Protection, SensitiveValuesAreReadableThroughTheApiAndAbsentFromTheFile) {
+  start();
+  const std::string id = seed();
+  const std::string supervisor = token("ravi.supervisor", {"supervisor"});
+  auto read = call("GET", "/v1/cases/" + id, supervisor);
+  ASSERT_EQ(read.status, 200) << read.body;
+  const auto data = read.json().at("data").as_object();
+  EXPECT_EQ(data.at("name"), kName);
+  EXPECT_EQ(data.at("date_of_birth"), kBirth);
+  EXPECT_EQ(data.at("counselling_notes"), kCounselling);
+  EXPECT_EQ(data.at("home"), "umang");
+  auto history = call("GET", "/v1/cases/" + id + "/events", supervisor);
+  ASSERT_EQ(history.status, 200) << history.body;
+  EXPECT_NE(history.body.find(kComment), std::string::npos);
+  // The payloads kept to rebuild the case (the API lists changed names only) open too.
+  auto entries = engine_->store().history(id, 100, std::nullopt);
+  ASSERT_TRUE(entries) << entries.error().message;
+  EXPECT_EQ(entries->items.at(0).payload.at("name"), kName);
+  EXPECT_EQ(entries->items.at(1).payload.at("counselling_notes"), kCounselling);
+  EXPECT_EQ(entries->items.at(1).comment, kComment);
+
+  // The list filters still work on what is not sensitive.
+  auto listed = call("GET", "/v1/cases?workflow=aftercare&state=assessment", supervisor);
+  ASSERT_EQ(listed.status, 200) << listed.body;
+  EXPECT_EQ(listed.json().at("items").as_array().size(), 1U);
+  stop();
+
+  const std::string bytes = database_bytes();
+  ASSERT_GT(bytes.size(), 10'000U);
+  for (const char* secret : {kName, kBirth, kCounselling, kComment, "Tarnobel", "Grimblethorpe"}) {
+    EXPECT_EQ(bytes.find(secret), std::string::npos) << secret << " is in the database file";
+  }
+  // Not sensitive, and still there to query and count: the state, the home, the order number.
+  EXPECT_NE(bytes.find("umang"), std::string::npos);
+  EXPECT_NE(bytes.find("CWC/KOL/77"), std::string::npos);
+
+  // After a restart on the same key everything reads back.
+  start();
+  read = call("GET", "/v1/cases/" + id, token("ravi2.supervisor", {"supervisor"}));
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(read.json().at("data").at("name"), kName);
+}
+
+TEST_F(Protection, AWrongOrMissingKeyStopsTheStart) {
+  start();
+  seed();
+  stop();
+  const std::string right = config_.master_key;
+  config_.master_key = (dir_ / "other.key").string();
+  ASSERT_TRUE(security::create_key_file(config_.master_key));
+  auto wrong = app::Engine::open(config_);
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message.find("does not open this database"), std::string::npos)
+      << wrong.error().message;
+  config_.master_key.clear();
+  auto none = app::Engine::open(config_);
+  ASSERT_FALSE(none);
+  EXPECT_NE(none.error().message.find("no master key"), std::string::npos);
+  config_.master_key = (dir_ / "absent.key").string();
+  auto absent = app::Engine::open(config_);
+  ASSERT_FALSE(absent);
+  EXPECT_NE(absent.error().message.find("carepath keys init"), std::string::npos);
+  config_.master_key = right;
+  EXPECT_TRUE(app::Engine::open(config_));
+
+  // The binary says the same and exits 1.
+  test::TempDir run;
+  const auto out = test::run_carepath(
+      {"serve", "--listen", "127.0.0.1:0", "--db", config_.db, "--workflows", config_.workflows},
+      run, {{"CAREPATH_MASTER_KEY_FILE", ""}});
+  EXPECT_EQ(out.exit_code, 1);
+  EXPECT_NE(out.err.find("no master key"), std::string::npos) << out.err;
+}
+
+TEST_F(Protection, ADatabaseWithPlaintextCasesIsRefused) {
+  {
+    auto store = store::SqliteStore::open(config_.db);
+    ASSERT_TRUE(store);
+    CaseRecord record;
+    record.id = "plain";
+    record.code = "CP-PLAI-N001";
+    record.workflow = "aftercare";
+    record.workflow_version = 2;
+    record.state = "intake";
+    record.version = 1;
+    HistoryEntry opened;
+    opened.event = "opened";
+    opened.to = "intake";
+    opened.version = 1;
+    ASSERT_TRUE((*store)->create_case(record, opened, {}));
+  }
+  auto engine = app::Engine::open(config_);
+  ASSERT_FALSE(engine);
+  EXPECT_NE(engine.error().message.find("1 cases written before encryption"), std::string::npos)
+      << engine.error().message;
+}
+
+TEST_F(Protection, ASealedValueMovedInTheFileDoesNotOpen) {
+  start();
+  const std::string first = seed();
+  const std::string second = seed();
+  const std::string supervisor = token("ravi.supervisor", {"supervisor"});
+  stop();
+  // Someone with the file copies the first case's sealed name over the second's.
+  sql(config_.db,
+      "UPDATE cases SET data_json = json_set(data_json, '$.name', (SELECT json_extract(data_json, "
+      "'$.name') FROM cases WHERE id = '" +
+          first + "')) WHERE id = '" + second + "'");
+  // ... and the date of birth over the name within the first case.
+  sql(config_.db,
+      "UPDATE cases SET data_json = json_set(data_json, '$.name', json_extract(data_json, "
+      "'$.date_of_birth')) WHERE id = '" +
+          first + "'");
+  start();
+  for (const auto& id : {first, second}) {
+    auto read = call("GET", "/v1/cases/" + id, supervisor);
+    EXPECT_EQ(read.status, 500) << read.body;
+    EXPECT_EQ(read.body.find(kName), std::string::npos);
+    EXPECT_EQ(read.body.find(kBirth), std::string::npos);
+  }
+}
+
+TEST_F(Protection, RotationRewrapsEveryCaseKeyAndTheValuesStayReadable) {
+  start();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(seed());
+  }
+  const std::string supervisor = token("ravi.supervisor", {"supervisor"});
+  auto before = security::load_key_file(config_.master_key);
+  ASSERT_TRUE(before);
+  const std::string old_id = before->current().id;
+
+  // Rotated while the engine runs.
+  test::TempDir run;
+  const auto rotated = test::run_carepath(
+      {"keys", "rotate", "--master-key", config_.master_key, "--db", config_.db}, run);
+  ASSERT_EQ(rotated.exit_code, 0) << rotated.err;
+  EXPECT_NE(rotated.out.find("re-wrapped 3 case keys"), std::string::npos) << rotated.out;
+  auto after = security::load_key_file(config_.master_key);
+  ASSERT_TRUE(after);
+  EXPECT_NE(after->current().id, old_id);
+  EXPECT_NE(after->find(old_id), nullptr) << "older keys stay in the file";
+  for (const auto& id : ids) {
+    auto read = call("GET", "/v1/cases/" + id, supervisor);
+    ASSERT_EQ(read.status, 200) << read.body;
+    EXPECT_EQ(read.json().at("data").at("counselling_notes"), kCounselling);
+  }
+  stop();
+  auto store = store::SqliteStore::open(config_.db);
+  ASSERT_TRUE(store);
+  auto left = (*store)->data_keys_not_wrapped_by(after->current().id, 10);
+  ASSERT_TRUE(left);
+  EXPECT_TRUE(left->empty());
+  store->reset();
+  // A new engine on the rotated file reads everything.
+  start();
+  auto read = call("GET", "/v1/cases/" + ids[0], supervisor);
+  ASSERT_EQ(read.status, 200) << read.body;
+  EXPECT_EQ(read.json().at("data").at("name"), kName);
+}
+
+}  // namespace
+}  // namespace carepath
