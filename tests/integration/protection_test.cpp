@@ -8,7 +8,6 @@
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include "app/engine.hpp"
 #include "security/crypto.hpp"
@@ -16,6 +15,7 @@
 #include "store/sqlite_store.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
+#include "tests/support/sql.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace carepath {
@@ -30,22 +30,11 @@ constexpr const char* kBirth = "2011-04-05";
 constexpr const char* kCounselling = "Xylophant memories of Brumwick";
 constexpr const char* kComment = "Talked about Grimblethorpe Lane";
 
-// Runs one SQL statement on the database file, as someone with the file (and not the key) could.
-void sql(const fs::path& db, const std::string& statement) {
-  sqlite3* handle = nullptr;
-  ASSERT_EQ(sqlite3_open(db.c_str(), &handle), SQLITE_OK);
-  char* message = nullptr;
-  const int rc = sqlite3_exec(handle, statement.c_str(), nullptr, nullptr, &message);
-  EXPECT_EQ(rc, SQLITE_OK) << (message != nullptr ? message : "");
-  sqlite3_free(message);
-  sqlite3_close(handle);
-}
-
 class Protection : public ::testing::Test {
  protected:
   void SetUp() override {
     config_.host = "127.0.0.1";
-    config_.port = 0;
+    config_.port = test::listen_port();  // through Prism in the openapi.prism run
     config_.db = (dir_ / "carepath.db").string();
     config_.master_key = (dir_ / "master.key").string();
     config_.workflows = test::source_path("workflows").string();
@@ -223,12 +212,14 @@ TEST_F(Protection, ASealedValueMovedInTheFileDoesNotOpen) {
   const std::string supervisor = token("ravi.supervisor", {"supervisor"});
   stop();
   // Someone with the file copies the first case's sealed name over the second's.
-  sql(config_.db,
+  test::run_sql(
+      config_.db,
       "UPDATE cases SET data_json = json_set(data_json, '$.name', (SELECT json_extract(data_json, "
       "'$.name') FROM cases WHERE id = '" +
           first + "')) WHERE id = '" + second + "'");
   // ... and the date of birth over the name within the first case.
-  sql(config_.db,
+  test::run_sql(
+      config_.db,
       "UPDATE cases SET data_json = json_set(data_json, '$.name', json_extract(data_json, "
       "'$.date_of_birth')) WHERE id = '" +
           first + "'");
@@ -274,11 +265,53 @@ TEST_F(Protection, RotationRewrapsEveryCaseKeyAndTheValuesStayReadable) {
   ASSERT_TRUE(left);
   EXPECT_TRUE(left->empty());
   store->reset();
-  // A new engine on the rotated file reads everything.
+  // A new engine on the rotated file reads everything, and finds by name as before.
   start();
   auto read = call("GET", "/v1/cases/" + ids[0], supervisor);
   ASSERT_EQ(read.status, 200) << read.body;
   EXPECT_EQ(read.json().at("data").at("name"), kName);
+  auto found = call("GET", "/v1/cases?match=name:qzyxwv%20tarnobel", supervisor);
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(found.json().at("items").as_array().size(), 3U);
+}
+
+TEST_F(Protection, DuplicateDetectionMatchesIdentifyingFieldsThroughTheBlindIndex) {
+  start();
+  const std::string caseworker = token("asha.caseworker", {"caseworker"});
+  for (const char* name : {"Invented Rupa Sen", "invented  rupa SEN ", "Invented Mita Roy"}) {
+    auto opened =
+        call("POST", "/v1/cases", caseworker,
+             std::string(R"({"workflow": "aftercare", "data": {"name": ")") + name + R"("}})");
+    ASSERT_EQ(opened.status, 201) << opened.body;
+  }
+  // "Is this child already registered?": case and spacing do not matter, the value is not stored.
+  auto found = call("GET", "/v1/cases?match=name%3AInvented%20Rupa%20Sen", caseworker);
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(found.json().at("items").as_array().size(), 2U);
+  found = call("GET", "/v1/cases?match=name:Nobody%20Here&workflow=aftercare", caseworker);
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_TRUE(found.json().at("items").as_array().empty());
+
+  // Only identifying fields, and FIELD:VALUE.
+  auto bad = call("GET", "/v1/cases?match=home:umang", caseworker);
+  ASSERT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(bad.json().at("type"), "/problems/invalid-params");
+  EXPECT_NE(bad.body.find("name, date_of_birth"), std::string::npos) << bad.body;
+  bad = call("GET", "/v1/cases?match=name", caseworker);
+  EXPECT_EQ(bad.status, 400) << bad.body;
+
+  // Only for roles that may see the field: the mother's name of education support is not the
+  // education coordinator's to see, so not to search by either.
+  const std::string coordinator = token("lata.coordinator", {"education_coordinator"});
+  auto refused = call("GET", "/v1/cases?match=mother_name:Invented%20Mother", coordinator);
+  ASSERT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.body.find("Invented Mother"), std::string::npos);
+  const std::string outreach = token("kiran.outreach", {"outreach_worker"});
+  EXPECT_EQ(call("GET", "/v1/cases?match=mother_name:Invented%20Mother", outreach).status, 200);
+  stop();
+  const std::string bytes = database_bytes();
+  EXPECT_EQ(bytes.find("Rupa"), std::string::npos);
+  EXPECT_EQ(bytes.find("rupa sen"), std::string::npos);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "api/mapping.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -86,6 +87,37 @@ boost::json::object case_to_json(const CaseRecord& record, const Workflow& workf
   out["created_at"] = format_timestamp(record.created_at);
   out["updated_at"] = format_timestamp(record.updated_at);
   out["redacted_fields"] = std::move(redacted);
+  return out;
+}
+
+std::vector<std::string> sensitive_fields_shown(const CaseRecord& record, const Workflow& workflow,
+                                                const Actor& actor) {
+  std::vector<std::string> names;
+  for (const auto& member : record.data) {
+    const Field* field = workflow.find_field(member.key());
+    if (field && field->sensitivity != Sensitivity::none && field_visible(*field, actor)) {
+      names.emplace_back(member.key());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+boost::json::object audit_record_to_json(const AuditRecord& record) {
+  boost::json::array fields;
+  for (const auto& name : record.fields) {
+    fields.emplace_back(name);
+  }
+  boost::json::object out;
+  out["seq"] = record.seq;
+  out["at"] = format_timestamp(record.at);
+  out["actor"] = record.actor;
+  out["action"] = record.action;
+  out["case_id"] = record.case_id ? boost::json::value(*record.case_id) : nullptr;
+  out["fields"] = std::move(fields);
+  out["reason"] = record.reason ? boost::json::value(*record.reason) : nullptr;
+  out["details"] = record.details;
+  out["hash"] = record.hash;
   return out;
 }
 

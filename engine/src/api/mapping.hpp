@@ -22,6 +22,15 @@ namespace carepath::api {
 boost::json::object case_to_json(const CaseRecord& record, const Workflow& workflow,
                                  const Actor& actor);
 
+// The names of the fields in case_to_json's `data` whose sensitivity is above `none`: what a
+// "case.read" audit row records when the answer shows them to `actor`. Sorted by name.
+std::vector<std::string> sensitive_fields_shown(const CaseRecord& record, const Workflow& workflow,
+                                                const Actor& actor);
+
+// {"seq", "at", "actor", "action", "case_id", "fields", "reason", "details", "hash"}; `at` as
+// RFC 3339 UTC, case_id and reason null when absent.
+boost::json::object audit_record_to_json(const AuditRecord& record);
+
 // Every member always present; `from` and `comment` are null when absent. The stored payload is
 // never included: `changed` names what changed without the values. Entries the engine made on
 // its own carry `trigger` (the timer or clock deadline, when it was due and how late it fired);

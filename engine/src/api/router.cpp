@@ -20,7 +20,9 @@
 #include "api/mapping.hpp"
 #include "api/openapi.hpp"
 #include "api/problem.hpp"
+#include "core/audit.hpp"
 #include "core/duration.hpp"
+#include "core/log.hpp"
 #include "security/digest.hpp"
 #include "security/tokens.hpp"
 #include "workflow/graph.hpp"
@@ -135,6 +137,7 @@ enum class Route {
   admin_migrations,
   notifications,
   notification_acknowledge,
+  audit,
   openapi,
 };
 
@@ -242,6 +245,9 @@ RouteMatch match_route(std::string_view path) {
   }
   if (segments[1] == "plugins" && n == 2) {
     return {Route::plugins, {}};
+  }
+  if (segments[1] == "audit" && n == 2) {
+    return {Route::audit, {}};
   }
   if (segments[1] == "tasks" && n == 4 && segments[3] == "complete") {
     return {Route::task_complete, segments[2]};
@@ -362,6 +368,12 @@ class Query {
     return fallback;
   }
 
+  // Records a problem with parameter `name` for check() to report.
+  void add_problem(std::string name, std::string reason) {
+    problems_.emplace_back(
+        boost::json::object{{"name", std::move(name)}, {"reason", std::move(reason)}});
+  }
+
   // Errc::invalid_argument listing every problem, or success.
   Result<void> check() const {
     if (problems_.empty()) {
@@ -380,11 +392,6 @@ class Query {
   }
 
  private:
-  void add_problem(std::string name, std::string reason) {
-    problems_.emplace_back(
-        boost::json::object{{"name", std::move(name)}, {"reason", std::move(reason)}});
-  }
-
   std::map<std::string, std::string, std::less<>> values_;
   boost::json::array problems_;
 };
@@ -528,47 +535,23 @@ Result<std::optional<std::string>> parse_idempotency_key(const HttpRequest& requ
   return std::optional<std::string>{*header};
 }
 
-// The same JSON with every object's members sorted by key, so that two requests that differ
-// only in member order hash the same.
-boost::json::value canonical(const boost::json::value& value) {
-  if (value.is_object()) {
-    const auto& in = value.get_object();
-    std::vector<std::string_view> keys;
-    keys.reserve(in.size());
-    for (const auto& member : in) {
-      keys.push_back(member.key());
-    }
-    std::sort(keys.begin(), keys.end());
-    boost::json::object out;
-    out.reserve(in.size());
-    for (const auto key : keys) {
-      out.emplace(key, canonical(in.at(key)));
-    }
-    return out;
-  }
-  if (value.is_array()) {
-    boost::json::array out;
-    for (const auto& item : value.get_array()) {
-      out.emplace_back(canonical(item));
-    }
-    return out;
-  }
-  return value;
-}
-
 // The digest that ties an Idempotency-Key to one request: the members in a fixed order.
 std::string request_hash(const runtime::FireRequest& fire) {
   boost::json::object text;
   text["event"] = fire.event;
-  text["data"] = canonical(fire.data);
+  text["data"] = canonical_json(fire.data);  // member order does not matter
   text["comment"] = fire.comment ? boost::json::value(*fire.comment) : boost::json::value(nullptr);
   return security::sha256_hex(boost::json::serialize(text));
 }
 
-// Authorization: Bearer <token>. The scheme is case-insensitive (RFC 9110 11.1).
-Result<Actor> authenticate_request(Store& store, const HttpRequest& request) {
+// Authorization: Bearer <token>. The scheme is case-insensitive (RFC 9110 11.1). On a failed
+// login `failure` says which kind ("missing_header", "malformed_header", "unknown_token") for the
+// audit trail; it never holds the token.
+Result<Actor> authenticate_request(Store& store, const HttpRequest& request,
+                                   std::string_view& failure) {
   const std::string* header = request.header("authorization");
   if (header == nullptr) {
+    failure = "missing_header";
     return Error{Errc::unauthenticated,
                  "missing Authorization header; expected 'Authorization: Bearer <token>'",
                  {},
@@ -583,6 +566,7 @@ Result<Actor> authenticate_request(Store& store, const HttpRequest& request) {
       !token.empty() &&
       std::none_of(token.begin(), token.end(), [](char c) { return c <= 0x20 || c > 0x7e; });
   if (!well_formed) {
+    failure = "malformed_header";
     return Error{Errc::unauthenticated,
                  "malformed Authorization header; expected 'Authorization: Bearer <token>'",
                  {},
@@ -590,6 +574,7 @@ Result<Actor> authenticate_request(Store& store, const HttpRequest& request) {
   }
   auto actor = security::authenticate(store, token);
   if (!actor && actor.error().code == Errc::unauthenticated) {
+    failure = "unknown_token";
     return Error{Errc::unauthenticated, "unknown or revoked token", {}, "unauthenticated"};
   }
   return actor;
@@ -710,10 +695,18 @@ class Handlers {
   }
 
   HttpReply list_cases() {
-    Query query(request_.target, {"workflow", "state", "limit", "cursor", "overdue"});
+    Query query(request_.target, {"workflow", "state", "limit", "cursor", "overdue", "match"});
     CaseQuery filter;
     filter.workflow = query.text("workflow");
     filter.state = query.text("state");
+    if (const auto match = query.text("match")) {
+      const auto colon = match->find(':');
+      if (colon == std::string::npos || colon == 0 || colon + 1 == match->size()) {
+        query.add_problem("match", "expected FIELD:VALUE, such as name:Asha Devi");
+      } else {
+        filter.match = CaseQuery::Match{match->substr(0, colon), match->substr(colon + 1)};
+      }
+    }
     if (query.boolean("overdue", false)) {
       filter.overdue_at = runtime_.now();
     }
@@ -728,12 +721,20 @@ class Handlers {
       return render_problem(page.error());
     }
     boost::json::array items;
+    std::vector<AuditRecord> reads;
     for (const auto& record : page->items) {
       auto workflow = runtime_.workflow_of(record);
       if (!workflow) {
         return render_problem(workflow.error());
       }
       items.emplace_back(case_to_json(record, **workflow, actor_));
+      if (auto read = read_audit(record, **workflow)) {
+        read->details["list"] = true;
+        reads.push_back(std::move(*read));
+      }
+    }
+    if (auto audited = runtime_.audit(std::move(reads)); !audited) {
+      return render_problem(audited.error());
     }
     return json_reply(200, page_json(std::move(items), page->next_cursor));
   }
@@ -1144,6 +1145,48 @@ class Handlers {
     return json_reply(200, *report);
   }
 
+  // GET /v1/audit: the audit trail in seq order, for the 'auditor' role.
+  HttpReply list_audit() {
+    if (!actor_.has_role("auditor")) {
+      return render_problem(Error{Errc::forbidden,
+                                  "the audit trail is for the 'auditor' role",
+                                  {{"required_roles", boost::json::array{"auditor"}}},
+                                  "forbidden"});
+    }
+    Query query(request_.target, {"case_id", "actor", "from", "to", "limit", "cursor"});
+    AuditQuery filter;
+    filter.case_id = query.text("case_id");
+    filter.actor = query.text("actor");
+    const auto instant = [&query](const char* name) -> std::optional<Timestamp> {
+      const auto text = query.text(name);
+      if (!text) {
+        return std::nullopt;
+      }
+      const auto at = parse_datetime(*text);
+      if (!at) {
+        query.add_problem(name, "must be an RFC 3339 instant, such as 2026-01-31T09:30:00Z");
+      }
+      return at;
+    };
+    filter.from = instant("from");
+    filter.to = instant("to");
+    filter.cursor = query.text("cursor");
+    filter.limit = static_cast<std::size_t>(
+        *query.integer("limit", kMaxPageSize, static_cast<std::int64_t>(kDefaultPageSize)));
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    auto page = runtime_.audit_page(actor_, filter);
+    if (!page) {
+      return render_problem(page.error());
+    }
+    boost::json::array items;
+    for (const auto& record : page->items) {
+      items.emplace_back(audit_record_to_json(record));
+    }
+    return json_reply(200, page_json(std::move(items), page->next_cursor));
+  }
+
  private:
   // The workflow named by the path, at `version` or its latest; `versions` gets every loaded
   // version of it. Errc::not_found naming what is missing.
@@ -1219,7 +1262,7 @@ class Handlers {
     if (!result) {
       return render_problem(result.error());
     }
-    HttpReply reply = case_reply(200, result->record);
+    HttpReply reply = case_reply(200, result->record, result->replayed);
     if (result->replayed && reply.status == 200) {
       reply.headers.emplace_back("Idempotent-Replayed", "true");
     }
@@ -1234,14 +1277,40 @@ class Handlers {
     return parse_body(request_.body, members);
   }
 
-  HttpReply case_reply(int status, const CaseRecord& record) {
+  HttpReply case_reply(int status, const CaseRecord& record, bool replayed = false) {
     auto workflow = runtime_.workflow_of(record);
     if (!workflow) {
       return render_problem(workflow.error());
     }
+    // Recorded before the answer goes out: a read that cannot be audited is not answered.
+    if (auto read = read_audit(record, **workflow)) {
+      if (replayed) {
+        read->details["replayed"] = true;
+      }
+      if (auto audited = runtime_.audit({std::move(*read)}); !audited) {
+        return render_problem(audited.error());
+      }
+    }
     HttpReply reply = json_reply(status, case_to_json(record, **workflow, actor_));
     reply.headers.emplace_back("ETag", etag(record.version));
     return reply;
+  }
+
+  // The "case.read" audit row of an answer that shows `record` to the caller, when it shows any
+  // sensitive field; names only, never values. The request's path and query are left out: a
+  // query may hold a value (?match=name:...).
+  std::optional<AuditRecord> read_audit(const CaseRecord& record, const Workflow& workflow) const {
+    auto fields = sensitive_fields_shown(record, workflow, actor_);
+    if (fields.empty()) {
+      return std::nullopt;
+    }
+    AuditRecord read;
+    read.actor = actor_.user;
+    read.action = std::string(kAuditCaseRead);
+    read.case_id = record.id;
+    read.fields = std::move(fields);
+    read.details = boost::json::object{{"method", request_.method}};
+    return read;
   }
 
   static boost::json::object page_json(boost::json::array items,
@@ -1295,8 +1364,21 @@ HttpReply Router::handle(const HttpRequest& request) const {
   } else if (match.route == Route::openapi) {
     actor = Actor{"anonymous", {}};  // an API description holds no case data
   } else if (versioned) {
-    auto authenticated = authenticate_request(store_, request);
+    std::string_view failure;
+    auto authenticated = authenticate_request(store_, request, failure);
     if (!authenticated) {
+      if (!failure.empty()) {
+        AuditRecord login;
+        login.actor = "anonymous";
+        login.action = std::string(kAuditLoginFailed);
+        login.details = boost::json::object{{"failure", failure}};
+        // The caller gets its 401 either way; a trail that cannot be written is the operator's
+        // problem, and the log says so.
+        if (auto audited = runtime_.audit({std::move(login)}); !audited) {
+          log(LogLevel::error, "audit of a failed login failed",
+              {{"error", audited.error().message}});
+        }
+      }
       return render_problem(authenticated.error());
     }
     actor = std::move(*authenticated);
@@ -1369,6 +1451,8 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return handlers.list_notifications();
     case Route::notification_acknowledge:
       return handlers.acknowledge_notification();
+    case Route::audit:
+      return handlers.list_audit();
     case Route::openapi:
       return json_reply(200, openapi_document());
     case Route::healthz:

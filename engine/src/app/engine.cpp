@@ -308,7 +308,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
   if (!keys) {
     return keys.error();
   }
-  auto store = store::SqliteStore::open(config.db);
+  auto store = store::SqliteStore::open(config.db, &security::sha256_hex);
   if (!store) {
     return store.error();
   }

@@ -10,6 +10,7 @@
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 
+#include "core/audit.hpp"
 #include "core/error.hpp"
 #include "core/time.hpp"
 
@@ -29,6 +30,10 @@ struct CaseRecord {
   // The case's data key, wrapped by a master key (security/crypto); empty when the store is used
   // without encryption (unit tests). Written at creation; update_case leaves it as it is.
   std::string data_key{};
+  // Blind index entries (field name, keyed digest of its value) for equality search on
+  // identifying fields without their plaintext. create_case and update_case replace the case's
+  // entries with these; reads leave it empty.
+  std::vector<std::pair<std::string, std::string>> blind_index{};
 };
 
 // One entry of a case's append-only history.
@@ -177,6 +182,9 @@ struct CaseEffects {
   std::vector<TimerRecord> timers{};
   std::vector<ClockRecord> clocks{};  // inserted or replaced, by (case_id, name)
   std::vector<NotificationRecord> notifications{};
+  // Audit rows beyond the one the store writes for every case change itself (see Store); their
+  // seq, prev_hash and hash are assigned in the same transaction.
+  std::vector<AuditRecord> audit{};
 };
 
 // Clocks across cases: the supervisor's work list.
@@ -250,6 +258,13 @@ struct CaseQuery {
   std::optional<Timestamp> overdue_at;
   // Only cases on this version of `workflow` (which must be set): a migration's cases.
   std::optional<int> workflow_version;
+  // Only cases whose blind index holds `digest` for field `field` (duplicate detection at
+  // intake). Callers give the plaintext in `value`; ProtectedStore turns it into the digest.
+  struct Match {
+    std::string field;
+    std::string value;
+  };
+  std::optional<Match> match;
   std::size_t limit = 50;
   std::optional<std::string> cursor;  // from CasePage::next_cursor
 };
@@ -281,6 +296,21 @@ struct MigrationRun {
   bool resumed = false;     // not stored: start_migration took up an unfinished run
 };
 
+// A page of the audit trail, in seq order; every filter is optional.
+struct AuditQuery {
+  std::optional<std::string> case_id{};
+  std::optional<std::string> actor{};
+  std::optional<Timestamp> from{};  // at >= from
+  std::optional<Timestamp> to{};    // at < to
+  std::size_t limit = 50;
+  std::optional<std::string> cursor{};
+};
+
+struct AuditPage {
+  std::vector<AuditRecord> items{};
+  std::optional<std::string> next_cursor{};
+};
+
 struct TokenRecord {
   std::string id;    // public handle, shown by `token list`, accepted by `token revoke`
   std::string hash;  // hex SHA-256 of the secret token; the token itself is never stored
@@ -292,6 +322,11 @@ struct TokenRecord {
 
 // Thread-safety: every member function may be called from any thread; implementations
 // serialise writes themselves. Every write is atomic: it happens whole or not at all.
+//
+// Audit: every write of a case (create_case, update_case, and the changes of finish_job,
+// close_task and finish_timer) appends a "case.open" or "case.write" audit row naming the
+// history entry's actor, event and changed fields, and start_migration and finish_migration a
+// "migration" row, in the same transaction as the write, as do CaseEffects::audit rows.
 class Store {
  public:
   virtual ~Store() = default;
@@ -415,6 +450,14 @@ class Store {
   // otherwise): a rotation re-wrapping it.
   virtual Result<void> replace_data_key(const std::string& case_id, const std::string& old_key,
                                         const std::string& new_key) = 0;
+
+  // --- the audit trail (core/audit.hpp) ---
+  // Appends rows in one transaction of their own, assigning seq, prev_hash and hash (the given
+  // ones are ignored); `at` and the rest are written as given.
+  virtual Result<void> append_audit(const std::vector<AuditRecord>& records) = 0;
+  // Rows matching the query in seq order; limit is clamped to 1..500. Errc::invalid_argument for
+  // a malformed cursor. With no filters, pages walk the whole chain (`carepath audit verify`).
+  virtual Result<AuditPage> audit_page(const AuditQuery& query) = 0;
 
   virtual Result<void> create_token(const TokenRecord& token) = 0;
   // The unrevoked token with this hash; nullopt when none.

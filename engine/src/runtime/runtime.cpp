@@ -402,14 +402,58 @@ Result<Runtime::Prepared> Runtime::prepare_transition(const Actor& actor, const 
 }
 
 Result<CasePage> Runtime::list_cases(const Actor& actor, const CaseQuery& query) {
+  if (query.match) {
+    // Duplicate detection compares identifying fields through the blind index, and only for a
+    // caller who may see the field: the answer says whether a child with that name exists.
+    std::vector<std::string> identifying;
+    bool indexed = false;
+    bool visible = false;
+    for (const auto& w : workflows_.all()) {
+      if (query.workflow && w->name != *query.workflow) {
+        continue;
+      }
+      for (const Field& f : w->fields) {
+        if (f.sensitivity != Sensitivity::identifying) {
+          continue;
+        }
+        if (std::find(identifying.begin(), identifying.end(), f.name) == identifying.end()) {
+          identifying.push_back(f.name);
+        }
+        if (f.name == query.match->field) {
+          indexed = true;
+          visible = visible || (actor.has_any_role(w->roles) && field_visible(f, actor));
+        }
+      }
+    }
+    if (!indexed) {
+      return Error{Errc::invalid_argument,
+                   "invalid query parameters: match",
+                   {{"invalid_params",
+                     boost::json::array{boost::json::object{
+                         {"name", "match"},
+                         {"reason", "compares identifying fields only: " + join(identifying)}}}}},
+                   "invalid-params"};
+    }
+    if (!visible) {
+      return Error{Errc::forbidden,
+                   "your roles may not see '" + query.match->field + "', so may not search by it",
+                   {},
+                   "forbidden"};
+    }
+  }
   auto page = store_.list_cases(query);
   if (!page) {
     return page.error();
   }
-  // A caller sees only cases of workflows it holds a role in.
+  // A caller sees only cases of workflows it holds a role in, and finds by a field only cases
+  // whose workflow lets it see that field.
   std::erase_if(page->items, [&](const CaseRecord& r) {
     const auto workflow = workflows_.find(r.workflow, r.workflow_version);
-    return !workflow || !actor.has_any_role(workflow->roles);
+    if (!workflow || !actor.has_any_role(workflow->roles)) {
+      return true;
+    }
+    const Field* field = query.match ? workflow->find_field(query.match->field) : nullptr;
+    return query.match && (field == nullptr || !field_visible(*field, actor));
   });
   return page;
 }
@@ -866,6 +910,26 @@ Result<CaseRecord> Runtime::fail_task(const Actor& actor, const std::string& tok
                                 {}};
   return close_task(actor, *task, "failed", "task_failed", {}, task->step_type + ": " + reason,
                     incident);
+}
+
+Result<void> Runtime::audit(std::vector<AuditRecord> records) {
+  const Timestamp now = clock_.now();
+  for (auto& record : records) {
+    if (record.at == 0) {
+      record.at = now;
+    }
+  }
+  return store_.append_audit(records);
+}
+
+Result<AuditPage> Runtime::audit_page(const Actor& actor, const AuditQuery& query) {
+  if (!actor.has_role("auditor")) {
+    return Error{Errc::forbidden,
+                 "the audit trail is for the 'auditor' role",
+                 {{"required_roles", boost::json::array{"auditor"}}},
+                 "forbidden"};
+  }
+  return store_.audit_page(query);
 }
 
 }  // namespace carepath::runtime

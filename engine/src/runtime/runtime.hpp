@@ -106,6 +106,13 @@ class Runtime {
   // The role alone decides: holding a notify role means holding a role in its workflow.
   Result<NotificationRecord> acknowledge(const Actor& actor, const std::string& id);
 
+  // Appends audit rows in their own transaction, stamping each `at` left 0 with now: the reads
+  // the API answers with sensitive fields, and failed logins (case writes are audited by the
+  // store itself, in their own transaction).
+  Result<void> audit(std::vector<AuditRecord> records);
+  // A page of the audit trail. Errc::forbidden unless the actor holds the 'auditor' role.
+  Result<AuditPage> audit_page(const Actor& actor, const AuditQuery& query);
+
   const TimeZone& zone() const { return zone_; }
   Timestamp now() const { return clock_.now(); }
 

@@ -15,6 +15,8 @@ constexpr std::int64_t kDataKeyVersion = 1;
 constexpr std::size_t kCacheLimit = 50'000;
 constexpr std::string_view kKeyCheckSetting = "master_key_check";
 constexpr std::string_view kKeyCheckCase = "$key-check";
+constexpr std::string_view kIndexKeySetting = "blind_index_key";
+constexpr std::string_view kIndexKeyCase = "$blind-index";
 
 std::string field_context(const std::string& case_id, std::string_view field,
                           std::int64_t key_version) {
@@ -75,6 +77,33 @@ Result<void> open_members(const KeyBytes& key, const std::string& case_id,
     }
   }
   return {};
+}
+
+// The form of a value the blind index compares: text trimmed, runs of spaces made one, ASCII
+// letters lower-cased ("Asha  Devi " and "asha devi" match); other values as JSON.
+std::string index_form(const boost::json::value& value) {
+  if (!value.is_string()) {
+    return boost::json::serialize(value);
+  }
+  std::string out;
+  bool space = false;
+  for (const char c : value.get_string()) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) {
+      out += ' ';
+      space = false;
+    }
+    out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return out;
+}
+
+std::string index_digest(const KeyBytes& key, std::string_view field,
+                         const boost::json::value& value) {
+  return keyed_hash(key, std::string(field) + "|" + index_form(value));
 }
 
 std::string seal_text(const KeyBytes& key, const std::string& context, std::string_view text) {
@@ -179,6 +208,17 @@ Result<void> check_database_key(Store& store, const KeyFile& keys) {
                      " does not open this database: it was sealed with master key " +
                      std::string(wrapping_key_id(**check)) + ", and the file holds " + ids};
   }
+  auto index = store.setting(std::string(kIndexKeySetting));
+  if (!index) {
+    return index.error();
+  }
+  if (!*index) {
+    if (auto put = store.put_setting(std::string(kIndexKeySetting),
+                                     wrap_data_key(*keyring, kIndexKeyCase, new_data_key()));
+        !put) {
+      return put.error();
+    }
+  }
   auto plain = store.count_cases_without_key();
   if (!plain) {
     return plain.error();
@@ -227,6 +267,26 @@ Result<KeyBytes> ProtectedStore::data_key(const std::string& case_id, const std:
   return *key;
 }
 
+Result<KeyBytes> ProtectedStore::index_key() {
+  std::lock_guard lock(cache_mutex_);
+  if (index_key_) {
+    return *index_key_;
+  }
+  auto wrapped = inner_.setting(std::string(kIndexKeySetting));
+  if (!wrapped) {
+    return wrapped.error();
+  }
+  if (!*wrapped) {
+    return Error{Errc::storage, "the database has no blind index key"};
+  }
+  auto key = unwrap_data_key(*keys_->keyring(), kIndexKeyCase, **wrapped);
+  if (!key) {
+    return Error{Errc::storage, "the blind index key does not open: " + key.error().message};
+  }
+  index_key_ = *key;
+  return *key;
+}
+
 std::vector<std::string> ProtectedStore::sealed_fields(const std::string& workflow,
                                                        int version) const {
   std::vector<std::string> out;
@@ -244,6 +304,20 @@ Result<void> ProtectedStore::seal_case(CaseRecord& record, HistoryEntry* entry) 
   auto key = data_key(record.id, record.data_key);
   if (!key) {
     return key.error();
+  }
+  const auto workflow = workflows_(record.workflow, record.workflow_version);
+  record.blind_index.clear();
+  if (workflow) {
+    for (const Field& f : workflow->fields) {
+      const auto* value = record.data.if_contains(f.name);
+      if (f.sensitivity == Sensitivity::identifying && value != nullptr && !value->is_null()) {
+        auto index = index_key();
+        if (!index) {
+          return index.error();
+        }
+        record.blind_index.emplace_back(f.name, index_digest(*index, f.name, *value));
+      }
+    }
   }
   const auto fields = sealed_fields(record.workflow, record.workflow_version);
   seal_members(*key, record.id, fields, record.data);
@@ -341,7 +415,16 @@ Result<void> ProtectedStore::update_case(const CaseRecord& after, std::int64_t e
 }
 
 Result<CasePage> ProtectedStore::list_cases(const CaseQuery& query) {
-  auto page = inner_.list_cases(query);
+  CaseQuery hashed = query;
+  if (hashed.match) {
+    auto index = index_key();
+    if (!index) {
+      return index.error();
+    }
+    hashed.match->value =
+        index_digest(*index, hashed.match->field, boost::json::value(hashed.match->value));
+  }
+  auto page = inner_.list_cases(hashed);
   if (!page) {
     return page;
   }
@@ -512,6 +595,13 @@ Result<void> ProtectedStore::replace_data_key(const std::string& case_id,
                                               const std::string& new_key) {
   return inner_.replace_data_key(case_id, old_key, new_key);
 }
+Result<void> ProtectedStore::append_audit(const std::vector<AuditRecord>& records) {
+  return inner_.append_audit(records);
+}
+Result<AuditPage> ProtectedStore::audit_page(const AuditQuery& query) {
+  return inner_.audit_page(query);
+}
+
 Result<void> ProtectedStore::create_token(const TokenRecord& token) {
   return inner_.create_token(token);
 }

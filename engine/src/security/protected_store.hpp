@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -108,6 +109,10 @@ class ProtectedStore final : public Store {
       const std::string& master_id, std::size_t limit) override;
   Result<void> replace_data_key(const std::string& case_id, const std::string& old_key,
                                 const std::string& new_key) override;
+  // The audit trail holds names, never values: forwarded as it is.
+  Result<void> append_audit(const std::vector<AuditRecord>& records) override;
+  Result<AuditPage> audit_page(const AuditQuery& query) override;
+
   Result<void> create_token(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> find_token(const std::string& hash) override;
   Result<void> revoke_token(const std::string& id, Timestamp at) override;
@@ -116,6 +121,8 @@ class ProtectedStore final : public Store {
  private:
   // The data key a wrapped key opens to, from the cache or the key file.
   Result<KeyBytes> data_key(const std::string& case_id, const std::string& wrapped);
+  // The key of the blind index (kept wrapped in the database's settings), read once.
+  Result<KeyBytes> index_key();
   // The names of the fields of (workflow, version) that are sealed.
   std::vector<std::string> sealed_fields(const std::string& workflow, int version) const;
 
@@ -129,6 +136,7 @@ class ProtectedStore final : public Store {
   WorkflowLookup workflows_;
   std::mutex cache_mutex_;
   std::unordered_map<std::string, KeyBytes> cache_;  // GUARDED_BY(cache_mutex_)
+  std::optional<KeyBytes> index_key_;                // GUARDED_BY(cache_mutex_)
 };
 
 }  // namespace carepath::security

@@ -261,12 +261,49 @@ CREATE TABLE settings (
   name  TEXT PRIMARY KEY,
   value TEXT NOT NULL
 );
+CREATE TABLE case_index (
+  case_id TEXT NOT NULL REFERENCES cases (id),
+  field   TEXT NOT NULL,
+  digest  TEXT NOT NULL,
+  PRIMARY KEY (case_id, field)
+) WITHOUT ROWID;
+CREATE INDEX case_index_by_digest ON case_index (field, digest);
+)sql";
+
+// Version 7: the audit trail (core/audit.hpp). seq is the rowid, assigned by the writer as the
+// last seq + 1 inside its write transaction, so it has no gaps; the triggers keep the table
+// append-only even for someone with a sqlite3 shell (who can drop them, which the hash chain
+// then shows: `carepath audit verify`). case_id has no foreign key: a login.failed row has none,
+// and the trail must outlive whatever happens to a case.
+inline constexpr std::string_view kSchemaV7 = R"sql(
+CREATE TABLE audit (
+  seq          INTEGER PRIMARY KEY,
+  at           INTEGER NOT NULL,
+  actor        TEXT    NOT NULL,
+  action       TEXT    NOT NULL,
+  case_id      TEXT,
+  fields_json  TEXT    NOT NULL,
+  reason       TEXT,
+  details_json TEXT    NOT NULL,
+  prev_hash    TEXT    NOT NULL,
+  hash         TEXT    NOT NULL
+);
+CREATE INDEX audit_by_case ON audit (case_id, seq) WHERE case_id IS NOT NULL;
+CREATE INDEX audit_by_actor ON audit (actor, seq);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+  SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN
+  SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
 )sql";
 
 // kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
 // version; never edit a released one, because databases in the field have already run it.
-inline constexpr std::array<std::string_view, 6> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
-                                                                kSchemaV4, kSchemaV5, kSchemaV6};
+inline constexpr std::array<std::string_view, 7> kMigrations = {
+    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6, kSchemaV7};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // --- Errors, limits, JSON -------------------------------------------------------------------
@@ -291,6 +328,7 @@ inline constexpr char kCaseCursor = 'c';
 inline constexpr char kHistoryCursor = 'h';
 inline constexpr char kClockCursor = 'k';
 inline constexpr char kNotificationCursor = 'n';
+inline constexpr char kAuditCursor = 'a';
 
 // `value` as exactly 16 lowercase hex digits.
 std::string hex16(std::uint64_t value);
@@ -527,8 +565,9 @@ inline constexpr std::string_view kRoleUnacknowledgedNotificationsSql =
     " FROM notifications WHERE role = ?1 AND acknowledged_at IS NULL" CP_NOTIFICATION_PAGE;
 
 // The SQL text list_cases runs for one combination of filters: ?1 the cursor's rowid,
-// ?2 workflow, ?3 state, ?4 limit, ?5 overdue_at, ?6 workflow_version. Unused parameters are
-// never read.
-std::string case_list_sql(bool workflow, bool state, bool overdue, bool version = false);
+// ?2 workflow, ?3 state, ?4 limit, ?5 overdue_at, ?6 workflow_version, ?7 and ?8 a blind index
+// field and digest. Unused parameters are never read.
+std::string case_list_sql(bool workflow, bool state, bool overdue, bool version = false,
+                          bool match = false);
 
 }  // namespace carepath::store

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 
+#include <boost/json/object.hpp>
 #include <sqlite3.h>
 
 #include "store/sqlite_internal.hpp"
@@ -10,6 +11,21 @@
 
 namespace carepath::store {
 namespace {
+
+// The "migration" audit row of a run starting (or taken up) or finishing.
+AuditRecord migration_audit(const MigrationRun& run, Timestamp at, std::string_view status) {
+  AuditRecord record;
+  record.at = at;
+  record.actor = run.actor;
+  record.action = std::string(kAuditMigration);
+  record.details = boost::json::object{{"plan", run.plan},
+                                       {"workflow", run.workflow},
+                                       {"from_version", run.from_version},
+                                       {"to_version", run.to_version},
+                                       {"run", run.id},
+                                       {"status", status}};
+  return record;
+}
 
 MigrationRun read_run(const Statement& row) {
   MigrationRun run;
@@ -75,12 +91,16 @@ Result<MigrationRun> SqliteStore::start_migration(const MigrationRun& run) {
       if (auto r = update->run(what); !r) {
         return r.error();
       }
-      if (auto committed = transaction.commit(); !committed) {
-        return committed.error();
-      }
       last.status = "running";
       last.finished_at.reset();
       last.resumed = true;
+      if (auto audited = append_audit_locked({migration_audit(last, run.started_at, "resumed")});
+          !audited) {
+        return audited.error();
+      }
+      if (auto committed = transaction.commit(); !committed) {
+        return committed.error();
+      }
       return last;
     }
   }
@@ -107,6 +127,10 @@ Result<MigrationRun> SqliteStore::start_migration(const MigrationRun& run) {
   started.moved = 0;
   started.failed = 0;
   started.resumed = false;
+  if (auto audited = append_audit_locked({migration_audit(started, run.started_at, "started")});
+      !audited) {
+    return audited.error();
+  }
   if (auto committed = transaction.commit(); !committed) {
     return committed.error();
   }
@@ -114,7 +138,12 @@ Result<MigrationRun> SqliteStore::start_migration(const MigrationRun& run) {
 }
 
 Result<void> SqliteStore::finish_migration(const MigrationRun& run) {
+  const std::string what = "finish migration '" + run.plan + "'";
   std::lock_guard lock(mutex_);
+  Transaction transaction(db_.get());
+  if (auto began = transaction.begin_immediate(); !began) {
+    return began.error();
+  }
   auto update = prepare(
       "UPDATE migrations SET status = ?2, finished_at = ?3, moved = ?4, failed = ?5 WHERE id = ?1");
   if (!update) {
@@ -125,7 +154,16 @@ Result<void> SqliteStore::finish_migration(const MigrationRun& run) {
   update->bind_optional_int64(3, run.finished_at);
   update->bind_int64(4, run.moved);
   update->bind_int64(5, run.failed);
-  return update->run("finish migration '" + run.plan + "'");
+  if (auto r = update->run(what); !r) {
+    return r.error();
+  }
+  AuditRecord audit = migration_audit(run, run.finished_at.value_or(run.started_at), run.status);
+  audit.details["moved"] = run.moved;
+  audit.details["failed"] = run.failed;
+  if (auto audited = append_audit_locked({std::move(audit)}); !audited) {
+    return audited.error();
+  }
+  return transaction.commit();
 }
 
 }  // namespace carepath::store

@@ -263,7 +263,7 @@ void SqliteStore::FinalizeStatement::operator()(sqlite3_stmt* statement) const {
   sqlite3_finalize(statement);
 }
 
-SqliteStore::SqliteStore(DbHandle db) : db_(std::move(db)) {
+SqliteStore::SqliteStore(DbHandle db, AuditDigest digest) : digest_(digest), db_(std::move(db)) {
 }
 
 SqliteStore::~SqliteStore() {
@@ -272,7 +272,8 @@ SqliteStore::~SqliteStore() {
   statements_.clear();
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
+                                                       AuditDigest digest) {
   if (path.empty()) {
     return make_error(Errc::invalid_argument, "database path is empty");
   }
@@ -295,7 +296,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
     return sqlite_error(raw, rc, "open database '" + path + "'");
   }
 
-  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db)));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), digest));
   std::lock_guard lock(store->mutex_);
   auto configured = store->configure(in_memory);
   if (!configured) {
@@ -572,6 +573,10 @@ Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEnt
     }
   }
 
+  if (auto audited = audit_change_locked(record.id, opened, record.version, kAuditCaseOpen);
+      !audited) {
+    return audited.error();
+  }
   {
     auto insert = prepare(kInsertEvent);
     if (!insert) {
@@ -582,6 +587,9 @@ Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEnt
     if (!inserted) {
       return inserted.error();
     }
+  }
+  if (auto indexed = replace_index_locked(record.id, record.blind_index); !indexed) {
+    return indexed.error();
   }
   if (auto inserted = insert_effects_locked(record.id, record.created_at, effects); !inserted) {
     return inserted.error();
@@ -662,12 +670,45 @@ Result<void> SqliteStore::apply_change_locked(const CaseChange& change) {
     return error;
   }
 
+  if (auto audited = audit_change_locked(after.id, change.entry, after.version, kAuditCaseWrite);
+      !audited) {
+    return audited.error();
+  }
   auto insert = prepare(kInsertEvent);
   if (!insert) {
     return insert.error();
   }
   bind_event(*insert, after.id, change.entry, after.version);
-  return insert->run(what);
+  if (auto inserted = insert->run(what); !inserted) {
+    return inserted;
+  }
+  return replace_index_locked(after.id, after.blind_index);
+}
+
+Result<void> SqliteStore::replace_index_locked(
+    const std::string& case_id, const std::vector<std::pair<std::string, std::string>>& entries) {
+  const std::string what = "index case '" + case_id + "'";
+  auto clear = prepare("DELETE FROM case_index WHERE case_id = ?1");
+  if (!clear) {
+    return clear.error();
+  }
+  clear->bind_text(1, case_id);
+  if (auto r = clear->run(what); !r) {
+    return r;
+  }
+  for (const auto& [field, digest] : entries) {
+    auto insert = prepare("INSERT INTO case_index (case_id, field, digest) VALUES (?1, ?2, ?3)");
+    if (!insert) {
+      return insert.error();
+    }
+    insert->bind_text(1, case_id);
+    insert->bind_text(2, field);
+    insert->bind_text(3, digest);
+    if (auto r = insert->run(what); !r) {
+      return r;
+    }
+  }
+  return {};
 }
 
 Result<void> SqliteStore::insert_effects_locked(const std::string& case_id, Timestamp now,
@@ -722,6 +763,11 @@ Result<void> SqliteStore::insert_effects_locked(const std::string& case_id, Time
   for (const NotificationRecord& notification : effects.notifications) {
     if (auto r = insert_notification_locked(notification); !r) {
       return r.error();
+    }
+  }
+  if (!effects.audit.empty()) {
+    if (auto audited = append_audit_locked(effects.audit); !audited) {
+      return audited.error();
     }
   }
   return insert_timer_effects_locked(case_id, now, effects);
@@ -788,7 +834,7 @@ Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expe
   return transaction.commit();
 }
 
-std::string case_list_sql(bool workflow, bool state, bool overdue, bool version) {
+std::string case_list_sql(bool workflow, bool state, bool overdue, bool version, bool match) {
   // With overdue_at the plan starts from clocks_running_due, whose few rows (the overdue clocks)
   // name the cases to read; the unary + keeps SQLite from walking cases_by_workflow or
   // cases_by_state instead, which would read every case of the workflow or state.
@@ -802,6 +848,9 @@ std::string case_list_sql(bool workflow, bool state, bool overdue, bool version)
   }
   if (version) {
     sql.append(and_column).append("workflow_version = ?6");
+  }
+  if (match) {
+    sql += " AND id IN (SELECT case_id FROM case_index WHERE field = ?7 AND digest = ?8)";
   }
   if (overdue) {
     sql +=
@@ -822,9 +871,9 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
   if (query.workflow_version && !query.workflow) {
     return make_error(Errc::invalid_argument, "a workflow version filter needs the workflow");
   }
-  const std::string sql =
-      case_list_sql(query.workflow.has_value(), query.state.has_value(),
-                    query.overdue_at.has_value(), query.workflow_version.has_value());
+  const std::string sql = case_list_sql(
+      query.workflow.has_value(), query.state.has_value(), query.overdue_at.has_value(),
+      query.workflow_version.has_value(), query.match.has_value());
 
   std::lock_guard lock(mutex_);
   auto select = prepare(sql);
@@ -839,6 +888,10 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
   }
   if (query.workflow_version) {
     select->bind_int64(6, *query.workflow_version);
+  }
+  if (query.match) {
+    select->bind_text(7, query.match->field);
+    select->bind_text(8, query.match->value);
   }
   // One row more than asked for says whether another page exists.
   select->bind_int64(4, static_cast<std::int64_t>(limit) + 1);

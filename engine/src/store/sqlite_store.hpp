@@ -31,13 +31,18 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
   static constexpr int kBusyTimeoutMs = 5000;
 
   // Opens (creating it when absent) the database at `path`, or a private in-memory database for
   // ":memory:", and migrates its schema. The directory must exist: it is not created, so a
   // mistyped path fails here instead of scattering case data into a new directory.
-  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+  //
+  // `digest` hashes the audit chain (security::sha256_hex; the store cannot depend on security).
+  // Without one the store writes no audit rows: only tests of other modules open it that way,
+  // and the engine always passes it (app/engine.cpp, app/main.cpp).
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
+                                                   AuditDigest digest = nullptr);
 
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
@@ -115,6 +120,10 @@ class SqliteStore final : public Store {
   Result<void> replace_data_key(const std::string& case_id, const std::string& old_key,
                                 const std::string& new_key) override;
 
+  // Without a digest (see open) append_audit writes nothing and succeeds.
+  Result<void> append_audit(const std::vector<AuditRecord>& records) override;
+  Result<AuditPage> audit_page(const AuditQuery& query) override;
+
   Result<void> create_token(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> find_token(const std::string& hash) override;
   // Revoking a revoked token succeeds and keeps the first revocation time.
@@ -132,7 +141,7 @@ class SqliteStore final : public Store {
   using DbHandle = std::unique_ptr<sqlite3, CloseDb>;
   using StatementHandle = std::unique_ptr<sqlite3_stmt, FinalizeStatement>;
 
-  explicit SqliteStore(DbHandle db);
+  SqliteStore(DbHandle db, AuditDigest digest);
 
   // Requires (all below): mutex_ held.
   Result<void> configure(bool in_memory);
@@ -142,6 +151,9 @@ class SqliteStore final : public Store {
   Result<Statement> prepare(std::string_view sql);
   // Within an open transaction: the compare-and-set of one case row and its history entry.
   Result<void> apply_change_locked(const CaseChange& change);
+  // Replaces the case's blind index entries with `entries`.
+  Result<void> replace_index_locked(
+      const std::string& case_id, const std::vector<std::pair<std::string, std::string>>& entries);
   // Within an open transaction: the effects of a change to case `case_id` made at `now`. The
   // timer cancels apply to that case's timers and are stamped with `now`; the jobs, tasks, timers,
   // clocks and notifications carry their own case ids.
@@ -151,10 +163,18 @@ class SqliteStore final : public Store {
   Result<void> insert_timer_effects_locked(const std::string& case_id, Timestamp now,
                                            const CaseEffects& effects);
   Result<void> insert_incident_locked(const IncidentRecord& incident);
+  // Within an open write transaction: chains `records` after the last row and inserts them.
+  // Reading the last row inside the transaction that holds the write lock is what keeps two
+  // writers (threads or processes) from forking the chain.
+  Result<void> append_audit_locked(std::vector<AuditRecord> records);
+  // The case.open / case.write row of a history entry.
+  Result<void> audit_change_locked(const std::string& case_id, const HistoryEntry& entry,
+                                   std::int64_t version, std::string_view action);
   Result<void> insert_notification_locked(const NotificationRecord& notification);
   // Runs one or more statements that return no rows; not cached.
   Result<void> execute(std::string_view sql, std::string_view what);
 
+  const AuditDigest digest_;
   std::mutex mutex_;
   // Declared before statements_ so that the statements are finalized before the connection
   // closes. GUARDED_BY(mutex_)
