@@ -314,5 +314,60 @@ TEST_F(Protection, DuplicateDetectionMatchesIdentifyingFieldsThroughTheBlindInde
   EXPECT_EQ(bytes.find("rupa sen"), std::string::npos);
 }
 
+TEST_F(Protection, BreakGlassShowsRestrictedFieldsToASupervisorWithAReasonAndIsReported) {
+  // A home where only the medical officer sees the health status, not even the supervisor.
+  const fs::path workflows = dir_ / "workflows";
+  fs::create_directories(workflows);
+  std::ofstream(workflows / "clinic.yaml") << R"(carepath: 1
+workflow: clinic
+version: 1
+roles: [caseworker, medical_officer, supervisor]
+fields:
+  name: { type: string, sensitivity: identifying }
+  health_status: { type: text, sensitivity: sensitive, visible_to: [medical_officer] }
+states:
+  open: { initial: true }
+)";
+  config_.workflows = workflows.string();
+  config_.plugins.clear();
+  start();
+  const std::string medical = token("dr.rao", {"medical_officer"});
+  auto opened = call("POST", "/v1/cases", medical,
+                     R"({"workflow": "clinic", "data": {"name": ")" + std::string(kName) +
+                         R"(", "health_status": ")" + kCounselling + R"("}})");
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  const std::string target = "/v1/cases/" + std::string(opened.json().at("id").as_string());
+  const std::string supervisor = token("ravi.supervisor", {"supervisor"});
+  const std::string caseworker = token("asha.caseworker", {"caseworker"});
+
+  // Without a reason the supervisor sees that the field exists, not its value.
+  auto plain = call("GET", target, supervisor);
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_FALSE(plain.json().at("data").as_object().contains("health_status"));
+  EXPECT_EQ(plain.json().at("redacted_fields"), boost::json::array{"health_status"});
+  // With one, the supervisor sees it; others may not break the glass; a reason must be sane.
+  const std::string why = "CWC hearing today needs the medical history; order 17/2026";
+  auto glass = call("GET", target, supervisor, {}, {{"X-Access-Reason", why}});
+  ASSERT_EQ(glass.status, 200) << glass.body;
+  EXPECT_EQ(glass.json().at("data").at("health_status"), kCounselling);
+  EXPECT_TRUE(glass.json().at("redacted_fields").as_array().empty());
+  auto refused = call("GET", target, caseworker, {}, {{"X-Access-Reason", why}});
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.body.find(kCounselling), std::string::npos);
+  auto empty = call("GET", target, supervisor, {}, {{"X-Access-Reason", ""}});
+  EXPECT_EQ(empty.status, 400) << empty.body;
+
+  // The auditor's break-glass report: who, which case, which fields, why; never the value.
+  const std::string auditor = token("nina.auditor", {"auditor"});
+  auto report = call("GET", "/v1/audit?action=break_glass", auditor);
+  ASSERT_EQ(report.status, 200) << report.body;
+  const auto items = report.json().at("items").as_array();
+  ASSERT_EQ(items.size(), 1U) << report.body;
+  EXPECT_EQ(items[0].at("actor"), "ravi.supervisor");
+  EXPECT_EQ(items[0].at("reason").as_string(), why);
+  EXPECT_EQ(items[0].at("fields"), boost::json::array{"health_status"});
+  EXPECT_EQ(report.body.find(kCounselling), std::string::npos);
+}
+
 }  // namespace
 }  // namespace carepath

@@ -65,12 +65,12 @@ boost::json::object transition_to_json(const Transition& row, const Workflow& wo
 }  // namespace
 
 boost::json::object case_to_json(const CaseRecord& record, const Workflow& workflow,
-                                 const Actor& actor) {
+                                 const Actor& actor, bool break_glass) {
   boost::json::object data;
   boost::json::array redacted;
   for (const auto& member : record.data) {
     const Field* field = workflow.find_field(member.key());
-    if (field && field_visible(*field, actor)) {
+    if (field && (break_glass || field_visible(*field, actor))) {
       data.emplace(member.key(), member.value());
     } else {
       redacted.emplace_back(member.key());
@@ -91,11 +91,25 @@ boost::json::object case_to_json(const CaseRecord& record, const Workflow& workf
 }
 
 std::vector<std::string> sensitive_fields_shown(const CaseRecord& record, const Workflow& workflow,
-                                                const Actor& actor) {
+                                                const Actor& actor, bool break_glass) {
   std::vector<std::string> names;
   for (const auto& member : record.data) {
     const Field* field = workflow.find_field(member.key());
-    if (field && field->sensitivity != Sensitivity::none && field_visible(*field, actor)) {
+    if (field && field->sensitivity != Sensitivity::none &&
+        (break_glass || field_visible(*field, actor))) {
+      names.emplace_back(member.key());
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::vector<std::string> restricted_fields(const CaseRecord& record, const Workflow& workflow,
+                                           const Actor& actor) {
+  std::vector<std::string> names;
+  for (const auto& member : record.data) {
+    const Field* field = workflow.find_field(member.key());
+    if (field && !field_visible(*field, actor)) {
       names.emplace_back(member.key());
     }
   }

@@ -18,14 +18,20 @@ namespace carepath::api {
 // {"id", "code", "workflow", "workflow_version", "state", "data", "version", "created_at",
 //  "updated_at", "redacted_fields"}. `data` holds only the fields `actor` may see; the names of
 // the others that are set are listed in `redacted_fields`. A member of `data` the workflow
-// does not declare is treated as invisible (deny by default).
+// does not declare is treated as invisible (deny by default). With `break_glass` (a
+// supervisor's audited emergency access) every declared field is shown.
 boost::json::object case_to_json(const CaseRecord& record, const Workflow& workflow,
-                                 const Actor& actor);
+                                 const Actor& actor, bool break_glass = false);
 
 // The names of the fields in case_to_json's `data` whose sensitivity is above `none`: what a
 // "case.read" audit row records when the answer shows them to `actor`. Sorted by name.
 std::vector<std::string> sensitive_fields_shown(const CaseRecord& record, const Workflow& workflow,
-                                                const Actor& actor);
+                                                const Actor& actor, bool break_glass = false);
+
+// The names of the set fields `actor` may not see (their `visible_to`), sorted: what a
+// break-glass read reveals.
+std::vector<std::string> restricted_fields(const CaseRecord& record, const Workflow& workflow,
+                                           const Actor& actor);
 
 // {"seq", "at", "actor", "action", "case_id", "fields", "reason", "details", "hash"}; `at` as
 // RFC 3339 UTC, case_id and reason null when absent.

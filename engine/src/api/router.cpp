@@ -33,6 +33,7 @@ namespace {
 constexpr std::size_t kDefaultPageSize = 50;
 constexpr std::size_t kMaxPageSize = 500;
 constexpr std::size_t kMaxIdempotencyKeySize = 200;
+constexpr std::size_t kMaxAccessReasonSize = 500;  // X-Access-Reason
 
 // ---------------------------------------------------------------------------------------------
 // Small text helpers
@@ -687,9 +688,25 @@ class Handlers {
     if (auto checked = query.check(); !checked) {
       return render_problem(checked.error());
     }
+    const std::string* reason = request_.header("x-access-reason");
+    if (reason != nullptr && !is_printable_ascii(*reason, kMaxAccessReasonSize)) {
+      return render_problem(malformed("X-Access-Reason must be 1 to " +
+                                      std::to_string(kMaxAccessReasonSize) +
+                                      " printable ASCII characters: why this access is needed"));
+    }
+    if (reason != nullptr && !actor_.has_role("supervisor")) {
+      return render_problem(
+          Error{Errc::forbidden,
+                "break-glass access (X-Access-Reason) is for the 'supervisor' role",
+                {{"required_roles", boost::json::array{"supervisor"}}},
+                "forbidden"});
+    }
     auto record = runtime_.get_case(actor_, id_);
     if (!record) {
       return render_problem(record.error());
+    }
+    if (reason != nullptr) {
+      return case_reply(200, *record, false, *reason);
     }
     return case_reply(200, *record);
   }
@@ -1153,10 +1170,11 @@ class Handlers {
                                   {{"required_roles", boost::json::array{"auditor"}}},
                                   "forbidden"});
     }
-    Query query(request_.target, {"case_id", "actor", "from", "to", "limit", "cursor"});
+    Query query(request_.target, {"case_id", "actor", "action", "from", "to", "limit", "cursor"});
     AuditQuery filter;
     filter.case_id = query.text("case_id");
     filter.actor = query.text("actor");
+    filter.action = query.text("action");
     const auto instant = [&query](const char* name) -> std::optional<Timestamp> {
       const auto text = query.text(name);
       if (!text) {
@@ -1277,21 +1295,39 @@ class Handlers {
     return parse_body(request_.body, members);
   }
 
-  HttpReply case_reply(int status, const CaseRecord& record, bool replayed = false) {
+  // `access_reason`: a supervisor's break-glass read, which shows every field and is audited
+  // with the fields it revealed and the reason.
+  HttpReply case_reply(int status, const CaseRecord& record, bool replayed = false,
+                       const std::optional<std::string>& access_reason = std::nullopt) {
     auto workflow = runtime_.workflow_of(record);
     if (!workflow) {
       return render_problem(workflow.error());
     }
+    const bool break_glass = access_reason.has_value();
     // Recorded before the answer goes out: a read that cannot be audited is not answered.
-    if (auto read = read_audit(record, **workflow)) {
+    std::vector<AuditRecord> rows;
+    if (break_glass) {
+      AuditRecord glass;
+      glass.actor = actor_.user;
+      glass.action = std::string(kAuditBreakGlass);
+      glass.case_id = record.id;
+      glass.fields = restricted_fields(record, **workflow, actor_);
+      glass.reason = *access_reason;
+      glass.details = boost::json::object{{"method", request_.method}};
+      rows.push_back(std::move(glass));
+    }
+    if (auto read = read_audit(record, **workflow, break_glass)) {
       if (replayed) {
         read->details["replayed"] = true;
       }
-      if (auto audited = runtime_.audit({std::move(*read)}); !audited) {
+      rows.push_back(std::move(*read));
+    }
+    if (!rows.empty()) {
+      if (auto audited = runtime_.audit(std::move(rows)); !audited) {
         return render_problem(audited.error());
       }
     }
-    HttpReply reply = json_reply(status, case_to_json(record, **workflow, actor_));
+    HttpReply reply = json_reply(status, case_to_json(record, **workflow, actor_, break_glass));
     reply.headers.emplace_back("ETag", etag(record.version));
     return reply;
   }
@@ -1299,8 +1335,9 @@ class Handlers {
   // The "case.read" audit row of an answer that shows `record` to the caller, when it shows any
   // sensitive field; names only, never values. The request's path and query are left out: a
   // query may hold a value (?match=name:...).
-  std::optional<AuditRecord> read_audit(const CaseRecord& record, const Workflow& workflow) const {
-    auto fields = sensitive_fields_shown(record, workflow, actor_);
+  std::optional<AuditRecord> read_audit(const CaseRecord& record, const Workflow& workflow,
+                                        bool break_glass = false) const {
+    auto fields = sensitive_fields_shown(record, workflow, actor_, break_glass);
     if (fields.empty()) {
       return std::nullopt;
     }

@@ -26,6 +26,8 @@ inline constexpr std::string_view kAuditCaseWrite = "case.write";
 inline constexpr std::string_view kAuditCaseRead = "case.read";
 inline constexpr std::string_view kAuditLoginFailed = "login.failed";
 inline constexpr std::string_view kAuditMigration = "migration";
+// A supervisor read fields its roles may not see, giving a reason (X-Access-Reason).
+inline constexpr std::string_view kAuditBreakGlass = "break_glass";
 
 // The prev_hash of the first row.
 inline constexpr std::string_view kAuditGenesisHash =

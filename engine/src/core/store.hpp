@@ -300,8 +300,9 @@ struct MigrationRun {
 struct AuditQuery {
   std::optional<std::string> case_id{};
   std::optional<std::string> actor{};
-  std::optional<Timestamp> from{};  // at >= from
-  std::optional<Timestamp> to{};    // at < to
+  std::optional<std::string> action{};  // "break_glass": the break-glass report
+  std::optional<Timestamp> from{};      // at >= from
+  std::optional<Timestamp> to{};        // at < to
   std::size_t limit = 50;
   std::optional<std::string> cursor{};
 };

@@ -61,6 +61,9 @@ std::string audit_page_sql(const AuditQuery& query) {
   if (query.to) {
     sql += " AND at < ?5";
   }
+  if (query.action) {
+    sql += " AND action = ?7";
+  }
   return sql + " ORDER BY seq LIMIT ?6";
 }
 
@@ -168,6 +171,9 @@ Result<AuditPage> SqliteStore::audit_page(const AuditQuery& query) {
   }
   if (query.to) {
     select->bind_int64(5, *query.to);
+  }
+  if (query.action) {
+    select->bind_text(7, *query.action);
   }
   // One more than asked, to know whether another page follows.
   select->bind_int64(6, static_cast<std::int64_t>(limit) + 1);
