@@ -10,6 +10,7 @@
 #include "app/engine.hpp"
 #include "security/crypto.hpp"
 #include "security/tokens.hpp"
+#include "tests/integration/encrypted_engine.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sql.hpp"
@@ -23,39 +24,12 @@ namespace fs = std::filesystem;
 constexpr const char* kName = "Qzyxwv Tarnobel";
 constexpr const char* kBirth = "2011-04-05";
 
-class Audit : public ::testing::Test {
+class Audit : public test::EncryptedEngineTest {
  protected:
   void SetUp() override {
-    config_.host = "127.0.0.1";
-    config_.port = test::listen_port();  // through Prism in the openapi.prism run
-    config_.db = (dir_ / "carepath.db").string();
-    config_.master_key = (dir_ / "master.key").string();
-    config_.workflows = test::source_path("workflows").string();
-    config_.plugins = {(fs::path(CP_BINARY_DIR) / "plugins").string()};
-    ASSERT_TRUE(security::create_key_file(config_.master_key));
-    auto engine = app::Engine::open(config_);
-    ASSERT_TRUE(engine) << engine.error().message;
-    engine_ = std::move(*engine);
-    auto port = engine_->start();
-    ASSERT_TRUE(port) << port.error().message;
-    port_ = *port;
+    EncryptedEngineTest::SetUp();
+    start();
   }
-
-  std::string token(const std::string& user, std::vector<std::string> roles) {
-    auto issued = security::issue_token(user, std::move(roles), 0);
-    EXPECT_TRUE(issued && engine_->store().create_token(issued->record));
-    return issued->token;
-  }
-
-  test::HttpResponse call(std::string_view method, const std::string& target,
-                          const std::string& bearer, const std::string& body = {}) {
-    return test::http_request(port_, method, target, body, {{"Authorization", "Bearer " + bearer}});
-  }
-
-  test::TempDir dir_;
-  app::Config config_;
-  std::unique_ptr<app::Engine> engine_;
-  std::uint16_t port_ = 0;
 };
 
 // The audit rows of `items` with this action.

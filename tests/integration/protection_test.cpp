@@ -13,6 +13,7 @@
 #include "security/crypto.hpp"
 #include "security/tokens.hpp"
 #include "store/sqlite_store.hpp"
+#include "tests/integration/encrypted_engine.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/process.hpp"
 #include "tests/support/sql.hpp"
@@ -22,7 +23,6 @@ namespace carepath {
 namespace {
 
 namespace fs = std::filesystem;
-using Headers = std::vector<std::pair<std::string, std::string>>;
 
 // Invented, distinctive values: none may appear in the database file.
 constexpr const char* kName = "Qzyxwv Tarnobel";
@@ -30,42 +30,8 @@ constexpr const char* kBirth = "2011-04-05";
 constexpr const char* kCounselling = "Xylophant memories of Brumwick";
 constexpr const char* kComment = "Talked about Grimblethorpe Lane";
 
-class Protection : public ::testing::Test {
+class Protection : public test::EncryptedEngineTest {
  protected:
-  void SetUp() override {
-    config_.host = "127.0.0.1";
-    config_.port = test::listen_port();  // through Prism in the openapi.prism run
-    config_.db = (dir_ / "carepath.db").string();
-    config_.master_key = (dir_ / "master.key").string();
-    config_.workflows = test::source_path("workflows").string();
-    config_.plugins = {(fs::path(CP_BINARY_DIR) / "plugins").string()};
-    ASSERT_TRUE(security::create_key_file(config_.master_key));
-  }
-
-  void start() {
-    auto engine = app::Engine::open(config_);
-    ASSERT_TRUE(engine) << engine.error().message;
-    engine_ = std::move(*engine);
-    auto port = engine_->start();
-    ASSERT_TRUE(port) << port.error().message;
-    port_ = *port;
-  }
-
-  void stop() { engine_.reset(); }
-
-  std::string token(const std::string& user, std::vector<std::string> roles) {
-    auto issued = security::issue_token(user, std::move(roles), 0);
-    EXPECT_TRUE(issued && engine_->store().create_token(issued->record));
-    return issued->token;
-  }
-
-  test::HttpResponse call(std::string_view method, const std::string& target,
-                          const std::string& bearer, const std::string& body = {},
-                          Headers headers = {}) {
-    headers.emplace_back("Authorization", "Bearer " + bearer);
-    return test::http_request(port_, method, target, body, headers);
-  }
-
   // Opens a case with the distinctive values, records counselling notes with a comment, and
   // takes one transition with an Idempotency-Key. Returns the case id.
   std::string seed() {
@@ -101,11 +67,6 @@ class Protection : public ::testing::Test {
     }
     return all;
   }
-
-  test::TempDir dir_;
-  app::Config config_;
-  std::unique_ptr<app::Engine> engine_;
-  std::uint16_t port_ = 0;
 };
 
 TEST_F(Protection, SensitiveValuesAreReadableThroughTheApiAndAbsentFromTheFile) {

@@ -823,71 +823,20 @@ int keys(const Args& args) {
     return fail("keys rotate: there is no database at " + config->db);
   }
   install_stderr_log(LogLevel::warning);
-  auto keyring = carepath::security::load_key_file(config->master_key);
-  if (!keyring) {
-    return fail("keys rotate: " + keyring.error().message);
-  }
   auto store = open_store(*config);
   if (!store) {
     return fail("keys rotate: " + store.error().message);
   }
-  // A wrong key file must not be extended and applied to this database.
   auto file = carepath::security::KeyFile::open(config->master_key);
   if (!file) {
     return fail("keys rotate: " + file.error().message);
   }
-  if (auto checked = carepath::security::check_database_key(**store, **file); !checked) {
-    return fail("keys rotate: " + checked.error().message);
+  auto rotated = carepath::security::rotate_master_key(**store, **file);
+  if (!rotated) {
+    return fail("keys rotate: " + rotated.error().message);
   }
-  // The new key goes into the file first, so that an engine meeting a re-wrapped key finds it.
-  std::vector<carepath::security::MasterKey> updated{carepath::security::new_master_key()};
-  updated.insert(updated.end(), keyring->keys().begin(), keyring->keys().end());
-  if (auto written = carepath::security::write_key_file(config->master_key, updated); !written) {
-    return fail("keys rotate: " + written.error().message);
-  }
-  const carepath::security::Keyring rotated(updated);
-  const std::string& id = rotated.current().id;
-  std::cerr << "added master key " << id << " to " << config->master_key << "\n";
-  std::int64_t rewrapped = 0;
-  for (;;) {
-    auto batch = (*store)->data_keys_not_wrapped_by(id, 500);
-    if (!batch) {
-      return fail("keys rotate: " + batch.error().message + " (" + std::to_string(rewrapped) +
-                  " re-wrapped so far; run it again to go on)");
-    }
-    if (batch->empty()) {
-      break;
-    }
-    for (const auto& [case_id, wrapped] : *batch) {
-      auto key = carepath::security::unwrap_data_key(rotated, case_id, wrapped);
-      if (!key) {
-        return fail("keys rotate: " + key.error().message);
-      }
-      auto replaced = (*store)->replace_data_key(
-          case_id, wrapped, carepath::security::wrap_data_key(rotated, case_id, *key));
-      if (!replaced && replaced.error().code != Errc::precondition_failed) {
-        return fail("keys rotate: " + replaced.error().message);
-      }
-      rewrapped += replaced ? 1 : 0;
-    }
-  }
-  // The database's own keys: the key check and the blind index key.
-  for (const auto& [setting, holder] : {std::pair{"master_key_check", "$key-check"},
-                                        std::pair{"blind_index_key", "$blind-index"}}) {
-    auto wrapped = (*store)->setting(setting);
-    if (!wrapped || !*wrapped) {
-      return fail(std::string("keys rotate: the database has no ") + setting);
-    }
-    auto key = carepath::security::unwrap_data_key(rotated, holder, **wrapped);
-    if (!key) {
-      return fail("keys rotate: " + key.error().message);
-    }
-    if (auto put = (*store)->put_setting(setting,
-                                         carepath::security::wrap_data_key(rotated, holder, *key));
-        !put) {
-      return fail("keys rotate: " + put.error().message);
-    }
-  }
+  const std::string& id = rotated->key_id;
+  const std::int64_t rewrapped = rotated->rewrapped;
   std::cout << "re-wrapped " << rewrapped << " case keys with master key " << id << ".\n"
             << "The older keys stay in the file: cases a running engine opens in the next few "
                "seconds may still be wrapped with them (a later rotation re-wraps those).\n";

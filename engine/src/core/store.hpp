@@ -429,6 +429,8 @@ class Store {
   // Outbox jobs still to run and tasks still open for the case: work that belongs to the version
   // the case runs on, so a migration waits for it.
   virtual Result<std::int64_t> pending_work(const std::string& case_id) = 0;
+  // How many cases run on `version` of `workflow` (a migration's total), without reading them.
+  virtual Result<std::int64_t> count_cases_on_version(const std::string& workflow, int version) = 0;
   // Records the start of a run of `run.plan`, or takes up the last run of that plan when it did
   // not finish (returned with `resumed` set and its id and counts). Only plan, workflow,
   // from_version, to_version, actor and started_at of `run` are read.

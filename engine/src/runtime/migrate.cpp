@@ -106,21 +106,11 @@ Result<MigrationReport> Runtime::migrate(const MigrationPlan& plan,
   }
   const std::size_t batch = std::clamp<std::size_t>(options.batch_size, 1, 500);
 
-  CaseQuery query;
-  query.workflow = plan.workflow;
-  query.workflow_version = plan.from;
-  query.limit = 500;
-  for (;;) {
-    auto page = store_.list_cases(query);
-    if (!page) {
-      return page.error();
-    }
-    report.total += static_cast<std::int64_t>(page->items.size());
-    if (!page->next_cursor) {
-      break;
-    }
-    query.cursor = page->next_cursor;
+  auto total = store_.count_cases_on_version(plan.workflow, plan.from);
+  if (!total) {
+    return total.error();
   }
+  report.total = *total;
 
   MigrationRun run;
   if (!options.dry_run) {
@@ -258,8 +248,10 @@ Result<MigrationReport> Runtime::migrate(const MigrationPlan& plan,
   };
 
   MigrationProgress progress{report.total, 0, 0, 0};
+  CaseQuery query;
+  query.workflow = plan.workflow;
+  query.workflow_version = plan.from;
   query.limit = batch;
-  query.cursor.reset();
   for (;;) {
     auto page = store_.list_cases(query);
     if (!page) {

@@ -232,6 +232,68 @@ Result<void> check_database_key(Store& store, const KeyFile& keys) {
   return {};
 }
 
+Result<Rotation> rotate_master_key(Store& store, KeyFile& keys) {
+  // A wrong key file must not be extended and applied to this database.
+  if (auto checked = check_database_key(store, keys); !checked) {
+    return checked.error();
+  }
+  // The new key goes into the file first, so that an engine meeting a re-wrapped key finds it.
+  std::vector<MasterKey> updated{new_master_key()};
+  const auto old = keys.keyring();
+  updated.insert(updated.end(), old->keys().begin(), old->keys().end());
+  if (auto written = write_key_file(keys.path(), updated); !written) {
+    return written.error();
+  }
+  if (auto reread = keys.reload(); !reread) {
+    return reread.error();
+  }
+  const Keyring rotated(updated);
+  Rotation out{rotated.current().id, 0};
+  for (;;) {
+    auto batch = store.data_keys_not_wrapped_by(out.key_id, 500);
+    if (!batch) {
+      return Error{batch.error().code, batch.error().message + " (" +
+                                           std::to_string(out.rewrapped) +
+                                           " re-wrapped so far; run it again to go on)"};
+    }
+    if (batch->empty()) {
+      break;
+    }
+    for (const auto& [case_id, wrapped] : *batch) {
+      auto key = unwrap_data_key(rotated, case_id, wrapped);
+      if (!key) {
+        return key.error();
+      }
+      auto replaced =
+          store.replace_data_key(case_id, wrapped, wrap_data_key(rotated, case_id, *key));
+      if (!replaced && replaced.error().code != Errc::precondition_failed) {
+        return replaced.error();
+      }
+      out.rewrapped += replaced ? 1 : 0;  // a case changed meanwhile comes in the next batch
+    }
+  }
+  // The database's own keys, each wrapped under its own name.
+  for (const auto& [setting, holder] :
+       {std::pair{kKeyCheckSetting, kKeyCheckCase}, std::pair{kIndexKeySetting, kIndexKeyCase}}) {
+    auto wrapped = store.setting(std::string(setting));
+    if (!wrapped) {
+      return wrapped.error();
+    }
+    if (!*wrapped) {
+      return Error{Errc::storage, "the database has no " + std::string(setting)};
+    }
+    auto key = unwrap_data_key(rotated, holder, **wrapped);
+    if (!key) {
+      return key.error();
+    }
+    if (auto put = store.put_setting(std::string(setting), wrap_data_key(rotated, holder, *key));
+        !put) {
+      return put.error();
+    }
+  }
+  return out;
+}
+
 // --- ProtectedStore --------------------------------------------------------------------------
 
 ProtectedStore::ProtectedStore(Store& inner, std::shared_ptr<KeyFile> keys,
@@ -570,6 +632,10 @@ Result<NotificationRecord> ProtectedStore::acknowledge_notification(
 }
 Result<std::int64_t> ProtectedStore::pending_work(const std::string& case_id) {
   return inner_.pending_work(case_id);
+}
+Result<std::int64_t> ProtectedStore::count_cases_on_version(const std::string& workflow,
+                                                            int version) {
+  return inner_.count_cases_on_version(workflow, version);
 }
 Result<MigrationRun> ProtectedStore::start_migration(const MigrationRun& run) {
   return inner_.start_migration(run);

@@ -53,6 +53,18 @@ using WorkflowLookup =
 // encryption (they would be served in plaintext).
 Result<void> check_database_key(Store& store, const KeyFile& keys);
 
+struct Rotation {
+  std::string key_id{};        // the new master key's
+  std::int64_t rewrapped = 0;  // case data keys re-wrapped with it
+};
+
+// `carepath keys rotate`: checks that `keys` opens the database, adds a new master key at the
+// top of the key file (the older ones stay, below, so that keys wrapped by them still open), then
+// re-wraps every case's data key, the blind index key and the key check with it, in batches and
+// with conditional updates, so that engines may keep running. Errors name how far it got;
+// running it again goes on.
+Result<Rotation> rotate_master_key(Store& store, KeyFile& keys);
+
 // Thread-safety: as the store underneath; the data key cache is guarded.
 class ProtectedStore final : public Store {
  public:
@@ -100,6 +112,7 @@ class ProtectedStore final : public Store {
                                                       const std::string& user,
                                                       Timestamp at) override;
   Result<std::int64_t> pending_work(const std::string& case_id) override;
+  Result<std::int64_t> count_cases_on_version(const std::string& workflow, int version) override;
   Result<MigrationRun> start_migration(const MigrationRun& run) override;
   Result<void> finish_migration(const MigrationRun& run) override;
   Result<std::optional<std::string>> setting(const std::string& name) override;

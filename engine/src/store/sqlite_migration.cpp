@@ -61,6 +61,21 @@ Result<std::int64_t> SqliteStore::pending_work(const std::string& case_id) {
   return *row ? select->int64(0) : 0;
 }
 
+Result<std::int64_t> SqliteStore::count_cases_on_version(const std::string& workflow, int version) {
+  std::lock_guard lock(mutex_);
+  auto select = prepare("SELECT count(*) FROM cases WHERE workflow = ?1 AND workflow_version = ?2");
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, workflow);
+  select->bind_int64(2, version);
+  auto row = select->step("count the cases of workflow '" + workflow + "'");
+  if (!row) {
+    return row.error();
+  }
+  return select->int64(0);
+}
+
 Result<MigrationRun> SqliteStore::start_migration(const MigrationRun& run) {
   const std::string what = "start migration '" + run.plan + "'";
   std::lock_guard lock(mutex_);

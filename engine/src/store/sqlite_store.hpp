@@ -109,6 +109,7 @@ class SqliteStore final : public Store {
 
   // Errc::conflict when the id or hash already exists.
   Result<std::int64_t> pending_work(const std::string& case_id) override;
+  Result<std::int64_t> count_cases_on_version(const std::string& workflow, int version) override;
   Result<MigrationRun> start_migration(const MigrationRun& run) override;
   Result<void> finish_migration(const MigrationRun& run) override;
 
