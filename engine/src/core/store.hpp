@@ -34,6 +34,18 @@ struct CaseRecord {
   // identifying fields without their plaintext. create_case and update_case replace the case's
   // entries with these; reads leave it empty.
   std::vector<std::pair<std::string, std::string>> blind_index{};
+  // Who holds the case: the value of the workflow's assignment field (core.assign: a user name,
+  // "team:<team>" or "role:<role>"), else the user who opened it. Empty on records of stores
+  // used without it (unit tests). Kept in a column for object-level authorisation.
+  std::string assignee{};
+  // The value of the workflow's placement field (the home the child lives in), if any.
+  std::optional<std::string> placement{};
+  // The consents recorded for the case (core/consent.hpp), oldest first.
+  boost::json::array consents{};
+  // When the case entered a final state (the anchor of `retain: ... after closed`).
+  std::optional<Timestamp> closed_at{};
+  // When it was erased (POST /v1/cases/{id}/erase): its data key destroyed.
+  std::optional<Timestamp> erased_at{};
 };
 
 // One entry of a case's append-only history.
@@ -319,6 +331,8 @@ struct TokenRecord {
   std::vector<std::string> roles;
   Timestamp created_at = 0;
   std::optional<Timestamp> revoked_at;
+  std::vector<std::string> teams{};  // the user's teams (cases assigned to "team:<team>")
+  std::vector<std::string> homes{};  // the homes whose cases a supervisor sees
 };
 
 // Thread-safety: every member function may be called from any thread; implementations

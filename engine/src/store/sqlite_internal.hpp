@@ -300,10 +300,27 @@ BEGIN
 END;
 )sql";
 
+// Version 8: protection of identity, second part. Each case's holder and placement, kept in
+// columns for object-level authorisation (a caseworker's own cases, a supervisor's homes); its
+// consents; when it was closed (the anchor of retention rules) and erased. Tokens name the
+// teams and homes of their user.
+inline constexpr std::string_view kSchemaV8 = R"sql(
+ALTER TABLE cases ADD COLUMN assignee TEXT;
+ALTER TABLE cases ADD COLUMN placement TEXT;
+ALTER TABLE cases ADD COLUMN consents_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE cases ADD COLUMN closed_at INTEGER;
+ALTER TABLE cases ADD COLUMN erased_at INTEGER;
+CREATE INDEX cases_by_assignee ON cases (assignee, rowid) WHERE assignee IS NOT NULL;
+CREATE INDEX cases_by_placement ON cases (placement, rowid) WHERE placement IS NOT NULL;
+CREATE INDEX cases_closed ON cases (closed_at) WHERE closed_at IS NOT NULL;
+ALTER TABLE tokens ADD COLUMN teams_json TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE tokens ADD COLUMN homes_json TEXT NOT NULL DEFAULT '[]';
+)sql";
+
 // kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
 // version; never edit a released one, because databases in the field have already run it.
-inline constexpr std::array<std::string_view, 7> kMigrations = {
-    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6, kSchemaV7};
+inline constexpr std::array<std::string_view, 8> kMigrations = {
+    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // --- Errors, limits, JSON -------------------------------------------------------------------

@@ -123,11 +123,11 @@ std::string serialize_strings(const std::vector<std::string>& strings) {
 // constants, because they are pasted into string literals at compile time.
 #define CP_CASE_COLUMNS                                                                       \
   "id, code, workflow, workflow_version, state, data_json, version, created_at, updated_at, " \
-  "rowid, data_key"
+  "rowid, data_key, assignee, placement, consents_json, closed_at, erased_at"
 #define CP_EVENT_COLUMNS                                                                        \
   "seq, at, actor, event, from_state, to_state, version, changed_json, comment, payload_json, " \
   "trigger_json"
-#define CP_TOKEN_COLUMNS "id, hash, user, roles_json, created_at, revoked_at"
+#define CP_TOKEN_COLUMNS "id, hash, user, roles_json, created_at, revoked_at, teams_json, homes_json"
 #define CP_IDEMPOTENCY_COLUMNS "case_id, actor, key, request_hash, status, response, created_at"
 #define CP_WORKFLOW_COLUMNS "name, version, sha256, source_yaml, loaded_at"
 
@@ -149,6 +149,16 @@ Result<CaseRecord> read_case(const Statement& row) {
   record.created_at = row.int64(7);
   record.updated_at = row.int64(8);
   record.data_key = row.optional_text(10).value_or("");
+  record.assignee = row.optional_text(11).value_or("");
+  record.placement = row.optional_text(12);
+  boost::system::error_code ec;
+  auto consents = boost::json::parse(row.text(13), ec);
+  if (ec || !consents.is_array()) {
+    return make_error(Errc::storage, "case '" + record.id + "': stored consents are not a list");
+  }
+  record.consents = std::move(consents.as_array());
+  record.closed_at = row.optional_int64(14);
+  record.erased_at = row.optional_int64(15);
   return record;
 }
 
@@ -184,6 +194,17 @@ Result<HistoryEntry> read_event(const Statement& row, const std::string& case_id
   return entry;
 }
 
+// Binds assignee, placement, consents_json, closed_at and erased_at from `first` on.
+void bind_scope(Statement& statement, int first, const CaseRecord& record) {
+  statement.bind_optional_text(first, record.assignee.empty()
+                                          ? std::nullopt
+                                          : std::optional<std::string>(record.assignee));
+  statement.bind_optional_text(first + 1, record.placement);
+  statement.bind_text(first + 2, boost::json::serialize(record.consents));
+  statement.bind_optional_int64(first + 3, record.closed_at);
+  statement.bind_optional_int64(first + 4, record.erased_at);
+}
+
 Result<TokenRecord> read_token(const Statement& row) {
   TokenRecord token;
   token.id = row.text(0);
@@ -196,6 +217,13 @@ Result<TokenRecord> read_token(const Statement& row) {
   token.roles = std::move(*roles);
   token.created_at = row.int64(4);
   token.revoked_at = row.optional_int64(5);
+  for (auto [column, list] : {std::pair{6, &token.teams}, std::pair{7, &token.homes}}) {
+    auto names = parse_strings(row.text(column), "token '" + token.id + "'");
+    if (!names) {
+      return names.error();
+    }
+    *list = std::move(*names);
+  }
   return token;
 }
 
@@ -547,8 +575,9 @@ Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEnt
   {
     auto insert = prepare(
         "INSERT INTO cases (id, code, workflow, workflow_version, state, "
-        "data_json, version, created_at, updated_at, data_key) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        "data_json, version, created_at, updated_at, data_key, assignee, placement, "
+        "consents_json, closed_at, erased_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
     if (!insert) {
       return insert.error();
     }
@@ -563,6 +592,7 @@ Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEnt
     insert->bind_int64(9, record.updated_at);
     insert->bind_optional_text(
         10, record.data_key.empty() ? std::nullopt : std::optional<std::string>(record.data_key));
+    bind_scope(*insert, 11, record);
     auto inserted = insert->run(what);
     if (!inserted) {
       if (is_uniqueness_violation(insert->last_result_code())) {
@@ -628,7 +658,8 @@ Result<void> SqliteStore::apply_change_locked(const CaseChange& change) {
     // case (threads here, or other processes) lose cleanly instead of overwriting each other.
     auto update = prepare(
         "UPDATE cases SET workflow = ?2, workflow_version = ?3, state = ?4, data_json = ?5, "
-        "version = ?6, updated_at = ?7 WHERE id = ?1 AND version = ?8");
+        "version = ?6, updated_at = ?7, assignee = ?9, placement = ?10, consents_json = ?11, "
+        "closed_at = ?12, erased_at = ?13 WHERE id = ?1 AND version = ?8");
     if (!update) {
       return update.error();
     }
@@ -640,6 +671,7 @@ Result<void> SqliteStore::apply_change_locked(const CaseChange& change) {
     update->bind_int64(6, after.version);
     update->bind_int64(7, after.updated_at);
     update->bind_int64(8, expected_version);
+    bind_scope(*update, 9, after);
     auto updated = update->run(what);
     if (!updated) {
       return updated.error();
@@ -1002,7 +1034,7 @@ Result<void> SqliteStore::create_token(const TokenRecord& token) {
   const std::string what = "create token '" + token.id + "'";
   std::lock_guard lock(mutex_);
   auto insert =
-      prepare("INSERT INTO tokens (" CP_TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+      prepare("INSERT INTO tokens (" CP_TOKEN_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!insert) {
     return insert.error();
   }
@@ -1012,6 +1044,8 @@ Result<void> SqliteStore::create_token(const TokenRecord& token) {
   insert->bind_text(4, serialize_strings(token.roles));
   insert->bind_int64(5, token.created_at);
   insert->bind_optional_int64(6, token.revoked_at);
+  insert->bind_text(7, serialize_strings(token.teams));
+  insert->bind_text(8, serialize_strings(token.homes));
   auto inserted = insert->run(what);
   if (!inserted) {
     if (is_uniqueness_violation(insert->last_result_code())) {
