@@ -42,7 +42,7 @@ version: 1
 title: Shelter aftercare
 roles: [caseworker, counsellor, supervisor]
 fields:
-  name: { type: string, sensitivity: identifying }
+  name: { type: string, sensitivity: identifying, visible_to: [caseworker, counsellor, supervisor] }
   age: { type: integer, min: 0, max: 25 }
   order_no: { type: string }
   risk: { type: enum, values: [low, high] }
@@ -324,7 +324,8 @@ TEST_F(ApiTest, DescribesOneWorkflowVersion) {
   ASSERT_EQ(states.size(), 3U);
   EXPECT_EQ(states[0], boost::json::parse(R"({"name": "intake", "initial": true, "final": false,
       "transitions": [{"event": "produce", "to": "assessment", "roles": ["caseworker"],
-                       "requires": ["order_no", "age"], "when": "age < 18"}]})"));
+                       "requires": ["order_no", "age"], "requires_consent": [],
+                       "when": "age < 18"}]})"));
   const auto& from_assessment = states[1].at("transitions").as_array();
   ASSERT_EQ(from_assessment.size(), 2U);
   EXPECT_TRUE(from_assessment[0].at("when").is_null());
@@ -540,8 +541,10 @@ TEST_F(ApiTest, RolesAndFieldChecksOfOpening) {
       call("POST", "/v1/cases", caseworker_, R"({"workflow": "shelter", "data": {"notes": "n"}})"),
       403, "forbidden-fields");
   EXPECT_EQ(forbidden["forbidden_fields"], boost::json::parse(R"(["notes"])"));
+  // A caller with no role in the case's workflow may not know the case exists: 404, as for an
+  // unknown id.
   const auto other = call("GET", "/v1/cases/" + open_case(), stranger_);
-  expect_problem(other, 403, "forbidden");
+  expect_problem(other, 404, "not-found");
   expect_alive();
 }
 
@@ -830,7 +833,7 @@ TEST_F(ApiTest, ListsTheTransitionsOpenToTheCaller) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.json(), boost::json::parse(R"({"case_id": ")" + id + R"(", "state": "intake",
       "items": [{"event": "produce", "to": "assessment", "roles": ["caseworker"],
-                 "missing_fields": ["order_no", "age"],
+                 "missing_fields": ["order_no", "age"], "missing_consents": [],
                  "guard": {"when": "age < 18", "passed": false, "unset_field": null},
                  "ready": false}]})"));
 

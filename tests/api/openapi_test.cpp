@@ -193,7 +193,7 @@ TEST_F(OpenApiRoutes, EveryDocumentedPathAndMethodIsServed) {
 // Every route the router serves (keep this list in step with match_route in router.cpp) has a
 // documented path.
 TEST_F(OpenApiRoutes, EveryRouteOfTheRouterIsDocumented) {
-  constexpr std::array<std::string_view, 27> kRouterPaths = {
+  constexpr std::array<std::string_view, 28> kRouterPaths = {
       "/healthz",
       "/v1/openapi.json",
       "/v1/workflows",
@@ -212,6 +212,7 @@ TEST_F(OpenApiRoutes, EveryRouteOfTheRouterIsDocumented) {
       "/v1/cases/c/clocks/k/resume",
       "/v1/cases/c/schedule",
       "/v1/cases/c/graph",
+      "/v1/cases/c/consents",
       "/v1/clocks",
       "/v1/notifications",
       "/v1/notifications/n/acknowledge",

@@ -47,9 +47,10 @@ class EncryptedEngineTest : public ::testing::Test {
 
   void stop() { engine_.reset(); }
 
-  // A new API token for `user` with `roles`.
-  std::string token(const std::string& user, std::vector<std::string> roles) {
-    auto issued = security::issue_token(user, std::move(roles), 0);
+  // A new API token for `user` with `roles` (and teams and homes).
+  std::string token(const std::string& user, std::vector<std::string> roles,
+                    security::TokenScope scope = {}) {
+    auto issued = security::issue_token(user, std::move(roles), 0, std::move(scope));
     EXPECT_TRUE(issued && engine_->store().create_token(issued->record));
     return issued->token;
   }

@@ -301,11 +301,12 @@ states:
   const std::string supervisor = token("ravi.supervisor", {"supervisor"});
   const std::string caseworker = token("asha.caseworker", {"caseworker"});
 
-  // Without a reason the supervisor sees that the field exists, not its value.
+  // Without a reason the supervisor sees that the fields exist, not their values: name too,
+  // which names no roles and so is need-to-know for everyone.
   auto plain = call("GET", target, supervisor);
   ASSERT_EQ(plain.status, 200) << plain.body;
   EXPECT_FALSE(plain.json().at("data").as_object().contains("health_status"));
-  EXPECT_EQ(plain.json().at("redacted_fields"), boost::json::array{"health_status"});
+  EXPECT_EQ(plain.json().at("redacted_fields"), (boost::json::array{"name", "health_status"}));
   // With one, the supervisor sees it; others may not break the glass; a reason must be sane.
   const std::string why = "CWC hearing today needs the medical history; order 17/2026";
   auto glass = call("GET", target, supervisor, {}, {{"X-Access-Reason", why}});
@@ -326,7 +327,7 @@ states:
   ASSERT_EQ(items.size(), 1U) << report.body;
   EXPECT_EQ(items[0].at("actor"), "ravi.supervisor");
   EXPECT_EQ(items[0].at("reason").as_string(), why);
-  EXPECT_EQ(items[0].at("fields"), boost::json::array{"health_status"});
+  EXPECT_EQ(items[0].at("fields"), (boost::json::array{"health_status", "name"}));
   EXPECT_EQ(report.body.find(kCounselling), std::string::npos);
 }
 

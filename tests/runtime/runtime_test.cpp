@@ -18,7 +18,7 @@ workflow: shelter
 version: 1
 roles: [caseworker, counsellor, supervisor]
 fields:
-  name: { type: string, sensitivity: identifying }
+  name: { type: string, sensitivity: identifying, visible_to: [caseworker, counsellor, supervisor] }
   age: { type: integer, min: 0, max: 25 }
   cwc_order_no: { type: string }
   notes: { type: text, sensitivity: privileged, visible_to: [counsellor], editable_by: [counsellor] }
@@ -286,13 +286,20 @@ TEST_F(RuntimeTest, ListFiltersByStateAndHidesOtherWorkflowsCases) {
 
 TEST_F(RuntimeTest, AStrangerToTheWorkflowLearnsNothingAboutTheCase) {
   const auto record = open();
-  // Even an event with no transition answers 403, not 409 with the case's possible events.
+  // Not even that it exists: the answer is the one for an unknown case (404, not 403), and an
+  // event with no transition does not answer 409 with the case's possible events.
+  const Error unknown = runtime_->get_case(caseworker_, "0123").error();
   auto fired = runtime_->fire(stranger_, record.id, FireRequest{"no_such_event"});
   ASSERT_FALSE(fired);
-  EXPECT_EQ(fired.error().code, Errc::forbidden);
+  EXPECT_EQ(fired.error().code, Errc::not_found);
   EXPECT_FALSE(fired.error().details.contains("allowed_events"));
-  EXPECT_EQ(runtime_->get_case(stranger_, record.id).error().code, Errc::forbidden);
-  EXPECT_EQ(runtime_->transitions(stranger_, record.id).error().code, Errc::forbidden);
+  const Error read = runtime_->get_case(stranger_, record.id).error();
+  EXPECT_EQ(read.code, Errc::not_found);
+  EXPECT_EQ(read.type, unknown.type);
+  EXPECT_EQ(read.details, unknown.details);
+  EXPECT_EQ(runtime_->transitions(stranger_, record.id).error().code, Errc::not_found);
+  EXPECT_EQ(runtime_->history(stranger_, record.id, 10, std::nullopt).error().code,
+            Errc::not_found);
 }
 
 TEST_F(RuntimeTest, UnknownCaseIsNotFound) {

@@ -1109,6 +1109,12 @@ TEST_F(SqliteTimeTest, SchedulerAndListsReadOnlyThroughTheirIndexes) {
                        "AND rowid>?)"))
       << by_version;
   EXPECT_FALSE(contains(by_version, "TEMP B-TREE")) << by_version;
+  // A caller's scope (own cases, homes) is read through the assignee and placement indexes.
+  const std::string scoped =
+      plan_of(path(), case_list_sql(false, false, false, false, false, true));
+  EXPECT_TRUE(contains(scoped, "cases_by_assignee")) << scoped;
+  EXPECT_TRUE(contains(scoped, "cases_by_placement")) << scoped;
+  EXPECT_FALSE(contains(scoped, "SCAN cases")) << scoped;
 }
 
 }  // namespace

@@ -399,17 +399,17 @@ states:
   closed:
     final: true
 )");
-  EXPECT_TRUE(
-      has_error(result, 4, 1,
-                "unknown key 'titel'; expected one of: carepath, workflow, version, "
-                "title, description, roles, fields, states, clocks; did you mean 'title'?"));
+  EXPECT_TRUE(has_error(result, 4, 1,
+                        "unknown key 'titel'; expected one of: carepath, workflow, version, "
+                        "title, description, roles, fields, states, clocks, consents; did you mean "
+                        "'title'?"));
   EXPECT_TRUE(has_error(result, 7, 25, "unknown key 'mni'"));
   EXPECT_TRUE(has_error(result, 7, 25, "did you mean 'min'?"));
   EXPECT_TRUE(has_error(result, 10, 5, "unknown key 'initail'"));
   EXPECT_TRUE(has_error(result, 10, 5, "did you mean 'initial'?"));
   EXPECT_TRUE(has_error(result, 13, 9,
-                        "unknown key 'too'; expected one of: to, roles, requires, when, "
-                        "steps, description; did you mean 'to'?"));
+                        "unknown key 'too'; expected one of: to, roles, requires, "
+                        "requires_consent, when, steps, description; did you mean 'to'?"));
   const auto colour = std::find_if(result.diagnostics.begin(), result.diagnostics.end(),
                                    [](const Diagnostic& d) { return d.line == 15; });
   ASSERT_NE(colour, result.diagnostics.end());
@@ -1065,6 +1065,58 @@ TEST(WorkflowLoader, LoadsAFileAndNamesItInDiagnostics) {
             (dir / "shelter.yaml").string() +
                 ":15:12: error: unknown key 'fnial'; expected one of: initial, final, "
                 "description, on_enter, on_exit, on, after, every; did you mean 'final'?");
+}
+
+}  // namespace
+}  // namespace carepath::workflow
+
+namespace carepath::workflow {
+namespace {
+
+TEST(WorkflowLoader, ChecksThePlacementAndAssignmentMarkers) {
+  const auto result = load(R"(carepath: 1
+workflow: shelter
+version: 1
+roles: [caseworker]
+fields:
+  home: { type: enum, values: [umang, udaan], placement: true }
+  other_home: { type: string, placement: true }
+  age: { type: integer, assignment: true }
+  address: { type: string, sensitivity: identifying, placement: true, visible_to: [caseworker] }
+  holder: { type: string, assignment: true }
+states:
+  intake: { initial: true, on: { done: { to: closed } } }
+  closed: { final: true }
+)");
+  EXPECT_TRUE(has_error(result, 7, 15, "only one field may be the placement; 'home' already is"));
+  EXPECT_TRUE(has_error(result, 8, 25,
+                        "'assignment: true' needs a string or enum field; 'age' has type integer"));
+  EXPECT_TRUE(has_error(result, 9, 54,
+                        "kept unencrypted for access checks, and 'address' is "
+                        "identifying"));
+  EXPECT_TRUE(has_error(result, 10, 11, "only one field may be the assignment; 'age' already is"));
+}
+
+TEST(WorkflowLoader, WarnsAboutASensitiveFieldNoRoleMaySee) {
+  const auto result = load(R"(carepath: 1
+workflow: shelter
+version: 1
+roles: [caseworker]
+fields:
+  name: { type: string, sensitivity: identifying }
+  notes: { type: text, sensitivity: privileged, editable_by: [caseworker] }
+  age: { type: integer }
+states:
+  intake: { initial: true, on: { done: { to: closed } } }
+  closed: { final: true }
+)");
+  ASSERT_TRUE(result.workflow) << (result.diagnostics.empty() ? "" : result.diagnostics[0].message);
+  EXPECT_TRUE(has_warning(result, 6, 3, "field 'name' is identifying and names no roles"));
+  std::size_t warnings = 0;
+  for (const auto& d : result.diagnostics) {
+    warnings += d.severity == Severity::warning ? 1 : 0;
+  }
+  EXPECT_EQ(warnings, 1U);  // notes is read by its editors; age is not sensitive
 }
 
 }  // namespace

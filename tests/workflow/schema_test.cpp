@@ -206,6 +206,7 @@ constexpr Place kPlaces[] = {
     {"trigger", "/definitions/trigger"},
     {"clock_action", "/definitions/clock_action"},
     {"exclude", "/definitions/exclude"},
+    {"consent", "/definitions/consent"},
 };
 
 TEST(WorkflowSchema, HasExactlyTheKeysTheLoaderAccepts) {

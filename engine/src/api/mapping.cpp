@@ -6,6 +6,7 @@
 
 #include <boost/json/array.hpp>
 
+#include "core/consent.hpp"
 #include "core/duration.hpp"
 #include "core/fields.hpp"
 #include "core/strings.hpp"
@@ -46,7 +47,7 @@ boost::json::object field_to_json(const Field& field, const Workflow& workflow) 
     out["values"] = to_json_array(field.values);
   }
   out["sensitivity"] = sensitivity_name(field.sensitivity);
-  out["visible_to"] = to_json_array(field.visible_to.empty() ? workflow.roles : field.visible_to);
+  out["visible_to"] = to_json_array(visible_roles(field, workflow.roles));
   out["editable_by"] =
       to_json_array(field.editable_by.empty() ? workflow.roles : field.editable_by);
   return out;
@@ -58,11 +59,28 @@ boost::json::object transition_to_json(const Transition& row, const Workflow& wo
   out["to"] = workflow.states.at(row.to).name;
   out["roles"] = to_json_array(row.roles);
   out["requires"] = to_json_array(row.required_fields);
+  out["requires_consent"] = to_json_array(row.required_consents);
   out["when"] = row.when ? boost::json::value(row.when->text()) : boost::json::value(nullptr);
   return out;
 }
 
 }  // namespace
+
+boost::json::object consents_to_json(const std::string& case_id, const boost::json::array& records,
+                                     const std::vector<ConsentStatus>& statuses,
+                                     const std::vector<std::string>& valid) {
+  boost::json::array items;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    boost::json::object item =
+        records[i].is_object() ? records[i].get_object() : boost::json::object{};
+    if (i < statuses.size()) {
+      item["status"] = consent_status_name(statuses[i]);
+    }
+    items.emplace_back(std::move(item));
+  }
+  return boost::json::object{
+      {"case_id", case_id}, {"items", std::move(items)}, {"valid", to_json_array(valid)}};
+}
 
 boost::json::object case_to_json(const CaseRecord& record, const Workflow& workflow,
                                  const Actor& actor, bool break_glass) {
@@ -87,6 +105,9 @@ boost::json::object case_to_json(const CaseRecord& record, const Workflow& workf
   out["created_at"] = format_timestamp(record.created_at);
   out["updated_at"] = format_timestamp(record.updated_at);
   out["redacted_fields"] = std::move(redacted);
+  // Erased (POST /v1/cases/{id}/erase): the values above sensitivity `none` are gone for good.
+  out["erased_at"] = record.erased_at ? boost::json::value(format_timestamp(*record.erased_at))
+                                      : boost::json::value(nullptr);
   return out;
 }
 
@@ -151,6 +172,9 @@ boost::json::object history_entry_to_json(const HistoryEntry& entry) {
   }
   if (adjustment_action(entry.event)) {
     out["clock"] = entry.payload;  // {clock, reason, by}: checked when it was recorded
+  }
+  if (consent_action(entry.event)) {
+    out["consent"] = entry.payload;  // {consent, given_by, scope, ...}: checked when recorded
   }
   return out;
 }
@@ -297,6 +321,14 @@ boost::json::object workflow_to_json(const Workflow& workflow, const std::vector
   out["roles"] = to_json_array(workflow.roles);
   out["fields"] = std::move(fields);
   out["states"] = std::move(states);
+  boost::json::array consents;
+  for (const ConsentDef& c : workflow.consents) {
+    consents.emplace_back(boost::json::object{{"name", c.name},
+                                              {"title", c.title},
+                                              {"description", c.description},
+                                              {"override_by", to_json_array(c.override_by)}});
+  }
+  out["consents"] = std::move(consents);
   return out;
 }
 
@@ -310,6 +342,7 @@ boost::json::object event_option_to_json(const EventOption& option) {
   out["to"] = option.to;
   out["roles"] = to_json_array(option.roles);
   out["missing_fields"] = to_json_array(option.missing_fields);
+  out["missing_consents"] = to_json_array(option.missing_consents);
   out["guard"] = std::move(guard);
   out["ready"] = option.ready;
   return out;

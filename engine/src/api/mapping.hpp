@@ -2,11 +2,13 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include <boost/json/object.hpp>
 
 #include "core/actor.hpp"
+#include "core/consent.hpp"
 #include "core/machine.hpp"
 #include "core/model.hpp"
 #include "core/schedule.hpp"
@@ -40,8 +42,15 @@ boost::json::object audit_record_to_json(const AuditRecord& record);
 // Every member always present; `from` and `comment` are null when absent. The stored payload is
 // never included: `changed` names what changed without the values. Entries the engine made on
 // its own carry `trigger` (the timer or clock deadline, when it was due and how late it fired);
-// clock adjustments carry `clock` ({clock, reason, by}), which are not case fields.
+// clock adjustments carry `clock` ({clock, reason, by}) and consent events `consent` ({consent,
+// given_by, scope, evidence, valid_until} or {consent, reason}), which are not case fields.
 boost::json::object history_entry_to_json(const HistoryEntry& entry);
+
+// GET /v1/cases/{id}/consents: {"case_id", "items": [each record with its "status"], "valid":
+// [names in force]}; `statuses` holds one status per record (core/consent.hpp).
+boost::json::object consents_to_json(const std::string& case_id, const boost::json::array& records,
+                                     const std::vector<ConsentStatus>& statuses,
+                                     const std::vector<std::string>& valid);
 
 // {"name", "title", "state", "started", "due", "warn_at", "stopped", "remaining_ms",
 //  "remaining", "excluded_ms", "paused", "pause_kind", "warned_at", "breached_at", "log"};
@@ -63,7 +72,8 @@ boost::json::array workflow_summaries(const std::vector<std::shared_ptr<const Wo
 // means, so that no client reads `[]` as "nobody".
 boost::json::object workflow_to_json(const Workflow& workflow, const std::vector<int>& versions);
 
-// {"event", "to", "roles", "missing_fields", "guard": {"when", "passed", "unset_field"}, "ready"}.
+// {"event", "to", "roles", "missing_fields", "missing_consents", "guard": {"when", "passed",
+// "unset_field"}, "ready"}.
 boost::json::object event_option_to_json(const EventOption& option);
 
 // {"id", "step", "message", "attempts", "status", "created_at", "resolved_at"}.

@@ -21,6 +21,7 @@
 #include "api/openapi.hpp"
 #include "api/problem.hpp"
 #include "core/audit.hpp"
+#include "core/consent.hpp"
 #include "core/duration.hpp"
 #include "core/log.hpp"
 #include "security/digest.hpp"
@@ -33,7 +34,9 @@ namespace {
 constexpr std::size_t kDefaultPageSize = 50;
 constexpr std::size_t kMaxPageSize = 500;
 constexpr std::size_t kMaxIdempotencyKeySize = 200;
-constexpr std::size_t kMaxAccessReasonSize = 500;  // X-Access-Reason
+constexpr std::size_t kMaxAccessReasonSize = 500;     // X-Access-Reason
+constexpr std::size_t kMaxOverrideReasonSize = 1000;  // consent_override.reason
+constexpr std::size_t kMaxEraseReasonSize = 1000;     // POST /v1/cases/{id}/erase
 
 // ---------------------------------------------------------------------------------------------
 // Small text helpers
@@ -132,6 +135,8 @@ enum class Route {
   clock_action,
   case_schedule,
   case_graph,
+  case_consents,
+  case_erase,
   clocks,
   admin_clock,
   admin_reload,
@@ -224,6 +229,12 @@ RouteMatch match_route(std::string_view path) {
     if (n == 4 && segments[3] == "graph") {
       return {Route::case_graph, segments[2]};
     }
+    if (n == 4 && segments[3] == "consents") {
+      return {Route::case_consents, segments[2]};
+    }
+    if (n == 4 && segments[3] == "erase") {
+      return {Route::case_erase, segments[2]};
+    }
     return {};
   }
   if (segments[1] == "clocks" && n == 2) {
@@ -276,6 +287,7 @@ std::string_view allowed_methods(Route route) {
     case Route::task_fail:
     case Route::clock_action:
     case Route::notification_acknowledge:
+    case Route::case_erase:
       return "POST";
     default:
       return "GET";
@@ -542,6 +554,9 @@ std::string request_hash(const runtime::FireRequest& fire) {
   text["event"] = fire.event;
   text["data"] = canonical_json(fire.data);  // member order does not matter
   text["comment"] = fire.comment ? boost::json::value(*fire.comment) : boost::json::value(nullptr);
+  if (fire.consent_override) {
+    text["consent_override"] = boost::json::object{{"reason", *fire.consent_override}};
+  }
   return security::sha256_hex(boost::json::serialize(text));
 }
 
@@ -579,6 +594,42 @@ Result<Actor> authenticate_request(Store& store, const HttpRequest& request,
     return Error{Errc::unauthenticated, "unknown or revoked token", {}, "unauthenticated"};
   }
   return actor;
+}
+
+// `consent_override` of an events request: {"reason": 1 to kMaxOverrideReasonSize printable
+// characters}, the reason audited with the override. Errc::invalid_argument (invalid-params,
+// invalid_params naming consent_override.reason) otherwise; the reason itself is never echoed.
+Result<std::string> consent_override_reason(const boost::json::object& override_body) {
+  auto invalid = [](std::string why) {
+    return Error{Errc::invalid_argument,
+                 "consent_override needs a reason: " + why,
+                 {{"invalid_params", boost::json::array{boost::json::object{
+                                         {"name", "consent_override.reason"}, {"reason", why}}}}},
+                 std::string(kInvalidParams)};
+  };
+  const std::string rule = "1 to " + std::to_string(kMaxOverrideReasonSize) +
+                           " printable characters saying why the transition cannot wait";
+  for (const auto& member : override_body) {
+    if (member.key() != "reason") {
+      return invalid("unknown member '" + std::string(member.key()) + "'; expected only reason");
+    }
+  }
+  const auto* reason = override_body.if_contains("reason");
+  if (reason == nullptr || !reason->is_string()) {
+    return invalid("expected " + rule);
+  }
+  const std::string_view text = reason->get_string();
+  std::size_t chars = 0;
+  bool printable = !trim(text).empty();
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    printable = printable && byte >= 0x20 && byte != 0x7f;
+    chars += (byte & 0xC0) != 0x80 ? 1 : 0;
+  }
+  if (!printable || chars > kMaxOverrideReasonSize) {
+    return invalid("expected " + rule);
+  }
+  return std::string(text);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -776,14 +827,23 @@ class Handlers {
   }
 
   HttpReply fire() {
-    static constexpr auto kMembers = std::to_array<Member>({{"event", Kind::string, true},
-                                                            {"data", Kind::object, false},
-                                                            {"comment", Kind::string, false}});
-    return fire_with(kMembers, [](const boost::json::object& body) {
+    static constexpr auto kMembers =
+        std::to_array<Member>({{"event", Kind::string, true},
+                               {"data", Kind::object, false},
+                               {"comment", Kind::string, false},
+                               {"consent_override", Kind::object, false}});
+    return fire_with(kMembers, [](const boost::json::object& body) -> Result<runtime::FireRequest> {
       runtime::FireRequest fire;
       fire.event = *string_member(body, "event");
       fire.data = object_member(body, "data");
       fire.comment = string_member(body, "comment");
+      if (body.contains("consent_override")) {
+        auto reason = consent_override_reason(object_member(body, "consent_override"));
+        if (!reason) {
+          return reason.error();
+        }
+        fire.consent_override = std::move(*reason);
+      }
       return fire;
     });
   }
@@ -801,10 +861,37 @@ class Handlers {
       return render_problem(page.error());
     }
     boost::json::array items;
+    std::vector<std::string> shown;  // consent texts the page shows (names, for the audit)
     for (const auto& entry : page->items) {
       items.emplace_back(history_entry_to_json(entry));
+      for (const auto member : kConsentPayloadSensitive) {
+        const std::string name = "consents." + std::string(member);
+        if (consent_action(entry.event) && entry.payload.contains(member) &&
+            std::find(shown.begin(), shown.end(), name) == shown.end()) {
+          shown.push_back(name);
+        }
+      }
+    }
+    if (auto audited = audit_consent_read(std::move(shown), "history"); !audited) {
+      return render_problem(audited.error());
     }
     return json_reply(200, page_json(std::move(items), page->next_cursor));
+  }
+
+  // A case.read audit row for an answer showing the free text of consents (`shown`: names such
+  // as "consents.evidence"), before it goes out; nothing when it shows none.
+  Result<void> audit_consent_read(std::vector<std::string> shown, std::string_view where) {
+    if (shown.empty()) {
+      return {};
+    }
+    AuditRecord read;
+    read.actor = actor_.user;
+    read.action = std::string(kAuditCaseRead);
+    read.case_id = id_;
+    std::sort(shown.begin(), shown.end());
+    read.fields = std::move(shown);
+    read.details = boost::json::object{{"method", request_.method}, {"consents", where}};
+    return runtime_.audit({std::move(read)});
   }
 
   HttpReply incidents() {
@@ -860,6 +947,48 @@ class Handlers {
                  {"case_id", record->id}, {"state", record->state}, {"version", record->version}});
   }
 
+  // POST /v1/cases/{id}/erase {"reason": "..."}: crypto-shreds the case (Runtime::erase_case).
+  // The reason goes to the audit trail only; it is never echoed.
+  HttpReply erase_case() {
+    Query query(request_.target, {});
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    if (!actor_.has_role("admin")) {
+      return render_problem(Error{Errc::forbidden,
+                                  "erasing a case is for the 'admin' role",
+                                  {{"required_roles", boost::json::array{"admin"}}},
+                                  "forbidden"});
+    }
+    static constexpr auto kMembers = std::to_array<Member>({{"reason", Kind::string, true}});
+    auto body = parse_body_checked(kMembers);
+    if (!body) {
+      return render_problem(body.error());
+    }
+    const std::string reason = *string_member(*body, "reason");
+    std::size_t chars = 0;
+    bool printable = !trim(reason).empty();
+    for (const char c : reason) {
+      const auto byte = static_cast<unsigned char>(c);
+      printable = printable && byte >= 0x20 && byte != 0x7f;
+      chars += (byte & 0xC0) != 0x80 ? 1 : 0;
+    }
+    if (!printable || chars > kMaxEraseReasonSize) {
+      const std::string why = "expected 1 to " + std::to_string(kMaxEraseReasonSize) +
+                              " printable characters saying why the case is erased";
+      return render_problem(Error{Errc::invalid_argument,
+                                  "invalid request body: reason",
+                                  {{"invalid_params", boost::json::array{boost::json::object{
+                                                          {"name", "reason"}, {"reason", why}}}}},
+                                  std::string(kInvalidParams)});
+    }
+    auto record = runtime_.erase_case(actor_, id_, reason);
+    if (!record) {
+      return render_problem(record.error());
+    }
+    return case_reply(200, *record);
+  }
+
   HttpReply transitions() {
     Query query(request_.target, {});
     if (auto checked = query.check(); !checked) {
@@ -882,6 +1011,35 @@ class Handlers {
     return json_reply(
         200, boost::json::object{
                  {"case_id", record->id}, {"state", record->state}, {"items", std::move(items)}});
+  }
+
+  // GET /v1/cases/{id}/consents: the consents recorded on the case, for whoever may GET it. A
+  // record's scope, evidence and withdrawal reason may identify the child: showing any of them
+  // is audited as a read (names only).
+  HttpReply case_consents() {
+    Query query(request_.target, {});
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    auto consents = runtime_.consents(actor_, id_);
+    if (!consents) {
+      return render_problem(consents.error());
+    }
+    std::vector<std::string> shown;
+    for (const auto& record : consents->items) {
+      for (const auto member : kConsentRecordSensitive) {
+        const std::string name = "consents." + std::string(member);
+        if (record.is_object() && record.get_object().contains(member) &&
+            std::find(shown.begin(), shown.end(), name) == shown.end()) {
+          shown.push_back(name);
+        }
+      }
+    }
+    if (auto audited = audit_consent_read(std::move(shown), "list"); !audited) {
+      return render_problem(audited.error());
+    }
+    return json_reply(200, consents_to_json(consents->case_id, consents->items, consents->statuses,
+                                            consents->valid));
   }
 
   HttpReply case_clocks() {
@@ -1255,7 +1413,8 @@ class Handlers {
   }
 
   // The shared path of everything that fires an event: If-Match and Idempotency-Key, then the
-  // body (`build` turns it into the request), the runtime, and the case as the answer.
+  // body (`build` turns it into the request, or a problem), the runtime, and the case as the
+  // answer.
   template <class Build>
   HttpReply fire_with(std::span<const Member> members, const Build& build) {
     auto if_match = parse_if_match(request_);
@@ -1270,7 +1429,11 @@ class Handlers {
     if (!body) {
       return render_problem(body.error());
     }
-    runtime::FireRequest fire = build(*body);
+    Result<runtime::FireRequest> built = build(*body);
+    if (!built) {
+      return render_problem(built.error());
+    }
+    runtime::FireRequest fire = std::move(*built);
     fire.if_match = *if_match;
     fire.idempotency_key = *key;
     if (fire.idempotency_key) {
@@ -1476,6 +1639,10 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return handlers.schedule();
     case Route::case_graph:
       return handlers.case_graph();
+    case Route::case_consents:
+      return handlers.case_consents();
+    case Route::case_erase:
+      return handlers.erase_case();
     case Route::clocks:
       return handlers.list_clocks();
     case Route::admin_clock:

@@ -127,6 +127,17 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     config.master_key = value;
     return {};
   }
+  if (key == "own_cases_only") {
+    if (value == "true" || value == "yes" || value == "1" || value.empty()) {
+      config.own_cases_only = true;  // empty: the bare flag --own-cases-only
+    } else if (value == "false" || value == "no" || value == "0") {
+      config.own_cases_only = false;
+    } else {
+      return Error{Errc::invalid_argument,
+                   "own_cases_only: expected true or false, got '" + std::string(value) + "'"};
+    }
+    return {};
+  }
   if (key == "log_level") {
     auto level = parse_level(value);
     if (!level) {
@@ -139,7 +150,7 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
                "unknown setting '" + std::string(key) +
                    "'; expected one of: listen, db, workflows, plugins, plugin_allowlist, "
                    "body_limit, threads, log_level, step_workers, step_lease_ms, webhook_secret, "
-                   "timezone, test_clock, master_key"};
+                   "timezone, test_clock, master_key, own_cases_only"};
 }
 
 }  // namespace
@@ -225,7 +236,7 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 }
 
 Result<void> apply_environment(Config& config) {
-  static constexpr std::array<std::pair<const char*, std::string_view>, 13> kVariables = {{
+  static constexpr std::array<std::pair<const char*, std::string_view>, 14> kVariables = {{
       {"CAREPATH_LISTEN", "listen"},
       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"},
@@ -239,6 +250,7 @@ Result<void> apply_environment(Config& config) {
       {"CAREPATH_TIMEZONE", "timezone"},
       {"CAREPATH_TEST_CLOCK", "test_clock"},
       {"CAREPATH_MASTER_KEY_FILE", "master_key"},
+      {"CAREPATH_OWN_CASES_ONLY", "own_cases_only"},
   }};
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up

@@ -36,6 +36,10 @@ struct Config {
   // The master key file (`carepath keys init FILE`): required; sensitive fields are encrypted
   // under per-case keys it wraps. Its path may be configured; the key itself never is.
   std::string master_key{};
+  // Object-level authorisation (core/access.hpp): when true, a caller without the supervisor
+  // role and without homes on its token sees only the cases it holds (assigned to it, one of
+  // its teams or roles, or opened by it and not assigned since).
+  bool own_cases_only = false;
 };
 
 // Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" keeps the host).
@@ -46,8 +50,8 @@ Result<void> apply_config_file(Config& config, const std::string& path);
 
 // Applies CAREPATH_LISTEN, CAREPATH_DB, CAREPATH_WORKFLOWS, CAREPATH_PLUGINS,
 // CAREPATH_BODY_LIMIT, CAREPATH_THREADS, CAREPATH_LOG_LEVEL, CAREPATH_STEP_WORKERS,
-// CAREPATH_STEP_LEASE_MS, CAREPATH_WEBHOOK_SECRET, CAREPATH_TIMEZONE, CAREPATH_TEST_CLOCK and
-// CAREPATH_MASTER_KEY_FILE when set.
+// CAREPATH_STEP_LEASE_MS, CAREPATH_WEBHOOK_SECRET, CAREPATH_TIMEZONE, CAREPATH_TEST_CLOCK,
+// CAREPATH_MASTER_KEY_FILE and CAREPATH_OWN_CASES_ONLY when set.
 Result<void> apply_environment(Config& config);
 
 // Applies flags already parsed into name -> value ("listen", "db", "workflows").

@@ -334,11 +334,13 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
   engine->worker_ = std::make_unique<runtime::StepWorker>(
       *engine->runtime_, *engine->store_, the_clock,
       runtime::WorkerOptions{config.step_workers, config.step_lease_ms, 1'000});
+  engine->runtime_->set_access_policy(AccessPolicy{config.own_cases_only});
   engine->runtime_->set_on_scheduled([worker = engine->worker_.get()] { worker->wake(); });
   engine->scheduler_ = std::make_unique<runtime::TimerScheduler>(
       *engine->runtime_, *engine->store_, the_clock,
       runtime::SchedulerOptions{config.step_lease_ms, 1'000, 64});
   engine->runtime_->set_on_timers([scheduler = engine->scheduler_.get()] { scheduler->wake(); });
+  engine->retention_ = std::make_unique<runtime::RetentionJob>(*engine->runtime_, the_clock);
   api::ServerOptions options;
   options.host = config.host;
   options.port = config.port;
@@ -348,6 +350,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
     options.test_clock = api::TestClock{engine->test_clock_.get(), [engine = engine.get()] {
                                           engine->worker_->wake();
                                           engine->scheduler_->wake();
+                                          engine->retention_->wake();
                                         }};
   }
   options.reload_workflows = [engine = engine.get()]() -> Result<boost::json::value> {
@@ -383,6 +386,7 @@ Result<std::uint16_t> Engine::start() {
   if (port) {
     worker_->start();
     scheduler_->start();
+    retention_->start();
   }
   return port;
 }
@@ -465,6 +469,7 @@ Result<ReloadReport> Engine::reload() {
 
 void Engine::stop() {
   server_->stop();
+  retention_->stop();
   scheduler_->stop();
   worker_->stop();
 }

@@ -18,6 +18,7 @@
 #include "core/time.hpp"
 #include "plugin_host/registry.hpp"
 #include "runtime/registry.hpp"
+#include "runtime/retention_job.hpp"
 #include "runtime/runtime.hpp"
 #include "runtime/scheduler.hpp"
 #include "runtime/worker.hpp"
@@ -68,7 +69,7 @@ class Engine {
   Engine(Engine&&) = delete;
   Engine& operator=(Engine&&) = delete;
 
-  // Starts the HTTP server, the step workers and the timer scheduler.
+  // Starts the HTTP server, the step workers, the timer scheduler and the daily retention job.
   Result<std::uint16_t> start();
   // Stops accepting requests, lets those in flight finish, then lets running steps finish.
   void stop();
@@ -121,6 +122,7 @@ class Engine {
   std::unique_ptr<runtime::Runtime> runtime_;
   std::unique_ptr<runtime::StepWorker> worker_;
   std::unique_ptr<runtime::TimerScheduler> scheduler_;
+  std::unique_ptr<runtime::RetentionJob> retention_;  // at start-up, then daily
   std::unique_ptr<api::Server> server_;
 };
 

@@ -58,6 +58,8 @@ commands:
                                       moved by POST /v1/admin/clock)
                 --master-key FILE    (CAREPATH_MASTER_KEY_FILE; required: the key file from
                                       `carepath keys init`)
+                --own-cases-only     (CAREPATH_OWN_CASES_ONLY; callers other than supervisors
+                                      see only the cases they hold)
   validate FILE... [--plugins DIR]   check workflow files; errors as FILE:LINE:COL: error: ...
   graph FILE [--format mermaid|dot|svg] [--output OUT] [--plugins DIR]
                                      draw a workflow (default mermaid; svg runs Graphviz's dot)
@@ -79,7 +81,12 @@ commands:
                                      data key with it, while the server runs
   audit verify [--db PATH]           walk the audit trail's hash chain; exit 0 when it holds,
                                      1 at the first broken link (named by its seq)
-  token create --user NAME --roles r1,r2 [--db PATH]   print a new API token (shown once)
+  retention [--db PATH] [--config FILE] [--dry-run]
+                                     remove field values whose `retain:` period has passed
+                                     (the server also does it daily); prints how many values
+                                     of which fields in how many cases. Exit 0, 1 on errors
+  token create --user NAME --roles r1,r2 [--teams t1,t2] [--homes h1,h2] [--db PATH]
+                                                       print a new API token (shown once)
   token revoke ID|TOKEN [--db PATH]                    revoke a token
   token list [--db PATH]                               list tokens (never the secrets)
   version                                              print the version
@@ -92,7 +99,8 @@ struct Args {
 
 // Options that take no value: present means "true".
 bool is_switch(std::string_view name) {
-  return name == "dry-run" || name == "dry_run";
+  return name == "dry-run" || name == "dry_run" || name == "own-cases-only" ||
+         name == "own_cases_only";
 }
 
 Result<Args> parse_args(int argc, char** argv, int first) {
@@ -555,13 +563,14 @@ int token(const Args& args) {
   auto flags = args.flags;
   std::string user;
   std::string roles;
-  if (auto it = flags.find("user"); it != flags.end()) {
-    user = it->second;
-    flags.erase(it);
-  }
-  if (auto it = flags.find("roles"); it != flags.end()) {
-    roles = it->second;
-    flags.erase(it);
+  std::string teams;
+  std::string homes;
+  for (auto [name, target] : {std::pair{"user", &user}, std::pair{"roles", &roles},
+                              std::pair{"teams", &teams}, std::pair{"homes", &homes}}) {
+    if (auto it = flags.find(name); it != flags.end()) {
+      *target = it->second;
+      flags.erase(it);
+    }
   }
   auto config = make_config(flags);
   if (!config) {
@@ -577,7 +586,9 @@ int token(const Args& args) {
     if (user.empty() || roles.empty()) {
       return fail("token create: --user NAME and --roles r1,r2 are required");
     }
-    auto issued = carepath::security::issue_token(user, split_roles(roles), clock.now());
+    auto issued = carepath::security::issue_token(
+        user, split_roles(roles), clock.now(),
+        carepath::security::TokenScope{split_roles(teams), split_roles(homes)});
     if (!issued) {
       return fail("token create: " + issued.error().message);
     }
@@ -585,7 +596,8 @@ int token(const Args& args) {
       return fail("token create: " + r.error().message);
     }
     std::cerr << "token " << issued->record.id << " for user '" << user << "' with roles " << roles
-              << "; it is shown only this once\n";
+              << (teams.empty() ? "" : ", teams " + teams)
+              << (homes.empty() ? "" : ", homes " + homes) << "; it is shown only this once\n";
     std::cout << issued->token << '\n';
     return 0;
   }
@@ -611,15 +623,23 @@ int token(const Args& args) {
     if (!tokens) {
       return fail("token list: " + tokens.error().message);
     }
-    std::printf("%-14s %-20s %-40s %-26s %s\n", "ID", "USER", "ROLES", "CREATED", "REVOKED");
-    for (const auto& t : *tokens) {
-      std::string role_list;
-      for (const auto& r : t.roles) {
-        role_list += (role_list.empty() ? "" : ",") + r;
+    std::printf("%-14s %-20s %-40s %-26s %-26s %s\n", "ID", "USER", "ROLES", "CREATED", "REVOKED",
+                "TEAMS/HOMES");
+    const auto comma_list = [](const std::vector<std::string>& names, const char* prefix) {
+      std::string out;
+      for (const auto& n : names) {
+        out += (out.empty() ? "" : ",") + std::string(prefix) + n;
       }
-      std::printf("%-14s %-20s %-40s %-26s %s\n", t.id.c_str(), t.user.c_str(), role_list.c_str(),
-                  carepath::format_timestamp(t.created_at).c_str(),
-                  t.revoked_at ? carepath::format_timestamp(*t.revoked_at).c_str() : "-");
+      return out;
+    };
+    for (const auto& t : *tokens) {
+      std::string scope = comma_list(t.teams, "team:");
+      const std::string homes_list = comma_list(t.homes, "home:");
+      scope += (scope.empty() || homes_list.empty() ? "" : ",") + homes_list;
+      std::printf("%-14s %-20s %-40s %-26s %-26s %s\n", t.id.c_str(), t.user.c_str(),
+                  comma_list(t.roles, "").c_str(), carepath::format_timestamp(t.created_at).c_str(),
+                  t.revoked_at ? carepath::format_timestamp(*t.revoked_at).c_str() : "-",
+                  scope.empty() ? "-" : scope.c_str());
     }
     return 0;
   }
@@ -843,6 +863,50 @@ int keys(const Args& args) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// carepath retention
+
+// The server runs the same job daily; this is for cron, or to see (--dry-run) what it would do.
+int retention(const Args& args) {
+  if (!args.positional.empty()) {
+    return fail("retention: expected `retention [--db PATH] [--config FILE] [--dry-run]`");
+  }
+  auto flags = args.flags;
+  bool dry_run = false;
+  if (const auto it = flags.find("dry_run"); it != flags.end()) {
+    dry_run = it->second != "false";
+    flags.erase(it);
+  }
+  auto config = make_config(flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  // A mistyped --db must not create an empty database and report that nothing expired.
+  if (config->db != ":memory:" && !std::filesystem::exists(config->db)) {
+    return fail("retention: there is no database at " + config->db +
+                "; name it with --db PATH or --config FILE");
+  }
+  install_stderr_log(LogLevel::warning);
+  auto engine = carepath::app::Engine::open(*config);
+  if (!engine) {
+    return fail("retention: " + engine.error().message);
+  }
+  auto& runtime = (*engine)->runtime();
+  auto report = runtime.apply_retention(runtime.now(), dry_run);
+  if (!report) {
+    return fail("retention: " + report.error().message +
+                "; the cases done so far stay done: run it again to go on");
+  }
+  std::cout << (dry_run ? "would remove " : "removed ") << report->values << " values of "
+            << report->fields.size() << " fields in " << report->cases << " cases"
+            << (dry_run ? " (dry run: nothing changed)" : "") << '\n';
+  for (const auto& field : report->fields) {
+    std::cout << "  " << field.field << ": " << field.values << " values in " << field.cases
+              << " cases\n";
+  }
+  return 0;
+}
+
 // Reads the chain in pages of 500 rows (the store's largest), so that a trail of years never sits
 // in memory.
 // Needs no master key: the trail holds names, never values.
@@ -938,6 +1002,9 @@ int main(int argc, char** argv) {
   }
   if (command == "audit") {
     return audit(*args);
+  }
+  if (command == "retention") {
+    return retention(*args);
   }
   std::cerr << "carepath: unknown command '" << command << "'\n" << kUsage;
   return 2;

@@ -28,6 +28,13 @@ inline constexpr std::string_view kAuditLoginFailed = "login.failed";
 inline constexpr std::string_view kAuditMigration = "migration";
 // A supervisor read fields its roles may not see, giving a reason (X-Access-Reason).
 inline constexpr std::string_view kAuditBreakGlass = "break_glass";
+// A transition taken without a consent it requires, by a role in the consent's override_by,
+// giving a reason; fields names the consents overridden.
+inline constexpr std::string_view kAuditConsentOverride = "consent.override";
+// An admin erased a case (its data key destroyed), giving a reason; fields names what went.
+inline constexpr std::string_view kAuditErase = "case.erase";
+// The retention job removed expired field values of a case (`retain:` in the workflow).
+inline constexpr std::string_view kAuditRetention = "retention";
 
 // The prev_hash of the first row.
 inline constexpr std::string_view kAuditGenesisHash =

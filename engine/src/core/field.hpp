@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/duration.hpp"
+
 namespace carepath {
 
 enum class FieldType {
@@ -24,6 +26,16 @@ enum class FieldType {
 // and (from the identity issue on) is encrypted at rest.
 enum class Sensitivity { none = 1, identifying, sensitive, privileged };
 
+// What a retention rule counts from: the case's closing (entering a final state) or its opening.
+enum class RetainAnchor { closed = 1, opened };
+
+// `retain: "7y after closed"`: the field's value is removed from the case and its history once
+// `keep` has passed since the anchor (runtime::Runtime::apply_retention, a daily job).
+struct Retention {
+  Duration keep{};
+  RetainAnchor anchor = RetainAnchor::closed;
+};
+
 struct Field {
   std::string name{};
   FieldType type = FieldType::string;
@@ -32,11 +44,20 @@ struct Field {
   std::optional<double> max{};
   std::vector<std::string> values{};  // enum only
   Sensitivity sensitivity = Sensitivity::none;
-  std::vector<std::string> visible_to{};   // empty: every role of the workflow
+  // Who may see the value. Empty: every role of the workflow for a field of sensitivity `none`;
+  // need-to-know for the others: the roles of `editable_by`, and no role when that is empty
+  // too (see field_visible in core/fields.hpp).
+  std::vector<std::string> visible_to{};
   std::vector<std::string> editable_by{};  // empty: every role of the workflow
+  // The home the child is placed in (`placement: true`): supervisors see their homes' cases.
+  bool placement = false;
+  // Who holds the case (`assignment: true`, or the field named assigned_to): core.assign sets it.
+  bool assignment = false;
   // Every case holds a value from the moment it is opened: opening without one, or unsetting
   // it, is refused; a migration to a version that adds it must give it a value.
   bool required = false;
+  // When the value is removed again (see Retention); nullopt: kept as long as the case.
+  std::optional<Retention> retain{};
 };
 
 // YAML/JSON spelling of a type ("enum" for enumeration) and back.

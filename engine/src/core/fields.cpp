@@ -166,7 +166,22 @@ std::vector<std::string> uneditable_fields(const Workflow& workflow, const Actor
 }
 
 bool field_visible(const Field& field, const Actor& actor) {
-  return role_allowed(field.visible_to, actor);
+  if (!field.visible_to.empty() || field.sensitivity == Sensitivity::none) {
+    return role_allowed(field.visible_to, actor);
+  }
+  // Need to know: a sensitive field nobody named readers for is read by those who write it.
+  return !field.editable_by.empty() && actor.has_any_role(field.editable_by);
+}
+
+std::vector<std::string> visible_roles(const Field& field,
+                                       const std::vector<std::string>& workflow_roles) {
+  if (!field.visible_to.empty()) {
+    return field.visible_to;
+  }
+  if (field.sensitivity == Sensitivity::none) {
+    return workflow_roles;
+  }
+  return field.editable_by;
 }
 
 std::vector<std::string> merge_payload(boost::json::object& data,

@@ -33,7 +33,13 @@ std::vector<FieldProblem> missing_required(const Workflow& workflow,
 std::vector<std::string> uneditable_fields(const Workflow& workflow, const Actor& actor,
                                            const boost::json::object& payload);
 
+// Whether `actor` may see the field's value: a role in visible_to; without visible_to, any role
+// of the workflow for a field of sensitivity none, and for a sensitive one (need to know) a role
+// in editable_by, or none when that is empty too.
 bool field_visible(const Field& field, const Actor& actor);
+// The roles field_visible lets see the field (for the workflow's description).
+std::vector<std::string> visible_roles(const Field& field,
+                                       const std::vector<std::string>& workflow_roles);
 
 // Applies `payload` to `data` (null removes a field) and returns the names of the fields whose
 // value changed, in payload order.

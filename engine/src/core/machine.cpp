@@ -184,6 +184,7 @@ std::vector<EventOption> event_options(const Workflow& workflow, std::string_vie
       EventOption option;
       option.event = workflow.events[row.on];
       option.to = workflow.states[row.to].name;
+      option.row = &row;
       option.roles = row.roles;
       option.missing_fields = missing_of(row, data);
       if (row.when) {

@@ -42,10 +42,15 @@ struct EventOption {
   std::string to;  // the row that would be taken, or the first row the actor may fire
   std::vector<std::string> roles;
   std::vector<std::string> missing_fields;
+  // Required consents not in force (core/consent.hpp); event_options leaves it empty, as it
+  // does not see the case's consents: the runtime fills it in from `row`.
+  std::vector<std::string> missing_consents;
   std::string guard;  // guard text of the row; empty when it has none
   bool guard_passed = true;
   std::string unset_field;  // a field the guard needed but the case lacks
   bool ready = false;       // firing it now with no payload would succeed
+  // The row `to` comes from; owned by the workflow.
+  const Transition* row = nullptr;
 };
 
 // Events leaving `state` that the actor may fire (by role), in source order, one per event.

@@ -17,8 +17,22 @@ void Workflow::finalize() {
   state_index_.clear();
   event_index_.clear();
   table_.clear();
+  placement_ = kNoField;
+  assignment_ = kNoField;
   for (std::size_t i = 0; i < fields.size(); ++i) {
     field_index_.emplace(fields[i].name, i);
+    if (fields[i].placement && placement_ == kNoField) {
+      placement_ = i;
+    }
+    if (fields[i].assignment && assignment_ == kNoField) {
+      assignment_ = i;
+    }
+  }
+  if (assignment_ == kNoField) {
+    if (const auto it = field_index_.find(std::string_view("assigned_to"));
+        it != field_index_.end()) {
+      assignment_ = it->second;
+    }
   }
   for (StateId i = 0; i < states.size(); ++i) {
     state_index_.emplace(states[i].name, i);
@@ -88,6 +102,12 @@ const ClockDef* Workflow::find_clock(std::string_view clock_name) const {
   const auto it = std::find_if(clocks.begin(), clocks.end(),
                                [&](const ClockDef& c) { return c.name == clock_name; });
   return it == clocks.end() ? nullptr : &*it;
+}
+
+const ConsentDef* Workflow::find_consent(std::string_view consent_name) const {
+  const auto it = std::find_if(consents.begin(), consents.end(),
+                               [&](const ConsentDef& c) { return c.name == consent_name; });
+  return it == consents.end() ? nullptr : &*it;
 }
 
 std::span<const Transition> Workflow::rows(StateId state, EventId event) const {

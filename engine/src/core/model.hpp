@@ -53,6 +53,8 @@ struct Transition {
   StateId to = 0;
   std::vector<std::string> roles{};  // empty: only the engine may fire it (deny by default)
   std::vector<std::string> required_fields{};  // YAML `requires`
+  // YAML `requires_consent`: consents that must be valid when this row is taken (core/consent.hpp)
+  std::vector<std::string> required_consents{};
   std::optional<Guard> when{};
   std::vector<StepCall> steps{};  // run when this row is taken, between on_exit and on_enter
   SourcePos pos{};
@@ -101,6 +103,17 @@ struct ClockReaction {
   std::vector<std::string> notify{};
 };
 
+// A consent a transition may require (`consents:` in YAML), given by the child, a guardian or a
+// CWC order and recorded on the case with the consent_given event.
+struct ConsentDef {
+  std::string name{};
+  std::string title{};
+  std::string description{};
+  // Who may take a transition without it, with a reason (audited); `[supervisor]` by default.
+  std::vector<std::string> override_by{};
+  SourcePos pos{};
+};
+
 // A statutory clock (`clocks:` in YAML): a deadline counted from `starts` to `stops`.
 struct ClockDef {
   std::string name{};
@@ -135,6 +148,10 @@ class Workflow {
   // once). finalize() groups them by state, keeping that order.
   std::vector<Transition> transitions{};
   std::vector<ClockDef> clocks{};  // in source order
+  // `consents:` in source order. Without the key (consents_declared false) a transition may
+  // require any consent name; with it, only these.
+  std::vector<ConsentDef> consents{};
+  bool consents_declared = false;
 
   // Builds the lookup indexes. Requires: states, events and transitions are consistent.
   void finalize();
@@ -144,9 +161,14 @@ class Workflow {
   std::optional<EventId> find_event(std::string_view event_name) const;
   bool has_role(std::string_view role) const;
   const ClockDef* find_clock(std::string_view clock_name) const;
+  const ConsentDef* find_consent(std::string_view consent_name) const;
   // True when some timer or clock is declared: only then does a change need to look at time.
   bool has_time_rules() const { return has_time_rules_; }
   StateId initial_state() const { return initial_; }
+  // The field marked `placement: true`, and the one that records who holds the case (marked
+  // `assignment: true`, else a field named assigned_to); nullptr when there is none.
+  const Field* placement_field() const { return field_at(placement_); }
+  const Field* assignment_field() const { return field_at(assignment_); }
 
   // The rows for (state, event), in the order they are tried; empty when there is none. O(1).
   std::span<const Transition> rows(StateId state, EventId event) const;
@@ -172,6 +194,11 @@ class Workflow {
   std::vector<Range> from_state_{};
   StateId initial_ = 0;
   bool has_time_rules_ = false;
+  // Indexes into `fields`, not pointers: a Workflow is copied after finalize().
+  static constexpr std::size_t kNoField = static_cast<std::size_t>(-1);
+  const Field* field_at(std::size_t i) const { return i < fields.size() ? &fields[i] : nullptr; }
+  std::size_t placement_ = kNoField;
+  std::size_t assignment_ = kNoField;
 };
 
 }  // namespace carepath

@@ -277,6 +277,13 @@ struct CaseQuery {
     std::string value;
   };
   std::optional<Match> match;
+  // Only the cases a caller may see (core/access.hpp): assignee IN `assignees` OR placement IN
+  // `placements`.
+  struct Scope {
+    std::vector<std::string> assignees;
+    std::vector<std::string> placements;
+  };
+  std::optional<Scope> scope;
   std::size_t limit = 50;
   std::optional<std::string> cursor;  // from CasePage::next_cursor
 };
@@ -284,6 +291,16 @@ struct CaseQuery {
 struct CasePage {
   std::vector<CaseRecord> items;
   std::optional<std::string> next_cursor;  // opaque; nullopt on the last page
+};
+
+// Cases of one workflow whose retention anchor is at or before `cutoff`: what the retention job
+// (Runtime::apply_retention) looks at. Found through an index, never by reading every case.
+struct RetentionQuery {
+  std::string workflow{};
+  std::string anchor{};  // "closed" (closed_at) or "opened" (created_at)
+  Timestamp cutoff = 0;
+  std::size_t limit = 100;
+  std::optional<std::string> cursor{};  // from CasePage::next_cursor
 };
 
 struct HistoryPage {
@@ -456,8 +473,8 @@ class Store {
   // A named value of the engine's own (the master key check); nullopt when not set.
   virtual Result<std::optional<std::string>> setting(const std::string& name) = 0;
   virtual Result<void> put_setting(const std::string& name, const std::string& value) = 0;
-  // How many cases have no data key: cases written before encryption, which the engine refuses
-  // to serve in plaintext.
+  // How many cases have no data key and were not erased: cases written before encryption, which
+  // the engine refuses to serve in plaintext.
   virtual Result<std::int64_t> count_cases_without_key() = 0;
   // Up to `limit` (case id, data key) pairs whose data key is not wrapped by master key
   // `master_id`: what a rotation still has to re-wrap.
@@ -467,6 +484,27 @@ class Store {
   // otherwise): a rotation re-wrapping it.
   virtual Result<void> replace_data_key(const std::string& case_id, const std::string& old_key,
                                         const std::string& new_key) = 0;
+
+  // --- erasure and retention ---
+  // Erases a case (POST /v1/cases/{id}/erase) in one transaction: applies `change` as
+  // update_case does (its `after` holds only the fields kept, erased_at set; its entry is the
+  // "erased" history entry), destroys the data key (NULL: crypto-shredding what stays sealed in
+  // the history), deletes the case's blind index rows and idempotency records, cancels its
+  // pending timers and outbox jobs and its open tasks (their descriptions emptied), and appends
+  // effects.audit. Errors as update_case.
+  virtual Result<void> erase_case(const CaseChange& change, const CaseEffects& effects) = 0;
+  // Cases due for retention: see RetentionQuery; ordered by the anchor, then creation.
+  // Errc::invalid_argument for a malformed cursor or anchor.
+  virtual Result<CasePage> list_retention_due(const RetentionQuery& query) = 0;
+  // Removes the members named `fields` from the payloads of the case's history entries and the
+  // stored case data, deletes its idempotency records (they hold the case as an answer), then
+  // applies `change` (the case without them and a "retention_applied" entry) with
+  // effects.audit, in one transaction. Returns how many values of each of `fields` were removed
+  // (in the same order); when there were none, nothing is written, so a second run changes
+  // nothing. Null values count as none.
+  virtual Result<std::vector<std::int64_t>> strip_fields(const CaseChange& change,
+                                                         const std::vector<std::string>& fields,
+                                                         const CaseEffects& effects) = 0;
 
   // --- the audit trail (core/audit.hpp) ---
   // Appends rows in one transaction of their own, assigning seq, prev_hash and hash (the given

@@ -151,6 +151,16 @@ Result<MigrationReport> Runtime::migrate(const MigrationPlan& plan,
     p.after.data = p.data.data;
     p.after.version = record.version + 1;
     p.after.updated_at = now;
+    // A case mapped into a final state of the new version closes now (the retention anchor); one
+    // mapped out of a final state is open again.
+    if (const auto to_state = to->find_state(p.after.state);
+        to_state && to->states[*to_state].final) {
+      if (!p.after.closed_at) {
+        p.after.closed_at = now;
+      }
+    } else {
+      p.after.closed_at.reset();
+    }
     auto timers = store_.timers(record.id);
     if (!timers) {
       return timers.error();

@@ -68,6 +68,12 @@ Error forbidden_workflow(const Workflow& workflow) {
                "forbidden"};
 }
 
+// The answer for a case that does not exist, and for one the caller may not know exists: the
+// same, so that a 404 tells nothing.
+Error unknown_case(const std::string& id) {
+  return make_error(Errc::not_found, "case '" + id + "' not found");
+}
+
 Error version_mismatch(const CaseRecord& record, std::int64_t expected) {
   return Error{Errc::precondition_failed,
                "case " + record.id + " is at version " + std::to_string(record.version) + ", not " +
@@ -152,6 +158,7 @@ Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workf
     record.version = 1;
     record.created_at = now;
     record.updated_at = now;
+    record.assignee = actor.user;  // until the case is assigned (see stamp_scope)
 
     // Opening a case enters its initial state: its on_enter steps run.
     auto effects = run_steps(*workflow, record, std::nullopt, std::nullopt, record.state, nullptr,
@@ -187,6 +194,12 @@ Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workf
   }
 }
 
+bool Runtime::may_see(const Actor& actor, const CaseRecord& record,
+                      const Workflow& workflow) const {
+  return actor.user == kSystemUser ||
+         (actor.has_any_role(workflow.roles) && may_see_case(actor, record, access_));
+}
+
 Result<CaseRecord> Runtime::get_case(const Actor& actor, const std::string& id) {
   auto record = store_.get_case(id);
   if (!record) {
@@ -196,8 +209,8 @@ Result<CaseRecord> Runtime::get_case(const Actor& actor, const std::string& id) 
   if (!workflow) {
     return workflow.error();
   }
-  if (!actor.has_any_role((*workflow)->roles)) {
-    return forbidden_workflow(**workflow);
+  if (!may_see(actor, *record, **workflow)) {
+    return unknown_case(id);
   }
   return record;
 }
@@ -210,6 +223,9 @@ Result<CaseRecord> Runtime::update_case(const Actor& actor, const std::string& i
     auto record = get_case(actor, id);
     if (!record) {
       return record.error();
+    }
+    if (record->erased_at) {
+      return case_erased(*record);
     }
     if (if_match && *if_match != record->version) {
       return version_mismatch(*record, *if_match);
@@ -231,23 +247,14 @@ Result<CaseRecord> Runtime::update_case(const Actor& actor, const std::string& i
                    "case-final"};
     }
 
-    CaseRecord after = *record;
-    const auto changed = merge_payload(after.data, data);
+    boost::json::object merged = record->data;
+    const auto changed = merge_payload(merged, data);
     if (changed.empty() && !comment) {
       return record;  // nothing to change: no new version, no history entry
     }
     const Timestamp now = clock_.now();
-    after.version = record->version + 1;
-    after.updated_at = now;
-
-    HistoryEntry entry;
-    entry.at = now;
-    entry.actor = actor.user;
-    entry.event = "updated";
-    entry.from = record->state;
-    entry.to = record->state;
-    entry.version = after.version;
-    entry.changed = changed;
+    auto [after, entry] = change_in_place(*record, actor.user, "updated", changed, now);
+    after.data = std::move(merged);
     entry.comment = comment;
     entry.payload = data;
 
@@ -304,16 +311,22 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
     if (!workflow) {
       return workflow.error();
     }
-    // A caller with no role in the workflow learns nothing about the case, not even its state
-    // or possible events (the 409 below would tell them).
-    if (actor.user != "system" && !actor.has_any_role((*workflow)->roles)) {
-      return forbidden_workflow(**workflow);
+    // A caller who may not see the case learns nothing about it, not even that it exists, its
+    // state or its possible events (the 409 below would tell them).
+    if (!may_see(actor, *record, **workflow)) {
+      return unknown_case(id);
+    }
+    if (record->erased_at) {
+      return case_erased(*record);
     }
     const Timestamp now = clock_.now();
     const auto action = adjustment_action(request.event);
-    auto prepared = action ? prepare_adjustment(actor, *record, **workflow, *action, request, now)
-                           : prepare_transition(actor, *record, **workflow, request.event,
-                                                request.data, request.comment, now);
+    const auto consent = consent_action(request.event);
+    auto prepared =
+        action    ? prepare_adjustment(actor, *record, **workflow, *action, request, now)
+        : consent ? prepare_consent(actor, *record, **workflow, *consent, request, now)
+                  : prepare_transition(actor, *record, **workflow, request.event, request.data,
+                                       request.comment, now, nullptr, request.consent_override);
     if (!prepared) {
       Error e = prepared.error();
       e.message = "case " + id + ": " + e.message;
@@ -355,21 +368,46 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
   }
 }
 
-Result<Runtime::Prepared> Runtime::prepare_transition(const Actor& actor, const CaseRecord& record,
-                                                      const Workflow& workflow,
-                                                      const std::string& event,
-                                                      const boost::json::object& data,
-                                                      const std::optional<std::string>& comment,
-                                                      Timestamp now,
-                                                      const std::vector<ClockRecord>* clocks) {
+Result<Runtime::Prepared> Runtime::prepare_transition(
+    const Actor& actor, const CaseRecord& record, const Workflow& workflow,
+    const std::string& event, const boost::json::object& data,
+    const std::optional<std::string>& comment, Timestamp now,
+    const std::vector<ClockRecord>* clocks, const std::optional<std::string>& consent_override) {
+  if (record.erased_at) {
+    return case_erased(record);  // fire() and timers both come through here
+  }
   auto plan = plan_transition(workflow, record.state, record.data, event, data, actor,
                               zone_.local_day(now));
   if (!plan) {
     return plan.error();
   }
+  // Consents are decided on the row the plan took (a guard may choose between rows), before any
+  // step runs: without them nothing happens, unless a role of the consents' override_by
+  // overrides them with a reason, which is audited in the same commit.
+  const auto missing =
+      missing_consents(plan->row->required_consents, record.consents, now, zone_.local_day(now));
+  if (!missing.empty()) {
+    const std::string where = "workflow '" + workflow.name + "': state '" + record.state + "'";
+    if (!consent_override) {
+      return consent_required_error(workflow, where, event, missing);
+    }
+    if (auto allowed = check_consent_override(workflow, actor, missing); !allowed) {
+      Error e = allowed.error();
+      e.message = where + ": " + e.message;
+      return e;
+    }
+  }
   Prepared p;
   p.after = record;
   p.after.state = plan->to;
+  // The anchor of `retain: ... after closed`: when the case entered a final state.
+  if (const auto to = workflow.find_state(p.after.state); to && workflow.states[*to].final) {
+    if (p.after.state != record.state || !p.after.closed_at) {
+      p.after.closed_at = now;
+    }
+  } else {
+    p.after.closed_at.reset();
+  }
   p.after.data = std::move(plan->data);
   p.after.version = record.version + 1;
   p.after.updated_at = now;
@@ -398,6 +436,24 @@ Result<Runtime::Prepared> Runtime::prepare_transition(const Actor& actor, const 
   p.entry.changed = std::move(plan->changed);
   p.entry.comment = comment;
   p.entry.payload = data;
+  if (!missing.empty()) {
+    // The history names the consents overridden; the reason is in the audit trail only.
+    p.entry.trigger = boost::json::object{{"kind", "consent_override"},
+                                          {"consents", to_json_array(missing)},
+                                          {"audit_action", kAuditConsentOverride}};
+    AuditRecord overridden;
+    overridden.at = now;
+    overridden.actor = actor.user;
+    overridden.action = std::string(kAuditConsentOverride);
+    overridden.case_id = record.id;
+    overridden.fields = missing;
+    overridden.reason = *consent_override;
+    overridden.details = boost::json::object{{"event", event},
+                                             {"from", record.state},
+                                             {"to", p.after.state},
+                                             {"version", p.after.version}};
+    p.effects.audit.push_back(std::move(overridden));
+  }
   return p;
 }
 
@@ -441,15 +497,18 @@ Result<CasePage> Runtime::list_cases(const Actor& actor, const CaseQuery& query)
                    "forbidden"};
     }
   }
-  auto page = store_.list_cases(query);
+  CaseQuery scoped = query;
+  scoped.scope = scope_filter(actor, access_);
+  auto page = store_.list_cases(scoped);
   if (!page) {
     return page.error();
   }
-  // A caller sees only cases of workflows it holds a role in, and finds by a field only cases
-  // whose workflow lets it see that field.
+  // A caller sees only cases of workflows it holds a role in and within its scope (the store
+  // filtered by scope already; this is the same rule, case by case), and finds by a field only
+  // cases whose workflow lets it see that field.
   std::erase_if(page->items, [&](const CaseRecord& r) {
     const auto workflow = workflows_.find(r.workflow, r.workflow_version);
-    if (!workflow || !actor.has_any_role(workflow->roles)) {
+    if (!workflow || !may_see(actor, r, *workflow)) {
       return true;
     }
     const Field* field = query.match ? workflow->find_field(query.match->field) : nullptr;
@@ -503,8 +562,17 @@ Result<std::vector<EventOption>> Runtime::transitions(const Actor& actor, const 
   if (!found) {
     return found.error();
   }
-  return event_options(*found->workflow, found->record.state, found->record.data, actor,
-                       zone_.local_day(clock_.now()));
+  const Timestamp now = clock_.now();
+  auto options = event_options(*found->workflow, found->record.state, found->record.data, actor,
+                               zone_.local_day(now));
+  for (EventOption& option : options) {
+    if (option.row != nullptr) {
+      option.missing_consents = missing_consents(option.row->required_consents,
+                                                 found->record.consents, now, zone_.local_day(now));
+      option.ready = option.ready && option.missing_consents.empty();
+    }
+  }
+  return options;
 }
 
 namespace {
@@ -661,6 +729,12 @@ Result<void> Runtime::run_job(const OutboxJob& job) {
   if (!record) {
     return record.error();
   }
+  if (record->erased_at) {
+    // Claimed before the erasure cancelled it: it must not run on what is left of the case.
+    result.status = "cancelled";
+    result.last_error = "the case was erased";
+    return store_.finish_job(job.id, result);
+  }
   const auto workflow = workflows_.find(job.workflow, job.workflow_version);
   const StepCall* call = workflow ? resolve_step(*workflow, job.step_ref) : nullptr;
   auto open_incident = [&](std::string message) {
@@ -760,6 +834,13 @@ Result<void> Runtime::run_job(const OutboxJob& job) {
     if (!record) {
       return record.error();
     }
+    if (record->erased_at) {
+      result.change.reset();
+      result.effects = {};
+      result.status = "cancelled";
+      result.last_error = "the case was erased";
+      return store_.finish_job(job.id, result);
+    }
   }
 }
 
@@ -803,6 +884,12 @@ Result<TaskRecord> find_open_task(Store& store, const std::string& token) {
   if (!*task) {
     return Error{Errc::not_found, "no task with this token", {}, "not-found"};
   }
+  if ((*task)->status == "cancelled") {
+    // Erasure cancels a case's open tasks: say so, as every other write to the case does.
+    if (auto record = store.get_case((*task)->case_id); record && record->erased_at) {
+      return case_erased(*record);
+    }
+  }
   if ((*task)->status != "open") {
     return Error{Errc::conflict,
                  "task " + (*task)->id + " is already " + (*task)->status,
@@ -823,6 +910,9 @@ Result<CaseRecord> Runtime::close_task(const Actor& actor, const TaskRecord& tas
     auto record = store_.get_case(task.case_id);
     if (!record) {
       return record.error();
+    }
+    if (record->erased_at) {
+      return case_erased(*record);
     }
     auto workflow = workflow_of(*record);
     if (!workflow) {

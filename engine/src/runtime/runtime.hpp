@@ -11,7 +11,9 @@
 
 #include <boost/json/object.hpp>
 
+#include "core/access.hpp"
 #include "core/actor.hpp"
+#include "core/consent.hpp"
 #include "core/error.hpp"
 #include "core/machine.hpp"
 #include "core/migration.hpp"
@@ -31,7 +33,44 @@ struct FireRequest {
   std::optional<std::int64_t> if_match{};  // expected case version
   std::optional<std::string> idempotency_key{};
   std::string request_hash{};  // digest of the canonical request body; needed with a key
+  // `consent_override.reason`: take the transition although consents it requires are not in
+  // force (the actor must hold a role of each one's override_by); audited. Ignored when no
+  // consent is missing.
+  std::optional<std::string> consent_override{};
 };
+
+// The consents recorded on a case (core/consent.hpp), oldest first, with each one's status.
+struct CaseConsents {
+  std::string case_id{};
+  boost::json::array items{};
+  std::vector<ConsentStatus> statuses{};  // one per item
+  std::vector<std::string> valid{};       // names in force now
+};
+
+// What one run of the retention job removed, or would remove (dry run).
+struct RetentionFieldCount {
+  std::string field{};
+  std::int64_t values = 0;  // in case data and history payloads
+  std::int64_t cases = 0;
+};
+
+struct RetentionReport {
+  std::int64_t cases = 0;                     // cases that had values removed
+  std::int64_t values = 0;                    // values removed, over every field
+  std::vector<RetentionFieldCount> fields{};  // by field name
+};
+
+// The 409 (type case-erased) for any change to an erased case.
+Error case_erased(const CaseRecord& record);
+
+// `before` at its next version, stamped `now`, and the history entry of a change that keeps the
+// state (an edit, an erasure, a retention run) by `actor`, naming the `changed` fields.
+struct InPlaceChange {
+  CaseRecord after{};
+  HistoryEntry entry{};
+};
+InPlaceChange change_in_place(const CaseRecord& before, std::string actor, std::string event,
+                              std::vector<std::string> changed, Timestamp now);
 
 struct FireResult {
   CaseRecord record;
@@ -85,6 +124,9 @@ class Runtime {
   // state the action applies to.
   Result<FireResult> fire(const Actor& actor, const std::string& id, const FireRequest& request);
 
+  // The case's consents as of now, for anyone who may see the case.
+  Result<CaseConsents> consents(const Actor& actor, const std::string& id);
+
   // Fires one claimed timer (see Store::claim_timers) as the engine: its event through the
   // pipeline, a clock's warning or breach recorded, the next occurrence of an `every` timer
   // scheduled, all in one commit. A timer whose event cannot be taken is recorded as skipped
@@ -112,6 +154,10 @@ class Runtime {
   Result<void> audit(std::vector<AuditRecord> records);
   // A page of the audit trail. Errc::forbidden unless the actor holds the 'auditor' role.
   Result<AuditPage> audit_page(const Actor& actor, const AuditQuery& query);
+
+  // Which cases callers may see (object-level authorisation, core/access.hpp). Set before
+  // serving.
+  void set_access_policy(AccessPolicy policy) { access_ = policy; }
 
   const TimeZone& zone() const { return zone_; }
   Timestamp now() const { return clock_.now(); }
@@ -158,6 +204,23 @@ class Runtime {
   // before one stay moved, and running the plan again goes on from there.
   Result<MigrationReport> migrate(const MigrationPlan& plan, const MigrationOptions& options);
 
+  // Erases a case (crypto-shredding): destroys its data key, removes every field above
+  // sensitivity `none` from its data, cancels its pending work, and records an "erased" history
+  // entry and a "case.erase" audit row with `reason`, in one transaction; state, dates and
+  // plain fields stay for statistics. Returns the case as it reads afterwards.
+  // Errc::forbidden unless the actor holds 'admin'; Errc::not_found: unknown case;
+  // Errc::conflict (case-erased): erased already.
+  Result<CaseRecord> erase_case(const Actor& actor, const std::string& id,
+                                const std::string& reason);
+
+  // The retention job: removes from each case, and from its history payloads, the values of
+  // fields whose `retain:` period has passed at `now` (see Field::retain), one transaction per
+  // case with a "retention_applied" history entry and a "retention" audit row, both by
+  // "system". Cases are found through the store's index on the anchor, in batches. Running it
+  // again changes nothing. With `dry_run`, only counts. Errors are storage errors; the cases
+  // done before one stay done.
+  Result<RetentionReport> apply_retention(Timestamp now, bool dry_run = false);
+
   // Called after a commit that scheduled outbox jobs (the worker's wake-up).
   void set_on_scheduled(std::function<void()> wake) { on_scheduled_ = std::move(wake); }
   // Called after a commit that scheduled timers (the scheduler's wake-up).
@@ -168,6 +231,9 @@ class Runtime {
     CaseRecord record{};
     std::shared_ptr<const Workflow> workflow{};
   };
+  // Whether `actor` may know the case exists: a role in its workflow and the case within its
+  // scope (core/access.hpp). The engine itself sees every case.
+  bool may_see(const Actor& actor, const CaseRecord& record, const Workflow& workflow) const;
   // get_case, and the workflow version the case runs on.
   Result<CaseAndWorkflow> case_with_workflow(const Actor& actor, const std::string& id);
 
@@ -183,7 +249,12 @@ class Runtime {
                                       const Workflow& workflow, const std::string& event,
                                       const boost::json::object& data,
                                       const std::optional<std::string>& comment, Timestamp now,
-                                      const std::vector<ClockRecord>* clocks = nullptr);
+                                      const std::vector<ClockRecord>* clocks = nullptr,
+                                      const std::optional<std::string>& consent_override = {});
+  // consent_given and consent_withdrawn: the case's consents change, its state and data do not.
+  Result<Prepared> prepare_consent(const Actor& actor, const CaseRecord& record,
+                                   const Workflow& workflow, ConsentAction action,
+                                   const FireRequest& request, Timestamp now);
   Result<Prepared> prepare_adjustment(const Actor& actor, const CaseRecord& record,
                                       const Workflow& workflow, ClockAction action,
                                       const FireRequest& request, Timestamp now);
@@ -214,6 +285,7 @@ class Runtime {
   const Clock& clock_;
   const WorkflowRegistry& workflows_;
   TimeZone zone_;
+  AccessPolicy access_{};
   std::function<void()> on_scheduled_;
   std::function<void()> on_timers_;
 };

@@ -343,8 +343,8 @@ Result<CaseClockPage> Runtime::list_clocks(const Actor& actor, ClockQuery query)
       return record.error();
     }
     const auto workflow = workflows_.find(record->workflow, record->workflow_version);
-    if (!workflow || !actor.has_any_role(workflow->roles)) {
-      continue;  // a caller sees only the cases of workflows it holds a role in
+    if (!workflow || !may_see(actor, *record, *workflow)) {
+      continue;  // a caller sees only the cases it may know exist
     }
     out.items.push_back(
         CaseClock{record->id, record->code, record->workflow, record->state,
@@ -367,6 +367,21 @@ Result<NotificationPage> Runtime::notifications(const Actor& actor, Notification
       return w->name == n.workflow && actor.has_any_role(w->roles);
     });
   });
+  // A caller limited to some cases (own cases, homes) is not told about the others.
+  if (scope_filter(actor, access_)) {
+    std::vector<NotificationRecord> kept;
+    for (auto& n : page->items) {
+      auto record = store_.get_case(n.case_id);
+      if (!record) {
+        return record.error();
+      }
+      const auto workflow = workflows_.find(record->workflow, record->workflow_version);
+      if (workflow && may_see(actor, *record, *workflow)) {
+        kept.push_back(std::move(n));
+      }
+    }
+    page->items = std::move(kept);
+  }
   return page;
 }
 

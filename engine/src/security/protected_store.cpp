@@ -6,6 +6,9 @@
 #include <boost/json.hpp>
 #include <sys/stat.h>
 
+#include "core/access.hpp"
+#include "core/consent.hpp"
+
 namespace carepath::security {
 namespace {
 
@@ -49,6 +52,46 @@ void seal_members(const KeyBytes& key, const std::string& case_id,
   }
 }
 
+// Removes the members named in `fields`: what an erased case, which has no key, cannot seal.
+void drop_members(const std::vector<std::string>& fields, boost::json::object& object) {
+  for (const auto& name : fields) {
+    object.erase(name);
+  }
+}
+
+// Removes every sealed member: what can no longer be opened once a case's key is destroyed.
+void drop_sealed(boost::json::object& object) {
+  for (auto it = object.begin(); it != object.end();) {
+    it = is_sealed(it->value()) ? object.erase(it) : std::next(it);
+  }
+}
+
+// The members of a consent record, or of a consent event's payload, that may hold identifying
+// words (core/consent.hpp): sealed like sensitive fields.
+std::vector<std::string> names_of(std::span<const std::string_view> members) {
+  return {members.begin(), members.end()};
+}
+
+void seal_consents(const KeyBytes& key, const std::string& case_id, boost::json::array& consents) {
+  const auto members = names_of(kConsentRecordSensitive);
+  for (auto& record : consents) {
+    if (record.is_object()) {
+      seal_members(key, case_id, members, record.get_object());
+    }
+  }
+}
+
+// Removes the free text of consent records: what an erased case, which has no key, cannot keep.
+void drop_consent_text(boost::json::array& consents) {
+  for (auto& record : consents) {
+    if (record.is_object()) {
+      for (const auto member : kConsentRecordSensitive) {
+        record.get_object().erase(member);
+      }
+    }
+  }
+}
+
 // Opens every sealed member of `object`.
 Result<void> open_members(const KeyBytes& key, const std::string& case_id,
                           boost::json::object& object) {
@@ -74,6 +117,19 @@ Result<void> open_members(const KeyBytes& key, const std::string& case_id,
     if (ec) {
       return Error{Errc::storage, "case " + case_id + ": field '" + std::string(member.key()) +
                                       "' decrypts to something that is not JSON"};
+    }
+  }
+  return {};
+}
+
+Result<void> open_consents(const KeyBytes& key, const std::string& case_id,
+                           boost::json::array& consents) {
+  for (auto& record : consents) {
+    if (!record.is_object()) {
+      continue;
+    }
+    if (auto opened = open_members(key, case_id, record.get_object()); !opened) {
+      return opened;
     }
   }
   return {};
@@ -363,6 +419,22 @@ std::vector<std::string> ProtectedStore::sealed_fields(const std::string& workfl
 }
 
 Result<void> ProtectedStore::seal_case(CaseRecord& record, HistoryEntry* entry) {
+  if (record.erased_at) {
+    // An erased case has no key: what would be sealed is dropped instead, comments too.
+    const auto fields = sealed_fields(record.workflow, record.workflow_version);
+    drop_members(fields, record.data);
+    drop_consent_text(record.consents);
+    record.blind_index.clear();
+    record.data_key.clear();
+    if (entry != nullptr) {
+      drop_members(fields, entry->payload);
+      if (consent_action(entry->event)) {
+        drop_members(names_of(kConsentPayloadSensitive), entry->payload);
+      }
+      entry->comment.reset();
+    }
+    return {};
+  }
   auto key = data_key(record.id, record.data_key);
   if (!key) {
     return key.error();
@@ -370,6 +442,8 @@ Result<void> ProtectedStore::seal_case(CaseRecord& record, HistoryEntry* entry) 
   const auto workflow = workflows_(record.workflow, record.workflow_version);
   record.blind_index.clear();
   if (workflow) {
+    // The holder and placement columns, read by object-level authorisation, follow the fields.
+    stamp_scope(*workflow, record);
     for (const Field& f : workflow->fields) {
       const auto* value = record.data.if_contains(f.name);
       if (f.sensitivity == Sensitivity::identifying && value != nullptr && !value->is_null()) {
@@ -383,8 +457,12 @@ Result<void> ProtectedStore::seal_case(CaseRecord& record, HistoryEntry* entry) 
   }
   const auto fields = sealed_fields(record.workflow, record.workflow_version);
   seal_members(*key, record.id, fields, record.data);
+  seal_consents(*key, record.id, record.consents);
   if (entry != nullptr) {
     seal_members(*key, record.id, fields, entry->payload);
+    if (consent_action(entry->event)) {
+      seal_members(*key, record.id, names_of(kConsentPayloadSensitive), entry->payload);
+    }
     if (entry->comment) {
       entry->comment = seal_text(*key, comment_context(record.id, entry->version), *entry->comment);
     }
@@ -398,9 +476,17 @@ Result<void> ProtectedStore::seal_change(CaseChange& change) {
 }
 
 Result<void> ProtectedStore::open_case(CaseRecord& record) {
+  if (record.erased_at) {
+    drop_sealed(record.data);  // none are left after an erasure; a damaged row shows none
+    drop_consent_text(record.consents);
+    return {};
+  }
   auto key = data_key(record.id, record.data_key);
   if (!key) {
     return key.error();
+  }
+  if (auto opened = open_consents(*key, record.id, record.consents); !opened) {
+    return opened;
   }
   return open_members(*key, record.id, record.data);
 }
@@ -508,6 +594,16 @@ Result<HistoryPage> ProtectedStore::history(const std::string& case_id, std::siz
   if (!record) {
     return record.error();
   }
+  if (record->erased_at) {
+    // The key is destroyed: sealed values and comments are gone; names, states and times stay.
+    for (auto& entry : page->items) {
+      drop_sealed(entry.payload);
+      if (entry.comment && entry.comment->starts_with(kSealedText)) {
+        entry.comment.reset();
+      }
+    }
+    return page;
+  }
   auto key = data_key(case_id, record->data_key);
   if (!key) {
     return key.error();
@@ -529,6 +625,9 @@ Result<std::optional<IdempotencyRecord>> ProtectedStore::find_idempotency(
   auto record = inner_.get_case(case_id);
   if (!record) {
     return record.error();
+  }
+  if (record->erased_at) {
+    return std::optional<IdempotencyRecord>{};  // erasure deletes them; this one cannot open
   }
   auto key = data_key(case_id, record->data_key);
   if (!key) {
@@ -575,6 +674,45 @@ Result<void> ProtectedStore::finish_timer(const TimerFinish& finish) {
     }
   }
   return inner_.finish_timer(sealed);
+}
+
+Result<void> ProtectedStore::erase_case(const CaseChange& change, const CaseEffects& effects) {
+  CaseChange erased = change;
+  if (!erased.after.erased_at) {
+    return Error{Errc::invalid_argument, "case " + change.after.id + ": an erasure sets erased_at"};
+  }
+  erased.entry.version = erased.after.version;
+  if (auto r = seal_case(erased.after, &erased.entry); !r) {
+    return r;
+  }
+  auto done = inner_.erase_case(erased, effects);
+  if (done) {
+    std::lock_guard lock(cache_mutex_);
+    cache_.erase(change.after.id);
+  }
+  return done;
+}
+
+Result<CasePage> ProtectedStore::list_retention_due(const RetentionQuery& query) {
+  auto page = inner_.list_retention_due(query);
+  if (!page) {
+    return page;
+  }
+  for (auto& record : page->items) {
+    if (auto r = open_case(record); !r) {
+      return r.error();
+    }
+  }
+  return page;
+}
+
+Result<std::vector<std::int64_t>> ProtectedStore::strip_fields(
+    const CaseChange& change, const std::vector<std::string>& fields, const CaseEffects& effects) {
+  CaseChange sealed = change;
+  if (auto r = seal_change(sealed); !r) {
+    return r.error();
+  }
+  return inner_.strip_fields(sealed, fields, effects);
 }
 
 // --- the rest holds no case field values -----------------------------------------------------

@@ -122,6 +122,12 @@ class ProtectedStore final : public Store {
       const std::string& master_id, std::size_t limit) override;
   Result<void> replace_data_key(const std::string& case_id, const std::string& old_key,
                                 const std::string& new_key) override;
+  // An erased case has no key: the change carries no sealed values (any left are dropped).
+  Result<void> erase_case(const CaseChange& change, const CaseEffects& effects) override;
+  Result<CasePage> list_retention_due(const RetentionQuery& query) override;
+  Result<std::vector<std::int64_t>> strip_fields(const CaseChange& change,
+                                                 const std::vector<std::string>& fields,
+                                                 const CaseEffects& effects) override;
   // The audit trail holds names, never values: forwarded as it is.
   Result<void> append_audit(const std::vector<AuditRecord>& records) override;
   Result<AuditPage> audit_page(const AuditQuery& query) override;

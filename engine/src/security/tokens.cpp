@@ -51,11 +51,18 @@ bool is_well_formed(std::string_view token) {
 
 }  // namespace
 
-Result<IssuedToken> issue_token(std::string user, std::vector<std::string> roles, Timestamp now) {
+Result<IssuedToken> issue_token(std::string user, std::vector<std::string> roles, Timestamp now,
+                                TokenScope scope) {
   // The offending text is left out of messages: it may be anything, of any length.
   if (!is_valid_user(user)) {
     return make_error(Errc::invalid_argument,
                       "invalid user name: use 1-64 characters from A-Z a-z 0-9 . _ @ -");
+  }
+  // The engine acts as "system" (it passes every role check) and the audit trail names callers
+  // without a valid token "anonymous": no person may be either.
+  if (user == kSystemUser || user == "anonymous") {
+    return make_error(Errc::invalid_argument,
+                      "the user names 'system' and 'anonymous' are reserved for the engine");
   }
   for (std::size_t i = 0; i < roles.size(); ++i) {
     if (!is_valid_role(roles[i])) {
@@ -66,12 +73,25 @@ Result<IssuedToken> issue_token(std::string user, std::vector<std::string> roles
     }
   }
 
+  for (const auto& [what, names] :
+       {std::pair{"team", &scope.teams}, std::pair{"home", &scope.homes}}) {
+    for (std::size_t i = 0; i < names->size(); ++i) {
+      if (!is_valid_role((*names)[i])) {
+        return make_error(Errc::invalid_argument,
+                          std::string(what) + " " + std::to_string(i + 1) + ": invalid " + what +
+                              " name: use a lower-case letter, then up to 63 of a-z 0-9 _");
+      }
+    }
+  }
+
   IssuedToken issued;
   issued.record.id = random_hex(kIdBytes);
   issued.token = std::string(kPrefix) + issued.record.id + "_" + random_hex(kSecretBytes);
   issued.record.hash = sha256_hex(issued.token);
   issued.record.user = std::move(user);
   issued.record.roles = std::move(roles);
+  issued.record.teams = std::move(scope.teams);
+  issued.record.homes = std::move(scope.homes);
   issued.record.created_at = now;
   return issued;
 }
@@ -89,7 +109,8 @@ Result<Actor> authenticate(Store& store, std::string_view token) {
   if (!*found || (*found)->revoked_at || (*found)->id != id) {
     return make_error(Errc::unauthenticated, "unknown or revoked token");
   }
-  return Actor{std::move((*found)->user), std::move((*found)->roles)};
+  return Actor{std::move((*found)->user), std::move((*found)->roles), std::move((*found)->teams),
+               std::move((*found)->homes)};
 }
 
 }  // namespace carepath::security

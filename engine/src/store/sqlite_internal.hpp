@@ -317,10 +317,31 @@ ALTER TABLE tokens ADD COLUMN teams_json TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE tokens ADD COLUMN homes_json TEXT NOT NULL DEFAULT '[]';
 )sql";
 
+// Version 9: retention (`retain:` in a workflow) removes expired values from history payloads.
+// Events stay append-only in every other way: an update may touch payload_json only, and only to
+// remove members, leaving every other member as it was.
+inline constexpr std::string_view kSchemaV9 = R"sql(
+DROP TRIGGER events_no_update;
+CREATE TRIGGER events_no_update BEFORE UPDATE OF case_id, seq, at, actor, event, from_state,
+  to_state, version, changed_json, comment, trigger_json ON events
+BEGIN
+  SELECT RAISE(ABORT, 'events are append-only');
+END;
+CREATE TRIGGER events_payload_only_shrinks BEFORE UPDATE OF payload_json ON events
+WHEN json_type(NEW.payload_json) IS NOT 'object' OR EXISTS (
+  SELECT 1 FROM json_each(NEW.payload_json) AS n WHERE NOT EXISTS (
+    SELECT 1 FROM json_each(OLD.payload_json) AS o
+    WHERE o.key = n.key AND o.type = n.type AND o.value IS n.value))
+BEGIN
+  SELECT RAISE(ABORT, 'events are append-only; retention may only remove payload members');
+END;
+)sql";
+
 // kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
 // version; never edit a released one, because databases in the field have already run it.
-inline constexpr std::array<std::string_view, 8> kMigrations = {
-    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5, kSchemaV6, kSchemaV7, kSchemaV8};
+inline constexpr std::array<std::string_view, 9> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
+                                                                kSchemaV4, kSchemaV5, kSchemaV6,
+                                                                kSchemaV7, kSchemaV8, kSchemaV9};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // --- Errors, limits, JSON -------------------------------------------------------------------
@@ -583,8 +604,9 @@ inline constexpr std::string_view kRoleUnacknowledgedNotificationsSql =
 
 // The SQL text list_cases runs for one combination of filters: ?1 the cursor's rowid,
 // ?2 workflow, ?3 state, ?4 limit, ?5 overdue_at, ?6 workflow_version, ?7 and ?8 a blind index
-// field and digest. Unused parameters are never read.
+// field and digest, ?9 and ?10 a caller's scope (JSON arrays of assignees and placements).
+// Unused parameters are never read.
 std::string case_list_sql(bool workflow, bool state, bool overdue, bool version = false,
-                          bool match = false);
+                          bool match = false, bool scope = false);
 
 }  // namespace carepath::store

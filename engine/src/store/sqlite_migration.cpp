@@ -217,10 +217,11 @@ Result<void> SqliteStore::put_setting(const std::string& name, const std::string
 
 Result<std::int64_t> SqliteStore::count_cases_without_key() {
   std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT count(*) FROM cases WHERE data_key IS NULL");
+  auto select = prepare("SELECT count(*) FROM cases WHERE data_key IS NULL AND erased_at IS NULL");
   if (!select) {
     return select.error();
   }
+  // An erased case has no key by design (its key was destroyed), and nothing left to decrypt.
   auto row = select->step("count cases without a data key");
   if (!row) {
     return row.error();

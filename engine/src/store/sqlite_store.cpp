@@ -127,7 +127,8 @@ std::string serialize_strings(const std::vector<std::string>& strings) {
 #define CP_EVENT_COLUMNS                                                                        \
   "seq, at, actor, event, from_state, to_state, version, changed_json, comment, payload_json, " \
   "trigger_json"
-#define CP_TOKEN_COLUMNS "id, hash, user, roles_json, created_at, revoked_at, teams_json, homes_json"
+#define CP_TOKEN_COLUMNS \
+  "id, hash, user, roles_json, created_at, revoked_at, teams_json, homes_json"
 #define CP_IDEMPOTENCY_COLUMNS "case_id, actor, key, request_hash, status, response, created_at"
 #define CP_WORKFLOW_COLUMNS "name, version, sha256, source_yaml, loaded_at"
 
@@ -196,9 +197,8 @@ Result<HistoryEntry> read_event(const Statement& row, const std::string& case_id
 
 // Binds assignee, placement, consents_json, closed_at and erased_at from `first` on.
 void bind_scope(Statement& statement, int first, const CaseRecord& record) {
-  statement.bind_optional_text(first, record.assignee.empty()
-                                          ? std::nullopt
-                                          : std::optional<std::string>(record.assignee));
+  statement.bind_optional_text(
+      first, record.assignee.empty() ? std::nullopt : std::optional<std::string>(record.assignee));
   statement.bind_optional_text(first + 1, record.placement);
   statement.bind_text(first + 2, boost::json::serialize(record.consents));
   statement.bind_optional_int64(first + 3, record.closed_at);
@@ -361,7 +361,11 @@ Result<void> SqliteStore::configure(bool in_memory) {
       return make_error(Errc::storage, "sqlite: the database cannot use WAL journal mode");
     }
   }
-  auto pragmas = execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;", "configure");
+  // secure_delete: freed space is zeroed, so that an erased case's destroyed data key (and
+  // values removed by retention) do not linger in free pages of the file.
+  auto pragmas =
+      execute("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+              "configure");
   if (!pragmas) {
     return pragmas.error();
   }
@@ -866,7 +870,8 @@ Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expe
   return transaction.commit();
 }
 
-std::string case_list_sql(bool workflow, bool state, bool overdue, bool version, bool match) {
+std::string case_list_sql(bool workflow, bool state, bool overdue, bool version, bool match,
+                          bool scope) {
   // With overdue_at the plan starts from clocks_running_due, whose few rows (the overdue clocks)
   // name the cases to read; the unary + keeps SQLite from walking cases_by_workflow or
   // cases_by_state instead, which would read every case of the workflow or state.
@@ -883,6 +888,12 @@ std::string case_list_sql(bool workflow, bool state, bool overdue, bool version,
   }
   if (match) {
     sql += " AND id IN (SELECT case_id FROM case_index WHERE field = ?7 AND digest = ?8)";
+  }
+  if (scope) {
+    // The lists come as JSON arrays, so that one SQL text serves every length.
+    sql +=
+        " AND (assignee IN (SELECT value FROM json_each(?9)) OR placement IN (SELECT value FROM "
+        "json_each(?10)))";
   }
   if (overdue) {
     sql +=
@@ -905,7 +916,7 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
   }
   const std::string sql = case_list_sql(
       query.workflow.has_value(), query.state.has_value(), query.overdue_at.has_value(),
-      query.workflow_version.has_value(), query.match.has_value());
+      query.workflow_version.has_value(), query.match.has_value(), query.scope.has_value());
 
   std::lock_guard lock(mutex_);
   auto select = prepare(sql);
@@ -924,6 +935,10 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
   if (query.match) {
     select->bind_text(7, query.match->field);
     select->bind_text(8, query.match->value);
+  }
+  if (query.scope) {
+    select->bind_text(9, serialize_strings(query.scope->assignees));
+    select->bind_text(10, serialize_strings(query.scope->placements));
   }
   // One row more than asked for says whether another page exists.
   select->bind_int64(4, static_cast<std::int64_t>(limit) + 1);
@@ -947,6 +962,79 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
       return record.error();
     }
     page.items.push_back(std::move(*record));
+    last_rowid = select->int64(kCaseRowidColumn);
+  }
+  return page;
+}
+
+Result<CasePage> SqliteStore::list_retention_due(const RetentionQuery& query) {
+  // Keyset on (anchor, rowid): each page is one range of the anchor's index, however many cases
+  // earlier runs already cleaned. The cursor is 'r', then both positions in hex.
+  constexpr char kRetentionCursor = 'r';
+  std::int64_t after_anchor = std::numeric_limits<std::int64_t>::min();
+  std::int64_t after_rowid = 0;
+  if (query.cursor) {
+    const std::string_view text = *query.cursor;
+    const auto anchor = text.size() == 33 && text[0] == kRetentionCursor
+                            ? parse_hex16(text.substr(1, 16))
+                            : std::nullopt;
+    const auto rowid = anchor ? parse_hex16(text.substr(17)) : std::nullopt;
+    if (!rowid) {
+      return make_error(Errc::invalid_argument, "invalid cursor");
+    }
+    after_anchor = static_cast<std::int64_t>(*anchor);
+    after_rowid = static_cast<std::int64_t>(*rowid);
+  }
+  // closed: the partial index cases_closed; opened: the workflow's cases (cases_by_workflow).
+  std::string_view sql;
+  int anchor_column = 0;
+  if (query.anchor == "closed") {
+    sql = "SELECT " CP_CASE_COLUMNS
+          " FROM cases WHERE closed_at IS NOT NULL AND closed_at <= ?2 AND "
+          "(closed_at, rowid) > (?3, ?4) AND workflow = ?1 ORDER BY closed_at, rowid LIMIT ?5";
+    anchor_column = 14;
+  } else if (query.anchor == "opened") {
+    sql = "SELECT " CP_CASE_COLUMNS
+          " FROM cases WHERE workflow = ?1 AND created_at <= ?2 AND "
+          "(created_at, rowid) > (?3, ?4) ORDER BY created_at, rowid LIMIT ?5";
+    anchor_column = 7;
+  } else {
+    return make_error(Errc::invalid_argument, "unknown retention anchor '" + query.anchor + "'");
+  }
+  const std::size_t limit = clamp_limit(query.limit);
+  std::lock_guard lock(mutex_);
+  auto select = prepare(sql);
+  if (!select) {
+    return select.error();
+  }
+  select->bind_text(1, query.workflow);
+  select->bind_int64(2, query.cutoff);
+  select->bind_int64(3, after_anchor);
+  select->bind_int64(4, after_rowid);
+  select->bind_int64(5, static_cast<std::int64_t>(limit) + 1);
+  CasePage page;
+  std::int64_t last_anchor = 0;
+  std::int64_t last_rowid = 0;
+  for (;;) {
+    auto row = select->step("list cases due for retention");
+    if (!row) {
+      return row.error();
+    }
+    if (!*row) {
+      break;
+    }
+    if (page.items.size() == limit) {
+      page.next_cursor = std::string(1, kRetentionCursor) +
+                         hex16(static_cast<std::uint64_t>(last_anchor)) +
+                         hex16(static_cast<std::uint64_t>(last_rowid));
+      break;
+    }
+    auto record = read_case(*select);
+    if (!record) {
+      return record.error();
+    }
+    page.items.push_back(std::move(*record));
+    last_anchor = select->int64(anchor_column);
     last_rowid = select->int64(kCaseRowidColumn);
   }
   return page;

@@ -31,7 +31,7 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
-  static constexpr int kSchemaVersion = 8;
+  static constexpr int kSchemaVersion = 9;
   static constexpr int kBusyTimeoutMs = 5000;
 
   // Opens (creating it when absent) the database at `path`, or a private in-memory database for
@@ -122,6 +122,11 @@ class SqliteStore final : public Store {
                                 const std::string& new_key) override;
 
   // Without a digest (see open) append_audit writes nothing and succeeds.
+  Result<void> erase_case(const CaseChange& change, const CaseEffects& effects) override;
+  Result<CasePage> list_retention_due(const RetentionQuery& query) override;
+  Result<std::vector<std::int64_t>> strip_fields(const CaseChange& change,
+                                                 const std::vector<std::string>& fields,
+                                                 const CaseEffects& effects) override;
   Result<void> append_audit(const std::vector<AuditRecord>& records) override;
   Result<AuditPage> audit_page(const AuditQuery& query) override;
 
@@ -174,6 +179,8 @@ class SqliteStore final : public Store {
   Result<void> insert_notification_locked(const NotificationRecord& notification);
   // Runs one or more statements that return no rows; not cached.
   Result<void> execute(std::string_view sql, std::string_view what);
+  // Resets the write-ahead log after erasure or retention; best effort.
+  void truncate_wal_locked();
 
   const AuditDigest digest_;
   std::mutex mutex_;

@@ -216,6 +216,7 @@ void diff_transitions(const Workflow& old_w, const Workflow& new_w, WorkflowDiff
     compare(d, "to", old_w.states[a.to].name, new_w.states[b.to].name);
     compare(d, "roles", list_text(a.roles), list_text(b.roles));
     compare(d, "requires", list_text(a.required_fields), list_text(b.required_fields));
+    compare(d, "requires_consent", list_text(a.required_consents), list_text(b.required_consents));
     compare(d, "when", guard_text(a.when), guard_text(b.when));
     compare(d, "steps", list_text(step_types(a)), list_text(step_types(b)));
     if (!d.empty()) {

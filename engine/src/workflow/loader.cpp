@@ -19,6 +19,7 @@
 #include <boost/json/value.hpp>
 #include <yaml-cpp/yaml.h>
 
+#include "core/consent.hpp"
 #include "core/duration.hpp"
 #include "core/json_schema.hpp"
 #include "workflow/yaml_support.hpp"
@@ -31,12 +32,12 @@ constexpr int kFormatVersion = 1;
 // The keys of format 1, in the order the docs list them. Anything else is an error: that is what
 // lets a later version add keys (timers, ...) without changing the meaning of any file that
 // loads today.
-constexpr std::array<std::string_view, 9> kTopKeys{"carepath", "workflow",    "version",
-                                                   "title",    "description", "roles",
-                                                   "fields",   "states",      "clocks"};
-constexpr std::array<std::string_view, 9> kFieldKeys{"type",        "min",         "max",
-                                                     "values",      "sensitivity", "visible_to",
-                                                     "editable_by", "required",    "description"};
+constexpr std::array<std::string_view, 10> kTopKeys{"carepath",    "workflow", "version", "title",
+                                                    "description", "roles",    "fields",  "states",
+                                                    "clocks",      "consents"};
+constexpr std::array<std::string_view, 12> kFieldKeys{
+    "type",        "min",      "max",         "values",    "sensitivity", "visible_to",
+    "editable_by", "required", "description", "placement", "assignment",  "retain"};
 constexpr std::array<std::string_view, 8> kStateKeys{"initial", "final", "description", "on_enter",
                                                      "on_exit", "on",    "after",       "every"};
 constexpr std::array<std::string_view, 4> kAfterKeys{"in", "at", "event", "met_by"};
@@ -51,17 +52,21 @@ constexpr std::array<std::string_view, 1> kExcludeKeys{"between"};
 constexpr std::string_view kDurationRule =
     "a duration such as 10s, 30m, 24h, 15d or 4mo (calendar months), or ISO 8601 such as P15D "
     "or PT24H";
-constexpr std::array<std::string_view, 6> kTransitionKeys{"to",   "roles", "requires",
-                                                          "when", "steps", "description"};
+constexpr std::array<std::string_view, 7> kTransitionKeys{
+    "to", "roles", "requires", "requires_consent", "when", "steps", "description"};
+constexpr std::array<std::string_view, 3> kConsentKeys{"title", "description", "override_by"};
 constexpr std::array<std::string_view, 6> kStepCallKeys{"step",  "with",  "when",
                                                         "async", "retry", "on_complete"};
 constexpr std::array<std::string_view, 2> kRetryKeys{"max_attempts", "backoff"};
 constexpr std::int64_t kMaxAttemptsLimit = 100;
 // Case history records these itself; a transition with the same name would be ambiguous there.
 // The clock_* events are how a statutory clock is paused, resumed or extended, with a reason;
-// `migrated` records a case moved to another version by a migration plan.
-constexpr std::array<std::string_view, 6> kReservedEvents{
-    "opened", "updated", "clock_extended", "clock_paused", "clock_resumed", "migrated"};
+// `migrated` records a case moved to another version by a migration plan; `erased` and
+// `retention_applied` record an erasure and the retention job removing expired values;
+// consent_given and consent_withdrawn record consents (core/consent.hpp).
+constexpr std::array<std::string_view, 10> kReservedEvents{
+    "opened",   "updated", "clock_extended",    "clock_paused",  "clock_resumed",
+    "migrated", "erased",  "retention_applied", "consent_given", "consent_withdrawn"};
 
 constexpr std::array<FieldType, 9> kFieldTypes{
     FieldType::string,   FieldType::text,        FieldType::integer,
@@ -731,6 +736,8 @@ class Loader {
   // --- the format ---
   void read_workflow(const YAML::Node& root);
   void read_field(const Entry& e);
+  // At most one field is the placement and one the assignment.
+  void check_markers(const YAML::Node& fields);
   void read_min_max(const Entry& field_entry, const std::vector<Entry>& keys, Field& field);
   void read_states(const Entry& states);
   void read_transitions(StateId from, const Entry& on);
@@ -742,11 +749,17 @@ class Loader {
 
   // --- time: state timers and statutory clocks ---
   std::optional<Duration> read_duration(const Entry& e);
+  // `retain: "<duration> after closed|opened"`.
+  std::optional<Retention> read_retention(const Entry& e);
   // An event a timer or clock fires; interned, so a workflow need not have a row for it.
   std::optional<std::string> read_fired_event(const Entry& e);
   void read_timers(State& state, const Entry* after, const Entry* every);
   void check_timer_events();
   void read_clocks(const Entry& clocks);
+  // --- consents (core/consent.hpp) ---
+  void read_consents(const Entry& consents);
+  void read_consent(const Entry& e);
+  void read_required_consents(const Entry& e, Transition& t);
   void read_clock(const Entry& e);
   std::vector<ClockTrigger> read_triggers(const Entry& e);
   ClockReaction read_clock_action(const Entry& e);
@@ -776,6 +789,8 @@ class Loader {
   std::vector<std::string> state_names_;
   std::vector<std::string> broken_fields_;  // declared, but with a definition in error
   bool roles_declared_ = false;             // the top-level `roles` list was readable
+  // Consents declared, but with a declaration in error.
+  std::vector<std::string> broken_consents_;
   // Maps and the known key that an unknown key in them was probably meant to be.
   std::vector<std::pair<YAML::Node, std::string>> suggested_;
   // Every event some state's `on` names, in source order, and the `on_complete` values that
@@ -1076,7 +1091,13 @@ void Loader::read_workflow(const YAML::Node& root) {
       for (const Entry& field : entries(e->value, {})) {
         read_field(field);
       }
+      check_markers(e->value);
     }
+  }
+
+  // Consents before states: transitions name them in `requires_consent`.
+  if (const Entry* e = find(keys, "consents")) {
+    read_consents(*e);
   }
 
   if (const Entry* e = find(keys, "states")) {
@@ -1087,6 +1108,21 @@ void Loader::read_workflow(const YAML::Node& root) {
   // Clocks name states and events, so they are read once every state is known.
   if (const Entry* e = find(keys, "clocks")) {
     read_clocks(*e);
+  }
+}
+
+void Loader::check_markers(const YAML::Node& fields) {
+  for (const char* marker : {"placement", "assignment"}) {
+    std::vector<std::string> marked;
+    for (const Field& field : workflow_->fields) {
+      if (std::string_view(marker) == "placement" ? field.placement : field.assignment) {
+        marked.push_back(field.name);
+      }
+    }
+    if (marked.size() > 1) {
+      error(fields[marked[1]], std::string("only one field may be the ") + marker + "; " +
+                                   in_quotes(marked[0]) + " already is");
+    }
   }
 }
 
@@ -1182,6 +1218,37 @@ void Loader::read_field(const Entry& e) {
   }
   if (const Entry* r = find(keys, "required")) {
     field.required = read_bool(*r).value_or(false);
+  }
+  if (const Entry* r = find(keys, "retain")) {
+    field.retain = read_retention(*r);
+  }
+  // The placement and the assignment are copied into plain columns, so that object-level
+  // authorisation and work lists can filter on them: they must be plain text.
+  for (const auto& [key, flag] :
+       {std::pair{"placement", &field.placement}, std::pair{"assignment", &field.assignment}}) {
+    const Entry* marker = find(keys, key);
+    if (marker == nullptr || !read_bool(*marker).value_or(false)) {
+      continue;
+    }
+    *flag = true;
+    if (type && *type != FieldType::string && *type != FieldType::enumeration) {
+      error(marker->key, std::string("'") + key + ": true' needs a string or enum field; " +
+                             in_quotes(e.name) + " has type " +
+                             std::string(field_type_name(*type)));
+    } else if (field.sensitivity != Sensitivity::none) {
+      error(marker->key, std::string("'") + key + ": true' needs a field of sensitivity none: " +
+                             "its value is kept unencrypted for access checks, and " +
+                             in_quotes(e.name) + " is " +
+                             std::string(sensitivity_name(field.sensitivity)));
+    }
+  }
+  if (field.sensitivity != Sensitivity::none && field.visible_to.empty() &&
+      field.editable_by.empty()) {
+    report(Severity::warning, pos_of(e.key),
+           "field " + in_quotes(e.name) + " is " +
+               std::string(sensitivity_name(field.sensitivity)) +
+               " and names no roles, so no role may see it (only break-glass can); add "
+               "visible_to: [roles that need it]");
   }
   if (const Entry* d = find(keys, "description")) {
     read_string(*d);
@@ -1445,6 +1512,9 @@ void Loader::read_row(StateId from, const std::string& event, const YAML::Node& 
         t.required_fields.push_back(item.name);
       }
     }
+  }
+  if (const Entry* consents = find(keys, "requires_consent")) {
+    read_required_consents(*consents, t);
   }
   if (const Entry* when = find(keys, "when")) {
     t.when = compile_guard(*when);
@@ -1927,6 +1997,35 @@ std::optional<Duration> Loader::read_duration(const Entry& e) {
   return duration;
 }
 
+std::optional<Retention> Loader::read_retention(const Entry& e) {
+  const auto text = read_string(e);
+  if (!text) {
+    return std::nullopt;
+  }
+  const std::string_view rule =
+      "expected '<duration> after closed' or '<duration> after opened', such as '7y after "
+      "closed' (the duration as 7y, 18mo, 90d or P7Y)";
+  const auto space = text->find(' ');
+  const std::string amount = text->substr(0, space);
+  const std::string rest = space == std::string::npos ? "" : text->substr(space + 1);
+  std::optional<RetainAnchor> anchor;
+  if (rest == "after closed") {
+    anchor = RetainAnchor::closed;
+  } else if (rest == "after opened") {
+    anchor = RetainAnchor::opened;
+  }
+  if (!anchor) {
+    error(e.value, "invalid retention " + in_quotes(*text) + "; " + std::string(rule));
+    return std::nullopt;
+  }
+  const auto keep = parse_duration(amount);
+  if (!keep || keep->is_zero()) {
+    error(e.value, "invalid retention duration " + in_quotes(amount) + "; " + std::string(rule));
+    return std::nullopt;
+  }
+  return Retention{*keep, *anchor};
+}
+
 std::optional<std::string> Loader::read_fired_event(const Entry& e) {
   auto name = read_string(e);
   if (!name) {
@@ -2293,6 +2392,79 @@ void Loader::read_clock(const Entry& e) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Consents
+
+void Loader::read_consents(const Entry& consents) {
+  if (!expect_kind(consents, YAML::NodeType::Map, "a map of consent names to declarations")) {
+    // Declared, but unreadable: do not also report every `requires_consent` that names one.
+    workflow_->consents_declared = false;
+    return;
+  }
+  workflow_->consents_declared = true;
+  for (const Entry& e : entries(consents.value, {})) {
+    if (!is_name(e.name)) {
+      error(e.key,
+            "invalid consent name " + in_quotes(e.name) + "; expected " + std::string(kNameRule));
+      continue;
+    }
+    if (!expect_kind(e, YAML::NodeType::Map,
+                     "a consent declaration (a map with 'title', 'description', 'override_by')")) {
+      broken_consents_.push_back(e.name);
+      continue;
+    }
+    read_consent(e);
+  }
+}
+
+void Loader::read_consent(const Entry& e) {
+  const int errors_before = errors_;
+  const std::vector<Entry> keys = entries(e.value, kConsentKeys);
+  ConsentDef consent;
+  consent.name = e.name;
+  consent.pos = pos_of(e.key);
+  if (const Entry* title = find(keys, "title")) {
+    consent.title = read_string(*title).value_or("");
+  }
+  if (const Entry* d = find(keys, "description")) {
+    consent.description = read_string(*d).value_or("");
+  }
+  if (const Entry* roles = find(keys, "override_by")) {
+    consent.override_by = read_roles(*roles);
+  } else {
+    consent.override_by = {std::string(kDefaultConsentOverrideRole)};
+  }
+  if (errors_ != errors_before) {
+    broken_consents_.push_back(e.name);
+    return;
+  }
+  workflow_->consents.push_back(std::move(consent));
+}
+
+void Loader::read_required_consents(const Entry& e, Transition& t) {
+  const auto names = read_names(e, "consent");
+  if (!names) {
+    return;
+  }
+  for (const NameItem& item : *names) {
+    const bool declared = workflow_->find_consent(item.name) != nullptr;
+    const bool broken = std::find(broken_consents_.begin(), broken_consents_.end(), item.name) !=
+                        broken_consents_.end();
+    if (workflow_->consents_declared && !declared && !broken) {
+      std::vector<std::string> known;
+      for (const ConsentDef& c : workflow_->consents) {
+        known.push_back(c.name);
+      }
+      error(item.node, "undeclared consent " + in_quotes(item.name) + " in 'requires_consent'; " +
+                           (known.empty() ? std::string("'consents' declares none")
+                                          : expected_one_of(item.name, known)) +
+                           " (declare it under the top-level 'consents')");
+      continue;
+    }
+    t.required_consents.push_back(item.name);
+  }
+}
+
 }  // namespace
 
 namespace detail {
@@ -2376,7 +2548,8 @@ std::span<const std::string_view> known_keys(std::string_view where) {
       {"clock", kClockKeys},
       {"trigger", kTriggerKeys},
       {"clock_action", kClockActionKeys},
-      {"exclude", kExcludeKeys}};
+      {"exclude", kExcludeKeys},
+      {"consent", kConsentKeys}};
   const auto it = kPlaces.find(where);
   return it == kPlaces.end() ? std::span<const std::string_view>{} : it->second;
 }
