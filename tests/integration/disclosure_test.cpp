@@ -17,7 +17,7 @@ namespace {
 
 // Invented, distinctive; each is the value of a field the aftercare workflow marks sensitive.
 const std::vector<std::string> kSecrets = {"Vornaleth Quibbs", "Pellucid-Marrowgate",
-                                           "Sprocketwhistle", "Gnarlebrook"};
+                                           "Sprocketwhistle", "Gnarlebrook", "Quillonby Form 7"};
 
 TEST(Disclosure, NoSensitiveValueInErrorBodiesLogsOrTheDatabaseFile) {
   test::TempDir dir;
@@ -79,6 +79,27 @@ TEST(Disclosure, NoSensitiveValueInErrorBodiesLogsOrTheDatabaseFile) {
                     {{"Idempotency-Key", "k1"}}),
                422);
   expect_error(call("GET", "/v1/cases?match=home:" + kSecrets[3]), 400);
+  // A consent's evidence and scope may name people: sealed like a sensitive field, and never
+  // repeated by an error.
+  ASSERT_EQ(call("POST", target + "/events",
+                 R"({"event": "consent_given", "data": {"consent": "medical_examination", )"
+                 R"("given_by": "child", "evidence": ")" +
+                     kSecrets[4] + R"(", "scope": ")" + kSecrets[3] + R"("}})")
+                .status,
+            200);
+  expect_error(call("POST", target + "/events",
+                    R"({"event": "consent_given", "data": {"consent": "medical_examinatoin", )"
+                    R"("given_by": "aunt", "evidence": ")" +
+                        kSecrets[4] + R"("}})"),
+               422);
+  expect_error(call("POST", target + "/events",
+                    R"({"event": "consent_withdrawn", "data": {"consent": "data_sharing", )"
+                    R"("reason": ")" +
+                        kSecrets[4] + R"("}})"),
+               409);
+  auto consents = call("GET", target + "/consents");
+  ASSERT_EQ(consents.status, 200) << consents.body;
+  EXPECT_NE(consents.body.find(kSecrets[4]), std::string::npos) << consents.body;
 
   // The values are there for those who may read them.
   auto read = call("GET", target);

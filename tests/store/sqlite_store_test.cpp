@@ -756,7 +756,11 @@ TEST(SqliteStore, MigratesAVersionTwoDatabaseWithCases) {
                                "INSERT INTO events (case_id, seq, at, actor, event, from_state, "
                                "to_state, version, changed_json, comment, payload_json) VALUES "
                                "('c1', 1, 1000, 'caseworker.one', 'opened', NULL, 'intake', 1, "
-                               "'[\"age\"]', NULL, '{\"age\":14}');"),
+                               "'[\"age\"]', NULL, '{\"age\":14}');"
+                               "INSERT INTO cases (id, code, workflow, workflow_version, state, "
+                               "data_json, version, created_at, updated_at) VALUES ('c2', "
+                               "'CP-c2', 'aftercare', 1, 'intake', "
+                               "'{\"assigned_to\":\"team:night_shift\"}', 1, 1000, 1000);"),
             "");
   ASSERT_EQ(query_raw(path, "PRAGMA user_version"), "2");
 
@@ -773,6 +777,11 @@ TEST(SqliteStore, MigratesAVersionTwoDatabaseWithCases) {
   // The old case takes part in the new tables.
   auto before = store->get_case("c1");
   ASSERT_TRUE(before) << before.error().message;
+  // Version 8 gave it a holder: not assigned, so whoever opened it.
+  EXPECT_EQ(before->assignee, "caseworker.one");
+  EXPECT_EQ(query_raw(path, "SELECT assignee FROM cases WHERE id = 'c2'"), "team:night_shift");
+  EXPECT_TRUE(before->consents.empty());
+  EXPECT_FALSE(before->erased_at);
   auto [after, entry] = next_version(*before, "review", "score", 2);
   entry.trigger = {{"timer", "intake/after/0"}};
   CaseEffects effects;

@@ -596,6 +596,19 @@ Result<Actor> authenticate_request(Store& store, const HttpRequest& request,
   return actor;
 }
 
+// A reason a person gives (for an override, an erasure): not blank, no control characters, at
+// most `max_chars` UTF-8 characters.
+bool is_reason_text(std::string_view text, std::size_t max_chars) {
+  std::size_t chars = 0;
+  bool printable = !trim(text).empty();
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    printable = printable && byte >= 0x20 && byte != 0x7f;
+    chars += (byte & 0xC0) != 0x80 ? 1 : 0;
+  }
+  return printable && chars <= max_chars;
+}
+
 // `consent_override` of an events request: {"reason": 1 to kMaxOverrideReasonSize printable
 // characters}, the reason audited with the override. Errc::invalid_argument (invalid-params,
 // invalid_params naming consent_override.reason) otherwise; the reason itself is never echoed.
@@ -619,14 +632,7 @@ Result<std::string> consent_override_reason(const boost::json::object& override_
     return invalid("expected " + rule);
   }
   const std::string_view text = reason->get_string();
-  std::size_t chars = 0;
-  bool printable = !trim(text).empty();
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    printable = printable && byte >= 0x20 && byte != 0x7f;
-    chars += (byte & 0xC0) != 0x80 ? 1 : 0;
-  }
-  if (!printable || chars > kMaxOverrideReasonSize) {
+  if (!is_reason_text(text, kMaxOverrideReasonSize)) {
     return invalid("expected " + rule);
   }
   return std::string(text);
@@ -966,14 +972,7 @@ class Handlers {
       return render_problem(body.error());
     }
     const std::string reason = *string_member(*body, "reason");
-    std::size_t chars = 0;
-    bool printable = !trim(reason).empty();
-    for (const char c : reason) {
-      const auto byte = static_cast<unsigned char>(c);
-      printable = printable && byte >= 0x20 && byte != 0x7f;
-      chars += (byte & 0xC0) != 0x80 ? 1 : 0;
-    }
-    if (!printable || chars > kMaxEraseReasonSize) {
+    if (!is_reason_text(reason, kMaxEraseReasonSize)) {
       const std::string why = "expected 1 to " + std::to_string(kMaxEraseReasonSize) +
                               " printable characters saying why the case is erased";
       return render_problem(Error{Errc::invalid_argument,

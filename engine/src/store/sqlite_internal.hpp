@@ -303,7 +303,9 @@ END;
 // Version 8: protection of identity, second part. Each case's holder and placement, kept in
 // columns for object-level authorisation (a caseworker's own cases, a supervisor's homes); its
 // consents; when it was closed (the anchor of retention rules) and erased. Tokens name the
-// teams and homes of their user.
+// teams and homes of their user. Existing cases get their holder (assigned_to, else who opened
+// them); their placement is set by their next change, since which field holds it depends on the
+// workflow.
 inline constexpr std::string_view kSchemaV8 = R"sql(
 ALTER TABLE cases ADD COLUMN assignee TEXT;
 ALTER TABLE cases ADD COLUMN placement TEXT;
@@ -315,6 +317,10 @@ CREATE INDEX cases_by_placement ON cases (placement, rowid) WHERE placement IS N
 CREATE INDEX cases_closed ON cases (closed_at) WHERE closed_at IS NOT NULL;
 ALTER TABLE tokens ADD COLUMN teams_json TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE tokens ADD COLUMN homes_json TEXT NOT NULL DEFAULT '[]';
+UPDATE cases SET assignee = COALESCE(
+  CASE WHEN json_type(data_json, '$.assigned_to') = 'text'
+       THEN NULLIF(json_extract(data_json, '$.assigned_to'), '') END,
+  (SELECT actor FROM events WHERE events.case_id = cases.id AND events.seq = 1));
 )sql";
 
 // Version 9: retention (`retain:` in a workflow) removes expired values from history payloads.
