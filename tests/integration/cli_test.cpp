@@ -84,6 +84,58 @@ TEST(Cli, ServesTokensFromTheCliAndStopsCleanlyOnSigterm) {
   EXPECT_NE(server.log().find("stopped"), std::string::npos) << server.log();
 }
 
+// Teams and homes from the command line, and --own-cases-only on the real binary: a caseworker's
+// list holds her own case only, a supervisor's her home's only.
+TEST(Cli, TokensCarryTeamsAndHomesAndOwnCasesOnlyLimitsLists) {
+  test::TempDir dir;
+  const std::string db = (dir / "carepath.db").string();
+  const auto make = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"token", "create"});
+    args.insert(args.end(), {"--db", db});
+    const auto o = run(args, dir);
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    return o.out.substr(0, o.out.find('\n'));
+  };
+  const std::string asha = make({"--user", "asha", "--roles", "caseworker"});
+  const std::string meera = make({"--user", "meera", "--roles", "caseworker", "--teams", "night"});
+  const std::string ravi = make({"--user", "ravi", "--roles", "supervisor", "--homes", "umang"});
+  for (const auto& bad : std::vector<std::vector<std::string>>{
+           {"--user", "system", "--roles", "caseworker"},
+           {"--user", "x", "--roles", "caseworker", "--homes", "Umang"}}) {
+    std::vector<std::string> args{"token", "create"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    args.insert(args.end(), {"--db", db});
+    const auto refused = run(args, dir);
+    EXPECT_EQ(refused.exit_code, 1) << refused.out;
+    EXPECT_NE(refused.err.find("token create:"), std::string::npos) << refused.err;
+  }
+  const auto listed = run({"token", "list", "--db", db}, dir);
+  EXPECT_NE(listed.out.find("team:night"), std::string::npos) << listed.out;
+  EXPECT_NE(listed.out.find("home:umang"), std::string::npos) << listed.out;
+
+  test::ServerProcess server({"--db", db, "--workflows", test::source_path("workflows").string(),
+                              "--plugins", kPlugins, "--own-cases-only"});
+  const auto call = [&](const std::string& token, std::string_view method,
+                        const std::string& target, const std::string& body = {}) {
+    return test::http_request(server.port(), method, target, body,
+                              {{"Authorization", "Bearer " + token}});
+  };
+  const auto opened =
+      call(asha, "POST", "/v1/cases", R"({"workflow": "aftercare", "data": {"home": "umang"}})");
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  const std::string id(opened.json().at("id").as_string());
+  const auto count = [&](const std::string& token) {
+    const auto r = call(token, "GET", "/v1/cases");
+    EXPECT_EQ(r.status, 200) << r.body;
+    return r.status == 200 ? r.json().at("items").as_array().size() : 0U;
+  };
+  EXPECT_EQ(count(asha), 1U);
+  EXPECT_EQ(count(meera), 0U);
+  EXPECT_EQ(count(ravi), 1U);
+  EXPECT_EQ(call(meera, "GET", "/v1/cases/" + id).status, 404);
+  EXPECT_EQ(server.stop(), 0) << server.log();
+}
+
 TEST(Cli, ServeRefusesABrokenWorkflowBeforeTouchingAnyCase) {
   test::TempDir dir;
   std::filesystem::create_directories(dir / "workflows");
