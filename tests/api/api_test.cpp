@@ -885,7 +885,7 @@ TEST_F(ApiTest, LogsOneLinePerRequestWithoutValues) {
     EXPECT_EQ(line.find(caseworker_), std::string::npos) << line;  // nor the secret token
     if (line.find("request_id=req-log-1") != std::string::npos) {
       found = true;
-      EXPECT_NE(line.find("request method=GET path=/v1/cases status=200 ms="), std::string::npos)
+      EXPECT_NE(line.find("request method=GET route=/v1/cases status=200 ms="), std::string::npos)
           << line;
       EXPECT_EQ(line.find("intake"), std::string::npos) << line;  // no query values
     }

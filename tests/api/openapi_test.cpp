@@ -190,11 +190,24 @@ TEST_F(OpenApiRoutes, EveryDocumentedPathAndMethodIsServed) {
   }
 }
 
+// The metrics and the access log name a request by its documented path template, never by the
+// path (which holds ids); anything else is "unmatched".
+TEST(RouteTemplate, IsTheDocumentedTemplateOfEveryPath) {
+  const auto& paths = openapi_document().at("paths").as_object();
+  for (const auto& [templ, item] : paths) {
+    EXPECT_EQ(route_template(instantiate(templ)), std::string_view(templ)) << templ;
+  }
+  EXPECT_EQ(route_template("/v1/cases/c1/nothing"), "unmatched");
+  EXPECT_EQ(route_template("/v1/cases/3f9c0d2e/events"), "/v1/cases/{id}/events");
+}
+
 // Every route the router serves (keep this list in step with match_route in router.cpp) has a
 // documented path.
 TEST_F(OpenApiRoutes, EveryRouteOfTheRouterIsDocumented) {
-  constexpr std::array<std::string_view, 28> kRouterPaths = {
+  constexpr std::array<std::string_view, 30> kRouterPaths = {
       "/healthz",
+      "/readyz",
+      "/metrics",
       "/v1/openapi.json",
       "/v1/workflows",
       "/v1/workflows/w",

@@ -84,6 +84,9 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, std::uint16_t
     ::dup2(err_pipe[1], 2);
     ::close(err_pipe[0]);
     ::setenv("CAREPATH_MASTER_KEY_FILE", key.c_str(), 0);
+    // stderr is a pipe, which would mean JSON lines; the tests read the text format unless they
+    // pass --log-format json.
+    ::setenv("CAREPATH_LOG_FORMAT", "text", 0);
     ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }

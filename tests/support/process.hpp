@@ -30,9 +30,10 @@ struct Output {
 Output run_carepath(const std::vector<std::string>& args, const TempDir& dir,
                     const std::vector<std::pair<std::string, std::string>>& env = {});
 
-// `carepath serve --listen 127.0.0.1:PORT ARGS...` (PORT 0: any free port), started in the
-// constructor, which waits up to 30 s for the "listening on" line and throws std::runtime_error
-// (with the log) when it does not come. The destructor kills a server that is still running.
+// `carepath serve --listen 127.0.0.1:PORT ARGS...` (PORT 0: any free port; logs in the text
+// format unless ARGS say --log-format json), started in the constructor, which waits up to 30 s for
+// the "listening on" line and throws std::runtime_error (with the log) when it does not come. The
+// destructor kills a server that is still running.
 class ServerProcess {
  public:
   explicit ServerProcess(const std::vector<std::string>& args, std::uint16_t port = 0);

@@ -1,5 +1,6 @@
 #include "api/http.hpp"
 
+#include <algorithm>
 #include <array>
 #include <random>
 
@@ -28,7 +29,16 @@ bool is_printable_ascii(std::string_view text, std::size_t max_size) {
 
 std::string request_id_for(const std::string* header) {
   constexpr std::size_t kMaxRequestIdSize = 128;
-  if (header && is_printable_ascii(*header, kMaxRequestIdSize)) {
+  // Letters, digits, '.', '_' and '-' only: the id is copied into every log line, where a space
+  // or '=' could forge an attribute of the text format.
+  const auto sane = [](const std::string& id) {
+    return !id.empty() && id.size() <= kMaxRequestIdSize &&
+           std::all_of(id.begin(), id.end(), [](char c) {
+             return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == '-';
+           });
+  };
+  if (header && sane(*header)) {
     return *header;
   }
   // Request ids only correlate log lines with answers; they guard nothing, so a seeded

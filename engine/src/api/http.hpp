@@ -20,6 +20,9 @@ struct HttpRequest {
   // Lower-case names. A field sent more than once is joined with ", " (RFC 9110 5.3).
   std::map<std::string, std::string, std::less<>> headers;
   std::string body;
+  // The peer's IP address as text ("127.0.0.1"); empty when unknown. Failed authentications
+  // are counted per address.
+  std::string remote_address;
 
   // The value of header `name` (lower-case), or nullptr when it was not sent.
   const std::string* header(std::string_view name) const {
@@ -41,8 +44,8 @@ HttpReply json_reply(int status, const boost::json::value& body);
 // True for 1 to `max_size` characters, each printable ASCII (0x20-0x7e).
 bool is_printable_ascii(std::string_view text, std::size_t max_size);
 
-// The request id to answer with: the caller's X-Request-Id when it is sane (1-128 printable
-// ASCII characters), otherwise a fresh random one.
+// The request id to answer with: the caller's X-Request-Id when it is sane (1-128 characters of
+// [A-Za-z0-9._-]), otherwise a fresh random one (32 hex digits).
 std::string request_id_for(const std::string* header);
 
 // The path of a request target without its query: "/v1/cases?limit=2" -> "/v1/cases".

@@ -16,6 +16,11 @@ inline constexpr std::string_view kUnknownPath = "unknown-path";
 inline constexpr std::string_view kMethodNotAllowed = "method-not-allowed";
 inline constexpr std::string_view kUnsupportedMediaType = "unsupported-media-type";
 inline constexpr std::string_view kHeaderTooLarge = "request-header-too-large";
+inline constexpr std::string_view kRequestTimeout = "request-timeout";     // 408
+inline constexpr std::string_view kTooManyRequests = "too-many-requests";  // 429
+// A request body within body_limit whose JSON is too deep, too wide or has too long a string.
+inline constexpr std::string_view kJsonLimitExceeded = "json-limit-exceeded";    // 400
+inline constexpr std::string_view kTooManyConnections = "too-many-connections";  // 503
 
 // The HTTP status of an error: the API-only types above, else the one Errc table.
 int http_status(const Error& error);

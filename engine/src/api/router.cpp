@@ -13,10 +13,12 @@
 #include <vector>
 
 #include <boost/json/array.hpp>
+#include <boost/json/error.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "api/health.hpp"
 #include "api/mapping.hpp"
 #include "api/openapi.hpp"
 #include "api/problem.hpp"
@@ -118,6 +120,8 @@ Error malformed(std::string message) {
 enum class Route {
   none = 0,
   healthz,
+  readyz,
+  metrics,
   workflows,
   workflow,
   workflow_graph,
@@ -175,6 +179,12 @@ RouteMatch match_route(std::string_view path) {
   const auto n = segments.size();
   if (n == 1 && segments[0] == "healthz") {
     return {Route::healthz, {}};
+  }
+  if (n == 1 && segments[0] == "readyz") {
+    return {Route::readyz, {}};
+  }
+  if (n == 1 && segments[0] == "metrics") {
+    return {Route::metrics, {}};
   }
   if (n < 2 || segments[0] != "v1") {
     return {};
@@ -268,6 +278,76 @@ RouteMatch match_route(std::string_view path) {
     return {Route::task_fail, segments[2]};
   }
   return {};
+}
+
+// The path template of a route, as docs/openapi.yaml writes it: the label of the HTTP metrics
+// and the access log, which must never carry an id.
+std::string_view template_of(Route route) {
+  switch (route) {
+    case Route::none:
+      return "unmatched";
+    case Route::healthz:
+      return "/healthz";
+    case Route::readyz:
+      return "/readyz";
+    case Route::metrics:
+      return "/metrics";
+    case Route::workflows:
+      return "/v1/workflows";
+    case Route::workflow:
+      return "/v1/workflows/{name}";
+    case Route::workflow_graph:
+      return "/v1/workflows/{name}/graph";
+    case Route::cases:
+      return "/v1/cases";
+    case Route::case_item:
+      return "/v1/cases/{id}";
+    case Route::events:
+      return "/v1/cases/{id}/events";
+    case Route::transitions:
+      return "/v1/cases/{id}/transitions";
+    case Route::plugins:
+      return "/v1/plugins";
+    case Route::incidents:
+      return "/v1/cases/{id}/incidents";
+    case Route::incident_retry:
+      return "/v1/cases/{id}/incidents/{incident}/retry";
+    case Route::case_tasks:
+      return "/v1/cases/{id}/tasks";
+    case Route::task_complete:
+      return "/v1/tasks/{token}/complete";
+    case Route::task_fail:
+      return "/v1/tasks/{token}/fail";
+    case Route::case_clocks:
+      return "/v1/cases/{id}/clocks";
+    case Route::clock_action:
+      return "/v1/cases/{id}/clocks/{clock}/{action}";
+    case Route::case_schedule:
+      return "/v1/cases/{id}/schedule";
+    case Route::case_graph:
+      return "/v1/cases/{id}/graph";
+    case Route::case_consents:
+      return "/v1/cases/{id}/consents";
+    case Route::case_erase:
+      return "/v1/cases/{id}/erase";
+    case Route::clocks:
+      return "/v1/clocks";
+    case Route::admin_clock:
+      return "/v1/admin/clock";
+    case Route::admin_reload:
+      return "/v1/admin/workflows/reload";
+    case Route::admin_migrations:
+      return "/v1/admin/migrations";
+    case Route::notifications:
+      return "/v1/notifications";
+    case Route::notification_acknowledge:
+      return "/v1/notifications/{id}/acknowledge";
+    case Route::audit:
+      return "/v1/audit";
+    case Route::openapi:
+      return "/v1/openapi.json";
+  }
+  return "unmatched";
 }
 
 // The methods a route answers, as an Allow header value.
@@ -432,22 +512,107 @@ std::string describe(std::span<const Member> members) {
   return out + "}";
 }
 
+constexpr std::size_t kMaxPointerSize = 200;
+
+// A 400 json-limit-exceeded naming the limit, its value and where (a JSON pointer), never the
+// offending text.
+Error json_limit(std::string_view limit, std::size_t max, std::string pointer, std::string what) {
+  if (pointer.size() > kMaxPointerSize) {
+    pointer.resize(kMaxPointerSize);
+    pointer += "...";
+  }
+  std::string message =
+      "request body exceeds " + std::string(limit) + " (" + std::to_string(max) + "): " + what;
+  if (!pointer.empty() || limit != "json_max_depth") {
+    message += " at '" + (pointer.empty() ? std::string("/") : pointer) + "'";
+  }
+  boost::json::object details{{"limit", limit}, {"max", max}};
+  if (limit != "json_max_depth") {
+    details["pointer"] = pointer;
+  }
+  return Error{Errc::invalid_argument, std::move(message), std::move(details),
+               std::string(kJsonLimitExceeded)};
+}
+
+std::size_t utf8_chars(std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+std::string pointer_token(std::string_view key) {
+  std::string out;
+  for (const char c : key) {
+    out += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
+  }
+  return out;
+}
+
+// Members per object, items per array and characters per string (keys included), depth first;
+// the depth itself is checked while parsing.
+Result<void> check_json_limits(const boost::json::value& value, const RequestLimits& limits,
+                               const std::string& pointer) {
+  if (const auto* text = value.if_string(); text != nullptr) {
+    if (utf8_chars(*text) > limits.json_max_string) {
+      return json_limit("json_max_string", limits.json_max_string, pointer, "string too long");
+    }
+  } else if (const auto* array = value.if_array(); array != nullptr) {
+    if (array->size() > limits.json_max_members) {
+      return json_limit("json_max_members", limits.json_max_members, pointer,
+                        "array has too many items");
+    }
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      if (auto r = check_json_limits((*array)[i], limits, pointer + "/" + std::to_string(i)); !r) {
+        return r;
+      }
+    }
+  } else if (const auto* object = value.if_object(); object != nullptr) {
+    if (object->size() > limits.json_max_members) {
+      return json_limit("json_max_members", limits.json_max_members, pointer,
+                        "object has too many members");
+    }
+    for (const auto& member : *object) {
+      if (utf8_chars(member.key()) > limits.json_max_string) {
+        return json_limit("json_max_string", limits.json_max_string, pointer,
+                          "member name too long");
+      }
+      if (auto r = check_json_limits(member.value(), limits,
+                                     pointer + "/" + pointer_token(member.key()));
+          !r) {
+        return r;
+      }
+    }
+  }
+  return {};
+}
+
 // Parses `body` as a JSON object with exactly the members of `members` that are present.
 // An optional member that is null counts as absent and is dropped from the result. Messages say
-// what is wrong and what is expected, and name members, never values.
-Result<boost::json::object> parse_body(std::string_view body, std::span<const Member> members) {
+// what is wrong and what is expected, and name members, never values. `limits` bound the depth
+// (while parsing), then counts and string lengths (json-limit-exceeded).
+Result<boost::json::object> parse_body(std::string_view body, std::span<const Member> members,
+                                       const RequestLimits& limits) {
   const std::string expected = "; expected " + describe(members);
   if (trim(body).empty()) {
     return malformed("request body is empty" + expected);
   }
-  boost::json::parser parser;
+  boost::json::parse_options options;
+  options.max_depth = limits.json_max_depth;
+  boost::json::parser parser({}, options);
   boost::system::error_code ec;
   const std::size_t used = parser.write(body.data(), body.size(), ec);
+  if (ec == boost::json::error::too_deep) {
+    return json_limit("json_max_depth", limits.json_max_depth, {},
+                      "arrays and objects nested too deep (at byte " + std::to_string(used) + ")");
+  }
   if (ec) {
     return malformed("request body is not valid JSON (" + ec.message() + " at byte " +
                      std::to_string(used) + ")" + expected);
   }
   boost::json::value value = parser.release();
+  if (auto within = check_json_limits(value, limits, ""); !within) {
+    return within.error();
+  }
   if (!value.is_object()) {
     return malformed("request body must be a JSON object" + expected);
   }
@@ -596,6 +761,39 @@ Result<Actor> authenticate_request(Store& store, const HttpRequest& request,
   return actor;
 }
 
+// The id part of a presented "Bearer cp_<id>_<secret>" token ("cp_<id>"), never the secret;
+// empty when the header holds no such token.
+std::string presented_token_id(const HttpRequest& request) {
+  constexpr std::size_t kMaxIdSize = 40;
+  const std::string* header = request.header("authorization");
+  if (header == nullptr) {
+    return {};
+  }
+  const std::string_view text = trim(*header);
+  const auto space = text.find(' ');
+  if (space == std::string_view::npos || !iequals(text.substr(0, space), "bearer")) {
+    return {};
+  }
+  const std::string_view token = trim(text.substr(space + 1));
+  const auto second = token.starts_with("cp_") ? token.find('_', 3) : std::string_view::npos;
+  if (second == std::string_view::npos || second > kMaxIdSize ||
+      !is_printable_ascii(token.substr(0, second), kMaxIdSize)) {
+    return {};
+  }
+  return std::string(token.substr(0, second));
+}
+
+// 429 too-many-requests with Retry-After: the caller failed to authenticate too often.
+HttpReply too_many_failures(long long retry_after) {
+  HttpReply reply = render_problem(
+      Error{Errc::unauthenticated,
+            "too many failed authentications; retry after " + std::to_string(retry_after) + " s",
+            {},
+            std::string(kTooManyRequests)});
+  reply.headers.emplace_back("Retry-After", std::to_string(retry_after));
+  return reply;
+}
+
 // A reason a person gives (for an override, an erasure): not blank, no control characters, at
 // most `max_chars` UTF-8 characters.
 bool is_reason_text(std::string_view text, std::size_t max_chars) {
@@ -648,8 +846,8 @@ std::string etag(std::int64_t version) {
 class Handlers {
  public:
   Handlers(runtime::Runtime& runtime, const HttpRequest& request, const Actor& actor,
-           const std::string& id)
-      : runtime_(runtime), request_(request), actor_(actor), id_(id) {}
+           const std::string& id, const RequestLimits& limits)
+      : runtime_(runtime), request_(request), actor_(actor), id_(id), limits_(limits) {}
 
   HttpReply list_workflows() {
     Query query(request_.target, {});
@@ -1454,7 +1652,7 @@ class Handlers {
     if (auto type = check_content_type(request_); !type) {
       return type.error();
     }
-    return parse_body(request_.body, members);
+    return parse_body(request_.body, members, limits_);
   }
 
   // `access_reason`: a supervisor's break-glass read, which shows every field and is audited
@@ -1523,23 +1721,57 @@ class Handlers {
   const HttpRequest& request_;
   const Actor& actor_;
   const std::string& id_;
+  const RequestLimits& limits_;
 };
 
 }  // namespace
 
 Router::Router(runtime::Runtime& runtime, Store& store, const StepCatalog* steps,
-               TestClock test_clock, ReloadWorkflows reload_workflows, RunMigration run_migration)
+               TestClock test_clock, ReloadWorkflows reload_workflows, RunMigration run_migration,
+               RequestLimits limits)
     : runtime_(runtime),
       store_(store),
       steps_(steps),
       test_clock_(std::move(test_clock)),
       reload_workflows_(std::move(reload_workflows)),
-      run_migration_(std::move(run_migration)) {
+      run_migration_(std::move(run_migration)),
+      limits_(limits),
+      address_failures_(std::make_shared<FailureLimiter>(limits.auth_failures_per_minute)),
+      token_failures_(
+          std::make_shared<FailureLimiter>(std::max(1, limits.auth_failures_per_minute / 2))) {
+}
+
+std::string_view route_template(std::string_view path) {
+  const RouteMatch match = match_route(path);
+  if (match.route == Route::clock_action) {
+    // One of three words (match_route checked), so the template may name it.
+    if (match.action == "extend") {
+      return "/v1/cases/{id}/clocks/{clock}/extend";
+    }
+    return match.action == "pause" ? "/v1/cases/{id}/clocks/{clock}/pause"
+                                   : "/v1/cases/{id}/clocks/{clock}/resume";
+  }
+  return template_of(match.route);
 }
 
 HttpReply Router::handle(const HttpRequest& request) const {
   const std::string_view path = target_path(request.target);
   const RouteMatch match = match_route(path);
+
+  // Operators' endpoints: no token, no case data (docs/operations.md "Watching it").
+  if (match.route == Route::readyz || match.route == Route::metrics) {
+    if (request.method != "GET") {
+      HttpReply reply =
+          render_problem(Error{Errc::invalid_argument,
+                               std::string(template_of(match.route)) + " answers GET only",
+                               {},
+                               std::string(kMethodNotAllowed)});
+      reply.headers.emplace_back("Allow", "GET");
+      return reply;
+    }
+    return match.route == Route::readyz ? readiness_reply(store_, runtime_.workflows(), steps_)
+                                        : metrics_reply(store_, runtime_.workflows());
+  }
 
   if (match.route == Route::healthz) {
     if (request.method != "GET") {
@@ -1563,14 +1795,41 @@ HttpReply Router::handle(const HttpRequest& request) const {
   } else if (match.route == Route::openapi) {
     actor = Actor{"anonymous", {}};  // an API description holds no case data
   } else if (versioned) {
+    // Failed authentications are counted per address and per presented token id. A blocked
+    // token id, or a blocked address presenting no token, is answered before the store is asked;
+    // a blocked address presenting a token still gets it checked (one indexed lookup), so a valid
+    // token keeps working behind a shared address, and a wrong one gets 429 without an audit row.
+    const std::string token_key = presented_token_id(request);
+    const std::string& address_key = request.remote_address;
+    const long long address_wait =
+        address_key.empty() ? 0 : address_failures_->retry_after(address_key);
+    if (const long long token_wait =
+            token_key.empty() ? 0 : token_failures_->retry_after(token_key);
+        token_wait > 0 || (address_wait > 0 && token_key.empty())) {
+      return too_many_failures(std::max(token_wait, address_wait));
+    }
     std::string_view failure;
     auto authenticated = authenticate_request(store_, request, failure);
     if (!authenticated) {
       if (!failure.empty()) {
+        if (address_wait > 0) {
+          return too_many_failures(address_wait);
+        }
+        std::string_view limited;
+        if (!address_key.empty() && address_failures_->record(address_key)) {
+          limited = "address";
+        }
+        if (!token_key.empty() && token_failures_->record(token_key)) {
+          limited = "token";
+        }
         AuditRecord login;
         login.actor = "anonymous";
         login.action = std::string(kAuditLoginFailed);
         login.details = boost::json::object{{"failure", failure}};
+        if (!limited.empty()) {
+          // The last row this window: further failures get 429 and are not audited.
+          login.details["rate_limited"] = limited;
+        }
         // The caller gets its 401 either way; a trail that cannot be written is the operator's
         // problem, and the log says so.
         if (auto audited = runtime_.audit({std::move(login)}); !audited) {
@@ -1581,6 +1840,9 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return render_problem(authenticated.error());
     }
     actor = std::move(*authenticated);
+  }
+  if (LogContext* context = log_context(); context != nullptr && actor) {
+    context->actor = actor->user;
   }
   if (match.route == Route::none) {
     return render_problem(Error{Errc::not_found,
@@ -1599,7 +1861,7 @@ HttpReply Router::handle(const HttpRequest& request) const {
     return reply;
   }
 
-  Handlers handlers(runtime_, request, *actor, match.id);
+  Handlers handlers(runtime_, request, *actor, match.id, limits_);
   const bool post = request.method == "POST";
   switch (match.route) {
     case Route::workflows:
@@ -1659,6 +1921,8 @@ HttpReply Router::handle(const HttpRequest& request) const {
     case Route::openapi:
       return json_reply(200, openapi_document());
     case Route::healthz:
+    case Route::readyz:
+    case Route::metrics:
     case Route::none:
       break;
   }

@@ -24,6 +24,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "api/health.hpp"
 #include "api/http.hpp"
 #include "api/problem.hpp"
 #include "api/router.hpp"
@@ -38,9 +39,8 @@ namespace net = boost::asio;
 using Tcp = net::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
 
-// A client gets this long to send each request (and to start the next one on a kept-alive
-// connection), so slow or idle clients cannot pin connections.
-constexpr std::chrono::seconds kReadTimeout{30};
+// Reading is bounded by ServerOptions::header_timeout and request_timeout (a timer of the
+// session's own, so that it can still answer 408); writing by this.
 constexpr std::chrono::seconds kWriteTimeout{30};
 // How long stop() waits for requests being answered.
 constexpr std::chrono::seconds kStopGrace{10};
@@ -61,16 +61,22 @@ struct Shared {
          const StepCatalog* steps)
       : options(std::move(server_options)),
         router(runtime, store, steps, options.test_clock, options.reload_workflows,
-               options.run_migration) {}
+               options.run_migration, options.limits) {}
 
-  // False when the server is stopping; the session should then close at once.
-  bool add(const std::shared_ptr<Session>& session) {
+  enum class Admission { admitted, stopping, full };
+
+  // `stopping`: the session should close at once; `full`: max_connections are open, the
+  // session should answer 503 and close. Only an admitted session is registered.
+  Admission add(const std::shared_ptr<Session>& session) {
     const std::lock_guard lock(mutex);
     if (stopping) {
-      return false;
+      return Admission::stopping;
+    }
+    if (sessions.size() >= static_cast<std::size_t>(std::max(1, options.max_connections))) {
+      return Admission::full;
     }
     sessions.emplace(session.get(), session);
-    return true;
+    return Admission::admitted;
   }
 
   void remove(const Session* session) {
@@ -128,7 +134,13 @@ std::string loggable_path(std::string_view target) {
 // One connection. All of its handlers run on its strand, so it needs no lock.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  Session(Tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+    beast::error_code ec;
+    const auto peer = stream_.socket().remote_endpoint(ec);
+    if (!ec) {
+      remote_address_ = peer.address().to_string();
+    }
+  }
   ~Session() { shared_.remove(this); }
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -152,19 +164,59 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string method = "-";
     std::string path = "-";
     std::string request_id;
+    std::string route = "unmatched";  // the template, for the metrics and the access log
     unsigned version = 11;
     bool keep_alive = false;
     bool linger = false;  // the request was not read whole
   };
 
   void on_start() {
-    if (!shared_.add(shared_from_this())) {
-      return;  // the server is stopping; the socket closes with the session
+    switch (shared_.add(shared_from_this())) {
+      case Shared::Admission::admitted:
+        return read_header();
+      case Shared::Admission::stopping:
+        return;  // the socket closes with the session
+      case Shared::Admission::full:
+        break;
     }
-    read_header();
+    log(LogLevel::warning, "connection refused: max_connections reached",
+        {{"max_connections", std::to_string(shared_.options.max_connections)}});
+    Exchange exchange;
+    exchange.linger = true;  // whatever the client sends is drained, not read
+    exchange.request_id = request_id_for(nullptr);
+    busy_ = true;
+    HttpReply reply = render_problem(Error{Errc::unavailable,
+                                           "too many open connections; retry shortly",
+                                           {},
+                                           std::string(kTooManyConnections)});
+    reply.headers.emplace_back("Retry-After", "1");
+    send(std::move(reply), std::move(exchange));
+  }
+
+  // Reading is timed by `timer_` rather than the stream's own deadline, which would close the
+  // socket and leave no way to answer 408. A generation number retires expiries that were
+  // already queued when the timer was re-armed.
+  void arm_timer(SteadyClock::time_point deadline) {
+    ++timer_generation_;
+    timer_.expires_at(deadline);
+    timer_.async_wait(
+        [weak = weak_from_this(), generation = timer_generation_](beast::error_code ec) {
+          const auto self = weak.lock();
+          if (!self || ec || generation != self->timer_generation_) {
+            return;
+          }
+          self->timed_out_ = true;
+          self->stream_.cancel();  // the pending read ends with operation_aborted
+        });
+  }
+
+  void disarm_timer() {
+    ++timer_generation_;
+    timer_.cancel();
   }
 
   void on_shut_down() {
+    disarm_timer();
     stopping_ = true;
     if (!busy_) {
       stream_.close();  // aborts the pending read; its handler ends the session
@@ -176,7 +228,11 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(shared_.options.header_limit, UINT32_MAX)));
     parser_->body_limit(shared_.options.body_limit);
-    stream_.expires_after(kReadTimeout);
+    stream_.expires_never();
+    timed_out_ = false;
+    read_start_ = SteadyClock::now();
+    arm_timer(read_start_ +
+              std::min(shared_.options.header_timeout, shared_.options.request_timeout));
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
   }
@@ -186,6 +242,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return on_read_error(ec);
     }
     started_ = SteadyClock::now();
+    arm_timer(read_start_ + shared_.options.request_timeout);
     if (parser_->is_done()) {
       return on_read({}, 0);
     }
@@ -207,19 +264,24 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_body() {
-    stream_.expires_after(kReadTimeout);
+    stream_.expires_never();
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
   void on_read_error(beast::error_code ec) {
+    disarm_timer();
     if (ec == http::error::end_of_stream) {
       return close(false);  // the client is done
     }
+    const bool timed_out = timed_out_ && ec == net::error::operation_aborted && !stopping_;
+    if (timed_out && buffer_.size() == 0 && !parser_->got_some()) {
+      return close(false);  // an idle kept-alive connection: nothing to answer
+    }
     const bool is_http =
         ec.category() == http::make_error_code(http::error::end_of_stream).category();
-    if (!is_http || ec == http::error::partial_message || stopping_) {
-      return;  // timeout (the stream closed itself), reset, or shut down: nobody to answer
+    if (!timed_out && (!is_http || ec == http::error::partial_message || stopping_)) {
+      return;  // reset or shut down: nobody to answer
     }
     started_ = SteadyClock::now();
     Exchange exchange;
@@ -231,7 +293,17 @@ class Session : public std::enable_shared_from_this<Session> {
     exchange.version = header.version() == 10 ? 10 : 11;
     exchange.linger = true;
     Error error;
-    if (ec == http::error::body_limit) {
+    if (timed_out) {
+      const bool head = !parser_->is_header_done();
+      const auto limit =
+          head ? std::min(shared_.options.header_timeout, shared_.options.request_timeout)
+               : shared_.options.request_timeout;
+      error = Error{Errc::invalid_argument,
+                    std::string(head ? "request head" : "request") + " not received within " +
+                        std::to_string(limit.count()) + " ms",
+                    {},
+                    std::string(kRequestTimeout)};
+    } else if (ec == http::error::body_limit) {
       error = Error{Errc::too_large, "request body is larger than the limit of " +
                                          std::to_string(shared_.options.body_limit) + " bytes"};
     } else if (ec == http::error::header_limit) {
@@ -255,15 +327,22 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) {
       return on_read_error(ec);
     }
+    disarm_timer();
     busy_ = true;
     http::request<http::string_body> message = parser_->release();
     Exchange exchange;
     exchange.version = message.version() == 10 ? 10 : 11;
     exchange.keep_alive = message.keep_alive();
     HttpRequest request = to_request(std::move(message));
+    request.remote_address = remote_address_;
     exchange.method = request.method;
     exchange.path = loggable_path(request.target);
     exchange.request_id = request_id_for(request.header("x-request-id"));
+    exchange.route = std::string(route_template(target_path(request.target)));
+    // Every line logged while this request is answered, the access line included, carries its
+    // id, and its caller once the router knows it.
+    LogContext request_log_context{exchange.request_id, {}};
+    const ScopedLogContext scoped_log_context(request_log_context);
 
     HttpReply reply;
     // Nothing may escape a completion handler: a throwing handler would take the I/O thread,
@@ -303,9 +382,11 @@ class Session : public std::enable_shared_from_this<Session> {
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - started_)
             .count();
+    count_request(exchange.route, exchange.method, reply.status,
+                  std::chrono::duration<double>(SteadyClock::now() - started_).count());
     log(LogLevel::info, "request",
         {{"method", exchange.method},
-         {"path", exchange.path},
+         {"route", exchange.route},
          {"status", std::to_string(reply.status)},
          {"ms", std::to_string(ms)},
          {"request_id", exchange.request_id}});
@@ -351,6 +432,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  net::steady_timer timer_{stream_.get_executor()};
+  std::uint64_t timer_generation_ = 0;
+  bool timed_out_ = false;  // timer_ cut the read in progress short
+  SteadyClock::time_point read_start_ = SteadyClock::now();
+  std::string remote_address_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;

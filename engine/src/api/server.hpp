@@ -2,6 +2,7 @@
 // this header (app/, tests) does not compile them.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -22,6 +23,14 @@ struct ServerOptions {
       std::size_t{1024} * 1024;  // larger bodies get 413 and the connection is closed
   int threads = 2;               // I/O threads; handlers run on them
   std::size_t header_limit = std::size_t{16} * 1024;  // larger headers get 431
+  // A request head must arrive within header_timeout of the connection being ready for it, the
+  // whole request within request_timeout: else 408 and close (an idle connection that sent
+  // nothing of a next request is just closed).
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds request_timeout{30'000};
+  // Connections over this many get 503 with Retry-After: 1 and are closed.
+  int max_connections = 256;
+  RequestLimits limits{};              // JSON shape of request bodies; failed-authentication counts
   TestClock test_clock{};              // set only when the engine runs on `test_clock`
   ReloadWorkflows reload_workflows{};  // POST /v1/admin/workflows/reload; 404 when unset
   RunMigration run_migration{};        // POST /v1/admin/migrations; 404 when unset

@@ -26,6 +26,29 @@ Result<T> parse_number(std::string_view text, std::string_view what, T min, T ma
   return value;
 }
 
+// A timeout: "30s", "300ms", or a whole number of seconds; from 10 ms to 1 hour.
+Result<std::int64_t> parse_timeout_ms(std::string_view text, std::string_view what) {
+  std::string_view digits = text;
+  std::int64_t scale = 1000;
+  if (digits.ends_with("ms")) {
+    digits.remove_suffix(2);
+    scale = 1;
+  } else if (digits.ends_with("s")) {
+    digits.remove_suffix(1);
+  }
+  std::int64_t value = 0;
+  const auto* end = digits.data() + digits.size();
+  const auto [ptr, ec] = std::from_chars(digits.data(), end, value);
+  if (digits.empty() || ec != std::errc() || ptr != end || value < 0 || value > 3'600'000 / scale ||
+      value * scale < 10) {
+    return Error{Errc::invalid_argument, std::string(what) +
+                                             ": expected a duration from 10ms to 3600s such as "
+                                             "'30s' or '300ms', got '" +
+                                             std::string(text) + "'"};
+  }
+  return value * scale;
+}
+
 Result<LogLevel> parse_level(std::string_view text) {
   if (text == "debug") {
     return LogLevel::debug;
@@ -62,6 +85,50 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
       return n.error();
     }
     config.body_limit = *n;
+    return {};
+  }
+  if (key == "header_limit") {
+    auto n = parse_number<std::size_t>(value, "header_limit", 1024, std::size_t{1} << 20);
+    if (!n) {
+      return n.error();
+    }
+    config.header_limit = *n;
+    return {};
+  }
+  if (key == "request_timeout" || key == "header_timeout") {
+    auto ms = parse_timeout_ms(value, key);
+    if (!ms) {
+      return ms.error();
+    }
+    (key == "request_timeout" ? config.request_timeout_ms : config.header_timeout_ms) = *ms;
+    return {};
+  }
+  if (key == "max_connections") {
+    auto n = parse_number<int>(value, "max_connections", 1, 100'000);
+    if (!n) {
+      return n.error();
+    }
+    config.max_connections = *n;
+    return {};
+  }
+  if (key == "json_max_depth" || key == "json_max_members" || key == "json_max_string") {
+    const bool depth = key == "json_max_depth";
+    auto n =
+        parse_number<std::size_t>(value, key, depth ? 2 : 1, depth ? 1000 : std::size_t{1} << 30);
+    if (!n) {
+      return n.error();
+    }
+    (depth                       ? config.json_max_depth
+     : key == "json_max_members" ? config.json_max_members
+                                 : config.json_max_string) = *n;
+    return {};
+  }
+  if (key == "auth_failures_per_minute") {
+    auto n = parse_number<int>(value, "auth_failures_per_minute", 1, 100'000);
+    if (!n) {
+      return n.error();
+    }
+    config.auth_failures_per_minute = *n;
     return {};
   }
   if (key == "threads") {
@@ -146,11 +213,28 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     config.log_level = *level;
     return {};
   }
-  return Error{Errc::invalid_argument,
-               "unknown setting '" + std::string(key) +
-                   "'; expected one of: listen, db, workflows, plugins, plugin_allowlist, "
-                   "body_limit, threads, log_level, step_workers, step_lease_ms, webhook_secret, "
-                   "timezone, test_clock, master_key, own_cases_only"};
+  if (key == "log_format") {
+    if (value == "auto") {
+      config.log_format = LogOutput::automatic;
+    } else if (value == "text") {
+      config.log_format = LogOutput::text;
+    } else if (value == "json") {
+      config.log_format = LogOutput::json;
+    } else {
+      return Error{Errc::invalid_argument,
+                   "log_format: expected json, text or auto, got '" + std::string(value) + "'"};
+    }
+    return {};
+  }
+  return Error{
+      Errc::invalid_argument,
+      "unknown setting '" + std::string(key) +
+          "'; expected one of: listen, db, workflows, plugins, plugin_allowlist, "
+          "body_limit, threads, log_level, log_format, step_workers, step_lease_ms, "
+          "webhook_secret, "
+          "timezone, test_clock, master_key, own_cases_only, header_limit, request_timeout, "
+          "header_timeout, max_connections, json_max_depth, json_max_members, "
+          "json_max_string, auth_failures_per_minute"};
 }
 
 }  // namespace
@@ -236,13 +320,14 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 }
 
 Result<void> apply_environment(Config& config) {
-  static constexpr std::array<std::pair<const char*, std::string_view>, 14> kVariables = {{
+  static constexpr std::array<std::pair<const char*, std::string_view>, 23> kVariables = {{
       {"CAREPATH_LISTEN", "listen"},
       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"},
       {"CAREPATH_BODY_LIMIT", "body_limit"},
       {"CAREPATH_THREADS", "threads"},
       {"CAREPATH_LOG_LEVEL", "log_level"},
+      {"CAREPATH_LOG_FORMAT", "log_format"},
       {"CAREPATH_PLUGINS", "plugins"},
       {"CAREPATH_STEP_WORKERS", "step_workers"},
       {"CAREPATH_STEP_LEASE_MS", "step_lease_ms"},
@@ -251,6 +336,14 @@ Result<void> apply_environment(Config& config) {
       {"CAREPATH_TEST_CLOCK", "test_clock"},
       {"CAREPATH_MASTER_KEY_FILE", "master_key"},
       {"CAREPATH_OWN_CASES_ONLY", "own_cases_only"},
+      {"CAREPATH_HEADER_LIMIT", "header_limit"},
+      {"CAREPATH_REQUEST_TIMEOUT", "request_timeout"},
+      {"CAREPATH_HEADER_TIMEOUT", "header_timeout"},
+      {"CAREPATH_MAX_CONNECTIONS", "max_connections"},
+      {"CAREPATH_JSON_MAX_DEPTH", "json_max_depth"},
+      {"CAREPATH_JSON_MAX_MEMBERS", "json_max_members"},
+      {"CAREPATH_JSON_MAX_STRING", "json_max_string"},
+      {"CAREPATH_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"},
   }};
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up

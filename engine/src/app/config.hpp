@@ -12,14 +12,29 @@
 
 namespace carepath::app {
 
+enum class LogOutput { automatic = 1, text, json };
+
 struct Config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   std::string db = "var/carepath.db";
   std::string workflows = "workflows";
   std::size_t body_limit = std::size_t{1024} * 1024;
+  // HTTP limits (docs/rest-api.md "Limits"): the whole request head; the time a request head,
+  // then the whole request, may take to arrive; open connections; request-body JSON shape;
+  // failed authentications per minute from one address (a presented token id gets half).
+  std::size_t header_limit = std::size_t{16} * 1024;
+  std::int64_t request_timeout_ms = 30'000;
+  std::int64_t header_timeout_ms = 10'000;
+  int max_connections = 256;
+  std::size_t json_max_depth = 32;
+  std::size_t json_max_members = 1000;
+  std::size_t json_max_string = std::size_t{64} * 1024;
+  int auth_failures_per_minute = 10;
   int threads = 2;
   LogLevel log_level = LogLevel::info;
+  // Log lines on stderr: JSON objects, text, or (automatic) text on a terminal, JSON otherwise.
+  LogOutput log_format = LogOutput::automatic;
   // Directories searched for plugin libraries (*.so), separated by ':' in flags and variables.
   std::vector<std::string> plugins{};
   // When not empty, only these plugin files (by file name) load, and only with this SHA-256.
@@ -51,7 +66,10 @@ Result<void> apply_config_file(Config& config, const std::string& path);
 // Applies CAREPATH_LISTEN, CAREPATH_DB, CAREPATH_WORKFLOWS, CAREPATH_PLUGINS,
 // CAREPATH_BODY_LIMIT, CAREPATH_THREADS, CAREPATH_LOG_LEVEL, CAREPATH_STEP_WORKERS,
 // CAREPATH_STEP_LEASE_MS, CAREPATH_WEBHOOK_SECRET, CAREPATH_TIMEZONE, CAREPATH_TEST_CLOCK,
-// CAREPATH_MASTER_KEY_FILE and CAREPATH_OWN_CASES_ONLY when set.
+// CAREPATH_MASTER_KEY_FILE, CAREPATH_OWN_CASES_ONLY, CAREPATH_HEADER_LIMIT,
+// CAREPATH_REQUEST_TIMEOUT, CAREPATH_HEADER_TIMEOUT, CAREPATH_MAX_CONNECTIONS,
+// CAREPATH_JSON_MAX_DEPTH, CAREPATH_JSON_MAX_MEMBERS, CAREPATH_JSON_MAX_STRING and
+// CAREPATH_AUTH_FAILURES_PER_MINUTE when set.
 Result<void> apply_environment(Config& config);
 
 // Applies flags already parsed into name -> value ("listen", "db", "workflows").

@@ -345,6 +345,12 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
   options.host = config.host;
   options.port = config.port;
   options.body_limit = config.body_limit;
+  options.header_limit = config.header_limit;
+  options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
+  options.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
+  options.max_connections = config.max_connections;
+  options.limits = api::RequestLimits{config.json_max_depth, config.json_max_members,
+                                      config.json_max_string, config.auth_failures_per_minute};
   options.threads = config.threads;
   if (engine->test_clock_) {
     options.test_clock = api::TestClock{engine->test_clock_.get(), [engine = engine.get()] {

@@ -156,22 +156,19 @@ Result<Config> make_config(std::map<std::string, std::string> flags) {
   return config;
 }
 
-void install_stderr_log(LogLevel level) {
+// `serve` logs text on a terminal (people read it) and one JSON object per line otherwise (a
+// collector reads it), unless the configuration says which. One-shot commands talk to a person:
+// text.
+void install_stderr_log(LogLevel level,
+                        carepath::app::LogOutput output = carepath::app::LogOutput::text) {
   carepath::set_log_level(level);
-  carepath::set_log_sink([](LogLevel l, std::string_view message,
-                            std::initializer_list<carepath::LogAttribute> attributes) {
-    std::string line = carepath::format_timestamp(carepath::SystemClock().now());
-    line += ' ';
-    line += carepath::log_level_name(l);
-    line += ' ';
-    line += message;
-    for (const auto& [key, value] : attributes) {
-      line += ' ';
-      line += key;
-      line += '=';
-      line += value;
-    }
-    line += '\n';
+  const bool json = output == carepath::app::LogOutput::json ||
+                    (output == carepath::app::LogOutput::automatic && isatty(STDERR_FILENO) == 0);
+  const auto format = json ? carepath::LogFormat::json : carepath::LogFormat::text;
+  carepath::set_log_sink([format](LogLevel l, std::string_view message,
+                                  std::initializer_list<carepath::LogAttribute> attributes) {
+    const std::string line = carepath::render_log_line(
+        format, carepath::format_timestamp(carepath::SystemClock().now()), l, message, attributes);
     std::fwrite(line.data(), 1, line.size(), stderr);
     std::fflush(stderr);
   });
@@ -211,7 +208,7 @@ int serve(const Args& args) {
   if (!config) {
     return fail(config.error().message);
   }
-  install_stderr_log(config->log_level);
+  install_stderr_log(config->log_level, config->log_format);
 
   // Block the stop and reload signals in every thread; this one waits for them with sigwait().
   sigset_t signals;

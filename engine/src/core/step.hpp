@@ -63,6 +63,9 @@ class StepCatalog {
   virtual ~StepCatalog() = default;
   virtual const StepType* find(std::string_view name) const = 0;
   virtual std::vector<const StepType*> all() const = 0;
+  // Why plugin files the engine was configured with did not load; empty when all did. GET
+  // /readyz reports the engine not ready while there is any.
+  virtual std::vector<std::string> load_problems() const { return {}; }
 };
 
 }  // namespace carepath

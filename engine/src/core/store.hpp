@@ -359,6 +359,22 @@ struct TokenRecord {
 // close_task and finish_timer) appends a "case.open" or "case.write" audit row naming the
 // history entry's actor, event and changed fields, and start_migration and finish_migration a
 // "migration" row, in the same transaction as the write, as do CaseEffects::audit rows.
+// How many cases are in one state of one workflow (any version).
+struct StateCount {
+  std::string workflow;
+  std::string state;
+  std::int64_t count = 0;
+};
+
+// The figures GET /metrics reads when it is scraped, each counted from an index.
+struct StoreGauges {
+  std::vector<StateCount> cases;     // every case; which states are final is the caller's call
+  std::int64_t outbox_pending = 0;   // asynchronous step calls waiting to run
+  std::int64_t incidents_open = 0;   // unresolved incidents
+  std::int64_t timers_pending = 0;   // timers not yet fired or cancelled
+  std::int64_t clocks_breached = 0;  // running clocks past their deadline and marked breached
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -476,6 +492,10 @@ class Store {
   // How many cases have no data key and were not erased: cases written before encryption, which
   // the engine refuses to serve in plaintext.
   virtual Result<std::int64_t> count_cases_without_key() = 0;
+  // Counts for the metrics endpoint; reads no case.
+  virtual Result<StoreGauges> gauges() = 0;
+  // A trivial query: whether the database answers (GET /readyz).
+  virtual Result<void> ping() = 0;
   // Up to `limit` (case id, data key) pairs whose data key is not wrapped by master key
   // `master_id`: what a rotation still has to re-wrap.
   virtual Result<std::vector<std::pair<std::string, std::string>>> data_keys_not_wrapped_by(

@@ -238,9 +238,10 @@ Result<PluginInfo> Registry::register_plugin(cp_plugin_entry_fn entry, const fs:
 
 std::vector<LoadProblem> Registry::load_directory(const fs::path& dir, const Allowlist* allow) {
   std::vector<LoadProblem> problems;
-  const auto report = [&problems](const fs::path& file, std::string message) {
+  const auto report = [this, &problems](const fs::path& file, std::string message) {
     const std::string file_text = file.string();
     log(LogLevel::error, message, {{"file", file_text}});
+    load_problems_.push_back(message);
     problems.push_back(LoadProblem{file, std::move(message)});
   };
 

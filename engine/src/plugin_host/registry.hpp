@@ -93,6 +93,8 @@ class Registry final : public StepCatalog {
   const StepType* find(std::string_view name) const override;
   // Every step type, built-in and plugin, ordered by name.
   std::vector<const StepType*> all() const override;
+  // Every problem load_directory() reported, in order.
+  std::vector<std::string> load_problems() const override { return load_problems_; }
 
  private:
   Result<PluginInfo> register_plugin(cp_plugin_entry_fn entry, const std::filesystem::path& file,
@@ -102,6 +104,7 @@ class Registry final : public StepCatalog {
   std::vector<std::shared_ptr<const void>> libraries_;
   std::vector<PluginInfo> plugins_;
   std::map<std::string, std::unique_ptr<StepType>, std::less<>> types_;
+  std::vector<std::string> load_problems_;
 };
 
 // What `carepath plugins check FILE.so` reports: loads the file into a throwaway Registry and,

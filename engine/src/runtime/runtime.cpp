@@ -8,6 +8,7 @@
 
 #include "core/fields.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/strings.hpp"
 #include "runtime/steps.hpp"
 #include "security/random.hpp"
@@ -348,6 +349,7 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
         store_.update_case(after, record->version, prepared->entry, idempotency, prepared->effects);
     if (updated) {
       scheduled(prepared->effects);
+      metrics::engine().transitions.add({after.workflow, request.event});
       log(LogLevel::info, "transition",
           {{"case", id},
            {"event", request.event},
@@ -605,6 +607,20 @@ TaskRecord make_task(const CaseRecord& record, const StepCall& call, const std::
   return task;
 }
 
+// The `result` label of carepath_step_results_total: a step that ran (or handed over a task) is
+// "ok", one that asked to be retried "retry", anything else "failed".
+std::string_view step_result_label(StepStatus status) {
+  switch (status) {
+    case StepStatus::ok:
+    case StepStatus::pending:
+      return "ok";
+    case StepStatus::retryable:
+      return "retry";
+    default:
+      return "failed";
+  }
+}
+
 Error step_error(const StepCall& call, const StepOutcome& outcome) {
   switch (outcome.status) {
     case StepStatus::veto:
@@ -697,6 +713,7 @@ Result<CaseEffects> Runtime::run_steps(const Workflow& workflow, const CaseRecor
     current.state = to;
     StepOutcome outcome =
         call->instance->run(StepInput{key, step_input(current, data, *call, event, from, to)});
+    metrics::engine().step_results.add({call->type, step_result_label(outcome.status)});
     switch (outcome.status) {
       case StepStatus::ok: {
         if (auto checked = check_step_output(workflow, *call, outcome.output); !checked) {
@@ -763,6 +780,13 @@ Result<void> Runtime::run_job(const OutboxJob& job) {
       outcome = StepOutcome{StepStatus::failed, {}, checked.error().message};
     }
   }
+  const bool will_retry =
+      outcome.status == StepStatus::retryable && result.attempts < job.max_attempts;
+  metrics::engine().step_results.add(
+      {job.step_type,
+       will_retry ? "retry"
+                  : step_result_label(outcome.status == StepStatus::retryable ? StepStatus::failed
+                                                                              : outcome.status)});
   switch (outcome.status) {
     case StepStatus::ok:
     case StepStatus::pending:

@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "core/strings.hpp"
 #include "runtime/runtime.hpp"
 #include "security/random.hpp"
@@ -278,6 +279,9 @@ Result<void> Runtime::fire_timer(const TimerRecord& timer, const std::string& ow
     auto finished = store_.finish_timer(finish);
     if (finished) {
       scheduled(finish.effects);
+      if (finish.change) {
+        metrics::engine().transitions.add({wf.name, finish.change->entry.event});
+      }
       log(LogLevel::info, finish.status == "fired" ? "timer fired" : "timer skipped",
           {{"case", timer.case_id},
            {"timer", timer.name},

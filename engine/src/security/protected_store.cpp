@@ -790,6 +790,12 @@ Result<void> ProtectedStore::put_setting(const std::string& name, const std::str
 Result<std::int64_t> ProtectedStore::count_cases_without_key() {
   return inner_.count_cases_without_key();
 }
+Result<StoreGauges> ProtectedStore::gauges() {
+  return inner_.gauges();
+}
+Result<void> ProtectedStore::ping() {
+  return inner_.ping();
+}
 Result<std::vector<std::pair<std::string, std::string>>> ProtectedStore::data_keys_not_wrapped_by(
     const std::string& master_id, std::size_t limit) {
   return inner_.data_keys_not_wrapped_by(master_id, limit);

@@ -118,6 +118,8 @@ class ProtectedStore final : public Store {
   Result<std::optional<std::string>> setting(const std::string& name) override;
   Result<void> put_setting(const std::string& name, const std::string& value) override;
   Result<std::int64_t> count_cases_without_key() override;
+  Result<StoreGauges> gauges() override;
+  Result<void> ping() override;
   Result<std::vector<std::pair<std::string, std::string>>> data_keys_not_wrapped_by(
       const std::string& master_id, std::size_t limit) override;
   Result<void> replace_data_key(const std::string& case_id, const std::string& old_key,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -14,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "core/error.hpp"
+#include "core/metrics.hpp"
 #include "store/sqlite_store.hpp"
 
 namespace carepath::store {
@@ -525,7 +527,10 @@ class Transaction {
   }
 
   Result<void> commit() {
+    const auto started = std::chrono::steady_clock::now();
     const int rc = sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+    metrics::engine().db_commit.observe(
+        {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
     if (rc != SQLITE_OK) {
       return sqlite_error(db_, rc, "commit");
     }
