@@ -6,41 +6,37 @@ namespace carepath::runtime {
 Result<Runtime::Prepared> Runtime::prepare_consent(const Actor& actor, const CaseRecord& record,
                                                    const Workflow& workflow, ConsentAction action,
                                                    const FireRequest& request, Timestamp now) {
-  const std::int64_t today = zone_.local_day(now);
-  Prepared p;
-  p.after = record;
-  if (action == ConsentAction::given) {
-    auto given = parse_consent_given(workflow, request.data);
-    if (!given) {
-      Error e = given.error();
-      e.message = "workflow '" + workflow.name + "': " + e.message;
-      return e;
+  const bool given = action == ConsentAction::given;
+  auto [after, entry] =
+      change_in_place(record, actor.user,
+                      std::string(given ? kConsentGivenEvent : kConsentWithdrawnEvent), {}, now);
+  const auto in_workflow = [&](Error e) {
+    e.message = "workflow '" + workflow.name + "': " + e.message;
+    return e;
+  };
+  if (given) {
+    auto consent = parse_consent_given(workflow, request.data);
+    if (!consent) {
+      return in_workflow(consent.error());
     }
-    give_consent(p.after.consents, *given, actor.user, now);
+    give_consent(after.consents, *consent, actor.user, now);
   } else {
     auto withdrawal = parse_consent_withdrawal(workflow, request.data);
     if (!withdrawal) {
-      Error e = withdrawal.error();
-      e.message = "workflow '" + workflow.name + "': " + e.message;
-      return e;
+      return in_workflow(withdrawal.error());
     }
-    if (auto withdrawn = withdraw_consent(p.after.consents, *withdrawal, actor.user, now, today);
+    if (auto withdrawn =
+            withdraw_consent(after.consents, *withdrawal, actor.user, now, zone_.local_day(now));
         !withdrawn) {
       return withdrawn.error();
     }
   }
-  p.after.version = record.version + 1;
-  p.after.updated_at = now;
-  p.entry.at = now;
-  p.entry.actor = actor.user;
-  p.entry.event =
-      std::string(action == ConsentAction::given ? kConsentGivenEvent : kConsentWithdrawnEvent);
-  p.entry.from = record.state;
-  p.entry.to = record.state;
-  p.entry.version = p.after.version;
-  p.entry.comment = request.comment;
+  entry.comment = request.comment;
   // The payload as checked: scope, evidence and reason are sealed at rest like sensitive fields.
-  p.entry.payload = request.data;
+  entry.payload = request.data;
+  Prepared p;
+  p.after = std::move(after);
+  p.entry = std::move(entry);
   return p;
 }
 

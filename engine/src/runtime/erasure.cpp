@@ -34,21 +34,6 @@ bool has_value(const boost::json::object& object, const std::string& name) {
 
 }  // namespace
 
-InPlaceChange change_in_place(const CaseRecord& before, std::string actor, std::string event,
-                              std::vector<std::string> changed, Timestamp now) {
-  InPlaceChange change{before, {}};
-  change.after.version = before.version + 1;
-  change.after.updated_at = now;
-  change.entry.at = now;
-  change.entry.actor = std::move(actor);
-  change.entry.event = std::move(event);
-  change.entry.from = before.state;
-  change.entry.to = before.state;
-  change.entry.version = change.after.version;
-  change.entry.changed = std::move(changed);
-  return change;
-}
-
 Error case_erased(const CaseRecord& record) {
   return Error{Errc::conflict,
                "case " + record.id + " was erased; it takes no more changes",

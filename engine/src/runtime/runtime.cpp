@@ -100,6 +100,21 @@ Result<void> check_edit(const Workflow& workflow, const Actor& actor,
 
 }  // namespace
 
+InPlaceChange change_in_place(const CaseRecord& before, std::string actor, std::string event,
+                              std::vector<std::string> changed, Timestamp now) {
+  InPlaceChange change{before, {}};
+  change.after.version = before.version + 1;
+  change.after.updated_at = now;
+  change.entry.at = now;
+  change.entry.actor = std::move(actor);
+  change.entry.event = std::move(event);
+  change.entry.from = before.state;
+  change.entry.to = before.state;
+  change.entry.version = change.after.version;
+  change.entry.changed = std::move(changed);
+  return change;
+}
+
 Runtime::Runtime(Store& store, const Clock& clock, const WorkflowRegistry& workflows, TimeZone zone)
     : store_(store), clock_(clock), workflows_(workflows), zone_(std::move(zone)) {
 }

@@ -144,15 +144,9 @@ Result<Runtime::Prepared> Runtime::prepare_adjustment(const Actor& actor, const 
   if (!adjusted) {
     return adjusted.error();
   }
-  p.after = record;
-  p.after.version = record.version + 1;
-  p.after.updated_at = now;
-  p.entry.at = now;
-  p.entry.actor = actor.user;
-  p.entry.event = event;
-  p.entry.from = record.state;
-  p.entry.to = record.state;
-  p.entry.version = p.after.version;
+  auto [after, entry] = change_in_place(record, actor.user, event, {}, now);
+  p.after = std::move(after);
+  p.entry = std::move(entry);
   p.entry.comment = request.comment;
   p.entry.payload = request.data;
   return p;
