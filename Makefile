@@ -8,7 +8,7 @@ CMAKE_FLAGS ?=
 
 CAREPATH := $(BUILD_DIR)/engine/src/app/carepath
 
-.PHONY: all deps configure build run test bench validate clean format format-check
+.PHONY: all deps configure build run test test-asan test-tsan bench validate clean format format-check
 
 all: build
 
@@ -35,6 +35,27 @@ run: build
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The suite again under AddressSanitizer and UndefinedBehaviorSanitizer, in build-asan/ (.ci/run runs
+# it). Left out: the checks that run outside tools (npm, the example's own build, the install),
+# which test no engine code of their own. docs/reliability.md says what each build found.
+ASAN_EXCLUDE ?= ^(schema\.ajv|openapi\.lint|openapi\.prism|example\.custom_plugin|install\.layout)$$
+test-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCP_SANITIZE=address,undefined \
+	  -DCP_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) -E '$(ASAN_EXCLUDE)'
+
+# The runtime, API and server tests under ThreadSanitizer, in build-tsan/.
+test-tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DCP_SANITIZE=thread \
+	  -DCP_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target cp_runtime_tests cp_api_tests \
+	  cp_integration_tests carepath legal_aid medical vocational
+	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --output-on-failure -j $(JOBS) -L '^(runtime|api|integration)$$'
 
 # Speed and memory targets (bench/README.md); not part of `make test`.
 bench: build

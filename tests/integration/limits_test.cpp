@@ -334,5 +334,38 @@ TEST_F(Limits, ATokenIdIsLimitedOnItsOwnBeforeItsAddress) {
   expect_alive();
 }
 
+// Behind nginx every connection comes from 127.0.0.1: with it trusted, the client named in
+// X-Forwarded-For is counted, so one client's failures do not lock out the others; without it,
+// the header is ignored and cannot be used to dodge the limit.
+TEST_F(Limits, BehindATrustedProxyEachForwardedClientIsCountedApart) {
+  config_.trusted_proxies = {"127.0.0.1"};
+  start();
+  const auto from = [&](const std::string& client) {
+    return test::http_request(port_, "GET", "/v1/workflows", {},
+                              {{"X-Forwarded-For", "10.1.1.1, " + client}});
+  };
+  for (int i = 0; i < 4; ++i) {
+    problem(from("203.0.113.7"), 401, "unauthenticated");
+  }
+  problem(from("203.0.113.7"), 429, "too-many-requests");
+  problem(from("203.0.113.8"), 401, "unauthenticated");
+  // The client part the attacker controls (left of the proxy's entry) changes nothing.
+  problem(test::http_request(port_, "GET", "/v1/workflows", {},
+                             {{"X-Forwarded-For", "198.51.100.1, 203.0.113.7"}}),
+          429, "too-many-requests");
+}
+
+TEST_F(Limits, WithoutATrustedProxyXForwardedForIsIgnored) {
+  start();
+  for (int i = 0; i < 4; ++i) {
+    problem(test::http_request(port_, "GET", "/v1/workflows", {},
+                               {{"X-Forwarded-For", "203.0.113." + std::to_string(i)}}),
+            401, "unauthenticated");
+  }
+  problem(
+      test::http_request(port_, "GET", "/v1/workflows", {}, {{"X-Forwarded-For", "203.0.113.99"}}),
+      429, "too-many-requests");
+}
+
 }  // namespace
 }  // namespace carepath

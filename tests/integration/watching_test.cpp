@@ -1,6 +1,8 @@
 // Watching a running engine (docs/operations.md "Watching it"): GET /metrics names routes by
 // template and never carries an id, a user or a value; GET /readyz says what is not ready;
 // request ids round-trip and follow every log line, which is JSON when asked for.
+#include <cstdlib>
+#include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -88,6 +90,28 @@ TEST_F(WatchingTest, MetricsNameRouteTemplatesAndHoldNoIdsUsersOrValues) {
   // The scrape itself was counted (by the time of the next one) and needs no token.
   const auto again = test::http_request(port_, "GET", "/metrics");
   EXPECT_NE(again.body.find("route=\"/metrics\",method=\"GET\",status=\"200\""), std::string::npos);
+}
+
+// Prometheus's own checker (Debian's prometheus package) reads the scrape as Prometheus would and
+// lints it (names, units, help texts). Skipped where promtool is not installed.
+TEST_F(WatchingTest, PromtoolAcceptsTheScrape) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "promtool not installed (Debian package prometheus)";
+  }
+  start();
+  const std::string bearer = token("asha", {"caseworker", "supervisor"});
+  ASSERT_EQ(call("POST", "/v1/cases", bearer, open_case_body()).status, 201);
+  ASSERT_EQ(call("GET", "/v1/nowhere", bearer).status, 404);
+  const auto scrape = test::http_request(port_, "GET", "/metrics");
+  ASSERT_EQ(scrape.status, 200);
+  test::TempDir dir;
+  const auto file = dir / "scrape.txt";
+  std::ofstream(file) << scrape.body;
+  const auto report = dir / "promtool.txt";
+  const std::string command =
+      "promtool check metrics < '" + file.string() + "' > '" + report.string() + "' 2>&1";
+  const int status = std::system(command.c_str());
+  EXPECT_EQ(status, 0) << test::read_file(report) << "\n" << scrape.body;
 }
 
 TEST_F(WatchingTest, ReadyzIsReadyWithTheDatabaseWorkflowsAndPluginsLoaded) {

@@ -615,6 +615,65 @@ TEST(SqliteStore, LosesNoUpdateWithTwoStoresWritingOneCase) {
   RecordProperty("version_conflicts", conflicts.load());
 }
 
+// The figures GET /metrics reads: cases per workflow and state, and pending work of every kind,
+// each counting only what is still pending, open or breached.
+TEST(SqliteStore, GaugesCountCasesByStateAndPendingWork) {
+  test::TempDir dir;
+  const std::string path = (dir / "gauges.db").string();
+  auto store = open_store(path);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->ping());
+  auto empty = store->gauges();
+  ASSERT_TRUE(empty) << empty.error().message;
+  EXPECT_TRUE(empty->cases.empty());
+  EXPECT_EQ(empty->outbox_pending + empty->incidents_open + empty->timers_pending +
+                empty->clocks_breached,
+            0);
+
+  create(*store, make_case("a1", "aftercare", "intake"));
+  create(*store, make_case("a2", "aftercare", "intake"));
+  create(*store, make_case("a3", "aftercare", "in_care"));
+  create(*store, make_case("e1", "education_support", "enrolment"));
+  const std::string failure = exec_raw(path, R"sql(
+    INSERT INTO outbox (case_id, workflow, workflow_version, step_ref, step_type, to_state,
+                        idempotency_key, attempts, max_attempts, backoff_ms, next_at, status,
+                        created_at)
+    VALUES ('a1', 'aftercare', 1, 's', 'legal_aid.refer', 'intake', 'k1', 0, 3, 10, 0, 'pending', 0),
+           ('a1', 'aftercare', 1, 's', 'legal_aid.refer', 'intake', 'k2', 1, 3, 10, 0, 'done', 0),
+           ('a2', 'aftercare', 1, 's', 'legal_aid.refer', 'intake', 'k3', 0, 3, 10, 0, 'pending', 0);
+    INSERT INTO incidents (id, case_id, step_type, message, attempts, status, created_at)
+    VALUES ('i1', 'a1', 'medical.check', 'down', 3, 'open', 0),
+           ('i2', 'a2', 'medical.check', 'down', 3, 'resolved', 0);
+    INSERT INTO timers (case_id, kind, name, purpose, due_at, occurrence, anchor_at, status,
+                        created_at)
+    VALUES ('a1', 'after', 't', 'p', 1, 1, 0, 'pending', 0),
+           ('a2', 'after', 't', 'p', 1, 1, 0, 'fired', 0),
+           ('a3', 'after', 't', 'p', 1, 1, 0, 'pending', 0),
+           ('e1', 'after', 't', 'p', 1, 1, 0, 'cancelled', 0);
+    INSERT INTO clocks (case_id, name, workflow, started_at, base_due_at, excluded_ms, due_at,
+                        breached_at, stopped_at, log_json)
+    VALUES ('a1', 'c', 'aftercare', 0, 1, 0, 1, 2, NULL, '[]'),
+           ('a2', 'c', 'aftercare', 0, 1, 0, 1, 2, 3, '[]'),
+           ('a3', 'c', 'aftercare', 0, 9, 0, 9, NULL, NULL, '[]');
+  )sql");
+  ASSERT_EQ(failure, "");
+
+  auto gauges = store->gauges();
+  ASSERT_TRUE(gauges) << gauges.error().message;
+  ASSERT_EQ(gauges->cases.size(), 3U);
+  EXPECT_EQ(gauges->cases[0].workflow, "aftercare");
+  EXPECT_EQ(gauges->cases[0].state, "in_care");
+  EXPECT_EQ(gauges->cases[0].count, 1);
+  EXPECT_EQ(gauges->cases[1].state, "intake");
+  EXPECT_EQ(gauges->cases[1].count, 2);
+  EXPECT_EQ(gauges->cases[2].workflow, "education_support");
+  EXPECT_EQ(gauges->cases[2].count, 1);
+  EXPECT_EQ(gauges->outbox_pending, 2);
+  EXPECT_EQ(gauges->incidents_open, 1);
+  EXPECT_EQ(gauges->timers_pending, 2);
+  EXPECT_EQ(gauges->clocks_breached, 1);  // the stopped one no longer counts
+}
+
 TEST(SqliteStore, EventsTableRejectsUpdateAndDelete) {
   test::TempDir dir;
   const std::string path = (dir / "carepath.db").string();

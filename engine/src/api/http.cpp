@@ -4,6 +4,7 @@
 #include <array>
 #include <random>
 
+#include <boost/asio/ip/address.hpp>
 #include <boost/json/serialize.hpp>
 
 namespace carepath::api {
@@ -56,6 +57,39 @@ std::string request_id_for(const std::string* header) {
     }
   }
   return id;
+}
+
+std::string client_address(std::string_view peer, const std::string* forwarded_for,
+                           const std::vector<std::string>& trusted_proxies) {
+  const auto trusted = [&](std::string_view address) {
+    return std::find(trusted_proxies.begin(), trusted_proxies.end(), address) !=
+           trusted_proxies.end();
+  };
+  if (forwarded_for == nullptr || !trusted(peer)) {
+    return std::string(peer);
+  }
+  std::string_view rest = *forwarded_for;
+  while (!rest.empty()) {
+    const auto comma = rest.rfind(',');
+    std::string_view item = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) {
+      item.remove_suffix(1);
+    }
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(std::string(item), ec);
+    if (ec) {
+      return std::string(peer);  // a proxy would not write this: stop trusting the header here
+    }
+    std::string text = address.to_string();
+    if (!trusted(text)) {
+      return text;
+    }
+  }
+  return std::string(peer);
 }
 
 std::string_view target_path(std::string_view target) {

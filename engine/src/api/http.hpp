@@ -48,6 +48,14 @@ bool is_printable_ascii(std::string_view text, std::size_t max_size);
 // [A-Za-z0-9._-]), otherwise a fresh random one (32 hex digits).
 std::string request_id_for(const std::string* header);
 
+// The address of the client a request came from. `peer` is the address of the connection; when it
+// is one of `trusted_proxies` (a reverse proxy such as nginx on the same machine), the client is
+// the right-most address of X-Forwarded-For that is not itself a trusted proxy, since a proxy
+// appends the address it saw to whatever the client sent. Anything that is not an IP address
+// there is ignored, and without a usable entry the peer stands.
+std::string client_address(std::string_view peer, const std::string* forwarded_for,
+                           const std::vector<std::string>& trusted_proxies);
+
 // The path of a request target without its query: "/v1/cases?limit=2" -> "/v1/cases".
 std::string_view target_path(std::string_view target);
 

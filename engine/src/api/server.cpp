@@ -334,7 +334,8 @@ class Session : public std::enable_shared_from_this<Session> {
     exchange.version = message.version() == 10 ? 10 : 11;
     exchange.keep_alive = message.keep_alive();
     HttpRequest request = to_request(std::move(message));
-    request.remote_address = remote_address_;
+    request.remote_address = client_address(remote_address_, request.header("x-forwarded-for"),
+                                            shared_.options.trusted_proxies);
     exchange.method = request.method;
     exchange.path = loggable_path(request.target);
     exchange.request_id = request_id_for(request.header("x-request-id"));

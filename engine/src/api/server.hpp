@@ -30,6 +30,8 @@ struct ServerOptions {
   std::chrono::milliseconds request_timeout{30'000};
   // Connections over this many get 503 with Retry-After: 1 and are closed.
   int max_connections = 256;
+  // Reverse proxies whose X-Forwarded-For names the client (api/http.hpp client_address).
+  std::vector<std::string> trusted_proxies{};
   RequestLimits limits{};              // JSON shape of request bodies; failed-authentication counts
   TestClock test_clock{};              // set only when the engine runs on `test_clock`
   ReloadWorkflows reload_workflows{};  // POST /v1/admin/workflows/reload; 404 when unset

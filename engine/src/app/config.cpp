@@ -1,11 +1,13 @@
 #include "app/config.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
+#include <boost/asio/ip/address.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "core/time.hpp"
@@ -151,6 +153,28 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     }
     return {};
   }
+  if (key == "trusted_proxies") {
+    // Comma-separated in variables and flags: IPv6 addresses hold colons.
+    config.trusted_proxies.clear();
+    std::size_t start = 0;
+    while (start <= value.size()) {
+      const auto end = std::min(value.find(',', start), value.size());
+      std::string address(value.substr(start, end - start));
+      std::erase(address, ' ');
+      if (!address.empty()) {
+        boost::system::error_code ec;
+        const auto parsed = boost::asio::ip::make_address(address, ec);
+        if (ec) {
+          return Error{Errc::invalid_argument,
+                       "trusted_proxies: expected IP addresses such as 127.0.0.1 or ::1, got '" +
+                           address + "'"};
+        }
+        config.trusted_proxies.push_back(parsed.to_string());
+      }
+      start = end + 1;
+    }
+    return {};
+  }
   if (key == "step_workers") {
     auto n = parse_number<int>(value, "step_workers", 1, 64);
     if (!n) {
@@ -234,7 +258,7 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
           "webhook_secret, "
           "timezone, test_clock, master_key, own_cases_only, header_limit, request_timeout, "
           "header_timeout, max_connections, json_max_depth, json_max_members, "
-          "json_max_string, auth_failures_per_minute"};
+          "json_max_string, auth_failures_per_minute, trusted_proxies"};
 }
 
 }  // namespace
@@ -299,6 +323,18 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
         }
         config.plugin_allowlist[entry.first.Scalar()] = entry.second.Scalar();
       }
+      config.sources["plugin_allowlist"] = path + ":" + std::to_string(mark.line + 1);
+      continue;
+    }
+    if (item.first.Scalar() == "trusted_proxies" && item.second.IsSequence()) {
+      std::string joined;
+      for (const auto& address : item.second) {
+        joined += (joined.empty() ? "" : ",") + address.Scalar();
+      }
+      if (auto r = set(config, "trusted_proxies", joined); !r) {
+        return Error{Errc::invalid_argument, where + r.error().message};
+      }
+      config.sources["trusted_proxies"] = path + ":" + std::to_string(mark.line + 1);
       continue;
     }
     if (item.first.Scalar() == "plugins" && item.second.IsSequence()) {
@@ -306,6 +342,7 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
       for (const auto& dir : item.second) {
         config.plugins.push_back(dir.Scalar());
       }
+      config.sources["plugins"] = path + ":" + std::to_string(mark.line + 1);
       continue;
     }
     if (!item.second.IsScalar()) {
@@ -315,12 +352,13 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
     if (auto r = set(config, item.first.Scalar(), item.second.Scalar()); !r) {
       return Error{Errc::invalid_argument, where + r.error().message};
     }
+    config.sources[item.first.Scalar()] = path + ":" + std::to_string(mark.line + 1);
   }
   return {};
 }
 
 Result<void> apply_environment(Config& config) {
-  static constexpr std::array<std::pair<const char*, std::string_view>, 23> kVariables = {{
+  static constexpr std::array<std::pair<const char*, std::string_view>, 24> kVariables = {{
       {"CAREPATH_LISTEN", "listen"},
       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"},
@@ -344,6 +382,7 @@ Result<void> apply_environment(Config& config) {
       {"CAREPATH_JSON_MAX_MEMBERS", "json_max_members"},
       {"CAREPATH_JSON_MAX_STRING", "json_max_string"},
       {"CAREPATH_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"},
+      {"CAREPATH_TRUSTED_PROXIES", "trusted_proxies"},
   }};
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up
@@ -353,17 +392,139 @@ Result<void> apply_environment(Config& config) {
     if (auto r = set(config, key, value); !r) {
       return Error{Errc::invalid_argument, std::string(variable) + ": " + r.error().message};
     }
+    config.sources[std::string(key)] = variable;
   }
   return {};
 }
 
 Result<void> apply_flags(Config& config, const std::map<std::string, std::string>& flags) {
   for (const auto& [key, value] : flags) {
+    std::string flag = "--" + key;
+    std::replace(flag.begin(), flag.end(), '_', '-');
     if (auto r = set(config, key, value); !r) {
-      return Error{Errc::invalid_argument, "--" + key + ": " + r.error().message};
+      return Error{Errc::invalid_argument, flag + ": " + r.error().message};
     }
+    config.sources[key] = flag;
   }
   return {};
+}
+
+namespace {
+
+std::string level_name(LogLevel level) {
+  switch (level) {
+    case LogLevel::debug:
+      return "debug";
+    case LogLevel::info:
+      return "info";
+    case LogLevel::warning:
+      return "warning";
+    case LogLevel::error:
+      return "error";
+  }
+  return "info";
+}
+
+// A YAML scalar that reads back as the same string: double-quoted, with JSON-style escapes
+// (YAML's double-quoted style is a superset of JSON strings).
+std::string quoted(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          constexpr std::string_view kHex = "0123456789abcdef";
+          out += "\\x";
+          out += kHex[static_cast<unsigned char>(c) >> 4U];
+          out += kHex[static_cast<unsigned char>(c) & 0xFU];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// A YAML flow sequence of quoted strings: ["a", "b"].
+std::string quoted_list(const std::vector<std::string>& items) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + quoted(items[i]);
+  }
+  return out + "]";
+}
+
+std::string timeout_text(std::int64_t ms) {
+  return ms % 1000 == 0 ? std::to_string(ms / 1000) + "s" : std::to_string(ms) + "ms";
+}
+
+}  // namespace
+
+std::string render_config(const Config& config) {
+  std::ostringstream out;
+  out << "# carepath: the effective configuration (defaults, then the config file, then\n"
+         "# CAREPATH_* variables, then flags). Secrets are masked.\n";
+  const auto line = [&](std::string_view key, const std::string& value) {
+    out << key << ": " << value;
+    if (auto it = config.sources.find(std::string(key)); it != config.sources.end()) {
+      out << "  # " << it->second;
+    } else {
+      out << "  # default";
+    }
+    out << '\n';
+  };
+  const bool v6 = config.host.find(':') != std::string::npos;
+  line("listen",
+       quoted((v6 ? "[" + config.host + "]" : config.host) + ":" + std::to_string(config.port)));
+  line("db", quoted(config.db));
+  line("master_key", quoted(config.master_key));
+  line("workflows", quoted(config.workflows));
+  line("plugins", quoted_list(config.plugins));
+  if (config.plugin_allowlist.empty()) {
+    line("plugin_allowlist", "{}");
+  } else {
+    line("plugin_allowlist", "");
+    for (const auto& [file, sha] : config.plugin_allowlist) {
+      out << "  " << quoted(file) << ": " << quoted(sha) << '\n';
+    }
+  }
+  line("body_limit", std::to_string(config.body_limit));
+  line("header_limit", std::to_string(config.header_limit));
+  line("header_timeout", timeout_text(config.header_timeout_ms));
+  line("request_timeout", timeout_text(config.request_timeout_ms));
+  line("max_connections", std::to_string(config.max_connections));
+  line("json_max_depth", std::to_string(config.json_max_depth));
+  line("json_max_members", std::to_string(config.json_max_members));
+  line("json_max_string", std::to_string(config.json_max_string));
+  line("auth_failures_per_minute", std::to_string(config.auth_failures_per_minute));
+  line("trusted_proxies", quoted_list(config.trusted_proxies));
+  line("threads", std::to_string(config.threads));
+  line("log_level", level_name(config.log_level));
+  line("log_format", config.log_format == LogOutput::json   ? "json"
+                     : config.log_format == LogOutput::text ? "text"
+                                                            : "auto");
+  line("step_workers", std::to_string(config.step_workers));
+  line("step_lease_ms", std::to_string(config.step_lease_ms));
+  // Never the secret itself, nor its length: only whether one is set.
+  line("webhook_secret", config.webhook_secret.empty() ? "\"\"" : "\"********\"");
+  line("timezone", quoted(config.timezone));
+  line("own_cases_only", config.own_cases_only ? "true" : "false");
+  if (!config.test_clock.empty()) {
+    line("test_clock", quoted(config.test_clock));
+  }
+  return out.str();
 }
 
 }  // namespace carepath::app

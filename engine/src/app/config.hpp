@@ -31,6 +31,9 @@ struct Config {
   std::size_t json_max_members = 1000;
   std::size_t json_max_string = std::size_t{64} * 1024;
   int auth_failures_per_minute = 10;
+  // Addresses of reverse proxies (nginx on the same machine: 127.0.0.1) whose X-Forwarded-For
+  // header names the client, for the per-address limits. Empty: the connection's peer counts.
+  std::vector<std::string> trusted_proxies{};
   int threads = 2;
   LogLevel log_level = LogLevel::info;
   // Log lines on stderr: JSON objects, text, or (automatic) text on a terminal, JSON otherwise.
@@ -55,6 +58,10 @@ struct Config {
   // role and without homes on its token sees only the cases it holds (assigned to it, one of
   // its teams or roles, or opened by it and not assigned since).
   bool own_cases_only = false;
+
+  // Where each setting that is not a default came from, by its config-file name: "FILE:LINE",
+  // "CAREPATH_DB" or "--db". Filled by the apply_* functions; read by render_config.
+  std::map<std::string, std::string> sources{};
 };
 
 // Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" keeps the host).
@@ -69,10 +76,15 @@ Result<void> apply_config_file(Config& config, const std::string& path);
 // CAREPATH_MASTER_KEY_FILE, CAREPATH_OWN_CASES_ONLY, CAREPATH_HEADER_LIMIT,
 // CAREPATH_REQUEST_TIMEOUT, CAREPATH_HEADER_TIMEOUT, CAREPATH_MAX_CONNECTIONS,
 // CAREPATH_JSON_MAX_DEPTH, CAREPATH_JSON_MAX_MEMBERS, CAREPATH_JSON_MAX_STRING and
-// CAREPATH_AUTH_FAILURES_PER_MINUTE when set.
+// CAREPATH_AUTH_FAILURES_PER_MINUTE and CAREPATH_TRUSTED_PROXIES when set.
 Result<void> apply_environment(Config& config);
 
 // Applies flags already parsed into name -> value ("listen", "db", "workflows").
 Result<void> apply_flags(Config& config, const std::map<std::string, std::string>& flags);
+
+// The effective configuration as a YAML document that apply_config_file reads back to the same
+// settings, every setting named, each with a comment saying where its value came from. Secrets
+// (webhook_secret) are masked: the text is safe to paste into a ticket.
+std::string render_config(const Config& config);
 
 }  // namespace carepath::app

@@ -349,6 +349,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
   options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
   options.request_timeout = std::chrono::milliseconds(config.request_timeout_ms);
   options.max_connections = config.max_connections;
+  options.trusted_proxies = config.trusted_proxies;
   options.limits = api::RequestLimits{config.json_max_depth, config.json_max_members,
                                       config.json_max_string, config.auth_failures_per_minute};
   options.threads = config.threads;

@@ -85,6 +85,10 @@ commands:
                                      remove field values whose `retain:` period has passed
                                      (the server also does it daily); prints how many values
                                      of which fields in how many cases. Exit 0, 1 on errors
+  config show [--config FILE] [any serve option]
+                                     print the effective configuration (file, then CAREPATH_*
+                                     variables, then flags) with where each value came from;
+                                     secrets are masked
   token create --user NAME --roles r1,r2 [--teams t1,t2] [--homes h1,h2] [--db PATH]
                                                        print a new API token (shown once)
   token revoke ID|TOKEN [--db PATH]                    revoke a token
@@ -953,6 +957,19 @@ int audit(const Args& args) {
   return 0;
 }
 
+// Reads nothing but the configuration: it shows what `serve` would run with, flags included.
+int config_command(const Args& args) {
+  if (args.positional.size() != 1 || args.positional[0] != "show") {
+    return fail("config: expected `config show [--config FILE] [options]`");
+  }
+  auto config = make_config(args.flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  std::cout << carepath::app::render_config(*config);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1002,6 +1019,9 @@ int main(int argc, char** argv) {
   }
   if (command == "retention") {
     return retention(*args);
+  }
+  if (command == "config") {
+    return config_command(*args);
   }
   std::cerr << "carepath: unknown command '" << command << "'\n" << kUsage;
   return 2;
