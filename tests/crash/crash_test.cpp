@@ -16,7 +16,6 @@
 #include <iostream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -335,11 +334,18 @@ TEST_F(CrashTest, AcknowledgedTransitionsSurviveSigkillExactlyOnce) {
   EXPECT_GT(acknowledged, 0);
   EXPECT_EQ(server->stop(), 0) << server->log();
 
-  // The outbox: every job done, none left pending, leased or failed.
+  // The outbox: one job per entry into assessment, every one done (none left pending, leased or
+  // failed), and one remembered answer per acknowledged transition.
   const auto outbox = test::query_sql(db_, "SELECT status, count(*) FROM outbox GROUP BY status");
+  int jobs = 0;
   for (const auto& row : outbox) {
     EXPECT_EQ(row[0], "done") << row[1] << " job(s)";
+    jobs += std::stoi(row[1]);
   }
+  EXPECT_EQ(jobs, steps_expected);
+  const auto remembered = test::query_sql(db_, "SELECT count(*) FROM idempotency");
+  ASSERT_EQ(remembered.size(), 1U);
+  EXPECT_EQ(std::stoi(remembered[0][0]), acknowledged);
   const auto integrity = test::query_sql(db_, "PRAGMA integrity_check");
   ASSERT_EQ(integrity.size(), 1U);
   EXPECT_EQ(integrity[0][0], "ok");
@@ -350,12 +356,13 @@ TEST_F(CrashTest, AcknowledgedTransitionsSurviveSigkillExactlyOnce) {
 
   std::cout << "crash test: " << survived << " kills survived in " << run_seconds << " s; "
             << cases.size() << " cases; " << acknowledged << " transitions acknowledged, " << found
-            << " found exactly once; " << lost_sends
-            << " sends without an answer, retried with the same key; " << lost_then_replayed
-            << " of those had been committed (answered from the remembered answer), "
-            << lost_then_applied << " had not (applied on retry); " << lost_creations
+            << " found exactly once; " << lost_then_replayed + lost_then_applied
+            << " lost an answer and were sent again with the same key (" << lost_sends
+            << " sends without an answer in all): " << lost_then_replayed
+            << " had been committed (answered from the remembered answer), " << lost_then_applied
+            << " had not (applied on retry); " << lost_creations
             << " case creations without an answer; " << steps_found << " of " << steps_expected
-            << " async steps recorded once\n";
+            << " async steps recorded once, " << jobs << " outbox jobs, all done\n";
 }
 
 }  // namespace
