@@ -363,6 +363,44 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   return store;
 }
 
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open_read_only(const std::string& path,
+                                                                 AuditDigest digest) {
+  std::error_code ec;
+  if (path.empty() || path == ":memory:" || !std::filesystem::is_regular_file(path, ec)) {
+    return make_error(Errc::not_found, "there is no database at '" + path + "'");
+  }
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) {
+    return sqlite_error(raw, rc, "open database '" + path + "'");
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), digest));
+  std::lock_guard lock(store->mutex_);
+  sqlite3_extended_result_codes(store->db_.get(), 1);
+  sqlite3_busy_timeout(store->db_.get(), kBusyTimeoutMs);
+  auto version = store->prepare("PRAGMA user_version");
+  if (!version) {
+    return version.error();
+  }
+  auto row = version->step("read schema version of '" + path + "'");
+  if (!row) {
+    return row.error();
+  }
+  const std::int64_t current = *row ? version->int64(0) : 0;
+  if (current != kSchemaVersion) {
+    return make_error(Errc::storage,
+                      "database '" + path + "' has schema version " + std::to_string(current) +
+                          (current > kSchemaVersion
+                               ? ", newer than this carepath supports (" +
+                                     std::to_string(kSchemaVersion) + "); use a newer carepath"
+                               : ", older than this carepath's (" + std::to_string(kSchemaVersion) +
+                                     "); open it once with `carepath serve` to upgrade it"));
+  }
+  return store;
+}
+
 Result<void> SqliteStore::configure(bool in_memory) {
   sqlite3* db = db_.get();
   sqlite3_extended_result_codes(db, 1);
