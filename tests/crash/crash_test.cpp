@@ -355,6 +355,7 @@ TEST_F(CrashTest, AcknowledgedTransitionsSurviveSigkillExactlyOnce) {
   EXPECT_EQ(integrity[0][0], "ok");
   const auto verified = test::run_carepath({"verify", "--db", db_}, dir_);
   EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  std::cout << "crash test: carepath " << verified.out;
   const auto audited = test::run_carepath({"audit", "verify", "--db", db_}, dir_);
   EXPECT_EQ(audited.exit_code, 0) << audited.out << audited.err;
 

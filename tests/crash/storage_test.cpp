@@ -5,6 +5,7 @@
 // written stops start-up with a message that says so.
 #include <cstdint>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
@@ -137,6 +138,8 @@ TEST_F(StorageTest, DiskFullMidRunAnswers503AndLosesNothingAcknowledged) {
     }
     ASSERT_GE(refused, 0) << "the disk never filled up";
     ASSERT_FALSE(acknowledged.empty()) << "the disk was full from the start";
+    std::cout << "disk full: " << acknowledged.size() << " transitions acknowledged before the "
+              << "first 503, with the file size limited to " << limit << " bytes\n";
     // The same request again, while the disk is still full: refused again, never applied.
     const auto again =
         call(server, caseworker_, "POST", "/v1/cases/" + id + "/events", fire_body(refused),
