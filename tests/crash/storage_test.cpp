@@ -108,6 +108,7 @@ std::string fire_body(int n) {
 
 TEST_F(StorageTest, DiskFullMidRunAnswers503AndLosesNothingAcknowledged) {
   std::string id;
+  std::string named_id;
   {
     // The first start stores the workflows; a clean stop checkpoints and removes the WAL.
     test::ServerProcess server(serve_args());
@@ -115,6 +116,12 @@ TEST_F(StorageTest, DiskFullMidRunAnswers503AndLosesNothingAcknowledged) {
                        R"({"workflow": "aftercare", "data": {"home": "umang"}})");
     ASSERT_EQ(opened.status, 201) << opened.body;
     id = std::string(opened.json().at("id").as_string());
+    // A case with a (made-up) name: showing it to a caseworker is audited, so its read writes.
+    auto named =
+        call(server, caseworker_, "POST", "/v1/cases",
+             R"({"workflow": "aftercare", "data": {"home": "umang", "name": "Qzx Test"}})");
+    ASSERT_EQ(named.status, 201) << named.body;
+    named_id = std::string(named.json().at("id").as_string());
     ASSERT_EQ(server.stop(), 0) << server.log();
   }
   // Room for a few dozen transitions in the WAL, then the "disk" is full.
@@ -145,9 +152,22 @@ TEST_F(StorageTest, DiskFullMidRunAnswers503AndLosesNothingAcknowledged) {
         call(server, caseworker_, "POST", "/v1/cases/" + id + "/events", fire_body(refused),
              {{"Idempotency-Key", "disk-" + std::to_string(refused)}});
     EXPECT_EQ(again.status, 503) << again.body;
-    // Reads still work.
+    // A read that writes nothing still works. One that shows a name is audited first: answered
+    // while its audit row still fits in what is left, then refused, never answered unaudited.
     const auto read = call(server, caseworker_, "GET", "/v1/cases/" + id);
     EXPECT_EQ(read.status, 200) << read.body;
+    bool refused_read = false;
+    for (int n = 0; n < 500 && !refused_read; ++n) {
+      const auto audited = call(server, caseworker_, "GET", "/v1/cases/" + named_id);
+      if (audited.status == 503) {
+        refused_read = true;
+        EXPECT_EQ(audited.json().at("type"), "/problems/storage-unavailable") << audited.body;
+        EXPECT_EQ(audited.body.find("Qzx"), std::string::npos) << audited.body;
+      } else {
+        ASSERT_EQ(audited.status, 200) << audited.body;
+      }
+    }
+    EXPECT_TRUE(refused_read);
     EXPECT_NE(server.log().find("storage unavailable"), std::string::npos) << server.log();
     server.kill();  // the worst end: no clean shutdown either
   }
