@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/problem.hpp"
 #include "api/server.hpp"
 #include "core/log.hpp"
 #include "runtime/registry.hpp"
@@ -1085,6 +1086,23 @@ TEST_F(ApiTest, StopClosesIdleKeepAliveConnectionsPromptly) {
   EXPECT_EQ(::recv(fd, buffer.data(), buffer.size(), 0), 0);  // closed by the server
   ::close(fd);
   EXPECT_THROW(http_request(port_, "GET", "/healthz"), std::runtime_error);
+}
+
+// A write the storage refused or could not make durable: 503 with Retry-After, so that a client
+// waits and sends the same request (same Idempotency-Key) again.
+TEST(Problem, StorageUnavailableIs503WithRetryAfter) {
+  const HttpReply reply = render_problem(Error{
+      Errc::unavailable, "sqlite: commit: database or disk is full", {}, "storage-unavailable"});
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_EQ(reply.content_type, "application/problem+json");
+  const auto body = boost::json::parse(reply.body);
+  EXPECT_EQ(body.at("type"), "/problems/storage-unavailable");
+  EXPECT_EQ(body.at("title"), "storage unavailable");
+  bool retry_after = false;
+  for (const auto& [name, value] : reply.headers) {
+    retry_after = retry_after || (name == "Retry-After" && value == "30");
+  }
+  EXPECT_TRUE(retry_after);
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 #include "store/sqlite_store.hpp"
 
 #include <atomic>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -886,6 +888,120 @@ TEST(SqliteStore, RefusesDatabaseWithNewerSchema) {
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code, Errc::storage);
   EXPECT_NE(store.error().message.find("newer"), std::string::npos) << store.error().message;
+}
+
+// A write the storage refuses or cannot make durable is a 503 storage-unavailable for its request
+// (never a silent retry); a busy database is a plain unavailable; anything else stays storage.
+TEST(SqliteStore, MapsDurabilityFailuresToStorageUnavailable) {
+  for (const int rc : {SQLITE_FULL, SQLITE_IOERR, SQLITE_IOERR_FSYNC, SQLITE_IOERR_WRITE,
+                       SQLITE_READONLY, SQLITE_READONLY_DBMOVED, SQLITE_CANTOPEN}) {
+    const Error e = sqlite_error(nullptr, rc, "commit");
+    EXPECT_EQ(e.code, Errc::unavailable) << rc;
+    EXPECT_EQ(e.type, kStorageUnavailable) << rc;
+    EXPECT_NE(e.message.find("sqlite: commit: "), std::string::npos) << e.message;
+  }
+  const Error busy = sqlite_error(nullptr, SQLITE_BUSY, "commit");
+  EXPECT_EQ(busy.code, Errc::unavailable);
+  EXPECT_EQ(busy.type, "");
+  for (const int rc : {SQLITE_CORRUPT, SQLITE_NOTADB, SQLITE_CONSTRAINT}) {
+    const Error e = sqlite_error(nullptr, rc, "commit");
+    EXPECT_EQ(e.code, Errc::storage) << rc;
+    EXPECT_EQ(e.type, "") << rc;
+  }
+}
+
+// A VFS over the default one whose files fail xSync while `fail` is set: an fsync error, which no
+// file system can be asked for. Each file opened through it gets a copy of its methods with
+// xSync replaced (the base file's own functions do not look at pMethods).
+class FailingSyncVfs {
+ public:
+  FailingSyncVfs() {
+    base_ = sqlite3_vfs_find(nullptr);
+    vfs_ = *base_;
+    vfs_.zName = "carepath-failing-sync";
+    vfs_.pAppData = this;
+    vfs_.xOpen = &FailingSyncVfs::open;
+    sqlite3_vfs_register(&vfs_, 1);  // the default for the stores the test opens
+  }
+  ~FailingSyncVfs() {
+    sqlite3_vfs_register(base_, 1);
+    sqlite3_vfs_unregister(&vfs_);
+  }
+  FailingSyncVfs(const FailingSyncVfs&) = delete;
+  FailingSyncVfs& operator=(const FailingSyncVfs&) = delete;
+
+  static inline std::atomic<bool> fail{false};
+  static inline std::atomic<int> failed{0};
+
+ private:
+  static int open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags,
+                  int* out_flags) {
+    auto* self = static_cast<FailingSyncVfs*>(vfs->pAppData);
+    const int rc = self->base_->xOpen(self->base_, name, file, flags, out_flags);
+    if (rc == SQLITE_OK && file->pMethods != nullptr) {
+      std::lock_guard lock(self->mutex_);
+      auto& methods = self->methods_[file->pMethods];
+      if (methods == nullptr) {
+        methods = std::make_unique<sqlite3_io_methods>(*file->pMethods);
+        methods->xSync = &FailingSyncVfs::sync;
+        self->syncs_[methods.get()] = file->pMethods->xSync;
+      }
+      file->pMethods = methods.get();
+    }
+    return rc;
+  }
+
+  static int sync(sqlite3_file* file, int flags) {
+    if (fail.load()) {
+      ++failed;
+      return SQLITE_IOERR_FSYNC;
+    }
+    return instance_sync(file)(file, flags);
+  }
+
+  using SyncFn = int (*)(sqlite3_file*, int);
+  static SyncFn instance_sync(sqlite3_file* file) {
+    auto* self = static_cast<FailingSyncVfs*>(sqlite3_vfs_find("carepath-failing-sync")->pAppData);
+    std::lock_guard lock(self->mutex_);
+    return self->syncs_.at(file->pMethods);
+  }
+
+  sqlite3_vfs* base_ = nullptr;
+  sqlite3_vfs vfs_{};
+  std::mutex mutex_;
+  // The base methods -> their copy, and each copy -> the base xSync.
+  std::map<const sqlite3_io_methods*, std::unique_ptr<sqlite3_io_methods>> methods_;
+  std::map<const sqlite3_io_methods*, SyncFn> syncs_;
+};
+
+// synchronous = FULL: the commit fsyncs the WAL. When that fails the change is refused as
+// storage-unavailable (503 for its request), the store does not try again by itself, and the
+// next write, once fsync works again, is made.
+TEST(SqliteStore, AFailedFsyncFailsTheCommitAsStorageUnavailable) {
+  FailingSyncVfs vfs;
+  test::TempDir dir;
+  auto store = open_store((dir / "carepath.db").string());
+  ASSERT_TRUE(store);
+  const CaseRecord record = make_case("c1");
+  create(*store, record);
+
+  auto [after, entry] = next_version(record, "assessment", "score", 3);
+  FailingSyncVfs::fail = true;
+  auto updated = store->update_case(after, 1, entry, std::nullopt, {});
+  FailingSyncVfs::fail = false;
+  ASSERT_FALSE(updated);
+  EXPECT_EQ(updated.error().code, Errc::unavailable);
+  EXPECT_EQ(updated.error().type, kStorageUnavailable);
+  EXPECT_EQ(FailingSyncVfs::failed.load(), 1);  // one fsync tried, none retried
+
+  auto again = store->update_case(after, 1, entry, std::nullopt, {});
+  ASSERT_TRUE(again) << again.error().message;
+  auto got = store->get_case("c1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->version, 2);
+  auto history = store->history("c1", 50, std::nullopt);
+  ASSERT_TRUE(history);
+  EXPECT_EQ(history->items.size(), 2U);
 }
 
 TEST(SqliteStore, ReportsMissingDirectory) {

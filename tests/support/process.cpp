@@ -9,7 +9,10 @@
 #include <stdexcept>
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,7 +72,12 @@ Output run_carepath(const std::vector<std::string>& args, const TempDir& dir,
   return o;
 }
 
-ServerProcess::ServerProcess(const std::vector<std::string>& args, std::uint16_t port) {
+ServerProcess::ServerProcess(const std::vector<std::string>& args, std::uint16_t port)
+    : ServerProcess(args, port, Options{}) {
+}
+
+ServerProcess::ServerProcess(const std::vector<std::string>& args, std::uint16_t port,
+                             const Options& options) {
   const std::string binary = carepath_binary();
   std::vector<std::string> all{"serve", "--listen", "127.0.0.1:" + std::to_string(port)};
   all.insert(all.end(), args.begin(), args.end());
@@ -87,6 +95,22 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, std::uint16_t
     // stderr is a pipe, which would mean JSON lines; the tests read the text format unless they
     // pass --log-format json.
     ::setenv("CAREPATH_LOG_FORMAT", "text", 0);
+    if (options.file_size_limit >= 0) {
+      ::signal(SIGXFSZ, SIG_IGN);  // an ignored signal stays ignored across execv
+      const auto bytes = static_cast<rlim_t>(options.file_size_limit);
+      const rlimit limit{bytes, bytes};
+      if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) {
+        ::_exit(126);
+      }
+    }
+    if (options.honour_file_modes && ::geteuid() == 0) {
+      // Root keeps every capability of the bounding set across execv; without these two, the
+      // owner's mode bits apply to it.
+      if (::prctl(PR_CAPBSET_DROP, CAP_DAC_OVERRIDE, 0, 0, 0) != 0 ||
+          ::prctl(PR_CAPBSET_DROP, CAP_FOWNER, 0, 0, 0) != 0) {
+        ::_exit(126);
+      }
+    }
     ::execv(binary.c_str(), argv.data());
     ::_exit(127);
   }

@@ -36,7 +36,20 @@ Output run_carepath(const std::vector<std::string>& args, const TempDir& dir,
 // destructor kills a server that is still running.
 class ServerProcess {
  public:
+  // How the server process is started, for the crash tests' storage failures.
+  struct Options {
+    // The server's RLIMIT_FSIZE in bytes (-1: none), with SIGXFSZ ignored, so that a write past
+    // it fails with EFBIG as a write to a full disk fails: a full disk without root or a small
+    // file system.
+    long long file_size_limit = -1;
+    // Drops CAP_DAC_OVERRIDE and CAP_FOWNER from the server's capability bounding set, so that a
+    // server run as root (as tests in containers often are) is refused writes to files and
+    // directories without write permission like anyone else. A no-op for other users.
+    bool honour_file_modes = false;
+  };
+
   explicit ServerProcess(const std::vector<std::string>& args, std::uint16_t port = 0);
+  ServerProcess(const std::vector<std::string>& args, std::uint16_t port, const Options& options);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;

@@ -1,8 +1,11 @@
 #include "api/problem.hpp"
 
 #include <array>
+#include <string>
 
 #include <boost/json/object.hpp>
+
+#include "core/log.hpp"
 
 namespace carepath::api {
 namespace {
@@ -50,6 +53,7 @@ constexpr auto kTypeTable = std::to_array<TypeRow>({
   {kTooManyRequests,         "too many requests",                  429},
   {kJsonLimitExceeded,       "JSON limit exceeded",                0},
   {kTooManyConnections,      "too many connections",               503},
+  {kStorageUnavailable,      "storage unavailable",                503},
   {"unauthenticated",        "authentication required",            0},
   {"forbidden",              "not allowed for your roles",         0},
   {"forbidden-fields",       "fields not editable by your roles",  0},
@@ -120,6 +124,14 @@ HttpReply render_problem(const Error& error) {
   reply.content_type = "application/problem+json";
   if (status == 401) {
     reply.headers.emplace_back("WWW-Authenticate", "Bearer");
+  }
+  if (type == kStorageUnavailable) {
+    // The request's change is not acknowledged (after a failed fsync it may still turn up once
+    // the file is read again): the caller sends it again, with the same Idempotency-Key, once an
+    // operator has freed the disk or made the database writable. Nothing retries it here.
+    reply.headers.emplace_back("Retry-After", std::to_string(kStorageRetryAfterSeconds));
+    log(LogLevel::error, "storage unavailable: a write was refused or not made durable",
+        {{"reason", error.message}});
   }
   return reply;
 }

@@ -59,7 +59,9 @@ struct HistoryEntry {
   std::int64_t version = 0;          // the case version this entry produced
   std::vector<std::string> changed;  // names of the fields that changed
   std::optional<std::string> comment;
-  boost::json::object payload;  // the data the change applied; kept to rebuild the projection
+  // The data the change applied: the request's, with what synchronous steps set (null: removed);
+  // kept to rebuild the projection (core/replay.hpp, `carepath verify`).
+  boost::json::object payload;
   // What made the engine act, when it acted on its own: {"timer": ..., "due_at": ...,
   // "late_ms": ...} for a timer or clock deadline. Empty for people's requests.
   boost::json::object trigger{};

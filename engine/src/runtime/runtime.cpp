@@ -9,6 +9,7 @@
 #include "core/fields.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/replay.hpp"
 #include "core/strings.hpp"
 #include "runtime/steps.hpp"
 #include "security/random.hpp"
@@ -195,7 +196,8 @@ Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workf
     opened.to = record.state;
     opened.version = 1;
     opened.changed = changed;
-    opened.payload = data;
+    // What on_enter steps set is recorded with the request, so the history rebuilds the case.
+    opened.payload = applied_payload(data, record.data, changed);
 
     auto created = store_.create_case(record, opened, *effects);
     if (created) {
@@ -452,7 +454,8 @@ Result<Runtime::Prepared> Runtime::prepare_transition(
   p.entry.version = p.after.version;
   p.entry.changed = std::move(plan->changed);
   p.entry.comment = comment;
-  p.entry.payload = data;
+  // With what the transition's synchronous steps set, so that the history rebuilds the case.
+  p.entry.payload = applied_payload(data, p.after.data, p.entry.changed);
   if (!missing.empty()) {
     // The history names the consents overridden; the reason is in the audit trail only.
     p.entry.trigger = boost::json::object{{"kind", "consent_override"},

@@ -358,7 +358,16 @@ inline constexpr std::size_t kMaxPageSize = 500;
 // The most rows one claim_jobs or claim_timers call leases; a worker that wants more calls again.
 inline constexpr std::size_t kMaxClaimBatch = 100;
 
-// Errc::unavailable for SQLITE_BUSY and SQLITE_LOCKED (worth retrying), Errc::storage otherwise.
+// Error::type of a write the storage could not make durable: a full disk, a read-only database,
+// file or file system, an I/O error or a failed fsync (SQLITE_FULL, SQLITE_READONLY, SQLITE_IOERR,
+// SQLITE_CANTOPEN). With Errc::unavailable, the API answers 503 with Retry-After (api/problem.hpp).
+// The change is not acknowledged, and nothing retries it behind the caller's back. (A failed
+// fsync may leave a committed WAL frame that a later start reads back: hence Idempotency-Key.)
+inline constexpr std::string_view kStorageUnavailable = "storage-unavailable";
+
+// Errc::unavailable for SQLITE_BUSY and SQLITE_LOCKED (worth retrying); Errc::unavailable with
+// type kStorageUnavailable for a write the storage refused or could not make durable;
+// Errc::storage otherwise.
 Error sqlite_error(sqlite3* db, int rc, std::string_view what);
 
 // Clamps a page size to 1..kMaxPageSize.

@@ -19,14 +19,21 @@ namespace carepath::store {
 
 Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
   const int primary = rc & 0xff;
-  const Errc code =
-      (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) ? Errc::unavailable : Errc::storage;
+  const bool durability = primary == SQLITE_FULL || primary == SQLITE_READONLY ||
+                          primary == SQLITE_IOERR || primary == SQLITE_CANTOPEN;
+  const Errc code = (primary == SQLITE_BUSY || primary == SQLITE_LOCKED || durability)
+                        ? Errc::unavailable
+                        : Errc::storage;
   std::string message = "sqlite: ";
   message += what;
   message += ": ";
   // SQLite's messages name tables and columns, never bound values, so they are safe to show.
   message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  return make_error(code, std::move(message));
+  Error error = make_error(code, std::move(message));
+  if (durability) {
+    error.type = std::string(kStorageUnavailable);
+  }
+  return error;
 }
 
 std::size_t clamp_limit(std::size_t limit) {
@@ -321,18 +328,75 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
                       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   DbHandle db(raw);  // sqlite3_open_v2 hands out a handle to close even when it fails
   if (rc != SQLITE_OK) {
-    return sqlite_error(raw, rc, "open database '" + path + "'");
+    Error error = sqlite_error(raw, rc, "open database '" + path + "'");
+    if (error.type == kStorageUnavailable) {
+      error.message = "database '" + path + "' cannot be opened for writing: " + error.message;
+    }
+    return error;
   }
 
+  // A file SQLite could only open for reading (its mode, a read-only mount) would fail at the
+  // first write, maybe long after start-up; carepath refuses to start on it instead.
+  const auto unwritable = [&path](Error error) {
+    if (error.type == kStorageUnavailable) {
+      error.message = "database '" + path +
+                      "' cannot be written (a read-only file, directory or file system, or a "
+                      "full disk): carepath writes the file and creates '" +
+                      path + "-wal' and '" + path + "-shm' beside it; " + error.message;
+    }
+    return error;
+  };
+  if (!in_memory && sqlite3_db_readonly(raw, "main") == 1) {
+    return unwritable(
+        sqlite_error(nullptr, SQLITE_READONLY, "open database '" + path + "' for writing"));
+  }
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), digest));
   std::lock_guard lock(store->mutex_);
   auto configured = store->configure(in_memory);
   if (!configured) {
-    return configured.error();
+    return unwritable(configured.error());
   }
   auto migrated = store->migrate();
   if (!migrated) {
-    return migrated.error();
+    return unwritable(migrated.error());
+  }
+  return store;
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open_read_only(const std::string& path,
+                                                                 AuditDigest digest) {
+  std::error_code ec;
+  if (path.empty() || path == ":memory:" || !std::filesystem::is_regular_file(path, ec)) {
+    return make_error(Errc::not_found, "there is no database at '" + path + "'");
+  }
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  DbHandle db(raw);
+  if (rc != SQLITE_OK) {
+    return sqlite_error(raw, rc, "open database '" + path + "'");
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db), digest));
+  std::lock_guard lock(store->mutex_);
+  sqlite3_extended_result_codes(store->db_.get(), 1);
+  sqlite3_busy_timeout(store->db_.get(), kBusyTimeoutMs);
+  auto version = store->prepare("PRAGMA user_version");
+  if (!version) {
+    return version.error();
+  }
+  auto row = version->step("read schema version of '" + path + "'");
+  if (!row) {
+    return row.error();
+  }
+  const std::int64_t current = *row ? version->int64(0) : 0;
+  if (current != kSchemaVersion) {
+    return make_error(Errc::storage,
+                      "database '" + path + "' has schema version " + std::to_string(current) +
+                          (current > kSchemaVersion
+                               ? ", newer than this carepath supports (" +
+                                     std::to_string(kSchemaVersion) + "); use a newer carepath"
+                               : ", older than this carepath's (" + std::to_string(kSchemaVersion) +
+                                     "); open it once with `carepath serve` to upgrade it"));
   }
   return store;
 }

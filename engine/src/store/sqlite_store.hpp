@@ -43,6 +43,12 @@ class SqliteStore final : public Store {
   // and the engine always passes it (app/engine.cpp, app/main.cpp).
   static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
                                                    AuditDigest digest = nullptr);
+  // Opens an existing database file for reading only (`carepath verify`): nothing is created
+  // or migrated, and every write fails. Errc::not_found when there is no file at `path`;
+  // Errc::storage when it is not a SQLite database or its schema version is not this code's
+  // (an older file is upgraded by opening it once with `carepath serve` or `carepath migrate`).
+  static Result<std::unique_ptr<SqliteStore>> open_read_only(const std::string& path,
+                                                             AuditDigest digest = nullptr);
 
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
