@@ -81,6 +81,15 @@ std::string_view status_name(StepStatus status) {
 // the step attribute is kept: the engine adds the plugin.
 void log_to_stderr(carepath::LogLevel level, std::string_view message,
                    std::initializer_list<carepath::LogAttribute> attributes) {
+  // The plugin's own lines carry its step; of the host's own, only problems are worth a line
+  // (the engine logs the load itself).
+  bool from_step = false;
+  for (const auto& [key, value] : attributes) {
+    from_step = from_step || key == "step";
+  }
+  if (!from_step && level < carepath::LogLevel::warning) {
+    return;
+  }
   json::object line{{"level", level == carepath::LogLevel::debug     ? "debug"
                               : level == carepath::LogLevel::warning ? "warning"
                               : level == carepath::LogLevel::error   ? "error"
@@ -210,8 +219,12 @@ int main(int argc, char** argv) {
   if (argc != 2 && !(argc == 4 && std::string_view(argv[2]) == "--sha256")) {
     return usage();
   }
-  // Die with the engine, even while the plugin hangs.
+  // Die with the engine, even while the plugin hangs; otherwise live until the engine closes
+  // the connection, even when a terminal's Ctrl-C or a service manager's SIGTERM reaches the
+  // whole process group: the engine finishes its calls first.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ::signal(SIGINT, SIG_IGN);
+  ::signal(SIGTERM, SIG_IGN);
   if (::getppid() == 1) {
     return 1;
   }
