@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -187,6 +188,29 @@ TEST(StepTimeLimit, APluginsOwnTimeoutOverridesTheDefault) {
   EXPECT_LT(seconds_since(start), 5.0);
   EXPECT_EQ(hung.status, StepStatus::retryable);
   EXPECT_NE(hung.message.find("within 150ms"), std::string::npos) << hung.message;
+}
+
+TEST(StepTimeLimit, ThePluginsLogLinesKeepTheCallersRequestContext) {
+  std::mutex mutex;
+  std::vector<std::string> request_ids;
+  set_log_sink([&](LogLevel, std::string_view message, std::initializer_list<LogAttribute>) {
+    if (message == "echo ran") {
+      const LogContext* context = log_context();
+      const std::lock_guard lock(mutex);
+      request_ids.emplace_back(context == nullptr ? "none" : context->request_id);
+    }
+  });
+  {
+    Registry registry;
+    registry.set_policy(in_process(5000));
+    ASSERT_TRUE(registry.load(kGood));
+    Steps steps(registry);
+    LogContext context{"req-42", "asha"};
+    const ScopedLogContext scope(context);
+    EXPECT_EQ(steps.run("good.echo").status, StepStatus::ok);
+  }
+  set_log_sink({});
+  EXPECT_EQ(request_ids, std::vector<std::string>{"req-42"});
 }
 
 TEST(StepTimeLimit, NoLimitRunsOnTheCallersThread) {

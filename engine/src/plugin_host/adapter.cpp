@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -81,6 +82,7 @@ struct Job {
   std::string input;
   std::string key;
   CallContext context;
+  std::optional<LogContext> log_context;  // the caller's, so the plugin's lines carry it too
   std::mutex mutex;
   std::condition_variable done_changed;
   bool done = false;       // GUARDED_BY(mutex)
@@ -132,9 +134,17 @@ class PluginStepInstance final : public StepInstance,
                        " was not called: " + std::to_string(limits.outstanding.load()) +
                        " earlier calls did not answer in time and are still running");
     }
+    if (const LogContext* caller = carepath::log_context(); caller != nullptr) {
+      job->log_context = *caller;
+    }
     try {
       std::thread([self = shared_from_this(), job]() mutable {
+        std::optional<ScopedLogContext> scope;
+        if (job->log_context) {
+          scope.emplace(*job->log_context);
+        }
         StepOutcome outcome = self->guarded(*job);
+        scope.reset();
         const std::shared_ptr<CallLimits> call_limits = self->step_->limits;
         const std::string plugin = self->step_->plugin;
         const std::string name = self->step_->step.name;
