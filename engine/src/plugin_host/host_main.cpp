@@ -219,9 +219,10 @@ int main(int argc, char** argv) {
   if (argc != 2 && !(argc == 4 && std::string_view(argv[2]) == "--sha256")) {
     return usage();
   }
-  // Die with the engine, even while the plugin hangs; otherwise live until the engine closes
-  // the connection, even when a terminal's Ctrl-C or a service manager's SIGTERM reaches the
-  // whole process group: the engine finishes its calls first.
+  // Die with the engine, even while the plugin hangs (strictly: with the engine thread that
+  // started this host; the engine starts hosts from threads that live as long as it does);
+  // otherwise live until the engine closes the connection, even when a terminal's Ctrl-C or a
+  // service manager's SIGTERM reaches the whole process group: the engine finishes its calls first.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   ::signal(SIGINT, SIG_IGN);
   ::signal(SIGTERM, SIG_IGN);
