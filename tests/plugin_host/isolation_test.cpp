@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/metrics.hpp"
 #include "plugin_host/registry.hpp"
 #include "plugin_host/remote.hpp"
 #include "tests/plugin_host/test_plugins.hpp"
@@ -125,6 +126,7 @@ TEST(StepTimeLimit, AbandonsAHangingCallAsRetryableAndKeepsServing) {
   registry.set_policy(in_process(200));
   ASSERT_TRUE(registry.load(kCrashing));
   Steps steps(registry);
+  const auto timeouts = metrics::engine().plugin_timeouts.value({"crashing"});
 
   const auto start = Clock::now();
   const StepOutcome hung = steps.run("crashing.hang");
@@ -132,6 +134,7 @@ TEST(StepTimeLimit, AbandonsAHangingCallAsRetryableAndKeepsServing) {
   EXPECT_EQ(hung.status, StepStatus::retryable);
   EXPECT_EQ(hung.message,
             "step crashing.hang of plugin crashing did not answer within 200ms; abandoned");
+  EXPECT_EQ(metrics::engine().plugin_timeouts.value({"crashing"}), timeouts + 1);
   EXPECT_TRUE(has_line(capture, LogLevel::warning, "abandoned", "plugin", "crashing"));
 
   const StepOutcome fine = steps.run("crashing.fine");
@@ -234,8 +237,10 @@ TEST(ProcessIsolation, ASegfaultFailsTheStepAsRetryableAndTheNextCallWorks) {
   EXPECT_EQ(loaded->name, "crashing");
   EXPECT_EQ(loaded->step_types.size(), 8U);
   Steps steps(registry);
+  const auto crashes = metrics::engine().plugin_host_failures.value({"crashing", "crash"});
 
   const StepOutcome crashed = steps.run("crashing.segfault");
+  EXPECT_EQ(metrics::engine().plugin_host_failures.value({"crashing", "crash"}), crashes + 1);
   EXPECT_EQ(crashed.status, StepStatus::retryable);
   EXPECT_EQ(crashed.message,
             "step crashing.segfault: plugin crashing's host process was killed by signal 11 "
@@ -272,6 +277,8 @@ TEST(ProcessIsolation, AHangIsKilledAtTheTimeLimit) {
   registry.set_policy(isolated(kCrashing, 300));
   ASSERT_TRUE(registry.load(kCrashing));
   Steps steps(registry);
+  const auto timeouts = metrics::engine().plugin_timeouts.value({"crashing"});
+  const auto kills = metrics::engine().plugin_host_failures.value({"crashing", "timeout"});
   for (const char* step : {"crashing.spin", "crashing.hang"}) {
     const auto start = Clock::now();
     const StepOutcome hung = steps.run(step);
@@ -285,6 +292,8 @@ TEST(ProcessIsolation, AHangIsKilledAtTheTimeLimit) {
     EXPECT_EQ(fine.status, StepStatus::ok) << fine.message;
   }
   EXPECT_EQ(children().size(), 1U) << "the killed hosts were reaped";
+  EXPECT_EQ(metrics::engine().plugin_timeouts.value({"crashing"}), timeouts + 2);
+  EXPECT_EQ(metrics::engine().plugin_host_failures.value({"crashing", "timeout"}), kills + 2);
 }
 
 TEST(ProcessIsolation, GarbageFromThePluginFailsTheStep) {

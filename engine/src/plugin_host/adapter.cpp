@@ -14,6 +14,7 @@
 
 #include "core/json_schema.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "plugin_host/host_api.hpp"
 
 namespace carepath::plugin_host {
@@ -173,6 +174,7 @@ class PluginStepInstance final : public StepInstance,
     }
     job->abandoned = true;
     job->context.cancelled.store(true);
+    metrics::engine().plugin_timeouts.add({step_->plugin});
     const int outstanding = limits.outstanding.fetch_add(1) + 1;
     const auto total = limits.abandoned.fetch_add(1) + 1;
     const std::string limit = duration_text(limits.timeout_ms);

@@ -26,6 +26,7 @@
 
 #include "core/json_schema.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "plugin_host/adapter.hpp"
 #include "plugin_host/descriptor.hpp"
 
@@ -303,7 +304,7 @@ class HostConnection {
     }
     auto answered = read_outcome(reply, step);
     if (!answered) {
-      fail(true);
+      fail(true, "garbage");
       return outcome(StepStatus::failed, "step " + step + ": " + answered.error().message);
     }
     failures_in_row_ = 0;
@@ -339,7 +340,7 @@ class HostConnection {
     }
     if (const auto* ok = reply.if_contains("ok"); ok == nullptr || !ok->is_bool()) {
       why = label_ + "'s host answered a request with something that is not an answer";
-      fail(true);
+      fail(true, "garbage");
       return Failure::garbage;
     }
     if (!reply.at("ok").get_bool()) {
@@ -426,7 +427,7 @@ class HostConnection {
       return Failure::start;
     }
     if (!spawn(why)) {
-      fail(false);
+      fail(false, "start");
       return Failure::start;
     }
     auto [reply, failure] = exchange(boost::json::object{{"op", "describe"}}, deadline, why);
@@ -438,7 +439,7 @@ class HostConnection {
     if (ok == nullptr || !ok->is_bool() || !ok->get_bool() || plugin == nullptr ||
         !plugin->is_object()) {
       why = message_of(reply, "the plugin host did not describe the plugin");
-      fail(false);
+      fail(false, "start");
       return Failure::start;
     }
     const auto& described = plugin->get_object();
@@ -449,7 +450,7 @@ class HostConnection {
           name->get_string() != plugin_ || version->get_string() != version_) {
         why = label_ + ": the restarted host loaded another plugin from '" +
               options_.plugin_file.string() + "' (the file changed); restart the engine";
-        fail(false);
+        fail(false, "start");
         return Failure::start;
       }
     }
@@ -566,7 +567,7 @@ class HostConnection {
         boost::json::value parsed = boost::json::parse(answer, ec, {}, options);
         if (ec || !parsed.is_object()) {
           why = label_ + "'s host process answered something that is not JSON; it was stopped";
-          fail(true);
+          fail(true, "garbage");
           return {{}, Failure::garbage};
         }
         return {std::move(parsed.get_object()), Failure::none};
@@ -574,7 +575,7 @@ class HostConnection {
       if (buffer_.size() > options_.max_reply_bytes) {
         why = label_ + "'s host process answered more than " +
               std::to_string(options_.max_reply_bytes) + " bytes; it was stopped";
-        fail(true);
+        fail(true, "too_long");
         return {{}, Failure::too_long};
       }
       pollfd p{fd_, POLLIN, 0};
@@ -597,25 +598,27 @@ class HostConnection {
   }
 
   std::pair<boost::json::object, Failure> timed_out(std::string& why) {
+    metrics::engine().plugin_timeouts.add({plugin_.empty() ? label_ : plugin_});
     why = label_ + " did not answer within " + duration_text(options_.timeout_ms) +
           "; its host process was killed";
     log(LogLevel::warning, "a plugin host did not answer within its time limit and was killed",
         {{"plugin", plugin_.empty() ? label_ : plugin_},
          {"timeout", duration_text(options_.timeout_ms)}});
-    fail(true);
+    fail(true, "timeout");
     return {{}, Failure::timeout};
   }
 
   std::pair<boost::json::object, Failure> died(std::string& why) {
-    const std::string how = fail(true);
+    const std::string how = fail(true, "crash");
     why = label_ + "'s host process " + how + " during the call; it starts again on the next call";
     return {{}, Failure::dead};
   }
 
   // Under mutex_: stops the host after a failure and schedules the next start. Returns how the
   // host ended ("was killed by signal 11 (Segmentation fault)").
-  std::string fail(bool kill) {
+  std::string fail(bool kill, std::string_view reason) {
     const std::string how = stop_host(kill);
+    metrics::engine().plugin_host_failures.add({plugin_.empty() ? label_ : plugin_, reason});
     ++failures_in_row_;
     std::int64_t backoff = options_.restart_backoff_ms;
     for (int i = 1; i < failures_in_row_ && backoff < kMaxBackoffMs; ++i) {
