@@ -430,6 +430,22 @@ TEST(ProcessIsolation, AGoodPluginAnswersTheSameInBothModes) {
   EXPECT_TRUE(eventually_has_line(capture, LogLevel::warning, "echo ran", "plugin", "good"));
 }
 
+TEST(ProcessIsolation, SettingsForAFileThatIsNotThereAreALoadProblem) {
+  const LogCapture capture;
+  Registry registry;
+  CallPolicy policy = isolated(kGood, 5000);
+  policy.plugins["god_plugin.so"] = PluginSettings{Isolation::process, 0};
+  registry.set_policy(policy);
+  ASSERT_TRUE(registry.load(kGood));
+  const auto problems = registry.check_settings();
+  const std::vector<std::string> expected{
+      "plugin_settings names 'god_plugin.so', which is in no plugin directory; check the file "
+      "name"};
+  EXPECT_EQ(problems, expected);
+  EXPECT_EQ(registry.load_problems(), expected);
+  EXPECT_TRUE(has_line(capture, LogLevel::error, "god_plugin.so", "file", "god_plugin.so"));
+}
+
 TEST(ProcessIsolation, RefusalsWhenLoading) {
   test::TempDir dir;
   {

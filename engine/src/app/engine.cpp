@@ -87,7 +87,8 @@ std::unique_ptr<plugin_host::Registry> load_steps(const Config& config) {
     // The engine runs with the plugins that are good; each refusal is logged by the registry.
     (void)steps->load_directory(dir, config.plugin_allowlist.empty() ? nullptr : &allow);
   }
-  return steps;  // each load and refusal was logged by the registry
+  (void)steps->check_settings();  // a misspelt file name would lose its isolation silently
+  return steps;                   // each load and refusal was logged by the registry
 }
 
 namespace {

@@ -126,6 +126,7 @@ Result<PluginInfo> Registry::load(const fs::path& file, const Allowlist* allow) 
   if (ec) {
     path = file;
   }
+  tried_.push_back(path.filename().string());
   const std::string where = "plugin file '" + path.string() + "': ";
   const auto refuse = [&where](std::string reason) {
     return make_error(Errc::plugin, where + std::move(reason));
@@ -352,6 +353,21 @@ std::vector<LoadProblem> Registry::load_directory(const fs::path& dir, const All
     if (!loaded) {
       report(file, loaded.error().message);
     }
+  }
+  return problems;
+}
+
+std::vector<std::string> Registry::check_settings() {
+  std::vector<std::string> problems;
+  for (const auto& [file, settings] : policy_.plugins) {
+    if (std::find(tried_.begin(), tried_.end(), file) != tried_.end()) {
+      continue;
+    }
+    std::string message = "plugin_settings names '" + file +
+                          "', which is in no plugin directory; check the file name";
+    log(LogLevel::error, message, {{"file", file}});
+    load_problems_.push_back(message);
+    problems.push_back(std::move(message));
   }
   return problems;
 }

@@ -119,6 +119,12 @@ class Registry final : public StepCatalog {
   std::vector<LoadProblem> load_directory(const std::filesystem::path& dir,
                                           const Allowlist* allow = nullptr);
 
+  // After loading: every file named in the policy's per-plugin settings must have been loaded
+  // or refused, else a typo would quietly run a plugin meant for `isolation: process` inside the
+  // engine. Each one that was not is logged at error level and becomes a load problem (so
+  // /readyz fails); returns them.
+  std::vector<std::string> check_settings();
+
   // The loaded plugins in load order (built-in steps are not listed; see all()).
   std::vector<PluginInfo> plugins() const;
 
@@ -142,6 +148,7 @@ class Registry final : public StepCatalog {
   std::vector<PluginInfo> plugins_;
   std::map<std::string, std::unique_ptr<StepType>, std::less<>> types_;
   std::vector<std::string> load_problems_;
+  std::vector<std::string> tried_;  // file names load() was asked for
   CallPolicy policy_;
 };
 
