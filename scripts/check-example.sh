@@ -65,11 +65,13 @@ done
 for header in plugin_abi.h plugin.hpp; do
   [[ -f $prefix/include/carepath/$header ]] || fail "the install has no include/carepath/$header"
 done
+# `isolation: process` runs plugins in carepath-plugin-host, which the engine looks for beside itself.
+[[ -x $prefix/bin/carepath-plugin-host ]] || fail "the install has no bin/carepath-plugin-host"
 
-# Only the SDK, its package files and the carepath binary are promised to outsiders: no engine
+# Only the SDK, its package files and the carepath binaries are promised to outsiders: no engine
 # libraries or internal headers, no tests, no test plugins.
 unexpected=$(cd "$prefix" && find . -type f | sed 's|^\./||' | grep -Ev \
-  '^(bin/carepath|include/carepath/[a-z_]+\.(h|hpp)|lib[^/]*/cmake/carepath/[A-Za-z_-]+\.cmake)$' \
+  '^(bin/carepath|bin/carepath-plugin-host|include/carepath/[a-z_]+\.(h|hpp)|lib[^/]*/cmake/carepath/[A-Za-z_-]+\.cmake)$' \
   | grep -E '\.(a|o)$|^include/|_tests$|cp_test_|gtest|gmock' || true)
 [[ -z $unexpected ]] || fail "cmake --install installed files outsiders must not get:
 $unexpected"

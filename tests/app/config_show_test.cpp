@@ -52,6 +52,10 @@ TEST(ConfigShow, ReadsBackToTheSameSettings) {
                  "log_level: warning\n"
                  "own_cases_only: true\n"
                  "trusted_proxies: [127.0.0.1, \"::1\"]\n"
+                 "step_timeout: off\n"
+                 "plugin_settings:\n"
+                 "  legal_aid.so: { isolation: process, timeout: 1500ms }\n"
+                 "  medical.so: { isolation: in_process }\n"
                  "timezone: +05:30\n"
                  "test_clock: now\n");
   Config first;
@@ -77,6 +81,12 @@ TEST(ConfigShow, ReadsBackToTheSameSettings) {
   EXPECT_EQ(second.log_level, LogLevel::warning);
   EXPECT_TRUE(second.own_cases_only);
   EXPECT_EQ(second.test_clock, "now");
+  EXPECT_EQ(second.step_timeout_ms, 0);
+  ASSERT_EQ(second.plugin_settings.size(), 2U);
+  EXPECT_TRUE(second.plugin_settings.at("legal_aid.so").isolated);
+  EXPECT_EQ(second.plugin_settings.at("legal_aid.so").timeout_ms, 1500);
+  EXPECT_FALSE(second.plugin_settings.at("medical.so").isolated);
+  EXPECT_EQ(second.plugin_settings.at("medical.so").timeout_ms, 0);
   EXPECT_EQ(second.trusted_proxies, (std::vector<std::string>{"127.0.0.1", "::1"}));
   EXPECT_EQ(without_comments(render_config(second)), without_comments(shown));
 }

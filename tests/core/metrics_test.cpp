@@ -90,6 +90,8 @@ TEST(Metrics, EngineMetricsRenderEveryFamilyOnce) {
        {"# TYPE carepath_http_requests_total counter",
         "# TYPE carepath_http_request_duration_seconds histogram",
         "# TYPE carepath_transitions_total counter", "# TYPE carepath_step_results_total counter",
+        "# TYPE carepath_plugin_timeouts_total counter",
+        "# TYPE carepath_plugin_host_failures_total counter",
         "# TYPE carepath_db_commit_duration_seconds histogram"}) {
     const auto at = text.find(type);
     EXPECT_NE(at, std::string::npos) << type;

@@ -15,6 +15,8 @@ namespace carepath::test {
 inline const std::filesystem::path kGood = CP_TEST_PLUGIN_GOOD;
 inline const std::filesystem::path kMisbehaving = CP_TEST_PLUGIN_MISBEHAVING;
 inline const std::filesystem::path kFrozen = CP_TEST_PLUGIN_FROZEN;
+inline const std::filesystem::path kCrashing = CP_TEST_PLUGIN_CRASHING;
+inline const std::filesystem::path kPluginHostProgram = CP_PLUGIN_HOST_PROGRAM;
 
 struct LogLine {
   LogLevel level;

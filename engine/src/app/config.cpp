@@ -105,6 +105,22 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     (key == "request_timeout" ? config.request_timeout_ms : config.header_timeout_ms) = *ms;
     return {};
   }
+  if (key == "step_timeout") {
+    if (value == "off") {
+      config.step_timeout_ms = 0;
+      return {};
+    }
+    auto ms = parse_timeout_ms(value, key);
+    if (!ms) {
+      return ms.error();
+    }
+    config.step_timeout_ms = *ms;
+    return {};
+  }
+  if (key == "plugin_host") {
+    config.plugin_host = value;
+    return {};
+  }
   if (key == "max_connections") {
     auto n = parse_number<int>(value, "max_connections", 1, 100'000);
     if (!n) {
@@ -258,7 +274,63 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
           "webhook_secret, "
           "timezone, test_clock, master_key, own_cases_only, header_limit, request_timeout, "
           "header_timeout, max_connections, json_max_depth, json_max_members, "
-          "json_max_string, auth_failures_per_minute, trusted_proxies"};
+          "json_max_string, auth_failures_per_minute, trusted_proxies, step_timeout, "
+          "plugin_settings, plugin_host"};
+}
+
+// `plugin_settings:`: file name -> {isolation: in_process|process, timeout: 10s}.
+Result<void> read_plugin_settings(Config& config, const YAML::Node& node, const std::string& path) {
+  const auto at = [&path](const YAML::Node& n) {
+    const auto m = n.Mark();
+    return path + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) +
+           ": error: ";
+  };
+  if (!node.IsMap()) {
+    return Error{Errc::invalid_argument,
+                 at(node) + "plugin_settings expects a map of plugin file name: settings"};
+  }
+  for (const auto& entry : node) {
+    const std::string file = entry.first.Scalar();
+    if (file.empty() || file.find('/') != std::string::npos) {
+      return Error{Errc::invalid_argument,
+                   at(entry.first) +
+                       "plugin_settings: expected a plugin file name such as "
+                       "legal_aid.so, got '" +
+                       file + "'"};
+    }
+    if (!entry.second.IsMap()) {
+      return Error{Errc::invalid_argument,
+                   at(entry.second) + "plugin_settings: " + file +
+                       ": expected a map such as { isolation: process, timeout: 10s }"};
+    }
+    PluginFileSettings settings;
+    for (const auto& setting : entry.second) {
+      const std::string key = setting.first.Scalar();
+      const std::string where = at(setting.first) + "plugin_settings: " + file + ": ";
+      if (!setting.second.IsScalar()) {
+        return Error{Errc::invalid_argument, where + key + " expects a single value"};
+      }
+      const std::string value = setting.second.Scalar();
+      if (key == "isolation") {
+        if (value != "process" && value != "in_process") {
+          return Error{Errc::invalid_argument,
+                       where + "isolation: expected in_process or process, got '" + value + "'"};
+        }
+        settings.isolated = value == "process";
+      } else if (key == "timeout") {
+        auto ms = parse_timeout_ms(value, "timeout");
+        if (!ms) {
+          return Error{Errc::invalid_argument, where + ms.error().message};
+        }
+        settings.timeout_ms = *ms;
+      } else {
+        return Error{Errc::invalid_argument,
+                     where + "unknown setting '" + key + "'; expected isolation or timeout"};
+      }
+    }
+    config.plugin_settings[file] = settings;
+  }
+  return {};
 }
 
 }  // namespace
@@ -337,6 +409,13 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
       config.sources["trusted_proxies"] = path + ":" + std::to_string(mark.line + 1);
       continue;
     }
+    if (item.first.Scalar() == "plugin_settings") {
+      if (auto r = read_plugin_settings(config, item.second, path); !r) {
+        return r.error();
+      }
+      config.sources["plugin_settings"] = path + ":" + std::to_string(mark.line + 1);
+      continue;
+    }
     if (item.first.Scalar() == "plugins" && item.second.IsSequence()) {
       config.plugins.clear();
       for (const auto& dir : item.second) {
@@ -358,7 +437,7 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 }
 
 Result<void> apply_environment(Config& config) {
-  static constexpr std::array<std::pair<const char*, std::string_view>, 24> kVariables = {{
+  static constexpr std::array<std::pair<const char*, std::string_view>, 26> kVariables = {{
       {"CAREPATH_LISTEN", "listen"},
       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"},
@@ -383,6 +462,8 @@ Result<void> apply_environment(Config& config) {
       {"CAREPATH_JSON_MAX_STRING", "json_max_string"},
       {"CAREPATH_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"},
       {"CAREPATH_TRUSTED_PROXIES", "trusted_proxies"},
+      {"CAREPATH_STEP_TIMEOUT", "step_timeout"},
+      {"CAREPATH_PLUGIN_HOST", "plugin_host"},
   }};
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up
@@ -515,6 +596,21 @@ std::string render_config(const Config& config) {
   line("log_format", config.log_format == LogOutput::json   ? "json"
                      : config.log_format == LogOutput::text ? "text"
                                                             : "auto");
+  line("step_timeout", config.step_timeout_ms == 0 ? "off" : timeout_text(config.step_timeout_ms));
+  if (config.plugin_settings.empty()) {
+    line("plugin_settings", "{}");
+  } else {
+    line("plugin_settings", "");
+    for (const auto& [file, settings] : config.plugin_settings) {
+      out << "  " << quoted(file)
+          << ": { isolation: " << (settings.isolated ? "process" : "in_process");
+      if (settings.timeout_ms != 0) {
+        out << ", timeout: " << timeout_text(settings.timeout_ms);
+      }
+      out << " }\n";
+    }
+  }
+  line("plugin_host", quoted(config.plugin_host));
   line("step_workers", std::to_string(config.step_workers));
   line("step_lease_ms", std::to_string(config.step_lease_ms));
   // Never the secret itself, nor its length: only whether one is set.

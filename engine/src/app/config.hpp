@@ -14,6 +14,12 @@ namespace carepath::app {
 
 enum class LogOutput { automatic = 1, text, json };
 
+// carepath.yaml `plugin_settings:` for one plugin file.
+struct PluginFileSettings {
+  bool isolated = false;        // `isolation: process`: the plugin runs in its own host process
+  std::int64_t timeout_ms = 0;  // `timeout:`; 0: step_timeout
+};
+
 struct Config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -42,6 +48,12 @@ struct Config {
   std::vector<std::string> plugins{};
   // When not empty, only these plugin files (by file name) load, and only with this SHA-256.
   std::map<std::string, std::string> plugin_allowlist{};
+  // Time limit of one plugin step call (docs/plugins.md "Time limits and isolation"); 0: none.
+  std::int64_t step_timeout_ms = 30'000;
+  // Per plugin file name ("legal_aid.so"): isolation and time limit.
+  std::map<std::string, PluginFileSettings> plugin_settings{};
+  // The carepath-plugin-host program for `isolation: process`; empty: the one beside carepath.
+  std::string plugin_host{};
   int step_workers = 2;
   std::int64_t step_lease_ms = 60'000;
   std::string webhook_secret{};  // signs core.webhook requests; never logged
@@ -75,8 +87,9 @@ Result<void> apply_config_file(Config& config, const std::string& path);
 // CAREPATH_STEP_LEASE_MS, CAREPATH_WEBHOOK_SECRET, CAREPATH_TIMEZONE, CAREPATH_TEST_CLOCK,
 // CAREPATH_MASTER_KEY_FILE, CAREPATH_OWN_CASES_ONLY, CAREPATH_HEADER_LIMIT,
 // CAREPATH_REQUEST_TIMEOUT, CAREPATH_HEADER_TIMEOUT, CAREPATH_MAX_CONNECTIONS,
-// CAREPATH_JSON_MAX_DEPTH, CAREPATH_JSON_MAX_MEMBERS, CAREPATH_JSON_MAX_STRING and
-// CAREPATH_AUTH_FAILURES_PER_MINUTE and CAREPATH_TRUSTED_PROXIES when set.
+// CAREPATH_JSON_MAX_DEPTH, CAREPATH_JSON_MAX_MEMBERS, CAREPATH_JSON_MAX_STRING,
+// CAREPATH_AUTH_FAILURES_PER_MINUTE, CAREPATH_TRUSTED_PROXIES, CAREPATH_STEP_TIMEOUT and
+// CAREPATH_PLUGIN_HOST when set.
 Result<void> apply_environment(Config& config);
 
 // Applies flags already parsed into name -> value ("listen", "db", "workflows").

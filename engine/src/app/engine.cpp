@@ -52,6 +52,19 @@ std::shared_ptr<const Workflow> with_digest(const workflow::LoadResult& loaded) 
   return copy;
 }
 
+// carepath-plugin-host: as configured, else beside the running carepath binary.
+fs::path plugin_host_program(const Config& config) {
+  if (!config.plugin_host.empty()) {
+    return config.plugin_host;
+  }
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (ec) {
+    return "carepath-plugin-host";
+  }
+  return self.parent_path() / "carepath-plugin-host";
+}
+
 }  // namespace
 
 std::unique_ptr<plugin_host::Registry> load_steps(const Config& config) {
@@ -60,12 +73,22 @@ std::unique_ptr<plugin_host::Registry> load_steps(const Config& config) {
   (void)steps->add(runtime::make_core_set());
   (void)steps->add(runtime::make_core_assign());
   (void)steps->add(api::make_core_webhook(config.webhook_secret));
+  plugin_host::CallPolicy policy;
+  policy.step_timeout_ms = config.step_timeout_ms;
+  for (const auto& [file, settings] : config.plugin_settings) {
+    policy.plugins[file] = plugin_host::PluginSettings{
+        settings.isolated ? plugin_host::Isolation::process : plugin_host::Isolation::in_process,
+        settings.timeout_ms};
+  }
+  policy.host_executable = plugin_host_program(config);
+  steps->set_policy(std::move(policy));
   plugin_host::Allowlist allow{config.plugin_allowlist};
   for (const auto& dir : config.plugins) {
     // The engine runs with the plugins that are good; each refusal is logged by the registry.
     (void)steps->load_directory(dir, config.plugin_allowlist.empty() ? nullptr : &allow);
   }
-  return steps;  // each load and refusal was logged by the registry
+  (void)steps->check_settings();  // a misspelt file name would lose its isolation silently
+  return steps;                   // each load and refusal was logged by the registry
 }
 
 namespace {

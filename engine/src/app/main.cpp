@@ -53,6 +53,10 @@ commands:
                 --db PATH            (CAREPATH_DB, default var/carepath.db)
                 --workflows DIR      (CAREPATH_WORKFLOWS, default workflows)
                 --plugins DIR[:DIR]  (CAREPATH_PLUGINS; directories of plugin *.so files)
+                --step-timeout DUR   (CAREPATH_STEP_TIMEOUT, default 30s; a plugin step call
+                                      that takes longer fails as retryable; per plugin, and
+                                      `isolation: process`, in the config file's
+                                      plugin_settings)
                 --config FILE        (CAREPATH_CONFIG; YAML, see config/carepath.yaml)
                 --timezone ZONE      (CAREPATH_TIMEZONE, default Asia/Kolkata)
                 --test-clock START   (CAREPATH_TEST_CLOCK; tests and training only: a clock

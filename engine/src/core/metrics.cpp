@@ -214,6 +214,8 @@ std::string EngineMetrics::render() const {
   http_duration.render(out);
   transitions.render(out);
   step_results.render(out);
+  plugin_timeouts.render(out);
+  plugin_host_failures.render(out);
   db_commit.render(out);
   return out;
 }

@@ -97,6 +97,14 @@ struct EngineMetrics {
   Counter step_results{"carepath_step_results_total",
                        "Step runs, by step type and result (ok, failed or retry).",
                        {"step", "result"}};
+  Counter plugin_timeouts{"carepath_plugin_timeouts_total",
+                          "Plugin step calls over their time limit (abandoned in-process, "
+                          "killed out of process), by plugin.",
+                          {"plugin"}};
+  Counter plugin_host_failures{"carepath_plugin_host_failures_total",
+                               "Plugin host processes stopped, by plugin and reason (crash, "
+                               "timeout, garbage, too_long, start).",
+                               {"plugin", "reason"}};
   Histogram db_commit{"carepath_db_commit_duration_seconds",
                       "Time to commit a database transaction.",
                       {},

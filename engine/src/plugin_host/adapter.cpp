@@ -1,12 +1,20 @@
 #include "plugin_host/adapter.hpp"
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <utility>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include "core/json_schema.hpp"
+#include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "plugin_host/host_api.hpp"
 
 namespace carepath::plugin_host {
@@ -62,7 +70,29 @@ std::string reason(const SinkBuffer& error, const std::string& step) {
   return error.bytes;
 }
 
-class PluginStepInstance final : public StepInstance {
+StepOutcome retryable(std::string message) {
+  StepOutcome out;
+  out.status = StepStatus::retryable;
+  out.message = std::move(message);
+  return out;
+}
+
+// One in-process call on its helper thread. Owned jointly by the caller and the thread, so
+// either may finish first; everything the plugin borrows (input, key, context) lives here.
+struct Job {
+  std::string input;
+  std::string key;
+  CallContext context;
+  std::optional<LogContext> log_context;  // the caller's, so the plugin's lines carry it too
+  std::mutex mutex;
+  std::condition_variable done_changed;
+  bool done = false;       // GUARDED_BY(mutex)
+  bool abandoned = false;  // GUARDED_BY(mutex)
+  StepOutcome outcome;     // GUARDED_BY(mutex); set when done
+};
+
+class PluginStepInstance final : public StepInstance,
+                                 public std::enable_shared_from_this<PluginStepInstance> {
  public:
   PluginStepInstance(std::shared_ptr<const PluginStep> step, void* handle)
       : step_(std::move(step)), handle_(handle) {}
@@ -80,26 +110,99 @@ class PluginStepInstance final : public StepInstance {
   PluginStepInstance& operator=(PluginStepInstance&&) = delete;
 
   StepOutcome run(const StepInput& input) const override {
+    auto job = std::make_shared<Job>();
     try {
-      return call(input);
+      job->input = boost::json::serialize(restrict_input(input.input, step_->step.reads));
+      job->key = input.idempotency_key;
+    } catch (...) {
+      return failed("step input could not be prepared");
+    }
+    job->context.step_name = step_->step.name;
+    job->context.idempotency_key = job->key;
+    const CallLimits* limits = step_->limits.get();
+    if (limits == nullptr || limits->timeout_ms <= 0) {
+      return guarded(*job);
+    }
+    return run_limited(std::move(job));
+  }
+
+ private:
+  StepOutcome run_limited(std::shared_ptr<Job> job) const {
+    CallLimits& limits = *step_->limits;
+    const std::string& type = step_->step.name;
+    if (limits.outstanding.load() >= limits.max_abandoned) {
+      return retryable("step " + type + " of plugin " + step_->plugin +
+                       " was not called: " + std::to_string(limits.outstanding.load()) +
+                       " earlier calls did not answer in time and are still running");
+    }
+    if (const LogContext* caller = carepath::log_context(); caller != nullptr) {
+      job->log_context = *caller;
+    }
+    try {
+      std::thread([self = shared_from_this(), job]() mutable {
+        std::optional<ScopedLogContext> scope;
+        if (job->log_context) {
+          scope.emplace(*job->log_context);
+        }
+        StepOutcome outcome = self->guarded(*job);
+        scope.reset();
+        const std::shared_ptr<CallLimits> call_limits = self->step_->limits;
+        const std::string plugin = self->step_->plugin;
+        const std::string name = self->step_->step.name;
+        // The caller decides when the instance (and its library) goes, as without a time limit:
+        // this thread lets go of it before the caller can see the answer.
+        self.reset();
+        const std::lock_guard lock(job->mutex);
+        job->outcome = std::move(outcome);
+        job->done = true;
+        if (job->abandoned) {
+          call_limits->outstanding.fetch_sub(1);
+          log(LogLevel::warning, "an abandoned step call returned at last; its answer is dropped",
+              {{"plugin", plugin}, {"step", name}});
+        }
+        job->done_changed.notify_all();
+      }).detach();
+    } catch (const std::system_error&) {
+      return retryable("step " + type + " of plugin " + step_->plugin +
+                       " was not called: no thread to run it on");
+    }
+
+    std::unique_lock lock(job->mutex);
+    if (job->done_changed.wait_for(lock, std::chrono::milliseconds(limits.timeout_ms),
+                                   [&job] { return job->done; })) {
+      return std::move(job->outcome);
+    }
+    job->abandoned = true;
+    job->context.cancelled.store(true);
+    metrics::engine().plugin_timeouts.add({step_->plugin});
+    const int outstanding = limits.outstanding.fetch_add(1) + 1;
+    const auto total = limits.abandoned.fetch_add(1) + 1;
+    const std::string limit = duration_text(limits.timeout_ms);
+    log(LogLevel::warning, "a step call did not answer within its time limit and was abandoned",
+        {{"plugin", step_->plugin},
+         {"step", type},
+         {"timeout", limit},
+         {"still_running", std::to_string(outstanding)},
+         {"abandoned_total", std::to_string(total)}});
+    return retryable("step " + type + " of plugin " + step_->plugin + " did not answer within " +
+                     limit + "; abandoned");
+  }
+
+  StepOutcome guarded(Job& job) const {
+    try {
+      return call(job);
     } catch (...) {
       // A plugin not built with the SDK can let an exception unwind through the C boundary.
       return failed("plugin threw an exception");
     }
   }
 
- private:
-  StepOutcome call(const StepInput& input) const {
+  StepOutcome call(Job& job) const {
     const StepTypeDescriptor& type = step_->step;
-    const std::string text = boost::json::serialize(restricted(input.input));
-
-    CallContext context;
-    context.step_name = type.name;
-    context.idempotency_key = input.idempotency_key;
     SinkBuffer output{{}, kMaxOutputBytes};
     SinkBuffer error{{}, kMaxMessageBytes};
     const auto status = static_cast<int>(type.functions.run(
-        handle_, host_api(), &context, view(text), sink_for(output), sink_for(error)));
+        handle_, host_api(), &job.context, view(job.input), sink_for(output), sink_for(error)));
 
     StepOutcome out;
     switch (status) {
@@ -139,24 +242,6 @@ class PluginStepInstance final : public StepInstance {
     return out;
   }
 
-  // The input with `data` cut down to the fields the step declared: the ABI promises the plugin
-  // sees no others, and this is the last place that can keep that promise.
-  boost::json::object restricted(const boost::json::object& input) const {
-    boost::json::object copy = input;
-    auto* data = copy.if_contains("data");
-    if (data == nullptr || !data->is_object()) {
-      return copy;
-    }
-    boost::json::object allowed;
-    for (const auto& name : step_->step.reads) {
-      if (const auto* value = data->get_object().if_contains(name); value != nullptr) {
-        allowed[name] = *value;
-      }
-    }
-    *data = std::move(allowed);
-    return copy;
-  }
-
   std::shared_ptr<const PluginStep> step_;
   void* handle_;
 };
@@ -185,21 +270,8 @@ class PluginStepType final : public StepType {
   Result<std::shared_ptr<const StepInstance>> make(const boost::json::object& config) const {
     // The workflow loader checks `with:` against the schema already; checking again here keeps
     // plugins (often C code trusting the schema) safe from any caller that did not.
-    const boost::json::value& schema = config_schema();
-    if (schema.is_null()) {
-      if (!config.empty()) {
-        return make_error(Errc::invalid_argument, "step '" + name() + "' takes no configuration");
-      }
-    } else {
-      const auto problems = validate_schema(schema, config);
-      if (!problems.empty()) {
-        std::string message = "step '" + name() + "': invalid configuration: ";
-        for (std::size_t i = 0; i < problems.size(); ++i) {
-          message += (i > 0 ? "; " : "") + (problems[i].path.empty() ? "/" : problems[i].path) +
-                     ": " + problems[i].message;
-        }
-        return make_error(Errc::invalid_argument, std::move(message));
-      }
+    if (auto checked = check_config(*this, config); !checked) {
+      return checked.error();
     }
 
     const std::string text = boost::json::serialize(config);
@@ -209,7 +281,8 @@ class PluginStepType final : public StepType {
         static_cast<int>(step_->step.functions.create(view(text), &handle, sink_for(error)));
     switch (status) {
       case CP_STATUS_OK:
-        return std::make_shared<const PluginStepInstance>(step_, handle);
+        return std::shared_ptr<const StepInstance>(
+            std::make_shared<PluginStepInstance>(step_, handle));
       case CP_STATUS_FAILED:
       case CP_STATUS_RETRYABLE:
       case CP_STATUS_PENDING:
@@ -226,6 +299,51 @@ class PluginStepType final : public StepType {
 };
 
 }  // namespace
+
+boost::json::object restrict_input(const boost::json::object& input,
+                                   const std::vector<std::string>& reads) {
+  boost::json::object copy = input;
+  auto* data = copy.if_contains("data");
+  if (data == nullptr || !data->is_object()) {
+    return copy;
+  }
+  boost::json::object allowed;
+  for (const auto& name : reads) {
+    if (const auto* value = data->get_object().if_contains(name); value != nullptr) {
+      allowed[name] = *value;
+    }
+  }
+  *data = std::move(allowed);
+  return copy;
+}
+
+Result<void> check_config(const StepType& type, const boost::json::object& config) {
+  const boost::json::value& schema = type.config_schema();
+  if (schema.is_null()) {
+    if (!config.empty()) {
+      return make_error(Errc::invalid_argument,
+                        "step '" + type.name() + "' takes no configuration");
+    }
+    return {};
+  }
+  const auto problems = validate_schema(schema, config);
+  if (problems.empty()) {
+    return {};
+  }
+  std::string message = "step '" + type.name() + "': invalid configuration: ";
+  for (std::size_t i = 0; i < problems.size(); ++i) {
+    message += (i > 0 ? "; " : "") + (problems[i].path.empty() ? "/" : problems[i].path) + ": " +
+               problems[i].message;
+  }
+  return make_error(Errc::invalid_argument, std::move(message));
+}
+
+std::string duration_text(std::int64_t ms) {
+  if (ms % 1000 == 0) {
+    return std::to_string(ms / 1000) + "s";
+  }
+  return std::to_string(ms) + "ms";
+}
 
 std::unique_ptr<StepType> make_plugin_step_type(std::shared_ptr<const PluginStep> step) {
   return std::make_unique<PluginStepType>(std::move(step));

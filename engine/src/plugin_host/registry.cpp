@@ -14,6 +14,7 @@
 #include "plugin_host/adapter.hpp"
 #include "plugin_host/descriptor.hpp"
 #include "plugin_host/host_api.hpp"
+#include "plugin_host/remote.hpp"
 #include "security/digest.hpp"
 
 namespace carepath::plugin_host {
@@ -125,6 +126,7 @@ Result<PluginInfo> Registry::load(const fs::path& file, const Allowlist* allow) 
   if (ec) {
     path = file;
   }
+  tried_.push_back(path.filename().string());
   const std::string where = "plugin file '" + path.string() + "': ";
   const auto refuse = [&where](std::string reason) {
     return make_error(Errc::plugin, where + std::move(reason));
@@ -138,6 +140,7 @@ Result<PluginInfo> Registry::load(const fs::path& file, const Allowlist* allow) 
   }
   // Before dlopen: loading runs the library's initialisers, so an unapproved file must not get
   // that far.
+  std::string approved;  // the allowlisted SHA-256, which a plugin host checks again
   if (allow != nullptr) {
     const auto listed = allow->files.find(path.filename().string());
     if (listed == allow->files.end()) {
@@ -150,6 +153,11 @@ Result<PluginInfo> Registry::load(const fs::path& file, const Allowlist* allow) 
     if (security::sha256_hex(*bytes) != lower(listed->second)) {
       return refuse("its SHA-256 does not match the plugin allowlist");
     }
+    approved = lower(listed->second);
+  }
+  if (const auto settings = policy_.plugins.find(path.filename().string());
+      settings != policy_.plugins.end() && settings->second.isolation == Isolation::process) {
+    return load_remote(path, approved, timeout_of(path));
   }
 
   std::shared_ptr<boost::dll::shared_library> library;
@@ -202,28 +210,22 @@ Result<PluginInfo> Registry::register_plugin(cp_plugin_entry_fn entry, const fs:
   }
   PluginDescriptor& d = *read;
 
-  // Every conflict is found before anything is registered: a plugin loads whole or not at all.
-  for (const auto& loaded : plugins_) {
-    if (loaded.name == d.name) {
-      return make_error(Errc::conflict,
-                        "plugin '" + d.name + "' is already loaded" +
-                            (loaded.file.empty() ? std::string(" (linked into the engine)")
-                                                 : " from '" + loaded.file.string() + "'"));
-    }
-  }
+  std::vector<std::string> names;
   for (const auto& step : d.step_types) {
-    if (const auto taken = types_.find(step.name); taken != types_.end()) {
-      return make_error(Errc::conflict, "plugin '" + d.name + "': step '" + step.name +
-                                            "' is already registered by plugin '" +
-                                            taken->second->plugin() + "'");
-    }
+    names.push_back(step.name);
+  }
+  if (auto free = check_conflicts(d.name, names); !free) {
+    return free.error();
   }
 
   PluginInfo info = info_of(d, file);
+  auto limits = std::make_shared<CallLimits>();
+  limits->timeout_ms = file.empty() ? policy_.step_timeout_ms : timeout_of(file);
+  limits->max_abandoned = policy_.max_abandoned;
   for (auto& step : d.step_types) {
     std::string name = step.name;
-    auto shared =
-        std::make_shared<const PluginStep>(PluginStep{d.name, d.version, std::move(step), library});
+    auto shared = std::make_shared<const PluginStep>(
+        PluginStep{d.name, d.version, std::move(step), library, limits});
     types_.emplace(std::move(name), make_plugin_step_type(std::move(shared)));
   }
   if (library != nullptr) {
@@ -233,6 +235,84 @@ Result<PluginInfo> Registry::register_plugin(cp_plugin_entry_fn entry, const fs:
   const std::string file_text = file.string();
   log(LogLevel::info, "plugin loaded",
       {{"plugin", info.name}, {"version", info.version}, {"file", file_text}});
+  return info;
+}
+
+Result<void> Registry::check_conflicts(const std::string& plugin,
+                                       const std::vector<std::string>& steps) {
+  // Every conflict is found before anything is registered: a plugin loads whole or not at all.
+  for (const auto& loaded : plugins_) {
+    if (loaded.name == plugin) {
+      return make_error(Errc::conflict,
+                        "plugin '" + plugin + "' is already loaded" +
+                            (loaded.file.empty() ? std::string(" (linked into the engine)")
+                                                 : " from '" + loaded.file.string() + "'"));
+    }
+  }
+  for (const auto& step : steps) {
+    if (const auto taken = types_.find(step); taken != types_.end()) {
+      return make_error(Errc::conflict, "plugin '" + plugin + "': step '" + step +
+                                            "' is already registered by plugin '" +
+                                            taken->second->plugin() + "'");
+    }
+  }
+  return {};
+}
+
+std::int64_t Registry::timeout_of(const fs::path& file) const {
+  const auto settings = policy_.plugins.find(file.filename().string());
+  if (settings != policy_.plugins.end() && settings->second.timeout_ms > 0) {
+    return settings->second.timeout_ms;
+  }
+  return policy_.step_timeout_ms;
+}
+
+Result<PluginInfo> Registry::load_remote(const fs::path& file, const std::string& sha256,
+                                         std::int64_t timeout_ms) {
+  RemoteOptions options;
+  options.host_executable = policy_.host_executable;
+  options.plugin_file = file;
+  options.sha256 = sha256;
+  // A host needs a limit to be killed at; "no limit" still gets one, of an hour.
+  options.timeout_ms = timeout_ms > 0 ? timeout_ms : 3'600'000;
+  options.restart_backoff_ms = policy_.restart_backoff_ms;
+  if (options.host_executable.empty()) {
+    return make_error(Errc::plugin, "plugin file '" + file.string() +
+                                        "': isolation: process needs the carepath-plugin-host "
+                                        "program, and none is configured");
+  }
+  auto remote = start_remote_plugin(options);
+  if (!remote) {
+    return remote.error();
+  }
+  std::vector<std::string> names;
+  for (const auto& type : remote->step_types) {
+    names.push_back(type->name());
+  }
+  if (auto free = check_conflicts(remote->name, names); !free) {
+    Error error = free.error();
+    error.message = "plugin file '" + file.string() + "': " + error.message;
+    return error;
+  }
+  PluginInfo info;
+  info.name = remote->name;
+  info.version = remote->version;
+  info.file = file;
+  info.abi_major = remote->abi_major;
+  info.abi_minor = remote->abi_minor;
+  for (auto& type : remote->step_types) {
+    info.step_types.push_back(
+        StepTypeInfo{type->name(), type->description(), type->config_schema(), type->reads()});
+    std::string name = type->name();
+    types_.emplace(std::move(name), std::move(type));
+  }
+  plugins_.push_back(info);
+  const std::string file_text = file.string();
+  log(LogLevel::info, "plugin loaded",
+      {{"plugin", info.name},
+       {"version", info.version},
+       {"file", file_text},
+       {"isolation", "process"}});
   return info;
 }
 
@@ -273,6 +353,21 @@ std::vector<LoadProblem> Registry::load_directory(const fs::path& dir, const All
     if (!loaded) {
       report(file, loaded.error().message);
     }
+  }
+  return problems;
+}
+
+std::vector<std::string> Registry::check_settings() {
+  std::vector<std::string> problems;
+  for (const auto& [file, settings] : policy_.plugins) {
+    if (std::find(tried_.begin(), tried_.end(), file) != tried_.end()) {
+      continue;
+    }
+    std::string message = "plugin_settings names '" + file +
+                          "', which is in no plugin directory; check the file name";
+    log(LogLevel::error, message, {{"file", file}});
+    load_problems_.push_back(message);
+    problems.push_back(std::move(message));
   }
   return problems;
 }

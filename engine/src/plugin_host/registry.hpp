@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/json/value.hpp>
@@ -49,6 +50,32 @@ struct Allowlist {
   std::map<std::string, std::string> files;
 };
 
+// Where a plugin's code runs: in the engine (fast; a crash takes the engine down, a hang can
+// only be abandoned) or in its own host process (`isolation: process`; a crash or hang fails
+// the step and the host is restarted).
+enum class Isolation { in_process = 1, process };
+
+// Settings for one plugin file (carepath.yaml `plugin_settings:`).
+struct PluginSettings {
+  Isolation isolation = Isolation::in_process;
+  std::int64_t timeout_ms = 0;  // 0: CallPolicy::step_timeout_ms
+};
+
+// How plugin step calls are limited and isolated. Built-in steps are not affected.
+struct CallPolicy {
+  // Time limit of one step call; 0: none (calls run on the caller's thread).
+  std::int64_t step_timeout_ms = 30'000;
+  // Per plugin: abandoned in-process calls that may still be running before the plugin's calls
+  // fail fast as retryable.
+  int max_abandoned = 4;
+  // By plugin file name ("legal_aid.so").
+  std::map<std::string, PluginSettings> plugins;
+  // carepath-plugin-host, for plugins with Isolation::process.
+  std::filesystem::path host_executable;
+  // First wait before a failed plugin host is started again; doubles per failure in a row.
+  std::int64_t restart_backoff_ms = 1000;
+};
+
 // Every step type the engine can run, and the libraries they come from.
 //
 // Libraries stay loaded while the Registry lives, and afterwards for as long as any step
@@ -67,12 +94,17 @@ class Registry final : public StepCatalog {
   Registry(Registry&&) = delete;
   Registry& operator=(Registry&&) = delete;
 
+  // Sets how plugins loaded from now on are called. Call before load() / load_directory().
+  void set_policy(CallPolicy policy) { policy_ = std::move(policy); }
+  const CallPolicy& policy() const { return policy_; }
+
   // Adds a built-in step type.
   // Errc::invalid_argument for a null type; Errc::conflict when its name is taken.
   Result<void> add(std::unique_ptr<StepType> type);
 
   // Loads one plugin file and registers all its step types, or none of them.
-  // With `allow`, the file must be listed there with its SHA-256.
+  // With `allow`, the file must be listed there with its SHA-256. A file whose settings ask for
+  // Isolation::process is not opened here: a host process loads it and describes it.
   // Errc::plugin with a message that starts with the file's path and says what is wrong;
   // Errc::conflict when a step name (or the plugin's name) is taken already.
   Result<PluginInfo> load(const std::filesystem::path& file, const Allowlist* allow = nullptr);
@@ -87,6 +119,12 @@ class Registry final : public StepCatalog {
   std::vector<LoadProblem> load_directory(const std::filesystem::path& dir,
                                           const Allowlist* allow = nullptr);
 
+  // After loading: every file named in the policy's per-plugin settings must have been loaded
+  // or refused, else a typo would quietly run a plugin meant for `isolation: process` inside the
+  // engine. Each one that was not is logged at error level and becomes a load problem (so
+  // /readyz fails); returns them.
+  std::vector<std::string> check_settings();
+
   // The loaded plugins in load order (built-in steps are not listed; see all()).
   std::vector<PluginInfo> plugins() const;
 
@@ -99,12 +137,19 @@ class Registry final : public StepCatalog {
  private:
   Result<PluginInfo> register_plugin(cp_plugin_entry_fn entry, const std::filesystem::path& file,
                                      std::shared_ptr<const void> library);
+  Result<PluginInfo> load_remote(const std::filesystem::path& file, const std::string& sha256,
+                                 std::int64_t timeout_ms);
+  // Conflicts of a plugin about to be registered with what is registered already.
+  Result<void> check_conflicts(const std::string& plugin, const std::vector<std::string>& steps);
+  std::int64_t timeout_of(const std::filesystem::path& file) const;
 
   // Declared first so it is destroyed last: see ~Registry().
   std::vector<std::shared_ptr<const void>> libraries_;
   std::vector<PluginInfo> plugins_;
   std::map<std::string, std::unique_ptr<StepType>, std::less<>> types_;
   std::vector<std::string> load_problems_;
+  std::vector<std::string> tried_;  // file names load() was asked for
+  CallPolicy policy_;
 };
 
 // What `carepath plugins check FILE.so` reports: loads the file into a throwaway Registry and,
