@@ -49,7 +49,7 @@ p=$root$prefix
 libdir=$(sed -n 's/^CMAKE_INSTALL_LIBDIR:[A-Z]*=//p' "$build_dir/CMakeCache.txt")
 libdir=${libdir:-lib}
 for file in bin/carepath \
-  "$libdir"/carepath/plugins/legal_aid.so "$libdir"/carepath/plugins/medical.so \
+  bin/carepath-plugin-host "$libdir"/carepath/plugins/legal_aid.so "$libdir"/carepath/plugins/medical.so \
   "$libdir"/carepath/plugins/vocational.so \
   share/carepath/workflows/aftercare.yaml share/carepath/workflows/education_support.yaml \
   share/doc/carepath/operations.md share/doc/carepath/openapi.yaml \
