@@ -66,6 +66,22 @@ Result<LogLevel> parse_level(std::string_view text) {
                                            std::string(text) + "'"};
 }
 
+// "HH:MM" (00:00 to 23:59) as minutes after midnight.
+Result<int> parse_time_of_day(std::string_view text) {
+  const auto digit = [&](std::size_t i) { return text[i] >= '0' && text[i] <= '9'; };
+  if (text.size() == 5 && text[2] == ':' && digit(0) && digit(1) && digit(3) && digit(4)) {
+    const int hours = (text[0] - '0') * 10 + (text[1] - '0');
+    const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
+    if (hours < 24 && minutes < 60) {
+      return hours * 60 + minutes;
+    }
+  }
+  return Error{Errc::invalid_argument,
+               "backup_at: expected a local time of day HH:MM such as "
+               "02:30, got '" +
+                   std::string(text) + "'"};
+}
+
 // Sets one setting by its config-file name; the same names serve the environment and flags.
 Result<void> set(Config& config, std::string_view key, std::string_view value) {
   if (key == "listen") {
@@ -205,6 +221,26 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     }
     return {};
   }
+  if (key == "backup_dir") {
+    config.backup_dir = value;
+    return {};
+  }
+  if (key == "backup_keep") {
+    auto n = parse_number<int>(value, "backup_keep", 1, 10'000);
+    if (!n) {
+      return n.error();
+    }
+    config.backup_keep = *n;
+    return {};
+  }
+  if (key == "backup_at") {
+    auto minute = parse_time_of_day(value);
+    if (!minute) {
+      return minute.error();
+    }
+    config.backup_at_minute = *minute;
+    return {};
+  }
   if (key == "log_level") {
     auto level = parse_level(value);
     if (!level) {
@@ -234,7 +270,7 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
           "webhook_secret, "
           "timezone, test_clock, master_key, own_cases_only, header_limit, request_timeout, "
           "header_timeout, max_connections, json_max_depth, json_max_members, "
-          "json_max_string, auth_failures_per_minute"};
+          "json_max_string, auth_failures_per_minute, backup_dir, backup_keep, backup_at"};
 }
 
 }  // namespace
@@ -320,7 +356,7 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 }
 
 Result<void> apply_environment(Config& config) {
-  static constexpr std::array<std::pair<const char*, std::string_view>, 23> kVariables = {{
+  static constexpr std::array<std::pair<const char*, std::string_view>, 26> kVariables = {{
       {"CAREPATH_LISTEN", "listen"},
       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"},
@@ -344,6 +380,9 @@ Result<void> apply_environment(Config& config) {
       {"CAREPATH_JSON_MAX_MEMBERS", "json_max_members"},
       {"CAREPATH_JSON_MAX_STRING", "json_max_string"},
       {"CAREPATH_AUTH_FAILURES_PER_MINUTE", "auth_failures_per_minute"},
+      {"CAREPATH_BACKUP_DIR", "backup_dir"},
+      {"CAREPATH_BACKUP_KEEP", "backup_keep"},
+      {"CAREPATH_BACKUP_AT", "backup_at"},
   }};
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up

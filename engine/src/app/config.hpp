@@ -55,6 +55,13 @@ struct Config {
   // role and without homes on its token sees only the cases it holds (assigned to it, one of
   // its teams or roles, or opened by it and not assigned since).
   bool own_cases_only = false;
+  // Daily backups (docs/operations.md "Backups"): the directory the server copies its database
+  // into once a day (empty: no scheduled backups), how many copies it keeps (the newest), and
+  // the local time of day it takes them, in the organisation's time zone (minutes after
+  // midnight; `backup_at: "02:30"` in the file).
+  std::string backup_dir{};
+  int backup_keep = 7;
+  int backup_at_minute = 150;
 };
 
 // Parses "HOST:PORT" ("127.0.0.1:8080", "[::1]:8080", ":8080" keeps the host).
@@ -68,8 +75,9 @@ Result<void> apply_config_file(Config& config, const std::string& path);
 // CAREPATH_STEP_LEASE_MS, CAREPATH_WEBHOOK_SECRET, CAREPATH_TIMEZONE, CAREPATH_TEST_CLOCK,
 // CAREPATH_MASTER_KEY_FILE, CAREPATH_OWN_CASES_ONLY, CAREPATH_HEADER_LIMIT,
 // CAREPATH_REQUEST_TIMEOUT, CAREPATH_HEADER_TIMEOUT, CAREPATH_MAX_CONNECTIONS,
-// CAREPATH_JSON_MAX_DEPTH, CAREPATH_JSON_MAX_MEMBERS, CAREPATH_JSON_MAX_STRING and
-// CAREPATH_AUTH_FAILURES_PER_MINUTE when set.
+// CAREPATH_JSON_MAX_DEPTH, CAREPATH_JSON_MAX_MEMBERS, CAREPATH_JSON_MAX_STRING,
+// CAREPATH_AUTH_FAILURES_PER_MINUTE, CAREPATH_BACKUP_DIR, CAREPATH_BACKUP_KEEP and
+// CAREPATH_BACKUP_AT when set.
 Result<void> apply_environment(Config& config);
 
 // Applies flags already parsed into name -> value ("listen", "db", "workflows").
