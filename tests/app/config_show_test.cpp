@@ -53,6 +53,9 @@ TEST(ConfigShow, ReadsBackToTheSameSettings) {
                  "own_cases_only: true\n"
                  "trusted_proxies: [127.0.0.1, \"::1\"]\n"
                  "step_timeout: off\n"
+                 "backup_dir: /srv/backups\n"
+                 "backup_keep: 3\n"
+                 "backup_at: \"04:05\"\n"
                  "plugin_settings:\n"
                  "  legal_aid.so: { isolation: process, timeout: 1500ms }\n"
                  "  medical.so: { isolation: in_process }\n"
@@ -82,6 +85,9 @@ TEST(ConfigShow, ReadsBackToTheSameSettings) {
   EXPECT_TRUE(second.own_cases_only);
   EXPECT_EQ(second.test_clock, "now");
   EXPECT_EQ(second.step_timeout_ms, 0);
+  EXPECT_EQ(second.backup_dir, "/srv/backups");
+  EXPECT_EQ(second.backup_keep, 3);
+  EXPECT_EQ(second.backup_at_minute, 4 * 60 + 5);
   ASSERT_EQ(second.plugin_settings.size(), 2U);
   EXPECT_TRUE(second.plugin_settings.at("legal_aid.so").isolated);
   EXPECT_EQ(second.plugin_settings.at("legal_aid.so").timeout_ms, 1500);

@@ -1,15 +1,20 @@
 // `carepath verify`, `carepath backup` and `carepath restore` on real databases written by the
 // engine: cases through transitions with synchronous and asynchronous steps, an erased case, a
 // migrated case; then tampered rows, corrupt files, newer targets and a backup under load.
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "app/engine.hpp"
+#include "core/time.hpp"
 #include "security/tokens.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/keys.hpp"
@@ -76,6 +81,36 @@ std::string shelter_v2() {
 constexpr const char* kPlan = R"(migrate: { workflow: shelter, from: 1, to: 2 }
 fields: { home: { rename: placement_home } }
 )";
+
+// Every row of the events table, in (case, seq) order, each column as text ("<null>" for NULL).
+std::vector<std::vector<std::string>> event_rows(const fs::path& db) {
+  std::vector<std::vector<std::string>> rows;
+  sqlite3* handle = nullptr;
+  EXPECT_EQ(sqlite3_open_v2(db.c_str(), &handle, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+  sqlite3_stmt* select = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(handle,
+                               "SELECT case_id, seq, at, actor, event, from_state, to_state, "
+                               "version, changed_json, comment, payload_json, trigger_json FROM "
+                               "events ORDER BY case_id, seq",
+                               -1, &select, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(handle);
+  while (select != nullptr && sqlite3_step(select) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int i = 0; i < sqlite3_column_count(select); ++i) {
+      const auto* text = sqlite3_column_text(select, i);
+      row.emplace_back(text != nullptr ? reinterpret_cast<const char*>(text) : "<null>");
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(select);
+  sqlite3_close(handle);
+  return rows;
+}
+
+std::string first_line(const std::string& text) {
+  return text.substr(0, text.find('\n'));
+}
 
 class Backup : public ::testing::Test {
  protected:
@@ -236,6 +271,297 @@ TEST_F(Backup, VerifyRefusesAFileThatFailsTheIntegrityCheck) {
   EXPECT_EQ(o.exit_code, 1) << o.out;
   EXPECT_NE(o.err.find("verify: "), std::string::npos) << o.err;
   EXPECT_EQ(o.out.find("verify ok"), std::string::npos) << o.out;
+}
+
+TEST_F(Backup, BackupRefusesAnExistingFile) {
+  make_cases();
+  const fs::path file = dir_ / "backup.db";
+  std::ofstream(file) << "an older backup";
+  const auto o = run({"backup", file.string(), "--db", db().string()});
+  EXPECT_EQ(o.exit_code, 1) << o.out;
+  EXPECT_NE(o.err.find("exists"), std::string::npos) << o.err;
+  EXPECT_EQ(test::read_file(file), "an older backup");
+  EXPECT_FALSE(fs::exists(dir_ / "backup.db.tmp"));
+
+  const auto no_db =
+      run({"backup", (dir_ / "other.db").string(), "--db", (dir_ / "missing.db").string()});
+  EXPECT_EQ(no_db.exit_code, 1);
+  EXPECT_NE(no_db.err.find("there is no database"), std::string::npos) << no_db.err;
+  EXPECT_FALSE(fs::exists(dir_ / "other.db"));
+  EXPECT_FALSE(fs::exists(dir_ / "missing.db"));
+}
+
+TEST_F(Backup, RestoreRefusesCorruptFilesAndLeavesTheTargetUntouched) {
+  make_cases();
+  const fs::path good = dir_ / "good.db";
+  const auto written = run({"backup", good.string(), "--db", db().string()});
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  // Not a terminal: a percentage line, ending at 100%.
+  EXPECT_NE(written.err.find("backup: 100%"), std::string::npos) << written.err;
+  EXPECT_NE(written.out.find("backup written: " + good.string()), std::string::npos);
+
+  const std::string bytes = test::read_file(good);
+  const fs::path truncated = dir_ / "truncated.db";
+  std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  const fs::path garbage = dir_ / "garbage.db";
+  std::ofstream(garbage, std::ios::binary) << std::string(bytes.size(), '\x17');
+  const fs::path headless = dir_ / "headless.db";  // the header gone, the pages there
+  std::ofstream(headless, std::ios::binary) << std::string(100, '\0') << bytes.substr(100);
+  const fs::path foreign = dir_ / "foreign.db";  // a sound SQLite file, not carepath's
+  test::run_sql(foreign, "CREATE TABLE notes (x TEXT)");
+  const fs::path empty = dir_ / "empty.db";
+  std::ofstream(empty) << "";
+
+  const std::string before = test::read_file(db());
+  for (const auto& bad : {truncated, garbage, headless, foreign, empty, dir_ / "absent.db"}) {
+    const auto o = run({"restore", bad.string(), "--db", db().string(), "--force"});
+    EXPECT_EQ(o.exit_code, 1) << bad << ": " << o.out << o.err;
+    EXPECT_NE(o.err.find("was not changed"), std::string::npos) << bad << ": " << o.err;
+    EXPECT_TRUE(test::read_file(db()) == before) << bad;  // not printed: a binary file
+    EXPECT_FALSE(fs::exists(dir_ / "carepath.db.tmp")) << bad;
+  }
+  EXPECT_EQ(run({"verify", "--db", db().string()}).exit_code, 0);
+}
+
+TEST_F(Backup, RestoreRefusesANewerTargetWithoutForce) {
+  const Cases c = make_cases();
+  const fs::path file = dir_ / "backup.db";
+  ASSERT_EQ(run({"backup", file.string(), "--db", db().string()}).exit_code, 0);
+  const auto backed_up = event_rows(file);
+
+  // Into an empty place: no database there yet.
+  const fs::path scratch = dir_ / "scratch" / "carepath.db";
+  fs::create_directories(scratch.parent_path());
+  const auto fresh = run({"restore", file.string(), "--db", scratch.string()});
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_NE(fresh.out.find("4 cases"), std::string::npos) << fresh.out;
+  EXPECT_EQ(event_rows(scratch), backed_up);
+
+  // The live database moves on after the backup.
+  open("v2");
+  auto updated = engine_->runtime().update_case(caseworker(), c.updated, {{"age", 14}},
+                                                std::nullopt, std::nullopt);
+  ASSERT_TRUE(updated) << updated.error().message;
+  engine_.reset();
+  const std::string newer = test::read_file(db());
+
+  const auto refused = run({"restore", file.string(), "--db", db().string()});
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("newer than the backup"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--force"), std::string::npos) << refused.err;
+  EXPECT_TRUE(test::read_file(db()) == newer);
+  EXPECT_FALSE(fs::exists(dir_ / "carepath.db.tmp"));
+
+  const auto forced = run({"restore", file.string(), "--db", db().string(), "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.out << forced.err;
+  EXPECT_FALSE(fs::exists(dir_ / "carepath.db.tmp"));
+  EXPECT_FALSE(fs::exists(dir_ / "carepath.db-wal"));  // the old database's log went with it
+  EXPECT_EQ(event_rows(db()), backed_up);
+  EXPECT_EQ(run({"verify", "--db", db().string()}).exit_code, 0);
+  // The restored database serves again, with the key it was sealed with.
+  open("v2");
+  auto record = engine_->runtime().get_case(caseworker(), c.updated);
+  ASSERT_TRUE(record) << record.error().message;
+  EXPECT_EQ(record->data.at("age"), 13);
+  EXPECT_EQ(record->data.at("notes"), "another fake note");
+}
+
+TEST_F(Backup, RestoreRefusesWhileTheDatabaseIsInUse) {
+  make_cases();
+  const fs::path file = dir_ / "backup.db";
+  ASSERT_EQ(run({"backup", file.string(), "--db", db().string()}).exit_code, 0);
+  open("v2");  // an engine holds the database open
+  const std::string before = test::read_file(db());
+  const auto busy = run({"restore", file.string(), "--db", db().string(), "--force"});
+  EXPECT_EQ(busy.exit_code, 4) << busy.out << busy.err;
+  EXPECT_NE(busy.err.find("is in use"), std::string::npos) << busy.err;
+  EXPECT_TRUE(test::read_file(db()) == before);
+  engine_.reset();
+  const auto done = run({"restore", file.string(), "--db", db().string(), "--force"});
+  EXPECT_EQ(done.exit_code, 0) << done.out << done.err;
+}
+
+// The reason to restore: the database was destroyed. Whether it is newer cannot be told, so it
+// takes --force.
+TEST_F(Backup, RestoreReplacesADestroyedDatabaseWithForce) {
+  make_cases();
+  const fs::path file = dir_ / "backup.db";
+  ASSERT_EQ(run({"backup", file.string(), "--db", db().string()}).exit_code, 0);
+  std::ofstream(db(), std::ios::binary | std::ios::trunc) << std::string(20000, '\x42');
+  const auto refused = run({"restore", file.string(), "--db", db().string()});
+  EXPECT_EQ(refused.exit_code, 3) << refused.out << refused.err;
+  EXPECT_NE(refused.err.find("cannot tell"), std::string::npos) << refused.err;
+  const auto forced = run({"restore", file.string(), "--db", db().string(), "--force"});
+  EXPECT_EQ(forced.exit_code, 0) << forced.out << forced.err;
+  EXPECT_EQ(run({"verify", "--db", db().string()}).exit_code, 0);
+}
+
+// Clients keep firing transitions at a running server while `carepath backup` copies its
+// database; the copy restores to a database whose history is the same, row for row, as the
+// backup's, every row of which the live database holds unchanged, and whose cases all match it.
+TEST_F(Backup, ABackupTakenUnderLoadRestoresToAnIdenticalHistory) {
+  const auto created = run({"token", "create", "--user", "asha", "--roles", "caseworker,supervisor",
+                            "--db", db().string()});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  const std::string token = first_line(created.out);
+  test::ServerProcess server({"--db", db().string(), "--workflows", (dir_ / "v1").string(),
+                              "--plugins", test::plugin_build_dir(), "--timezone", "UTC"});
+  const std::vector<std::pair<std::string, std::string>> headers{
+      {"Authorization", "Bearer " + token}, {"Content-Type", "application/json"}};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 60; ++i) {
+    const auto opened =
+        test::http_request(server.port(), "POST", "/v1/cases",
+                           R"({"workflow": "shelter", "data": {"name": "Test Child )" +
+                               std::to_string(i) + R"(", "age": 10, "notes": "fake note"}})",
+                           headers);
+    ASSERT_EQ(opened.status, 201) << opened.body;
+    const auto json = opened.json();
+    ids.emplace_back(json.at("id").as_string());
+    const auto admitted =
+        test::http_request(server.port(), "POST", "/v1/cases/" + ids.back() + "/events",
+                           R"({"event": "admit"})", headers);
+    ASSERT_EQ(admitted.status, 200) << admitted.body;
+  }
+
+  std::atomic<bool> stop{false};
+  // The server logs every request; its stderr is read here while the clients run, or the pipe
+  // would fill and stop it.
+  std::thread drain([&] {
+    while (!stop.load()) {
+      (void)server.log();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  std::atomic<int> fired{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 3; ++t) {
+    clients.emplace_back([&, t] {
+      for (int n = 0; !stop.load(); ++n) {
+        const std::string& id = ids[static_cast<std::size_t>((t * 20 + n) % 60)];
+        try {
+          const auto r = test::http_request(
+              server.port(), "POST", "/v1/cases/" + id + "/events",
+              R"({"event": "visit", "data": {"notes": "fake visit )" + std::to_string(n) + R"("}})",
+              headers);
+          (r.status == 200 ? fired : failed).fetch_add(1);
+        } catch (const std::exception&) {
+          failed.fetch_add(1);
+          return;
+        }
+      }
+    });
+  }
+  while (fired.load() < 30 && failed.load() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const int before = fired.load();
+  const fs::path file = dir_ / "under-load.db";
+  const auto o = run({"backup", file.string(), "--db", db().string()});
+  const int after = fired.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  for (auto& c : clients) {
+    c.join();
+  }
+  drain.join();
+  ASSERT_EQ(o.exit_code, 0) << o.out << o.err;
+  EXPECT_GT(after, before) << "no transition landed while the backup ran";
+  const auto tail = [&] {
+    const std::string& log = server.log();
+    return log.substr(log.size() > 3000 ? log.size() - 3000 : 0);
+  };
+  EXPECT_EQ(failed.load(), 0) << tail();
+  EXPECT_EQ(server.stop(), 0) << tail();
+
+  const fs::path restored = dir_ / "restored" / "carepath.db";
+  fs::create_directories(restored.parent_path());
+  const auto r = run({"restore", file.string(), "--db", restored.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto verified = run({"verify", "--db", restored.string()});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  EXPECT_EQ(run({"audit", "verify", "--db", restored.string()}).exit_code, 0);
+
+  const auto restored_rows = event_rows(restored);
+  EXPECT_EQ(restored_rows, event_rows(file));
+  const auto live_rows = event_rows(db());
+  // 60 opened, 60 admitted, and at least the visits made before the backup started.
+  EXPECT_GE(restored_rows.size(), 120U + static_cast<std::size_t>(before));
+  EXPECT_GT(live_rows.size(), restored_rows.size());
+  std::size_t live = 0;
+  for (const auto& row : restored_rows) {
+    while (live < live_rows.size() && live_rows[live] != row) {
+      ++live;
+    }
+    ASSERT_LT(live, live_rows.size())
+        << "history row not in the live database: case " << row[0] << " seq " << row[1];
+  }
+}
+
+// The server's daily backup (backup_dir) on the test clock: a copy that verifies, named for the
+// local time it was taken, the oldest deleted beyond backup_keep; a missing directory stops the
+// server at start.
+TEST_F(Backup, TheServerTakesItsDailyBackupAtBackupAt) {
+  config_.backup_dir = (dir_ / "daily").string();
+  config_.test_clock = "2026-01-01T00:00:00Z";
+  config_.workflows = (dir_ / "v1").string();
+  open("v1");  // one-shot commands open the engine: they never back up, so it opens
+  auto refused = engine_->start();
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("backup_dir"), std::string::npos);
+  engine_.reset();
+
+  fs::create_directories(dir_ / "daily");
+  config_.backup_keep = 2;
+  config_.backup_at_minute = 150;  // 02:30 UTC
+  open("v1");
+  auto port = engine_->start();
+  ASSERT_TRUE(port) << port.error().message;
+  auto issued = security::issue_token("ops", {"admin"}, 0);
+  ASSERT_TRUE(issued && engine_->store().create_token(issued->record));
+  const auto backups = [&] {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir_ / "daily")) {
+      names.push_back(entry.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  };
+  const auto advance_a_day = [&] {
+    const auto moved = test::http_request(
+        *port, "POST", "/v1/admin/clock", R"({"advance": "1d"})",
+        {{"Authorization", "Bearer " + issued->token}, {"Content-Type", "application/json"}});
+    ASSERT_EQ(moved.status, 200) << moved.body;
+  };
+  // Until `name` is there and no more than `at_most` files are.
+  const auto wait_for = [&](const std::string& name, std::size_t at_most) {
+    for (int i = 0; i < 200; ++i) {
+      const auto names = backups();
+      if (std::find(names.begin(), names.end(), name) != names.end() && names.size() <= at_most) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "no " << name << " (or too many files) in " << (dir_ / "daily");
+  };
+  EXPECT_TRUE(backups().empty());
+  // The first look only schedules (02:30 on 1 January), so it may have come after the first
+  // move: two moves later one has run for sure.
+  advance_a_day();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  advance_a_day();
+  wait_for("carepath-20260103T000000.db", 2);
+  advance_a_day();
+  wait_for("carepath-20260104T000000.db", 2);
+  advance_a_day();
+  wait_for("carepath-20260105T000000.db", 2);
+  const auto names = backups();
+  EXPECT_EQ(names, (std::vector<std::string>{"carepath-20260104T000000.db",
+                                             "carepath-20260105T000000.db"}));
+  engine_.reset();
+  const auto o = run({"verify", "--db", (dir_ / "daily" / names.back()).string()});
+  EXPECT_EQ(o.exit_code, 0) << o.out << o.err;
 }
 
 }  // namespace

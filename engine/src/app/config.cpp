@@ -68,6 +68,22 @@ Result<LogLevel> parse_level(std::string_view text) {
                                            std::string(text) + "'"};
 }
 
+// "HH:MM" (00:00 to 23:59) as minutes after midnight.
+Result<int> parse_time_of_day(std::string_view text) {
+  const auto digit = [&](std::size_t i) { return text[i] >= '0' && text[i] <= '9'; };
+  if (text.size() == 5 && text[2] == ':' && digit(0) && digit(1) && digit(3) && digit(4)) {
+    const int hours = (text[0] - '0') * 10 + (text[1] - '0');
+    const int minutes = (text[3] - '0') * 10 + (text[4] - '0');
+    if (hours < 24 && minutes < 60) {
+      return hours * 60 + minutes;
+    }
+  }
+  return Error{Errc::invalid_argument,
+               "backup_at: expected a local time of day HH:MM such as "
+               "02:30, got '" +
+                   std::string(text) + "'"};
+}
+
 // Sets one setting by its config-file name; the same names serve the environment and flags.
 Result<void> set(Config& config, std::string_view key, std::string_view value) {
   if (key == "listen") {
@@ -245,6 +261,26 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     }
     return {};
   }
+  if (key == "backup_dir") {
+    config.backup_dir = value;
+    return {};
+  }
+  if (key == "backup_keep") {
+    auto n = parse_number<int>(value, "backup_keep", 1, 10'000);
+    if (!n) {
+      return n.error();
+    }
+    config.backup_keep = *n;
+    return {};
+  }
+  if (key == "backup_at") {
+    auto minute = parse_time_of_day(value);
+    if (!minute) {
+      return minute.error();
+    }
+    config.backup_at_minute = *minute;
+    return {};
+  }
   if (key == "log_level") {
     auto level = parse_level(value);
     if (!level) {
@@ -275,7 +311,7 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
           "timezone, test_clock, master_key, own_cases_only, header_limit, request_timeout, "
           "header_timeout, max_connections, json_max_depth, json_max_members, "
           "json_max_string, auth_failures_per_minute, trusted_proxies, step_timeout, "
-          "plugin_settings, plugin_host"};
+          "plugin_settings, plugin_host, backup_dir, backup_keep, backup_at"};
 }
 
 // `plugin_settings:`: file name -> {isolation: in_process|process, timeout: 10s}.
@@ -437,7 +473,7 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 }
 
 Result<void> apply_environment(Config& config) {
-  static constexpr std::array<std::pair<const char*, std::string_view>, 26> kVariables = {{
+  static constexpr std::array<std::pair<const char*, std::string_view>, 29> kVariables = {{
       {"CAREPATH_LISTEN", "listen"},
       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"},
@@ -464,6 +500,9 @@ Result<void> apply_environment(Config& config) {
       {"CAREPATH_TRUSTED_PROXIES", "trusted_proxies"},
       {"CAREPATH_STEP_TIMEOUT", "step_timeout"},
       {"CAREPATH_PLUGIN_HOST", "plugin_host"},
+      {"CAREPATH_BACKUP_DIR", "backup_dir"},
+      {"CAREPATH_BACKUP_KEEP", "backup_keep"},
+      {"CAREPATH_BACKUP_AT", "backup_at"},
   }};
   for (const auto& [variable, key] : kVariables) {
     const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe): at start-up
@@ -617,6 +656,14 @@ std::string render_config(const Config& config) {
   line("webhook_secret", config.webhook_secret.empty() ? "\"\"" : "\"********\"");
   line("timezone", quoted(config.timezone));
   line("own_cases_only", config.own_cases_only ? "true" : "false");
+  line("backup_dir", quoted(config.backup_dir));
+  line("backup_keep", std::to_string(config.backup_keep));
+  {
+    const int hour = config.backup_at_minute / 60;
+    const int minute = config.backup_at_minute % 60;
+    line("backup_at", std::string("\"") + (hour < 10 ? "0" : "") + std::to_string(hour) +
+                          (minute < 10 ? ":0" : ":") + std::to_string(minute) + "\"");
+  }
   if (!config.test_clock.empty()) {
     line("test_clock", quoted(config.test_clock));
   }

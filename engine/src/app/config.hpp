@@ -70,6 +70,13 @@ struct Config {
   // role and without homes on its token sees only the cases it holds (assigned to it, one of
   // its teams or roles, or opened by it and not assigned since).
   bool own_cases_only = false;
+  // Daily backups (docs/operations.md "Backups"): the directory the server copies its database
+  // into once a day (empty: no scheduled backups), how many copies it keeps (the newest), and
+  // the local time of day it takes them, in the organisation's time zone (minutes after
+  // midnight; `backup_at: "02:30"` in the file).
+  std::string backup_dir{};
+  int backup_keep = 7;
+  int backup_at_minute = 150;
 
   // Where each setting that is not a default came from, by its config-file name: "FILE:LINE",
   // "CAREPATH_DB" or "--db". Filled by the apply_* functions; read by render_config.
@@ -88,8 +95,8 @@ Result<void> apply_config_file(Config& config, const std::string& path);
 // CAREPATH_MASTER_KEY_FILE, CAREPATH_OWN_CASES_ONLY, CAREPATH_HEADER_LIMIT,
 // CAREPATH_REQUEST_TIMEOUT, CAREPATH_HEADER_TIMEOUT, CAREPATH_MAX_CONNECTIONS,
 // CAREPATH_JSON_MAX_DEPTH, CAREPATH_JSON_MAX_MEMBERS, CAREPATH_JSON_MAX_STRING,
-// CAREPATH_AUTH_FAILURES_PER_MINUTE, CAREPATH_TRUSTED_PROXIES, CAREPATH_STEP_TIMEOUT and
-// CAREPATH_PLUGIN_HOST when set.
+// CAREPATH_AUTH_FAILURES_PER_MINUTE, CAREPATH_TRUSTED_PROXIES, CAREPATH_STEP_TIMEOUT,
+// CAREPATH_PLUGIN_HOST, CAREPATH_BACKUP_DIR, CAREPATH_BACKUP_KEEP and CAREPATH_BACKUP_AT when set.
 Result<void> apply_environment(Config& config);
 
 // Applies flags already parsed into name -> value ("listen", "db", "workflows").

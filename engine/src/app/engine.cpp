@@ -364,6 +364,9 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
       runtime::SchedulerOptions{config.step_lease_ms, 1'000, 64});
   engine->runtime_->set_on_timers([scheduler = engine->scheduler_.get()] { scheduler->wake(); });
   engine->retention_ = std::make_unique<runtime::RetentionJob>(*engine->runtime_, the_clock);
+  if (!config.backup_dir.empty()) {
+    engine->backup_ = make_backup_job(config, the_clock, engine->runtime_->zone());
+  }
   api::ServerOptions options;
   options.host = config.host;
   options.port = config.port;
@@ -381,6 +384,9 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
                                           engine->worker_->wake();
                                           engine->scheduler_->wake();
                                           engine->retention_->wake();
+                                          if (engine->backup_) {
+                                            engine->backup_->wake();
+                                          }
                                         }};
   }
   options.reload_workflows = [engine = engine.get()]() -> Result<boost::json::value> {
@@ -412,11 +418,20 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
 }
 
 Result<std::uint16_t> Engine::start() {
+  // Checked here, not at open: the one-shot commands that open the engine never back up.
+  if (backup_) {
+    if (auto checked = backup_->check(); !checked) {
+      return checked.error();
+    }
+  }
   auto port = server_->start();
   if (port) {
     worker_->start();
     scheduler_->start();
     retention_->start();
+    if (backup_) {
+      backup_->start();
+    }
   }
   return port;
 }
@@ -499,6 +514,9 @@ Result<ReloadReport> Engine::reload() {
 
 void Engine::stop() {
   server_->stop();
+  if (backup_) {
+    backup_->stop();
+  }
   retention_->stop();
   scheduler_->stop();
   worker_->stop();

@@ -12,6 +12,7 @@
 #include <boost/json/value.hpp>
 
 #include "api/server.hpp"
+#include "app/backup_job.hpp"
 #include "app/config.hpp"
 #include "core/migration.hpp"
 #include "core/store.hpp"
@@ -69,7 +70,8 @@ class Engine {
   Engine(Engine&&) = delete;
   Engine& operator=(Engine&&) = delete;
 
-  // Starts the HTTP server, the step workers, the timer scheduler and the daily retention job.
+  // Starts the HTTP server, the step workers, the timer scheduler, the daily retention job and
+  // the daily backup (Errc::invalid_argument when backup_dir is set but is not a directory).
   Result<std::uint16_t> start();
   // Stops accepting requests, lets those in flight finish, then lets running steps finish.
   void stop();
@@ -123,6 +125,7 @@ class Engine {
   std::unique_ptr<runtime::StepWorker> worker_;
   std::unique_ptr<runtime::TimerScheduler> scheduler_;
   std::unique_ptr<runtime::RetentionJob> retention_;  // at start-up, then daily
+  std::unique_ptr<BackupJob> backup_;                 // daily, when backup_dir is set
   std::unique_ptr<api::Server> server_;
 };
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -31,6 +32,7 @@
 #include "security/digest.hpp"
 #include "security/protected_store.hpp"
 #include "security/tokens.hpp"
+#include "store/sqlite_backup.hpp"
 #include "store/sqlite_store.hpp"
 #include "workflow/diff.hpp"
 #include "workflow/graph.hpp"
@@ -90,6 +92,19 @@ commands:
                                      case rebuilt from its history and compared with its row;
                                      prints the ids of cases that differ and what differs
                                      (never values). Exit 0 when all match, 1 otherwise
+  backup FILE [--db PATH] [--config FILE]
+                                     copy the database, while the server runs, to FILE (which
+                                     must not exist) through FILE.tmp; encrypted fields stay
+                                     encrypted and the master key is not in it. Exit 0 when
+                                     written, 1 otherwise
+  restore FILE [--db PATH] [--force] put the backup FILE in place of the database after
+                                     checking it (integrity, schema version, every case
+                                     replayed from its history). Exit 0 when restored, 1 when
+                                     FILE is not a sound carepath database (or on other
+                                     errors), 3 when the database is newer than the backup
+                                     (--force replaces it anyway), 4 when a server or another
+                                     command has the database open (stop it first). On any
+                                     refusal the database is left as it was
   retention [--db PATH] [--config FILE] [--dry-run]
                                      remove field values whose `retain:` period has passed
                                      (the server also does it daily); prints how many values
@@ -113,7 +128,7 @@ struct Args {
 // Options that take no value: present means "true".
 bool is_switch(std::string_view name) {
   return name == "dry-run" || name == "dry_run" || name == "own-cases-only" ||
-         name == "own_cases_only";
+         name == "own_cases_only" || name == "force";
 }
 
 Result<Args> parse_args(int argc, char** argv, int first) {
@@ -1018,6 +1033,104 @@ int verify(const Args& args) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// carepath backup and restore
+
+constexpr int kRestoreTargetNewer = 3;
+constexpr int kRestoreTargetInUse = 4;
+
+// Progress of a copy: a bar redrawn in place on a terminal, else one line per tenth.
+std::function<void(const carepath::store::BackupProgress&)> copy_progress(const std::string& verb) {
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  return [terminal, verb, last = -1](const carepath::store::BackupProgress& p) mutable {
+    const int percent =
+        p.pages_total <= 0 ? 100 : static_cast<int>(100 * p.pages_done / p.pages_total);
+    if (terminal) {
+      constexpr int kWidth = 30;
+      const int filled = kWidth * percent / 100;
+      const std::string line = "\r" + verb + " [" +
+                               std::string(static_cast<std::size_t>(filled), '#') +
+                               std::string(static_cast<std::size_t>(kWidth - filled), '.') + "] " +
+                               std::to_string(percent) + "% (" + thousands(p.pages_done) + "/" +
+                               thousands(p.pages_total) + " pages)";
+      std::fwrite(line.data(), 1, line.size(), stderr);
+    } else if (percent / 10 != last / 10) {
+      const std::string line = verb + ": " + std::to_string(percent) + "%\n";
+      std::fwrite(line.data(), 1, line.size(), stderr);
+    }
+    last = percent;
+    std::fflush(stderr);
+  };
+}
+
+int backup(const Args& args) {
+  if (args.positional.size() != 1) {
+    return fail("backup: expected `backup FILE [--db PATH] [--config FILE]`");
+  }
+  auto config = make_config(args.flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  if (config->db == ":memory:" || !std::filesystem::exists(config->db)) {
+    return fail("backup: there is no database at " + config->db +
+                "; name it with --db PATH or --config FILE");
+  }
+  install_stderr_log(LogLevel::warning);
+  const std::string& file = args.positional[0];
+  carepath::store::BackupOptions options;
+  options.on_progress = copy_progress("backup");
+  auto written = carepath::store::backup_database(config->db, file, options);
+  if (isatty(STDERR_FILENO) != 0) {
+    std::cerr << '\n';
+  }
+  if (!written) {
+    return fail("backup: " + written.error().message);
+  }
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(file, ec);
+  std::cout << "backup written: " << file << " (" << thousands(static_cast<std::int64_t>(bytes))
+            << " bytes)\n"
+            << "Encrypted fields stay encrypted in it; the master key is not in it. Keep the key "
+               "apart from the backups.\n";
+  return 0;
+}
+
+int restore(const Args& args) {
+  if (args.positional.size() != 1) {
+    return fail("restore: expected `restore FILE [--db PATH] [--force]`");
+  }
+  auto flags = args.flags;
+  carepath::app::RestoreOptions options;
+  if (const auto it = flags.find("force"); it != flags.end()) {
+    options.force = it->second != "false";
+    flags.erase(it);
+  }
+  auto config = make_config(flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  if (config->db == ":memory:") {
+    return fail("restore: name the database to replace with --db PATH or --config FILE");
+  }
+  install_stderr_log(LogLevel::warning);
+  options.copy.on_progress = copy_progress("restore");
+  auto report = carepath::app::restore_database(args.positional[0], config->db, options);
+  if (isatty(STDERR_FILENO) != 0) {
+    std::cerr << '\n';
+  }
+  if (!report) {
+    const Error error = report.error();
+    fail("restore: " + error.message + "; " + config->db + " was not changed");
+    return error.code == Errc::precondition_failed ? kRestoreTargetNewer
+           : error.code == Errc::unavailable       ? kRestoreTargetInUse
+                                                   : 1;
+  }
+  std::cout << "restored " << args.positional[0] << " to " << config->db << ": "
+            << report->verified.cases << " cases, " << report->verified.events << " events verified"
+            << (report->replaced ? "" : " (there was no database there)") << '\n';
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1073,6 +1186,12 @@ int main(int argc, char** argv) {
   }
   if (command == "verify") {
     return verify(*args);
+  }
+  if (command == "backup") {
+    return backup(*args);
+  }
+  if (command == "restore") {
+    return restore(*args);
   }
   std::cerr << "carepath: unknown command '" << command << "'\n" << kUsage;
   return 2;

@@ -1,6 +1,7 @@
 #include "store/sqlite_backup.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -105,8 +106,9 @@ Error in_use(const std::string& path) {
 
 // Takes the database's file lock for good (exclusive locking mode) without waiting: refused
 // while any other connection reads or writes it. Together with wal_in_use, which sees the
-// connections that are open but idle.
-Result<Db> lock_exclusively(const std::string& path) {
+// connections that are open but idle. nullopt when the file is not a database at all (a damaged
+// header): nothing can be using it as one.
+Result<std::optional<Db>> lock_exclusively(const std::string& path) {
   if (wal_in_use(path)) {
     return in_use(path);
   }
@@ -114,14 +116,15 @@ Result<Db> lock_exclusively(const std::string& path) {
   if (!db) {
     return db.error();
   }
-  if (auto mode = exec(db->get(), "PRAGMA locking_mode = EXCLUSIVE", "set locking mode"); !mode) {
-    return mode.error();
-  }
-  const int rc = sqlite3_exec(db->get(), "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr);
+  const int rc = sqlite3_exec(db->get(), "PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE",
+                              nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) {
     const int primary = rc & 0xff;
     if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
       return in_use(path);
+    }
+    if (primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT) {
+      return std::optional<Db>();
     }
     return sqlite_error(db->get(), rc, "lock '" + path + "'");
   }
@@ -130,7 +133,7 @@ Result<Db> lock_exclusively(const std::string& path) {
   if (wal_in_use(path)) {
     return in_use(path);
   }
-  return db;
+  return std::optional<Db>(std::move(*db));
 }
 
 Error system_error(std::string what) {
@@ -183,21 +186,23 @@ Result<void> copy_pages(const std::string& source, const std::string& destinatio
   const int pages = std::max(options.pages_per_step, 1);
   int step_pages = pages;
   int restarts = 0;
-  int last_remaining = -1;
+  int last_done = -1;
+  int busy = 0;
   int rc = SQLITE_OK;
   for (;;) {
     rc = sqlite3_backup_step(backup, step_pages);
     const int remaining = sqlite3_backup_remaining(backup);
     const int total = sqlite3_backup_pagecount(backup);
-    if (last_remaining >= 0 && remaining > last_remaining) {
-      // Someone wrote to the source: the copy started again.
+    const int done = total - remaining;
+    // A step that did not move the copy on means someone wrote to the source: it started again.
+    if (rc == SQLITE_OK && last_done >= 0 && done <= last_done) {
       if (++restarts >= options.restarts_before_one_step) {
         step_pages = -1;
       }
     }
-    last_remaining = remaining;
+    last_done = done;
     if (options.on_progress) {
-      options.on_progress(BackupProgress{total - remaining, total});
+      options.on_progress(BackupProgress{done, total});
     }
     if (rc == SQLITE_DONE) {
       break;
@@ -206,7 +211,10 @@ Result<void> copy_pages(const std::string& source, const std::string& destinatio
       continue;
     }
     const int primary = rc & 0xff;
-    if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) {
+    // The destination is ours; the source may be held by a writer in rollback mode: wait a
+    // while (kBusyTimeoutMs in all), then give up.
+    if ((primary == SQLITE_BUSY || primary == SQLITE_LOCKED) &&
+        ++busy * 50 < SqliteStore::kBusyTimeoutMs) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
       continue;
     }
@@ -328,13 +336,22 @@ Result<void> backup_database(const std::string& source, const std::string& desti
     return copied.error();
   }
   // link() rather than rename(): it fails instead of replacing a file that appeared meanwhile.
+  // A file system without hard links (some network shares) gets a rename after a last look.
   if (::link(tmp.c_str(), destination.c_str()) != 0) {
-    const Error e = errno == EEXIST ? make_error(Errc::conflict, "'" + destination +
-                                                                     "' exists; a backup "
-                                                                     "never replaces a file")
-                                    : system_error("rename '" + tmp + "' to '" + destination + "'");
-    remove_quietly(tmp);
-    return e;
+    const int error = errno;
+    const bool no_links = error == EPERM || error == ENOTSUP || error == EOPNOTSUPP ||
+                          error == ENOSYS || error == EMLINK;
+    if (error == EEXIST || (no_links && exists(destination))) {
+      remove_quietly(tmp);
+      return make_error(Errc::conflict,
+                        "'" + destination + "' exists; a backup never replaces a file");
+    }
+    if (!no_links || ::rename(tmp.c_str(), destination.c_str()) != 0) {
+      const Error e = system_error("rename '" + tmp + "' to '" + destination + "'");
+      remove_quietly(tmp);
+      return e;
+    }
+    return fsync_path(directory_of(destination), true);
   }
   remove_quietly(tmp);
   return fsync_path(directory_of(destination), true);
@@ -354,17 +371,17 @@ Result<void> check_not_in_use(const std::string& path) {
 Result<void> replace_database(const std::string& prepared, const std::string& target) {
   std::optional<Db> lock;
   if (exists(target)) {
-    auto db = lock_exclusively(target);
-    if (!db) {
-      return db.error();
+    auto locked = lock_exclusively(target);
+    if (!locked) {
+      return locked.error();
     }
-    // Still holding the exclusive lock (locking_mode): fold the old log in, so that no -wal of
-    // the old file is left to be read against the new one.
-    if (auto folded = exec(db->get(), "PRAGMA journal_mode = DELETE", "close the old log");
-        !folded) {
-      return folded.error();
+    lock = std::move(*locked);
+    if (lock) {
+      // Still holding the exclusive lock (locking_mode): fold the old log in, so that no -wal
+      // of the old file is left to be read against the new one. Best effort: a damaged file
+      // may refuse, and its -wal is removed below all the same.
+      (void)exec(lock->get(), "PRAGMA journal_mode = DELETE", "close the old log");
     }
-    lock = std::move(*db);
   }
   if (auto synced = fsync_path(prepared, false); !synced) {
     return synced.error();
