@@ -1086,8 +1086,9 @@ int report(const Args& args) {
   const carepath::Timestamp now = carepath::SystemClock().now();
   auto table = carepath::api::build_report(**store, request, *zone, now);
   if (!table) {
-    const auto* params = table.error().details.if_contains("invalid_params");
-    std::string message = table.error().message;
+    const Error error = table.error();  // a copy: keep it while pointing into it
+    const auto* params = error.details.if_contains("invalid_params");
+    std::string message = error.message;
     if (params != nullptr && params->is_array() && !params->get_array().empty()) {
       const auto& first = params->get_array().front().get_object();
       message = "--" + std::string(first.at("name").as_string()) + " " +

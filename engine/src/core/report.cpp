@@ -281,7 +281,8 @@ std::string svg_bar_chart(std::string_view title, std::string_view subtitle,
     values[{bar.label, bar.group}] += bar.value;
     max_value = std::max(max_value, values[{bar.label, bar.group}]);
   }
-  const std::int64_t scale = nice_ceiling(std::max<std::int64_t>(max_value, 1));
+  // Five scale steps of a round size (1, 2 or 5 times a power of ten) that reach the longest bar.
+  const std::int64_t scale = 5 * nice_ceiling(std::max<std::int64_t>((max_value + 4) / 5, 1));
   // Each label gets a slot per group that has a bar for it.
   int height = kTop;
   for (const auto& label : labels) {
