@@ -9,6 +9,7 @@ packages=(
   libyaml-cpp-dev libsqlite3-dev sqlite3 libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   curl tzdata
+  librsvg2-bin fonts-dejavu-core
 )
 
 missing=()

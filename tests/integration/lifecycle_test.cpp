@@ -119,7 +119,7 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   auto wrong = fire(id, caseworker_, {{"event", "case_closed"}});
   expect_problem(wrong, 409, "no-transition");
   EXPECT_EQ(boost::json::serialize(wrong.json().at("allowed_events")),
-            R"(["produced_before_cwc","journey_started","journey_ended"])");
+            R"(["produced_before_cwc","journey_started","journey_ended","died"])");
   bodies.push_back(wrong.body);
   // 403: a counsellor may not produce the child before the CWC.
   auto role = fire(id, counsellor_, {{"event", "produced_before_cwc"}});

@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "core/outcome.hpp"
 #include "tests/support/shipped_steps.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/workflow/diagnostics.hpp"
@@ -83,6 +86,76 @@ TEST(WorkflowLoader, LoadsShippedAftercareWithNoDiagnostics) {
   EXPECT_EQ(w.source_file, test::source_path("workflows/aftercare.yaml").string());
   EXPECT_TRUE(w.sha256.empty());  // the caller fills it
   EXPECT_EQ(w.states[w.initial_state()].name, "intake");
+}
+
+// The outcome words the reports count by (docs/reports.md): every final state of the reference
+// workflow says how a case ended there, and the rows that mean a child restored, run away or
+// dead say so wherever they are.
+TEST(WorkflowLoader, ShippedAftercareMarksItsOutcomes) {
+  const auto result =
+      load_workflow_file(test::source_path("workflows/aftercare.yaml"), shipped_catalog());
+  ASSERT_TRUE(result.ok()) << dump(result);
+  const Workflow& w = *result.workflow;
+  const std::map<std::string, Outcome> finals = {
+      {"closed", Outcome::restored},         {"closed_missing", Outcome::ran_away},
+      {"transferred", Outcome::transferred}, {"repatriated", Outcome::repatriated},
+      {"aged_out", Outcome::aged_out},       {"died", Outcome::died}};
+  for (const State& state : w.states) {
+    SCOPED_TRACE(state.name);
+    if (state.final) {
+      ASSERT_TRUE(finals.count(state.name) == 1);
+      EXPECT_EQ(state.outcome, finals.at(state.name));
+      continue;
+    }
+    EXPECT_FALSE(state.outcome.has_value());
+    // A death can be recorded wherever she is, by the supervisor only.
+    const auto died = w.find_event("died");
+    ASSERT_TRUE(died.has_value());
+    const auto rows = w.rows(*w.find_state(state.name), *died);
+    ASSERT_EQ(rows.size(), 1U);
+    EXPECT_EQ(rows[0].counts_as, Outcome::died);
+    EXPECT_EQ(rows[0].roles, (std::vector<std::string>{"supervisor"}));
+    EXPECT_EQ(rows[0].required_fields, (std::vector<std::string>{"date_of_death"}));
+  }
+  std::map<std::string, std::set<std::string>> counted;  // event -> outcome names
+  for (const Transition& t : w.transitions) {
+    counted[w.events[t.on]].insert(t.counts_as ? std::string(outcome_name(*t.counts_as)) : "");
+  }
+  EXPECT_EQ(counted.at("went_missing"), (std::set<std::string>{"ran_away"}));
+  EXPECT_EQ(counted.at("restored"), (std::set<std::string>{"restored"}));
+  EXPECT_EQ(counted.at("transferred_out"), (std::set<std::string>{"transferred"}));
+  EXPECT_EQ(counted.at("repatriated"), (std::set<std::string>{"repatriated"}));
+  EXPECT_EQ(counted.at("aged_out"), (std::set<std::string>{"aged_out"}));
+  EXPECT_EQ(counted.at("found"), (std::set<std::string>{""}));
+}
+
+TEST(WorkflowLoader, OutcomeWordsAreCheckedWithTheirPlace) {
+  const std::string text = R"(carepath: 1
+workflow: shelter
+version: 1
+roles: [caseworker]
+states:
+  intake:
+    initial: true
+    on:
+      left: { to: gone, roles: [caseworker], counts_as: restored }
+      vanished: { to: gone, roles: [caseworker], counts_as: absconded }
+  gone:
+    final: true
+    outcome: restored
+)";
+  const auto bad = load_workflow_text(text, "shelter.yaml");
+  ASSERT_FALSE(bad.ok());
+  ASSERT_EQ(bad.diagnostics.size(), 1U) << dump(bad);
+  EXPECT_EQ(to_string(bad.diagnostics[0]),
+            "shelter.yaml:10:61: error: unknown outcome 'absconded' in 'counts_as'; expected one "
+            "of: restored, transferred, aged_out, ran_away, repatriated, died, other");
+  std::string good = text;
+  good.replace(good.find("absconded"), 9, "ran_away");
+  const auto loaded = load_workflow_text(good, "shelter.yaml");
+  ASSERT_TRUE(loaded.ok()) << dump(loaded);
+  EXPECT_EQ(loaded.workflow->states[1].outcome, Outcome::restored);
+  EXPECT_EQ(loaded.workflow->transitions[1].counts_as, Outcome::ran_away);
 }
 
 TEST(WorkflowLoader, LoadsShippedEducationSupportWithNoDiagnostics) {
@@ -407,9 +480,10 @@ states:
   EXPECT_TRUE(has_error(result, 7, 25, "did you mean 'min'?"));
   EXPECT_TRUE(has_error(result, 10, 5, "unknown key 'initail'"));
   EXPECT_TRUE(has_error(result, 10, 5, "did you mean 'initial'?"));
-  EXPECT_TRUE(has_error(result, 13, 9,
-                        "unknown key 'too'; expected one of: to, roles, requires, "
-                        "requires_consent, when, steps, description; did you mean 'to'?"));
+  EXPECT_TRUE(
+      has_error(result, 13, 9,
+                "unknown key 'too'; expected one of: to, roles, requires, "
+                "requires_consent, when, steps, counts_as, description; did you mean 'to'?"));
   const auto colour = std::find_if(result.diagnostics.begin(), result.diagnostics.end(),
                                    [](const Diagnostic& d) { return d.line == 15; });
   ASSERT_NE(colour, result.diagnostics.end());
@@ -1064,7 +1138,7 @@ TEST(WorkflowLoader, LoadsAFileAndNamesItInDiagnostics) {
   EXPECT_EQ(to_string(result.diagnostics[0]),
             (dir / "shelter.yaml").string() +
                 ":15:12: error: unknown key 'fnial'; expected one of: initial, final, "
-                "description, on_enter, on_exit, on, after, every; did you mean 'final'?");
+                "outcome, description, on_enter, on_exit, on, after, every; did you mean 'final'?");
 }
 
 }  // namespace

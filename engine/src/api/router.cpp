@@ -22,6 +22,7 @@
 #include "api/mapping.hpp"
 #include "api/openapi.hpp"
 #include "api/problem.hpp"
+#include "api/reports.hpp"
 #include "core/audit.hpp"
 #include "core/consent.hpp"
 #include "core/duration.hpp"
@@ -148,6 +149,11 @@ enum class Route {
   notifications,
   notification_acknowledge,
   audit,
+  report_caseload,
+  report_flow,
+  report_outcomes,
+  report_cwc_quarterly,
+  report_aftercare_list,
   openapi,
 };
 
@@ -271,6 +277,23 @@ RouteMatch match_route(std::string_view path) {
   if (segments[1] == "audit" && n == 2) {
     return {Route::audit, {}};
   }
+  if (segments[1] == "reports" && n == 3) {
+    if (const auto kind = parse_report_kind(segments[2])) {
+      switch (*kind) {
+        case ReportKind::caseload:
+          return {Route::report_caseload, {}};
+        case ReportKind::flow:
+          return {Route::report_flow, {}};
+        case ReportKind::outcomes:
+          return {Route::report_outcomes, {}};
+        case ReportKind::cwc_quarterly:
+          return {Route::report_cwc_quarterly, {}};
+        case ReportKind::aftercare_list:
+          return {Route::report_aftercare_list, {}};
+      }
+    }
+    return {};
+  }
   if (segments[1] == "tasks" && n == 4 && segments[3] == "complete") {
     return {Route::task_complete, segments[2]};
   }
@@ -344,6 +367,16 @@ std::string_view template_of(Route route) {
       return "/v1/notifications/{id}/acknowledge";
     case Route::audit:
       return "/v1/audit";
+    case Route::report_caseload:
+      return "/v1/reports/caseload";
+    case Route::report_flow:
+      return "/v1/reports/flow";
+    case Route::report_outcomes:
+      return "/v1/reports/outcomes";
+    case Route::report_cwc_quarterly:
+      return "/v1/reports/cwc-quarterly";
+    case Route::report_aftercare_list:
+      return "/v1/reports/aftercare-list";
     case Route::openapi:
       return "/v1/openapi.json";
   }
@@ -1560,6 +1593,100 @@ class Handlers {
     return json_reply(200, page_json(std::move(items), page->next_cursor));
   }
 
+  // GET /v1/reports/{name}: a report of docs/reports.md as JSON, CSV (?format=csv or Accept:
+  // text/csv) or an SVG chart (?format=svg), for the 'supervisor' and 'admin' roles. Every
+  // answer is audited (a "report" row) before it goes out.
+  HttpReply report(Store& store, ReportKind kind) {
+    if (!actor_.has_role("supervisor") && !actor_.has_role("admin")) {
+      return render_problem(Error{Errc::forbidden,
+                                  "reports are for the 'supervisor' and 'admin' roles",
+                                  {{"required_roles", boost::json::array{"supervisor", "admin"}}},
+                                  "forbidden"});
+    }
+    const bool ranged = kind == ReportKind::flow || kind == ReportKind::outcomes;
+    Query query = kind == ReportKind::caseload ? Query(request_.target, {"workflow", "format"})
+                  : ranged ? Query(request_.target, {"workflow", "from", "to", "format"})
+                  : kind == ReportKind::cwc_quarterly
+                      ? Query(request_.target, {"workflow", "quarter", "format"})
+                      : Query(request_.target, {"workflow", "half", "format"});
+    ReportRequest filter;
+    filter.kind = kind;
+    filter.workflow = query.text("workflow");
+    const auto instant = [&](const char* name, bool end_of_day) -> std::optional<Timestamp> {
+      const auto text = query.text(name);
+      if (!text) {
+        return std::nullopt;
+      }
+      const auto at = parse_report_instant(*text, runtime_.zone(), end_of_day);
+      if (!at) {
+        query.add_problem(name,
+                          "must be a date (2026-01-31) or an RFC 3339 instant "
+                          "(2026-01-31T09:30:00Z)");
+      }
+      return at;
+    };
+    if (ranged) {
+      filter.from = instant("from", false);
+      filter.to = instant("to", true);
+      if (filter.from && filter.to && *filter.from > *filter.to) {
+        query.add_problem("from", "must not be after to");
+      }
+    }
+    filter.period = query.text(kind == ReportKind::cwc_quarterly ? "quarter" : "half");
+    if (filter.period) {
+      const auto period = kind == ReportKind::cwc_quarterly
+                              ? quarter_period(*filter.period, runtime_.zone())
+                              : half_year_period(*filter.period, runtime_.zone());
+      if (!period) {
+        query.add_problem(kind == ReportKind::cwc_quarterly ? "quarter" : "half",
+                          kind == ReportKind::cwc_quarterly
+                              ? "must be a quarter such as 2026-Q3"
+                              : "must be a half year such as 2026-H1");
+      }
+    }
+    const auto format_param = query.text("format");
+    if (format_param && *format_param != "json" && *format_param != "csv" &&
+        *format_param != "svg") {
+      query.add_problem("format", "must be json, csv or svg");
+    }
+    if (auto checked = query.check(); !checked) {
+      return render_problem(checked.error());
+    }
+    const std::string* accept = request_.header("accept");
+    const std::string format = format_param ? *format_param
+                               : accept != nullptr && accept->find("text/csv") != std::string::npos
+                                   ? "csv"
+                                   : "json";
+    auto table = build_report(store, filter, runtime_.zone(), runtime_.now());
+    if (!table) {
+      return render_problem(table.error());
+    }
+    AuditRecord exported;
+    exported.actor = actor_.user;
+    exported.action = std::string(kAuditReport);
+    exported.details = boost::json::object{{"report", report_kind_name(kind)},
+                                           {"format", format},
+                                           {"rows", static_cast<std::int64_t>(table->rows.size())}};
+    for (const char* name : {"workflow", "from", "to", "period"}) {
+      if (const auto* value = table->meta.if_contains(name)) {
+        exported.details[name] = *value;
+      }
+    }
+    if (auto audited = runtime_.audit({std::move(exported)}); !audited) {
+      return render_problem(audited.error());
+    }
+    const std::string file = "carepath-" + std::string(report_kind_name(kind));
+    if (format == "csv" || format == "svg") {
+      HttpReply reply;
+      reply.content_type = format == "csv" ? "text/csv; charset=utf-8" : "image/svg+xml";
+      reply.body = format == "csv" ? report_to_csv(*table) : report_chart_svg(*table);
+      reply.headers.emplace_back("Content-Disposition",
+                                 "attachment; filename=\"" + file + "." + format + "\"");
+      return reply;
+    }
+    return json_reply(200, report_to_json(*table));
+  }
+
  private:
   // The workflow named by the path, at `version` or its latest; `versions` gets every loaded
   // version of it. Errc::not_found naming what is missing.
@@ -1918,6 +2045,16 @@ HttpReply Router::handle(const HttpRequest& request) const {
       return handlers.acknowledge_notification();
     case Route::audit:
       return handlers.list_audit();
+    case Route::report_caseload:
+      return handlers.report(store_, ReportKind::caseload);
+    case Route::report_flow:
+      return handlers.report(store_, ReportKind::flow);
+    case Route::report_outcomes:
+      return handlers.report(store_, ReportKind::outcomes);
+    case Route::report_cwc_quarterly:
+      return handlers.report(store_, ReportKind::cwc_quarterly);
+    case Route::report_aftercare_list:
+      return handlers.report(store_, ReportKind::aftercare_list);
     case Route::openapi:
       return json_reply(200, openapi_document());
     case Route::healthz:

@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <boost/json/serialize.hpp>
@@ -22,9 +23,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api/reports.hpp"
 #include "app/config.hpp"
 #include "app/engine.hpp"
 #include "app/maintenance.hpp"
+#include "app/zoneinfo.hpp"
 #include "core/log.hpp"
 #include "core/time.hpp"
 #include "plugin_host/registry.hpp"
@@ -86,6 +89,12 @@ commands:
   keys rotate [--master-key FILE] [--db PATH]
                                      add a new master key to the file and re-wrap every case's
                                      data key with it, while the server runs
+  report caseload|flow|outcomes|cwc-quarterly|aftercare-list [--db PATH] [--config FILE]
+         [--workflow NAME] [--from DATE] [--to DATE] [--quarter 2026-Q3] [--half 2026-H1]
+         [--format json|csv|svg|png] [--output FILE]
+                                     a report of docs/reports.md, read from the database
+                                     (audited); svg and png draw a bar chart, png with
+                                     rsvg-convert (librsvg2-bin) and only with --output
   audit verify [--db PATH]           walk the audit trail's hash chain; exit 0 when it holds,
                                      1 at the first broken link (named by its seq)
   verify [--db PATH] [--config FILE] check the database: SQLite's integrity check, then every
@@ -1131,6 +1140,189 @@ int restore(const Args& args) {
   return 0;
 }
 
+// ---------------------------------------------------------------------------------------------
+// carepath report
+
+// Runs `rsvg-convert -f png -o png_path svg_path` (no shell); its stderr is ours.
+Result<void> convert_to_png(const std::string& svg_path, const std::string& png_path) {
+  const auto binary = find_on_path("rsvg-convert");
+  if (!binary) {
+    return Error{Errc::unavailable,
+                 "--format png needs rsvg-convert (Debian package librsvg2-bin, installed by "
+                 "scripts/install-deps.sh); --format svg needs nothing"};
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    return Error{Errc::internal, "fork failed"};
+  }
+  if (pid == 0) {
+    const std::array<const char*, 7> argv{binary->c_str(),  "-f",   "png", "-o", png_path.c_str(),
+                                          svg_path.c_str(), nullptr};
+    ::execv(binary->c_str(), const_cast<char* const*>(argv.data()));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return Error{Errc::internal, *binary + " failed (exit status " +
+                                     std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : -1) +
+                                     ")"};
+  }
+  return {};
+}
+
+// Reads the database directly, as the server would answer GET /v1/reports/KIND, and audits the
+// export like the server does. Needs no master key: reports carry no sealed field values.
+int report(const Args& args) {
+  using carepath::api::ReportKind;
+  const auto kind = args.positional.size() == 1
+                        ? carepath::api::parse_report_kind(args.positional[0])
+                        : std::nullopt;
+  if (!kind) {
+    return fail(
+        "report: expected `report caseload|flow|outcomes|cwc-quarterly|aftercare-list "
+        "[--db PATH] [--format json|csv|svg|png] [--output FILE]`");
+  }
+  auto flags = args.flags;
+  const auto take = [&flags](const char* name) -> std::optional<std::string> {
+    const auto it = flags.find(name);
+    if (it == flags.end()) {
+      return std::nullopt;
+    }
+    std::string value = it->second;
+    flags.erase(it);
+    return value;
+  };
+  const std::string format = take("format").value_or("json");
+  const auto output = take("output");
+  carepath::api::ReportRequest request;
+  request.kind = *kind;
+  request.workflow = take("workflow");
+  const auto from = take("from");
+  const auto to = take("to");
+  const auto quarter = take("quarter");
+  const auto half = take("half");
+  if (format != "json" && format != "csv" && format != "svg" && format != "png") {
+    return fail("report: --format must be json, csv, svg or png");
+  }
+  if (format == "png" && !output) {
+    return fail("report: --format png writes a file: name it with --output FILE.png");
+  }
+  const bool ranged = *kind == ReportKind::flow || *kind == ReportKind::outcomes;
+  if ((from || to) && !ranged) {
+    return fail("report: --from and --to are for flow and outcomes");
+  }
+  if (quarter && *kind != ReportKind::cwc_quarterly) {
+    return fail("report: --quarter is for cwc-quarterly");
+  }
+  if (half && *kind != ReportKind::aftercare_list) {
+    return fail("report: --half is for aftercare-list");
+  }
+  auto config = make_config(flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  auto zone = carepath::app::load_time_zone(config->timezone);
+  if (!zone) {
+    return fail("report: " + zone.error().message);
+  }
+  for (const auto& [name, text, end_of_day] :
+       {std::tuple{"from", from, false}, std::tuple{"to", to, true}}) {
+    if (!text) {
+      continue;
+    }
+    const auto at = carepath::parse_report_instant(*text, *zone, end_of_day);
+    if (!at) {
+      return fail(std::string("report: --") + name +
+                  " must be a date (2026-01-31) or an RFC 3339 instant (2026-01-31T09:30:00Z)");
+    }
+    (std::string_view(name) == "from" ? request.from : request.to) = at;
+  }
+  if (quarter) {
+    if (auto p = carepath::quarter_period(*quarter, *zone); !p) {
+      return fail("report: --quarter must be a quarter such as 2026-Q3");
+    }
+    request.period = quarter;
+  }
+  if (half) {
+    if (auto p = carepath::half_year_period(*half, *zone); !p) {
+      return fail("report: --half must be a half year such as 2026-H1");
+    }
+    request.period = half;
+  }
+  // A mistyped --db must not create an empty database and report nothing.
+  if (config->db != ":memory:" && !std::filesystem::exists(config->db)) {
+    return fail("report: there is no database at " + config->db +
+                "; name it with --db PATH or --config FILE");
+  }
+  install_stderr_log(LogLevel::warning);
+  auto store = open_store(*config);
+  if (!store) {
+    return fail("report: " + store.error().message);
+  }
+  const carepath::Timestamp now = carepath::SystemClock().now();
+  auto table = carepath::api::build_report(**store, request, *zone, now);
+  if (!table) {
+    const Error error = table.error();  // a copy: keep it while pointing into it
+    const auto* params = error.details.if_contains("invalid_params");
+    std::string message = error.message;
+    if (params != nullptr && params->is_array() && !params->get_array().empty()) {
+      const auto& first = params->get_array().front().get_object();
+      message = "--" + std::string(first.at("name").as_string()) + " " +
+                std::string(first.at("reason").as_string());
+    }
+    return fail("report: " + message);
+  }
+  std::string body;
+  if (format == "json") {
+    body = boost::json::serialize(carepath::report_to_json(*table)) + "\n";
+  } else if (format == "csv") {
+    body = carepath::report_to_csv(*table);
+  } else {
+    body = carepath::api::report_chart_svg(*table);
+  }
+  // Audited before anything is written, as the server does before it answers.
+  const char* user = std::getenv("USER");
+  carepath::AuditRecord exported;
+  exported.at = now;
+  exported.actor = std::string("cli:") + (user != nullptr ? user : "unknown");
+  exported.action = std::string(carepath::kAuditReport);
+  exported.details = boost::json::object{{"report", carepath::api::report_kind_name(*kind)},
+                                         {"format", format},
+                                         {"rows", static_cast<std::int64_t>(table->rows.size())}};
+  for (const char* name : {"workflow", "from", "to", "period"}) {
+    if (const auto* value = table->meta.if_contains(name)) {
+      exported.details[name] = *value;
+    }
+  }
+  if (auto audited = (*store)->append_audit({std::move(exported)}); !audited) {
+    return fail("report: cannot write the audit row: " + audited.error().message);
+  }
+  if (!output) {
+    std::cout << body;
+    return std::cout.good() ? 0 : 1;
+  }
+  const std::string written = format == "png" ? *output + ".svg.tmp" : *output;
+  {
+    std::ofstream file(written, std::ios::binary | std::ios::trunc);
+    file << body;
+    if (!file.good()) {
+      return fail("report: cannot write " + written);
+    }
+  }
+  if (format == "png") {
+    auto converted = convert_to_png(written, *output);
+    std::error_code ec;
+    std::filesystem::remove(written, ec);
+    if (!converted) {
+      return fail("report: " + converted.error().message);
+    }
+  }
+  std::cerr << "wrote " << *output << " (" << table->rows.size() << " rows)\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1177,6 +1369,9 @@ int main(int argc, char** argv) {
   }
   if (command == "audit") {
     return audit(*args);
+  }
+  if (command == "report") {
+    return report(*args);
   }
   if (command == "retention") {
     return retention(*args);

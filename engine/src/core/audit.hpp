@@ -35,6 +35,9 @@ inline constexpr std::string_view kAuditConsentOverride = "consent.override";
 inline constexpr std::string_view kAuditErase = "case.erase";
 // The retention job removed expired field values of a case (`retain:` in the workflow).
 inline constexpr std::string_view kAuditRetention = "retention";
+// A report was read or exported (GET /v1/reports/..., `carepath report`); details name the
+// report, its filters and format and how many rows it had. Reports carry no field values.
+inline constexpr std::string_view kAuditReport = "report";
 
 // The prev_hash of the first row.
 inline constexpr std::string_view kAuditGenesisHash =

@@ -14,6 +14,7 @@
 #include "core/duration.hpp"
 #include "core/field.hpp"
 #include "core/guard.hpp"
+#include "core/outcome.hpp"
 #include "core/step.hpp"
 
 namespace carepath {
@@ -57,6 +58,9 @@ struct Transition {
   std::vector<std::string> required_consents{};
   std::optional<Guard> when{};
   std::vector<StepCall> steps{};  // run when this row is taken, between on_exit and on_enter
+  // YAML `counts_as`: what taking this row means for the statutory reports (a child restored,
+  // run away, died, ...); docs/reports.md says which report counts which.
+  std::optional<Outcome> counts_as{};
   SourcePos pos{};
 };
 
@@ -83,6 +87,8 @@ struct State {
   std::string name{};
   bool initial = false;
   bool final = false;
+  // YAML `outcome` (final states only): how a case that ends here ended, for the reports.
+  std::optional<Outcome> outcome{};
   std::vector<StepCall> on_enter{};
   std::vector<StepCall> on_exit{};
   std::vector<Timer> timers{};  // `after:` in source order, then `every:`

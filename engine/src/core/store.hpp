@@ -377,6 +377,76 @@ struct StoreGauges {
   std::int64_t clocks_breached = 0;  // running clocks past their deadline and marked breached
 };
 
+// --- reports (docs/reports.md) ---
+// Every report query is an aggregate over an index; none returns a field value except the
+// placement (the home) and the assignee, which the loader keeps from being sensitive.
+
+// Open cases (closed_at unset) of one (workflow, state, placement, assignee).
+struct CaseloadCount {
+  std::string workflow{};
+  std::string state{};
+  std::optional<std::string> placement{};
+  std::optional<std::string> assignee{};
+  std::int64_t count = 0;
+};
+
+// History entries taken in a period, counted by what they were: the flow report's entries and
+// exits of each state, and the statutory reports' restorations, deaths and runaways (the caller
+// maps (workflow, version, from, event, to) to `counts_as`). `workflow_version` is the case's
+// current version.
+struct EventCount {
+  std::string workflow{};
+  int workflow_version = 0;
+  std::string event{};
+  std::optional<std::string> from_state{};  // nullopt on "opened"
+  std::string to_state{};
+  std::optional<std::string> placement{};  // the case's home now
+  std::int64_t count = 0;                  // entries
+  std::int64_t cases = 0;                  // distinct cases among them
+};
+
+// How long cases stayed in one state of one workflow: every stay that ended in the period, from
+// the entry that brought the case in (a change of state, or its opening) to the one that took
+// it out, in milliseconds, ascending.
+struct StateStays {
+  std::string workflow{};
+  std::string state{};
+  std::vector<std::int64_t> durations_ms{};
+};
+
+// Closed cases (closed_at set) of one (workflow, version, final state).
+struct ClosedCount {
+  std::string workflow{};
+  int workflow_version = 0;
+  std::string state{};
+  std::int64_t count = 0;
+};
+
+// A case that left care by one of the `events` of a LeftCareQuery: its pseudonymous code and
+// where it stood, never a field value other than the placement.
+struct LeftCareRecord {
+  std::string code{};
+  std::string workflow{};
+  int workflow_version = 0;
+  std::optional<std::string> placement{};  // its home now (kept after it left)
+  std::string event{};                     // the event by which it left care (the last one)
+  std::string left_from{};                 // the state it left
+  Timestamp left_at = 0;
+  std::string state_at{};  // its state at `until` (the last entry before it)
+  std::string state{};     // its state now
+  std::optional<Timestamp> closed_at{};
+};
+
+// The cases of `workflow` that took one of `events` (from one of the states paired with it;
+// nullopt for any) before `until` and were not closed before `since`: who was in aftercare at
+// some time in [since, until). Erased cases are left out (they are counted, never listed).
+struct LeftCareQuery {
+  std::string workflow{};
+  std::vector<std::pair<std::string, std::optional<std::string>>> events{};  // (event, from)
+  Timestamp since = 0;
+  Timestamp until = 0;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -535,6 +605,23 @@ class Store {
   // Rows matching the query in seq order; limit is clamped to 1..500. Errc::invalid_argument for
   // a malformed cursor. With no filters, pages walk the whole chain (`carepath audit verify`).
   virtual Result<AuditPage> audit_page(const AuditQuery& query) = 0;
+
+  // --- reports (docs/reports.md) ---
+  // Open cases by (workflow, state, placement, assignee); `workflow` filters. Erased cases count.
+  virtual Result<std::vector<CaseloadCount>> report_caseload(
+      const std::optional<std::string>& workflow) = 0;
+  // History entries with from <= at < to, grouped as EventCount says; `workflow` filters.
+  virtual Result<std::vector<EventCount>> report_event_counts(
+      Timestamp from, Timestamp to, const std::optional<std::string>& workflow) = 0;
+  // Stays (see StateStays) that ended with from <= at < to; `workflow` filters.
+  virtual Result<std::vector<StateStays>> report_stays(
+      Timestamp from, Timestamp to, const std::optional<std::string>& workflow) = 0;
+  // Closed cases by final state, with from <= closed_at < to when given; `workflow` filters.
+  virtual Result<std::vector<ClosedCount>> report_closed(
+      const std::optional<Timestamp>& from, const std::optional<Timestamp>& to,
+      const std::optional<std::string>& workflow) = 0;
+  // See LeftCareQuery; one record per case (its last such event before `until`), by left_at.
+  virtual Result<std::vector<LeftCareRecord>> report_left_care(const LeftCareQuery& query) = 0;
 
   virtual Result<void> create_token(const TokenRecord& token) = 0;
   // The unrevoked token with this hash; nullopt when none.

@@ -812,6 +812,31 @@ Result<AuditPage> ProtectedStore::audit_page(const AuditQuery& query) {
   return inner_.audit_page(query);
 }
 
+Result<std::vector<CaseloadCount>> ProtectedStore::report_caseload(
+    const std::optional<std::string>& workflow) {
+  return inner_.report_caseload(workflow);
+}
+
+Result<std::vector<EventCount>> ProtectedStore::report_event_counts(
+    Timestamp from, Timestamp to, const std::optional<std::string>& workflow) {
+  return inner_.report_event_counts(from, to, workflow);
+}
+
+Result<std::vector<StateStays>> ProtectedStore::report_stays(
+    Timestamp from, Timestamp to, const std::optional<std::string>& workflow) {
+  return inner_.report_stays(from, to, workflow);
+}
+
+Result<std::vector<ClosedCount>> ProtectedStore::report_closed(
+    const std::optional<Timestamp>& from, const std::optional<Timestamp>& to,
+    const std::optional<std::string>& workflow) {
+  return inner_.report_closed(from, to, workflow);
+}
+
+Result<std::vector<LeftCareRecord>> ProtectedStore::report_left_care(const LeftCareQuery& query) {
+  return inner_.report_left_care(query);
+}
+
 Result<void> ProtectedStore::create_token(const TokenRecord& token) {
   return inner_.create_token(token);
 }

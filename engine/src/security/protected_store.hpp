@@ -134,6 +134,17 @@ class ProtectedStore final : public Store {
   Result<void> append_audit(const std::vector<AuditRecord>& records) override;
   Result<AuditPage> audit_page(const AuditQuery& query) override;
 
+  // Reports: aggregates, codes, placements and assignees, all plaintext columns; passed through.
+  Result<std::vector<CaseloadCount>> report_caseload(
+      const std::optional<std::string>& workflow) override;
+  Result<std::vector<EventCount>> report_event_counts(
+      Timestamp from, Timestamp to, const std::optional<std::string>& workflow) override;
+  Result<std::vector<StateStays>> report_stays(Timestamp from, Timestamp to,
+                                               const std::optional<std::string>& workflow) override;
+  Result<std::vector<ClosedCount>> report_closed(
+      const std::optional<Timestamp>& from, const std::optional<Timestamp>& to,
+      const std::optional<std::string>& workflow) override;
+  Result<std::vector<LeftCareRecord>> report_left_care(const LeftCareQuery& query) override;
   Result<void> create_token(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> find_token(const std::string& hash) override;
   Result<void> revoke_token(const std::string& id, Timestamp at) override;

@@ -345,11 +345,28 @@ BEGIN
 END;
 )sql";
 
+// Version 10: reports (docs/reports.md), each read through an index and none by reading every
+// case or every history entry:
+// - cases_open: the caseload, a count over open cases only, answered from the index alone;
+// - cases_closed_by_state: the outcomes of every closed case, from the index alone (a period's
+//   are found through cases_closed);
+// - events_by_at: the entries of a period (flow, the CWC's quarterly report), from the index
+//   alone (a WITHOUT ROWID table's index holds its key, case_id and seq);
+// - events_by_event: the cases that took one event (left care) before a date.
+inline constexpr std::string_view kSchemaV10 = R"sql(
+CREATE INDEX cases_open ON cases (workflow, state, placement, assignee, closed_at)
+  WHERE closed_at IS NULL;
+CREATE INDEX cases_closed_by_state ON cases (workflow, workflow_version, state, closed_at)
+  WHERE closed_at IS NOT NULL;
+CREATE INDEX events_by_at ON events (at, event, from_state, to_state);
+CREATE INDEX events_by_event ON events (event, at);
+)sql";
+
 // kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
 // version; never edit a released one, because databases in the field have already run it.
-inline constexpr std::array<std::string_view, 9> kMigrations = {kSchemaV1, kSchemaV2, kSchemaV3,
-                                                                kSchemaV4, kSchemaV5, kSchemaV6,
-                                                                kSchemaV7, kSchemaV8, kSchemaV9};
+inline constexpr std::array<std::string_view, 10> kMigrations = {
+    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
+    kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // --- Errors, limits, JSON -------------------------------------------------------------------
@@ -621,6 +638,57 @@ inline constexpr std::string_view kRoleNotificationsSql =
 inline constexpr std::string_view kRoleUnacknowledgedNotificationsSql =
     "SELECT " CP_NOTIFICATION_COLUMNS
     " FROM notifications WHERE role = ?1 AND acknowledged_at IS NULL" CP_NOTIFICATION_PAGE;
+
+// Reports (sqlite_reports.cpp). ?3 (or ?1) is the workflow, or NULL for every workflow.
+// Open cases, from cases_open alone.
+inline constexpr std::string_view kReportCaseloadSql =
+    "SELECT workflow, state, placement, assignee, COUNT(*) FROM cases "
+    "WHERE closed_at IS NULL AND (?1 IS NULL OR workflow = ?1) "
+    "GROUP BY workflow, state, placement, assignee ORDER BY workflow, state, placement, assignee";
+
+// ?1 from, ?2 to. The entries of the period through events_by_at, each joined to its case by
+// cases' unique id; CROSS JOIN keeps events outside, so the period bounds what is read.
+inline constexpr std::string_view kReportEventCountsSql =
+    "SELECT c.workflow, c.workflow_version, e.event, e.from_state, e.to_state, c.placement, "
+    "COUNT(*), COUNT(DISTINCT e.case_id) FROM events AS e CROSS JOIN cases AS c "
+    "ON c.id = e.case_id WHERE e.at >= ?1 AND e.at < ?2 AND (?3 IS NULL OR c.workflow = ?3) "
+    "GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6";
+
+// ?1 from, ?2 to. Each entry of the period that changed the state ends a stay; the stay began at
+// the case's last earlier entry that changed its state (or opened it), found backwards through
+// the events' primary key.
+inline constexpr std::string_view kReportStaysSql =
+    "SELECT c.workflow, e.from_state, e.at - (SELECT p.at FROM events AS p "
+    "WHERE p.case_id = e.case_id AND p.seq < e.seq "
+    "AND (p.from_state IS NULL OR p.from_state <> p.to_state) ORDER BY p.seq DESC LIMIT 1) "
+    "FROM events AS e CROSS JOIN cases AS c ON c.id = e.case_id "
+    "WHERE e.at >= ?1 AND e.at < ?2 AND e.from_state IS NOT NULL AND e.from_state <> e.to_state "
+    "AND (?3 IS NULL OR c.workflow = ?3) ORDER BY 1, 2, 3";
+
+// Every closed case, from cases_closed_by_state alone.
+inline constexpr std::string_view kReportClosedAllSql =
+    "SELECT workflow, workflow_version, state, COUNT(*) FROM cases "
+    "WHERE closed_at IS NOT NULL AND (?3 IS NULL OR workflow = ?3) GROUP BY 1, 2, 3 "
+    "ORDER BY 1, 2, 3";
+// ?1 from, ?2 to (closed_at): the cases closed in a period, through cases_closed.
+inline constexpr std::string_view kReportClosedSql =
+    "SELECT workflow, workflow_version, state, COUNT(*) FROM cases "
+    "WHERE closed_at IS NOT NULL AND closed_at >= ?1 AND closed_at < ?2 "
+    "AND (?3 IS NULL OR workflow = ?3) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+
+// ?1 event, ?2 until, ?3 the state it was taken from or NULL, ?4 workflow, ?5 since. The cases
+// that took the event before `until` (through events_by_event), each once, with its last such
+// entry (SQLite gives the bare columns of the row holding MAX).
+inline constexpr std::string_view kReportLeftCareSql =
+    "SELECT c.code, c.workflow, c.workflow_version, c.placement, e.event, e.from_state, "
+    "MAX(e.at), c.state, c.closed_at, c.id FROM events AS e CROSS JOIN cases AS c "
+    "ON c.id = e.case_id WHERE e.event = ?1 AND e.at < ?2 "
+    "AND (?3 IS NULL OR e.from_state = ?3) AND c.workflow = ?4 "
+    "AND (c.closed_at IS NULL OR c.closed_at >= ?5) AND c.erased_at IS NULL GROUP BY c.id";
+
+// ?1 case, ?2 until: the state the case was in just before `until`.
+inline constexpr std::string_view kReportStateAtSql =
+    "SELECT to_state FROM events WHERE case_id = ?1 AND at < ?2 ORDER BY seq DESC LIMIT 1";
 
 // The SQL text list_cases runs for one combination of filters: ?1 the cursor's rowid,
 // ?2 workflow, ?3 state, ?4 limit, ?5 overdue_at, ?6 workflow_version, ?7 and ?8 a blind index

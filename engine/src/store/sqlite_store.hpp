@@ -31,7 +31,7 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
-  static constexpr int kSchemaVersion = 9;
+  static constexpr int kSchemaVersion = 10;
   static constexpr int kBusyTimeoutMs = 5000;
 
   // Opens (creating it when absent) the database at `path`, or a private in-memory database for
@@ -137,6 +137,18 @@ class SqliteStore final : public Store {
                                                  const CaseEffects& effects) override;
   Result<void> append_audit(const std::vector<AuditRecord>& records) override;
   Result<AuditPage> audit_page(const AuditQuery& query) override;
+
+  // Reports; defined in sqlite_reports.cpp. Errc::invalid_argument when from > to.
+  Result<std::vector<CaseloadCount>> report_caseload(
+      const std::optional<std::string>& workflow) override;
+  Result<std::vector<EventCount>> report_event_counts(
+      Timestamp from, Timestamp to, const std::optional<std::string>& workflow) override;
+  Result<std::vector<StateStays>> report_stays(Timestamp from, Timestamp to,
+                                               const std::optional<std::string>& workflow) override;
+  Result<std::vector<ClosedCount>> report_closed(
+      const std::optional<Timestamp>& from, const std::optional<Timestamp>& to,
+      const std::optional<std::string>& workflow) override;
+  Result<std::vector<LeftCareRecord>> report_left_care(const LeftCareQuery& query) override;
 
   Result<void> create_token(const TokenRecord& token) override;
   Result<std::optional<TokenRecord>> find_token(const std::string& hash) override;

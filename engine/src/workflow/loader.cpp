@@ -22,6 +22,7 @@
 #include "core/consent.hpp"
 #include "core/duration.hpp"
 #include "core/json_schema.hpp"
+#include "core/outcome.hpp"
 #include "workflow/yaml_support.hpp"
 
 namespace carepath::workflow {
@@ -38,8 +39,8 @@ constexpr std::array<std::string_view, 10> kTopKeys{"carepath",    "workflow", "
 constexpr std::array<std::string_view, 12> kFieldKeys{
     "type",        "min",      "max",         "values",    "sensitivity", "visible_to",
     "editable_by", "required", "description", "placement", "assignment",  "retain"};
-constexpr std::array<std::string_view, 8> kStateKeys{"initial", "final", "description", "on_enter",
-                                                     "on_exit", "on",    "after",       "every"};
+constexpr std::array<std::string_view, 9> kStateKeys{
+    "initial", "final", "outcome", "description", "on_enter", "on_exit", "on", "after", "every"};
 constexpr std::array<std::string_view, 4> kAfterKeys{"in", "at", "event", "met_by"};
 constexpr std::array<std::string_view, 5> kEveryKeys{"interval", "first", "event", "until",
                                                      "met_by"};
@@ -52,8 +53,8 @@ constexpr std::array<std::string_view, 1> kExcludeKeys{"between"};
 constexpr std::string_view kDurationRule =
     "a duration such as 10s, 30m, 24h, 15d or 4mo (calendar months), or ISO 8601 such as P15D "
     "or PT24H";
-constexpr std::array<std::string_view, 7> kTransitionKeys{
-    "to", "roles", "requires", "requires_consent", "when", "steps", "description"};
+constexpr std::array<std::string_view, 8> kTransitionKeys{
+    "to", "roles", "requires", "requires_consent", "when", "steps", "counts_as", "description"};
 constexpr std::array<std::string_view, 3> kConsentKeys{"title", "description", "override_by"};
 constexpr std::array<std::string_view, 6> kStepCallKeys{"step",  "with",  "when",
                                                         "async", "retry", "on_complete"};
@@ -728,6 +729,8 @@ class Loader {
   bool expect_kind(const Entry& e, YAML::NodeType::value kind, std::string_view what);
   std::optional<std::string> read_string(const Entry& e);
   std::optional<bool> read_bool(const Entry& e);
+  // One word of the outcome vocabulary (core/outcome.hpp); an error listing them otherwise.
+  std::optional<Outcome> read_outcome(const Entry& e);
   std::optional<std::int64_t> read_integer(const Entry& e);
   std::optional<double> read_number(const Entry& e);
   std::optional<std::vector<NameItem>> read_names(const Entry& e, std::string_view what);
@@ -891,6 +894,23 @@ std::optional<bool> Loader::read_bool(const Entry& e) {
   }
   error(e.value, "expected true or false for " + in_quotes(e.name) + ", found " +
                      (is_plain(e.value) ? in_quotes(s) : "a quoted string"));
+  return std::nullopt;
+}
+
+std::optional<Outcome> Loader::read_outcome(const Entry& e) {
+  const auto name = read_string(e);
+  if (!name) {
+    return std::nullopt;
+  }
+  if (const auto outcome = parse_outcome(*name)) {
+    return outcome;
+  }
+  std::vector<std::string> names;
+  for (const Outcome o : kOutcomes) {
+    names.emplace_back(outcome_name(o));
+  }
+  error(e.value, "unknown outcome " + in_quotes(*name) + " in " + in_quotes(e.name) + "; " +
+                     expected_one_of(*name, names));
   return std::nullopt;
 }
 
@@ -1369,6 +1389,16 @@ void Loader::read_states(const Entry& states) {
     if (const Entry* f = find(keys, "final")) {
       state.final = read_bool(*f).value_or(false);
     }
+    if (const Entry* o = find(keys, "outcome")) {
+      state.outcome = read_outcome(*o);
+      if (state.outcome && !state.final) {
+        error(o->key, "state " + in_quotes(e.name) +
+                          " has an 'outcome' but is not final; an outcome says how a case "
+                          "ended: add 'final: true', or put 'counts_as' on the transitions "
+                          "that lead here");
+        state.outcome.reset();
+      }
+    }
     if (const Entry* d = find(keys, "description")) {
       read_string(*d);
     }
@@ -1521,6 +1551,9 @@ void Loader::read_row(StateId from, const std::string& event, const YAML::Node& 
   }
   if (const Entry* steps = find(keys, "steps")) {
     t.steps = read_step_calls(*steps);
+  }
+  if (const Entry* counts = find(keys, "counts_as")) {
+    t.counts_as = read_outcome(*counts);
   }
   if (const Entry* d = find(keys, "description")) {
     read_string(*d);
