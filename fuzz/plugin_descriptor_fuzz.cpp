@@ -14,6 +14,8 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <optional>
 #include <string>
@@ -176,6 +178,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   const auto read = plugin_host::read_descriptor(&plugin);
   if (!read) {
     const Error error = read.error();
+    if (std::getenv("FUZZ_VERBOSE") != nullptr) {
+      std::fprintf(stderr, "refused: %s\n", error.message.c_str());
+    }
     FUZZ_CHECK(error.code == Errc::plugin || error.code == Errc::conflict);
     // Messages quote only short, printable excerpts of what the plugin supplied.
     FUZZ_CHECK(printable(error.message));
