@@ -30,7 +30,8 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCAREPATH_FUZZ=ON -DCP_BUILD_TESTS=OFF -DCP_BUILD_BENCH=OFF >/dev/null
 build_targets=()
 for name in $targets; do build_targets+=("${name}_fuzz"); done
-cmake --build "$build" -j "$jobs" --target "${build_targets[@]}"
+# Under make, MAKEFLAGS would make the inner build print every directory it enters.
+env -u MAKEFLAGS -u MAKELEVEL cmake --build "$build" -j "$jobs" --target "${build_targets[@]}"
 
 # Sanitizer reports end the run (UBSan only prints by default); leaks are not findings here: the
 # harnesses keep their fixtures for the whole run.
@@ -50,18 +51,22 @@ for name in $targets; do
     fi
   done
   echo "== $name: ${seconds}s over $(find "$corpus" -type f | wc -l) inputs (log: $log)"
+  # Crash files of earlier runs stay for whoever reads them; only this run's count.
+  started="$build/logs/$name.started"
+  touch "$started"
+  sleep 1
   status=0
   # shellcheck disable=SC2086
   "$build/fuzz/${name}_fuzz" "$corpus" -max_total_time="$seconds" -timeout="$timeout" \
     -print_final_stats=1 -jobs=1 -workers=1 -artifact_prefix="$crashes/" ${FUZZ_ARGS:-} \
     >"$log" 2>&1 || status=$?
-  stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1; }
+  stat() { sed -n "s/^stat::$1: *//p" "$log" | tail -1 || true; }
   execs=$(stat number_of_executed_units)
   rate=$(stat average_exec_per_sec)
   added=$(stat new_units_added)
   rss=$(stat peak_rss_mb)
-  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  found=$(find "$crashes" -type f | wc -l)
+  cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || true)
+  found=$(find "$crashes" -type f -newer "$started" | wc -l)
   line=$(printf '%-18s %10s execs %7s exec/s  cov %6s  new %5s  rss %5s MB  crashes %s' \
     "$name" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${added:-?}" "${rss:-?}" "$found")
   echo "$line"
