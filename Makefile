@@ -1,6 +1,7 @@
 # The README's two commands, and a few helpers.
 #   make run    install what is missing, build, start the server (127.0.0.1:8080, var/carepath.db)
 #   make test   install what is missing, build, run every test with ctest
+#   make fuzz   build the fuzz harnesses with clang in build-fuzz/ and run each FUZZ_SECONDS
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
@@ -8,7 +9,7 @@ CMAKE_FLAGS ?=
 
 CAREPATH := $(BUILD_DIR)/engine/src/app/carepath
 
-.PHONY: all deps configure build run test test-asan test-tsan bench validate clean format format-check
+.PHONY: all deps configure build run test test-asan test-tsan fuzz bench validate clean format format-check
 
 all: build
 
@@ -57,6 +58,14 @@ test-tsan: deps
 	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
 	  ctest --output-on-failure -j $(JOBS) -L '^(runtime|api|integration)$$'
 
+# libFuzzer harnesses (fuzz/, docs/reliability.md): clang, ASan and UBSan in build-fuzz/, each
+# harness run for FUZZ_SECONDS over a copy of its corpus; fails when one finds a crash.
+# Not part of `make test`, which runs every corpus file once with the normal compiler.
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash scripts/fuzz.sh
+
 # Speed and memory targets (bench/README.md); not part of `make test`.
 bench: build
 	$(BUILD_DIR)/bench/timers_bench
@@ -75,4 +84,4 @@ format-check:
 	else echo "format: clang-format not installed, check skipped"; fi
 
 clean:
-	rm -rf $(BUILD_DIR)
+	rm -rf $(BUILD_DIR) build-fuzz

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages carepath needs to build and test. Idempotent: quiet and quick
 # when everything is already there. Needs root (or sudo) only when something is missing.
+#   install-deps.sh          what `make build` and `make test` need
+#   install-deps.sh fuzz     that, and clang with its libFuzzer and sanitizer runtimes (make fuzz)
 set -euo pipefail
 
 packages=(
@@ -11,6 +13,9 @@ packages=(
   curl tzdata
   librsvg2-bin fonts-dejavu-core
 )
+if [ "${1:-}" = "fuzz" ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

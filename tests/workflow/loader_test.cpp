@@ -14,6 +14,7 @@
 #include "tests/support/shipped_steps.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "tests/workflow/diagnostics.hpp"
+#include "workflow/migration_plan.hpp"
 
 namespace carepath::workflow {
 namespace {
@@ -1009,6 +1010,33 @@ TEST(WorkflowLoader, RejectsASecondDocument) {
   EXPECT_TRUE(has_error(result, 16, 1, "one YAML document"));
   // A trailing document marker with nothing after it is harmless.
   EXPECT_TRUE(load(std::string(kMinimal) + "---\n").ok());
+}
+
+// Found by fuzzing (fuzz/regressions/workflow_loader/): yaml-cpp 0.7's LoadAll never returns on
+// a token no node can start with, growing its list of empty documents until memory runs out.
+TEST(WorkflowLoader, RejectsATopLevelCommaInsteadOfLoopingForever) {
+  EXPECT_TRUE(has_error(load(","), 1, 1, "invalid YAML: unexpected ','"));
+  const auto after = load(std::string(kMinimal) + "---\n,\n");
+  EXPECT_TRUE(has_error(after, 16, 1, "invalid YAML: unexpected ','")) << dump(after);
+  EXPECT_EQ(after.diagnostics.size(), 1U) << dump(after);
+  EXPECT_TRUE(has_error(load(std::string(",\0\0: 1\nworkflow: shelter\n", 25)), 1, 1,
+                        "invalid YAML: unexpected ','"));
+  // Trailing document markers still make empty documents, one per marker.
+  EXPECT_TRUE(load(std::string(kMinimal) + "---\n---\n").ok());
+}
+
+TEST(MigrationPlan, RejectsATopLevelCommaInsteadOfLoopingForever) {
+  const auto find = [](const std::string&, int) { return std::shared_ptr<const Workflow>(); };
+  for (const std::string text : {",", "migrate: { workflow: home, from: 1, to: 2 }\n---\n,\n"}) {
+    const auto plan = workflow::load_migration_plan(text, "p.yaml", find);
+    ASSERT_FALSE(plan.ok()) << text;
+    ASSERT_FALSE(plan.diagnostics.empty()) << text;
+    EXPECT_EQ(plan.diagnostics.front().message, "invalid YAML: unexpected ','") << text;
+  }
+  const auto two = workflow::load_migration_plan("migrate: {}\n---\n", "p.yaml", find);
+  EXPECT_TRUE(std::any_of(two.diagnostics.begin(), two.diagnostics.end(), [](const auto& d) {
+    return d.message == "a plan is one YAML document; found a second one";
+  }));
 }
 
 TEST(WorkflowLoader, CollectsEveryErrorInOnePassInFileOrder) {

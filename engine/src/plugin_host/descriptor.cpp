@@ -29,12 +29,17 @@ constexpr std::size_t kMaxSchemaJsonDepth = 256;
 
 constexpr std::string_view kNameRule = "lower-case letters, digits and '_', starting with a letter";
 
-// A plugin-supplied string as it may appear in a message: printable ASCII, at most 64 bytes.
-// Plugin-supplied text is never case data, but a broken plugin can hand over any bytes.
-std::string excerpt(const char* s) {
+// A checker's message that quotes the plugin's schema (a keyword, a pointer into it) is cut to
+// this many bytes.
+constexpr std::size_t kMaxQuotedMessage = 300;
+
+// Plugin-supplied text as it may appear in a message: printable ASCII (anything else becomes
+// '?'), at most `max` bytes. Plugin-supplied text is never case data, but a broken plugin can
+// hand over any bytes.
+std::string excerpt(std::string_view s, std::size_t max) {
   std::string out;
-  for (std::size_t i = 0; s[i] != '\0'; ++i) {
-    if (i == kMaxNameLength) {
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i == max) {
       out += "...";
       break;
     }
@@ -42,6 +47,10 @@ std::string excerpt(const char* s) {
     out += c >= 0x20 && c < 0x7f ? c : '?';
   }
   return out;
+}
+
+std::string excerpt(const char* s) {
+  return excerpt(std::string_view(s), kMaxNameLength);
 }
 
 Error plugin_error(std::string message) {
@@ -109,7 +118,9 @@ Result<StepTypeDescriptor> read_step_type(const std::string& plugin, std::size_t
     }
     auto checked = check_schema(out.config_schema);
     if (!checked) {
-      return plugin_error(step + ": config_schema: " + checked.error().message);
+      // The checker quotes keywords and pointers of the schema as they are.
+      return plugin_error(
+          step + ": config_schema: " + excerpt(checked.error().message, kMaxQuotedMessage));
     }
   }
 

@@ -995,17 +995,18 @@ std::vector<std::string> Loader::read_roles(const Entry& e) {
 LoadResult Loader::run() {
   LoadResult result;
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(source_.text()));
-    if (documents.empty() || documents.front().IsNull()) {
+    const detail::YamlDocuments documents = detail::load_documents(source_.text());
+    if (documents.first.IsNull()) {
       report(Severity::error, SourcePos{1, 1},
              "empty file; expected a workflow map starting with 'carepath: 1'");
     } else {
-      read_workflow(documents.front());
+      read_workflow(documents.first);
     }
     // A trailing `---` makes an empty second document, which is harmless; content is not.
-    for (std::size_t i = 1; i < documents.size(); ++i) {
-      if (!documents[i].IsNull()) {
-        error(documents[i], "a workflow file holds one YAML document; found another after '---'");
+    for (const auto& later : documents.later) {
+      if (!later.null) {
+        report(Severity::error, source_.at(later.mark),
+               "a workflow file holds one YAML document; found another after '---'");
         break;
       }
     }
@@ -2405,8 +2406,10 @@ void Loader::read_clock(const Entry& e) {
         ok = false;
         continue;
       }
-      const bool known = known_event((*names)[0].node, (*names)[0].name, "'between'") &
-                         known_event((*names)[1].node, (*names)[1].name, "'between'");
+      // Both are checked, so that both unknown names are reported.
+      const bool first_known = known_event((*names)[0].node, (*names)[0].name, "'between'");
+      const bool second_known = known_event((*names)[1].node, (*names)[1].name, "'between'");
+      const bool known = first_known && second_known;
       if (known) {
         clock.excludes.emplace_back((*names)[0].name, (*names)[1].name);
       }
@@ -2501,6 +2504,84 @@ void Loader::read_required_consents(const Entry& e, Transition& t) {
 }  // namespace
 
 namespace detail {
+
+namespace {
+
+// Where each document's root node starts and whether it is empty.
+class DocumentScan final : public YAML::EventHandler {
+ public:
+  struct Root {
+    YAML::Mark mark;
+    bool null = true;
+    bool seen = false;
+  };
+  std::vector<Root> roots;
+
+  void OnDocumentStart(const YAML::Mark& /*mark*/) override { roots.emplace_back(); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { node(mark, true); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t /*anchor*/) override { node(mark, false); }
+  void OnScalar(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                const std::string& /*value*/) override {
+    node(mark, false);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string& /*tag*/,
+                       YAML::anchor_t /*anchor*/, YAML::EmitterStyle::value /*style*/) override {
+    node(mark, false);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string& /*tag*/, YAML::anchor_t /*anchor*/,
+                  YAML::EmitterStyle::value /*style*/) override {
+    node(mark, false);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark, bool null) {
+    if (roots.empty()) {
+      roots.emplace_back();
+    }
+    Root& root = roots.back();
+    if (!root.seen) {
+      root = Root{mark, null, true};
+    }
+  }
+};
+
+}  // namespace
+
+YamlDocuments load_documents(std::string_view text) {
+  const std::string copy(text);
+  YamlDocuments out;
+  std::istringstream in(copy);
+  YAML::Parser parser(in);
+  DocumentScan scan;
+  while (parser.HandleNextDocument(scan)) {
+    const auto& roots = scan.roots;
+    // Every document but the first consumes at least one token ('---' or its content), so an
+    // empty document where the one before stood, or more documents than bytes, is yaml-cpp
+    // going round in circles.
+    const std::size_t n = roots.size();
+    const bool stuck = n >= 2 && roots[n - 1].null && roots[n - 2].null &&
+                       roots[n - 1].mark.pos == roots[n - 2].mark.pos;
+    if (stuck || n > copy.size() + 1) {
+      const YAML::Mark mark = roots.back().mark;
+      const auto at = static_cast<std::size_t>(std::max(0, mark.pos));
+      const char c = at < copy.size() ? copy[at] : '\0';
+      throw YAML::ParserException(mark, c > 0x20 && c < 0x7f
+                                            ? "unexpected '" + std::string(1, c) + "'"
+                                            : std::string("unexpected character"));
+    }
+  }
+  out.count = scan.roots.size();
+  for (std::size_t i = 1; i < scan.roots.size(); ++i) {
+    out.later.push_back(YamlDocuments::Later{scan.roots[i].mark, scan.roots[i].null});
+  }
+  if (out.count > 0) {
+    out.first = YAML::Load(copy);  // the first document only: no loop
+  }
+  return out;
+}
 
 SourcePos position_in(std::string_view text, const YAML::Mark& mark) {
   return SourceText(text).at(mark);

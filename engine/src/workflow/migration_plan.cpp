@@ -54,13 +54,12 @@ class PlanReader {
   PlanLoad read() {
     YAML::Node root;
     try {
-      const auto documents = YAML::LoadAll(std::string(text_));
-      if (documents.size() > 1) {
-        error(documents[1], "a plan is one YAML document; found a second one");
+      const auto documents = detail::load_documents(text_);
+      if (!documents.later.empty()) {
+        add(documents.later.front().mark, Severity::error,
+            "a plan is one YAML document; found a second one");
       }
-      if (!documents.empty()) {
-        root = documents.front();
-      }
+      root = documents.first;
     } catch (const YAML::Exception& e) {
       add(e.mark, Severity::error, "invalid YAML: " + e.msg);
       return finish();
