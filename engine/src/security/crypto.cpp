@@ -29,6 +29,9 @@ std::string to_base64(const unsigned char* data, std::size_t size) {
 
 // nullopt when `text` is not base64.
 std::optional<std::vector<unsigned char>> from_base64(std::string_view text) {
+  if (text.empty()) {
+    return std::vector<unsigned char>{};  // libsodium may not be handed a null buffer
+  }
   std::vector<unsigned char> out(text.size());
   std::size_t length = 0;
   if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &length, nullptr,
