@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -38,6 +39,42 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using Deadline = Clock::time_point;
 
+// A mutex that can be waited for until a deadline (TimedLockable, for std::unique_lock). Not
+// std::timed_mutex: its try_lock_until is pthread_mutex_clocklock, which ThreadSanitizer does not
+// see, so every unlock after it was reported as the unlock of an unlocked mutex.
+class DeadlineMutex {
+ public:
+  void lock() {
+    std::unique_lock guard(mutex_);
+    released_.wait(guard, [this] { return !held_; });
+    held_ = true;
+  }
+  bool try_lock() {
+    const std::lock_guard guard(mutex_);
+    return !std::exchange(held_, true);
+  }
+  bool try_lock_until(Deadline deadline) {
+    std::unique_lock guard(mutex_);
+    if (!released_.wait_until(guard, deadline, [this] { return !held_; })) {
+      return false;
+    }
+    held_ = true;
+    return true;
+  }
+  void unlock() {
+    {
+      const std::lock_guard guard(mutex_);
+      held_ = false;
+    }
+    released_.notify_one();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable released_;
+  bool held_ = false;
+};
+
 constexpr std::int64_t kMaxBackoffMs = 60'000;
 constexpr int kMaxReplyJsonDepth = 128;
 constexpr std::size_t kMaxStderrLine = 2000;
@@ -54,7 +91,7 @@ StepOutcome outcome(StepStatus status, std::string message) {
 int remaining_ms(Deadline deadline) {
   const auto left =
       std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  return static_cast<int>(std::clamp<std::int64_t>(left, 0, 24 * 3600 * 1000));
+  return static_cast<int>(std::clamp<std::int64_t>(left, 0, std::int64_t{24} * 3600 * 1000));
 }
 
 // "exited with status 3", "was killed by signal 11 (Segmentation fault)".
@@ -685,7 +722,7 @@ class HostConnection {
 
   RemoteOptions options_;
   std::string label_;  // "plugin legal_aid", or the file name before the host described it
-  std::timed_mutex mutex_;
+  DeadlineMutex mutex_;
   // GUARDED_BY(mutex_) from here on.
   std::string plugin_;
   std::string version_;
