@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "core/time.hpp"
@@ -531,50 +533,9 @@ Result<void> apply_flags(Config& config, const std::map<std::string, std::string
 
 namespace {
 
-std::string level_name(LogLevel level) {
-  switch (level) {
-    case LogLevel::debug:
-      return "debug";
-    case LogLevel::info:
-      return "info";
-    case LogLevel::warning:
-      return "warning";
-    case LogLevel::error:
-      return "error";
-  }
-  return "info";
-}
-
-// A YAML scalar that reads back as the same string: double-quoted, with JSON-style escapes
-// (YAML's double-quoted style is a superset of JSON strings).
+// A YAML scalar that reads back as the same string: a JSON string is a YAML double-quoted one.
 std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          constexpr std::string_view kHex = "0123456789abcdef";
-          out += "\\x";
-          out += kHex[static_cast<unsigned char>(c) >> 4U];
-          out += kHex[static_cast<unsigned char>(c) & 0xFU];
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
+  return boost::json::serialize(boost::json::string(text));
 }
 
 // A YAML flow sequence of quoted strings: ["a", "b"].
@@ -631,7 +592,7 @@ std::string render_config(const Config& config) {
   line("auth_failures_per_minute", std::to_string(config.auth_failures_per_minute));
   line("trusted_proxies", quoted_list(config.trusted_proxies));
   line("threads", std::to_string(config.threads));
-  line("log_level", level_name(config.log_level));
+  line("log_level", std::string(log_level_name(config.log_level)));
   line("log_format", config.log_format == LogOutput::json   ? "json"
                      : config.log_format == LogOutput::text ? "text"
                                                             : "auto");
