@@ -70,6 +70,8 @@ fuzz:
 bench: build
 	$(BUILD_DIR)/bench/timers_bench
 	$(BUILD_DIR)/bench/migration_bench
+	$(BUILD_DIR)/bench/http_bench --dir $(BUILD_DIR)/bench-data --csv $(BUILD_DIR)/bench-http.csv
+	python3 bench/plot.py $(BUILD_DIR)/bench-http.csv $(BUILD_DIR)/bench-http.svg
 
 validate: build
 	$(CAREPATH) validate workflows/*.yaml --plugins $(BUILD_DIR)/plugins

@@ -1,6 +1,9 @@
 #include "store/sqlite_store.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -12,6 +15,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "store/sqlite_checkpoint.hpp"
 #include "store/sqlite_internal.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -1092,6 +1096,211 @@ TEST(SqliteStoreMigrations, ListsOneVersionsCasesAndResumesUnfinishedRuns) {
   EXPECT_FALSE(fresh->resumed);
   EXPECT_NE(fresh->id, started->id);
   EXPECT_EQ(fresh->moved, 0);
+}
+
+}  // namespace
+
+// Reaches the group commit queue from tests, to build a known group.
+class GroupCommitProbe {
+ public:
+  static Result<void> write(SqliteStore& store, const std::function<Result<void>()>& body) {
+    return store.write_grouped(body);
+  }
+  static std::size_t queued(SqliteStore& store) {
+    std::lock_guard lock(store.group_mutex_);
+    return store.group_queue_.size();
+  }
+  // Within a body (the connection's mutex held by the group's leader).
+  static Result<void> put(SqliteStore& store, const std::string& name) {
+    auto insert = store.prepare("INSERT INTO settings (name, value) VALUES (?1, 'x')");
+    if (!insert) {
+      return insert.error();
+    }
+    insert->bind_text(1, name);
+    return insert->run("put setting");
+  }
+  static std::uint64_t checkpoints(SqliteStore& store) {
+    return store.checkpointer_ ? store.checkpointer_->runs() : 0;
+  }
+  // Waits until `count` writes are queued (the running leader's included).
+  static void wait_queued(SqliteStore& store, std::size_t count) {
+    for (int i = 0; i < 10'000 && queued(store) < count; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+};
+
+namespace {
+
+// Writes that queue while a group commits form the next group: one transaction for all of them.
+// One that fails is rolled back alone; the others of its group commit.
+TEST(GroupCommit, WritesQueuedBehindALeaderCommitTogetherAndFailAlone) {
+  test::TempDir dir;
+  auto store = open_store((dir / "cases.db").string());
+  ASSERT_TRUE(store);
+  const auto groups_before = metrics::engine().db_commit_group.count({});
+  constexpr std::size_t kWriters = 12;
+  constexpr std::size_t kFailing = 5;
+
+  std::thread leader([&] {
+    auto written = GroupCommitProbe::write(*store, [&]() -> Result<void> {
+      if (auto put = GroupCommitProbe::put(*store, "leader"); !put) {
+        return put;
+      }
+      // Holds this group open until every other writer is queued behind it.
+      GroupCommitProbe::wait_queued(*store, 1 + kWriters);
+      return {};
+    });
+    EXPECT_TRUE(written) << written.error().message;
+  });
+  GroupCommitProbe::wait_queued(*store, 1);
+  std::vector<Result<void>> results(kWriters);
+  std::vector<std::thread> writers;
+  for (std::size_t i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      results[i] = GroupCommitProbe::write(*store, [&, i]() -> Result<void> {
+        if (auto put = GroupCommitProbe::put(*store, "writer" + std::to_string(i)); !put) {
+          return put;
+        }
+        if (i == kFailing) {
+          return make_error(Errc::conflict, "this write fails after writing");
+        }
+        return {};
+      });
+    });
+  }
+  leader.join();
+  for (auto& writer : writers) {
+    writer.join();
+  }
+
+  EXPECT_EQ(metrics::engine().db_commit_group.count({}) - groups_before, 2U)
+      << "the leader's group, then one group of all the writers queued behind it";
+  for (std::size_t i = 0; i < kWriters; ++i) {
+    auto value = store->setting("writer" + std::to_string(i));
+    ASSERT_TRUE(value) << value.error().message;
+    if (i == kFailing) {
+      ASSERT_FALSE(results[i]);
+      EXPECT_EQ(results[i].error().code, Errc::conflict);
+      EXPECT_FALSE(value->has_value()) << "a failed write is rolled back";
+    } else {
+      EXPECT_TRUE(results[i]) << results[i].error().message;
+      EXPECT_TRUE(value->has_value()) << "writer " << i;
+    }
+  }
+}
+
+// Two changes of one case in one group: the first commits, the second finds the version moved
+// and fails with precondition_failed, as it would in separate transactions.
+TEST(GroupCommit, TwoChangesOfOneCaseInOneGroupDoNotRace) {
+  test::TempDir dir;
+  auto store = open_store((dir / "cases.db").string());
+  ASSERT_TRUE(store);
+  const CaseRecord record = make_case("c1");
+  create(*store, record);
+
+  std::thread leader([&] {
+    auto written = GroupCommitProbe::write(*store, [&]() -> Result<void> {
+      GroupCommitProbe::wait_queued(*store, 3);
+      return {};
+    });
+    EXPECT_TRUE(written);
+  });
+  GroupCommitProbe::wait_queued(*store, 1);
+  std::vector<Result<void>> results(2);
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 2; ++i) {
+    writers.emplace_back([&, i] {
+      auto [after, entry] = next_version(record, "assessment", "age", 15 + i);
+      results[static_cast<std::size_t>(i)] = store->update_case(after, 1, entry, std::nullopt, {});
+    });
+  }
+  leader.join();
+  for (auto& writer : writers) {
+    writer.join();
+  }
+
+  const int won = results[0] ? 0 : 1;
+  ASSERT_TRUE(results[static_cast<std::size_t>(won)]);
+  ASSERT_FALSE(results[static_cast<std::size_t>(1 - won)]);
+  EXPECT_EQ(results[static_cast<std::size_t>(1 - won)].error().code, Errc::precondition_failed);
+  auto got = store->get_case("c1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->version, 2);
+  EXPECT_EQ(got->data.at("age").as_int64(), 15 + won);
+  auto history = store->history("c1", 10, std::nullopt);
+  ASSERT_TRUE(history);
+  EXPECT_EQ(history->items.size(), 2U);
+}
+
+// The write-ahead log is checkpointed by the store's own thread once it passes its threshold,
+// not inside a commit; a database in memory has no log and no checkpointer.
+TEST(Checkpoint, RunsInTheBackgroundOnceTheLogHasGrown) {
+  test::TempDir dir;
+  auto store = open_store((dir / "cases.db").string());
+  ASSERT_TRUE(store);
+  EXPECT_EQ(GroupCommitProbe::checkpoints(*store), 0U);
+  // Each commit appends at least a page to the log: enough commits pass the threshold.
+  for (int i = 0; i < Checkpointer::kFrames + 100; ++i) {
+    ASSERT_TRUE(store->put_setting("s" + std::to_string(i % 50), std::to_string(i)));
+  }
+  for (int i = 0; i < 5000 && GroupCommitProbe::checkpoints(*store) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_GE(GroupCommitProbe::checkpoints(*store), 1U);
+  // The log is reused from its start after a checkpoint instead of growing without bound.
+  const auto wal_pages = std::filesystem::file_size(dir / "cases.db-wal") / 4096;
+  EXPECT_LT(wal_pages, 3U * Checkpointer::kFrames) << wal_pages;
+
+  auto memory = memory_store();
+  ASSERT_TRUE(memory);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(memory->put_setting("s", std::to_string(i)));
+  }
+  EXPECT_EQ(GroupCommitProbe::checkpoints(*memory), 0U);
+}
+
+// Many threads changing their own cases at once: every change commits, each case's history is
+// complete and in order.
+TEST(GroupCommit, ConcurrentChangesOfManyCasesAllCommit) {
+  test::TempDir dir;
+  auto store = open_store((dir / "cases.db").string());
+  ASSERT_TRUE(store);
+  constexpr int kThreads = 8;
+  constexpr int kChanges = 20;
+  for (int t = 0; t < kThreads; ++t) {
+    create(*store, make_case("c" + std::to_string(t)));
+  }
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      CaseRecord current = make_case("c" + std::to_string(t));
+      for (int n = 0; n < kChanges; ++n) {
+        auto [after, entry] = next_version(current, "assessment", "age", n);
+        if (!store->update_case(after, current.version, entry, std::nullopt, {})) {
+          ++failures;
+          return;
+        }
+        current = after;
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(failures.load(), 0);
+  for (int t = 0; t < kThreads; ++t) {
+    auto got = store->get_case("c" + std::to_string(t));
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->version, 1 + kChanges);
+    auto history = store->history(got->id, 500, std::nullopt);
+    ASSERT_TRUE(history);
+    ASSERT_EQ(history->items.size(), static_cast<std::size_t>(1 + kChanges));
+    for (std::size_t i = 0; i < history->items.size(); ++i) {
+      EXPECT_EQ(history->items[i].seq, static_cast<std::int64_t>(i + 1));
+    }
+  }
 }
 
 }  // namespace

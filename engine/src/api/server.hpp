@@ -21,7 +21,7 @@ struct ServerOptions {
   std::uint16_t port = 8080;  // 0: any free port; start() returns the one bound
   std::size_t body_limit =
       std::size_t{1024} * 1024;  // larger bodies get 413 and the connection is closed
-  int threads = 2;               // I/O threads; handlers run on them
+  int threads = 64;              // I/O threads; handlers run on them and wait for commits
   std::size_t header_limit = std::size_t{16} * 1024;  // larger headers get 431
   // A request head must arrive within header_timeout of the connection being ready for it, the
   // whole request within request_timeout: else 408 and close (an idle connection that sent

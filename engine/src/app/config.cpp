@@ -168,7 +168,7 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     return {};
   }
   if (key == "threads") {
-    auto n = parse_number<int>(value, "threads", 1, 64);
+    auto n = parse_number<int>(value, "threads", 1, 512);
     if (!n) {
       return n.error();
     }

@@ -40,7 +40,7 @@ struct Config {
   // Addresses of reverse proxies (nginx on the same machine: 127.0.0.1) whose X-Forwarded-For
   // header names the client, for the per-address limits. Empty: the connection's peer counts.
   std::vector<std::string> trusted_proxies{};
-  int threads = 2;
+  int threads = 64;
   LogLevel log_level = LogLevel::info;
   // Log lines on stderr: JSON objects, text, or (automatic) text on a terminal, JSON otherwise.
   LogOutput log_format = LogOutput::automatic;

@@ -217,6 +217,8 @@ std::string EngineMetrics::render() const {
   plugin_timeouts.render(out);
   plugin_host_failures.render(out);
   db_commit.render(out);
+  db_commit_group.render(out);
+  db_checkpoint.render(out);
   return out;
 }
 

@@ -109,6 +109,16 @@ struct EngineMetrics {
                       "Time to commit a database transaction.",
                       {},
                       {kLatencyBuckets.begin(), kLatencyBuckets.end()}};
+  Histogram db_commit_group{"carepath_db_commit_group_size",
+                            "Writes (case changes, audit rows) committed together in one "
+                            "transaction by group commit.",
+                            {},
+                            {1, 2, 4, 8, 16, 32, 64, 128, 256}};
+  Histogram db_checkpoint{"carepath_db_checkpoint_duration_seconds",
+                          "Time of each background checkpoint of the write-ahead log (off the "
+                          "request path).",
+                          {},
+                          {kLatencyBuckets.begin(), kLatencyBuckets.end()}};
 
   // The counters and histograms above, in the text format.
   std::string render() const;

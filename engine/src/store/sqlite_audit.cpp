@@ -137,15 +137,12 @@ Result<void> SqliteStore::append_audit(const std::vector<AuditRecord>& records) 
   if (digest_ == nullptr || records.empty()) {
     return {};
   }
-  std::lock_guard lock(mutex_);
-  Transaction transaction(db_.get());
-  if (auto began = transaction.begin_immediate(); !began) {
-    return began.error();
-  }
-  if (auto appended = append_audit_locked(records); !appended) {
-    return appended.error();
-  }
-  return transaction.commit();
+  return write_grouped([&]() -> Result<void> {
+    if (auto appended = append_audit_locked(records); !appended) {
+      return appended.error();
+    }
+    return {};
+  });
 }
 
 Result<AuditPage> SqliteStore::audit_page(const AuditQuery& query) {
@@ -154,8 +151,11 @@ Result<AuditPage> SqliteStore::audit_page(const AuditQuery& query) {
     return after.error();
   }
   const std::size_t limit = clamp_limit(query.limit);
-  std::lock_guard lock(mutex_);
-  auto select = prepare(audit_page_sql(query));
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare(audit_page_sql(query));
   if (!select) {
     return select.error();
   }

@@ -46,8 +46,11 @@ MigrationRun read_run(const Statement& row) {
 }  // namespace
 
 Result<std::int64_t> SqliteStore::pending_work(const std::string& case_id) {
-  std::lock_guard lock(mutex_);
-  auto select = prepare(
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare(
       "SELECT (SELECT count(*) FROM outbox WHERE case_id = ?1 AND status = 'pending') + "
       "(SELECT count(*) FROM tasks WHERE case_id = ?1 AND status = 'open')");
   if (!select) {
@@ -62,8 +65,12 @@ Result<std::int64_t> SqliteStore::pending_work(const std::string& case_id) {
 }
 
 Result<std::int64_t> SqliteStore::count_cases_on_version(const std::string& workflow, int version) {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT count(*) FROM cases WHERE workflow = ?1 AND workflow_version = ?2");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select =
+      reading->prepare("SELECT count(*) FROM cases WHERE workflow = ?1 AND workflow_version = ?2");
   if (!select) {
     return select.error();
   }
@@ -186,8 +193,11 @@ Result<void> SqliteStore::finish_migration(const MigrationRun& run) {
 namespace carepath::store {
 
 Result<std::optional<std::string>> SqliteStore::setting(const std::string& name) {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT value FROM settings WHERE name = ?1");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare("SELECT value FROM settings WHERE name = ?1");
   if (!select) {
     return select.error();
   }
@@ -216,8 +226,12 @@ Result<void> SqliteStore::put_setting(const std::string& name, const std::string
 }
 
 Result<std::int64_t> SqliteStore::count_cases_without_key() {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT count(*) FROM cases WHERE data_key IS NULL AND erased_at IS NULL");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select =
+      reading->prepare("SELECT count(*) FROM cases WHERE data_key IS NULL AND erased_at IS NULL");
   if (!select) {
     return select.error();
   }
@@ -230,11 +244,14 @@ Result<std::int64_t> SqliteStore::count_cases_without_key() {
 }
 
 Result<StoreGauges> SqliteStore::gauges() {
-  std::lock_guard lock(mutex_);
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
   StoreGauges gauges;
   // cases_by_workflow_state covers this: no case row is read. Erased cases count in the state
   // they were left in (a final one, which the metrics leave out).
-  auto cases = prepare(
+  auto cases = reading->prepare(
       "SELECT workflow, state, count(*) FROM cases GROUP BY workflow, state "
       "ORDER BY workflow, state");
   if (!cases) {
@@ -251,7 +268,7 @@ Result<StoreGauges> SqliteStore::gauges() {
     gauges.cases.push_back({cases->text(0), cases->text(1), cases->int64(2)});
   }
   // Each through a partial index or one on status.
-  auto counts = prepare(
+  auto counts = reading->prepare(
       "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending'), "
       "(SELECT count(*) FROM incidents WHERE status = 'open'), "
       "(SELECT count(*) FROM timers WHERE status = 'pending'), "
@@ -271,8 +288,11 @@ Result<StoreGauges> SqliteStore::gauges() {
 }
 
 Result<void> SqliteStore::ping() {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT 1");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare("SELECT 1");
   if (!select) {
     return select.error();
   }
@@ -285,9 +305,12 @@ Result<void> SqliteStore::ping() {
 
 Result<std::vector<std::pair<std::string, std::string>>> SqliteStore::data_keys_not_wrapped_by(
     const std::string& master_id, std::size_t limit) {
-  std::lock_guard lock(mutex_);
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
   // A wrapped key starts with the id of its master key and a dot.
-  auto select = prepare(
+  auto select = reading->prepare(
       "SELECT id, data_key FROM cases WHERE data_key IS NOT NULL AND "
       "substr(data_key, 1, length(?1) + 1) <> ?1 || '.' ORDER BY rowid LIMIT ?2");
   if (!select) {

@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 #include <sqlite3.h>
 
+#include "store/sqlite_checkpoint.hpp"
 #include "store/sqlite_internal.hpp"
 
 namespace carepath::store {
@@ -302,6 +303,8 @@ SqliteStore::SqliteStore(DbHandle db, AuditDigest digest) : digest_(digest), db_
 }
 
 SqliteStore::~SqliteStore() {
+  readers_.clear();
+  checkpointer_.reset();  // stops using db_ first
   // The statements must go before the connection; the member order ensures it, and this makes
   // it explicit.
   statements_.clear();
@@ -359,6 +362,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   auto migrated = store->migrate();
   if (!migrated) {
     return unwritable(migrated.error());
+  }
+  if (!in_memory) {
+    auto checkpointer = Checkpointer::start(path, store->db_.get());
+    if (!checkpointer) {
+      return checkpointer.error();
+    }
+    store->checkpointer_ = std::move(*checkpointer);
+    store->path_ = path;
   }
   return store;
 }
@@ -497,19 +508,62 @@ Result<void> SqliteStore::migrate() {
 }
 
 Result<Statement> SqliteStore::prepare(std::string_view sql) {
-  auto found = statements_.find(std::string(sql));
-  if (found == statements_.end()) {
+  return prepare_cached(db_.get(), statements_, sql);
+}
+
+Result<Statement> SqliteStore::prepare_cached(sqlite3* db, StatementCache& cache,
+                                              std::string_view sql) {
+  auto found = cache.find(std::string(sql));
+  if (found == cache.end()) {
     sqlite3_stmt* raw = nullptr;
-    const int rc = sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()),
+    const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
                                       SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
     StatementHandle handle(raw);
     if (rc != SQLITE_OK) {
-      return sqlite_error(db_.get(), rc, "prepare statement");
+      return sqlite_error(db, rc, "prepare statement");
     }
-    found = statements_.emplace(std::string(sql), std::move(handle)).first;
+    found = cache.emplace(std::string(sql), std::move(handle)).first;
   }
   assert(sqlite3_stmt_busy(found->second.get()) == 0 && "statement borrowed twice at once");
-  return Statement(db_.get(), found->second.get());
+  return Statement(db, found->second.get());
+}
+
+Result<SqliteStore::Reader> SqliteStore::reader() {
+  if (path_.empty()) {
+    return Reader(*this, std::unique_lock(mutex_));
+  }
+  {
+    std::lock_guard lock(readers_mutex_);
+    if (!readers_.empty()) {
+      auto connection = std::move(readers_.back());
+      readers_.pop_back();
+      return Reader(*this, std::move(connection));
+    }
+  }
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
+  auto connection = std::make_unique<ReadConnection>(ReadConnection{DbHandle(raw)});
+  if (rc != SQLITE_OK) {
+    return sqlite_error(raw, rc, "open a read connection to '" + path_ + "'");
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+  return Reader(*this, std::move(connection));
+}
+
+SqliteStore::Reader::~Reader() {
+  if (pooled_) {
+    std::lock_guard lock(store_.readers_mutex_);
+    store_.readers_.push_back(std::move(pooled_));
+  }
+}
+
+Result<Statement> SqliteStore::Reader::prepare(std::string_view sql) {
+  if (pooled_) {
+    return prepare_cached(pooled_->db.get(), pooled_->statements, sql);
+  }
+  return store_.prepare(sql);
 }
 
 Result<void> SqliteStore::execute(std::string_view sql, std::string_view what) {
@@ -519,6 +573,99 @@ Result<void> SqliteStore::execute(std::string_view sql, std::string_view what) {
     return sqlite_error(db_.get(), rc, what);
   }
   return {};
+}
+
+Result<void> SqliteStore::write_grouped(const std::function<Result<void>()>& body) {
+  PendingWrite self;
+  self.body = &body;
+  std::unique_lock queue_lock(group_mutex_);
+  group_queue_.push_back(&self);
+  self.wake.wait(queue_lock, [&] { return self.done || group_queue_.front() == &self; });
+  if (self.done) {
+    return std::move(self.result);  // a leader ran and committed it
+  }
+  // This write leads: it takes everything queued behind it. Writes that arrive meanwhile queue
+  // up for the next group, whose leader is woken when this one is done.
+  const std::size_t count = std::min(group_queue_.size(), kMaxGroup);
+  std::vector<PendingWrite*> group(group_queue_.begin(),
+                                   group_queue_.begin() + static_cast<std::ptrdiff_t>(count));
+  queue_lock.unlock();
+  {
+    std::lock_guard lock(mutex_);
+    commit_group_locked(group);
+  }
+  metrics::engine().db_commit_group.observe({}, static_cast<double>(count));
+  queue_lock.lock();
+  // Only the leader pops, and new writes go to the back: the first `count` are this group.
+  group_queue_.erase(group_queue_.begin(),
+                     group_queue_.begin() + static_cast<std::ptrdiff_t>(count));
+  for (PendingWrite* write : group) {
+    if (write != &self) {
+      write->done = true;
+      write->wake.notify_one();  // under the lock: the waiter cannot return before this call
+    }
+  }
+  if (!group_queue_.empty()) {
+    group_queue_.front()->wake.notify_one();
+  }
+  return std::move(self.result);
+}
+
+void SqliteStore::commit_group_locked(const std::vector<PendingWrite*>& group) {
+  sqlite3* db = db_.get();
+  // Writes not yet committed, in arrival order. Each round is one transaction; a round ends early
+  // only when SQLite rolls the whole transaction back (a full disk, an I/O error), and then the
+  // writes it held run again in the next round, without the one that failed.
+  std::vector<PendingWrite*> waiting = group;
+  while (!waiting.empty()) {
+    Transaction transaction(db);
+    if (auto began = transaction.begin_immediate(); !began) {
+      for (PendingWrite* write : waiting) {
+        write->result = began.error();
+      }
+      return;
+    }
+    std::vector<PendingWrite*> done;
+    std::vector<PendingWrite*> again;
+    bool lost = false;
+    for (std::size_t i = 0; i < waiting.size(); ++i) {
+      PendingWrite* write = waiting[i];
+      if (sqlite3_exec(db, "SAVEPOINT grouped_write", nullptr, nullptr, nullptr) != SQLITE_OK) {
+        write->result = sqlite_error(db, sqlite3_errcode(db), "begin savepoint");
+      } else {
+        try {
+          write->result = (*write->body)();
+        } catch (const std::exception& e) {
+          // The caller waits on this thread's answer: nothing may escape and strand it.
+          write->result = make_error(Errc::internal, std::string("write failed: ") + e.what());
+        }
+        if (write->result) {
+          sqlite3_exec(db, "RELEASE grouped_write", nullptr, nullptr, nullptr);
+          done.push_back(write);
+          continue;
+        }
+      }
+      if (sqlite3_get_autocommit(db) != 0) {
+        // SQLite rolled back the whole transaction: the writes before this one are gone too.
+        again.assign(done.begin(), done.end());
+        again.insert(again.end(), waiting.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                     waiting.end());
+        done.clear();
+        lost = true;
+        break;
+      }
+      sqlite3_exec(db, "ROLLBACK TO grouped_write; RELEASE grouped_write", nullptr, nullptr,
+                   nullptr);
+    }
+    if (!lost) {
+      if (auto committed = transaction.commit(); !committed) {
+        for (PendingWrite* write : done) {
+          write->result = committed.error();
+        }
+      }
+    }
+    waiting = std::move(again);
+  }
 }
 
 Result<void> SqliteStore::put_workflow(const WorkflowSource& source) {
@@ -611,8 +758,12 @@ Result<void> SqliteStore::put_workflow(const WorkflowSource& source) {
 }
 
 Result<std::vector<WorkflowSource>> SqliteStore::workflows() {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT " CP_WORKFLOW_COLUMNS " FROM workflows ORDER BY name, version");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select =
+      reading->prepare("SELECT " CP_WORKFLOW_COLUMNS " FROM workflows ORDER BY name, version");
   if (!select) {
     return select.error();
   }
@@ -633,71 +784,69 @@ Result<std::vector<WorkflowSource>> SqliteStore::workflows() {
 Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEntry& opened,
                                       const CaseEffects& effects) {
   const std::string what = "create case '" + record.id + "'";
-  std::lock_guard lock(mutex_);
-  Transaction transaction(db_.get());
-  auto began = transaction.begin_immediate();
-  if (!began) {
-    return began.error();
-  }
-
-  {
-    auto insert = prepare(
-        "INSERT INTO cases (id, code, workflow, workflow_version, state, "
-        "data_json, version, created_at, updated_at, data_key, assignee, placement, "
-        "consents_json, closed_at, erased_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
-    if (!insert) {
-      return insert.error();
-    }
-    insert->bind_text(1, record.id);
-    insert->bind_text(2, record.code);
-    insert->bind_text(3, record.workflow);
-    insert->bind_int64(4, record.workflow_version);
-    insert->bind_text(5, record.state);
-    insert->bind_text(6, boost::json::serialize(record.data));
-    insert->bind_int64(7, record.version);
-    insert->bind_int64(8, record.created_at);
-    insert->bind_int64(9, record.updated_at);
-    insert->bind_optional_text(
-        10, record.data_key.empty() ? std::nullopt : std::optional<std::string>(record.data_key));
-    bind_scope(*insert, 11, record);
-    auto inserted = insert->run(what);
-    if (!inserted) {
-      if (is_uniqueness_violation(insert->last_result_code())) {
-        return make_error(Errc::conflict,
-                          "case '" + record.id + "': a case with this id or code already exists");
+  return write_grouped([&]() -> Result<void> {
+    {
+      auto insert = prepare(
+          "INSERT INTO cases (id, code, workflow, workflow_version, state, "
+          "data_json, version, created_at, updated_at, data_key, assignee, placement, "
+          "consents_json, closed_at, erased_at) "
+          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+      if (!insert) {
+        return insert.error();
       }
-      return inserted.error();
+      insert->bind_text(1, record.id);
+      insert->bind_text(2, record.code);
+      insert->bind_text(3, record.workflow);
+      insert->bind_int64(4, record.workflow_version);
+      insert->bind_text(5, record.state);
+      insert->bind_text(6, boost::json::serialize(record.data));
+      insert->bind_int64(7, record.version);
+      insert->bind_int64(8, record.created_at);
+      insert->bind_int64(9, record.updated_at);
+      insert->bind_optional_text(
+          10, record.data_key.empty() ? std::nullopt : std::optional<std::string>(record.data_key));
+      bind_scope(*insert, 11, record);
+      auto inserted = insert->run(what);
+      if (!inserted) {
+        if (is_uniqueness_violation(insert->last_result_code())) {
+          return make_error(Errc::conflict,
+                            "case '" + record.id + "': a case with this id or code already exists");
+        }
+        return inserted.error();
+      }
     }
-  }
 
-  if (auto audited = audit_change_locked(record.id, opened, record.version, kAuditCaseOpen);
-      !audited) {
-    return audited.error();
-  }
-  {
-    auto insert = prepare(kInsertEvent);
-    if (!insert) {
-      return insert.error();
+    if (auto audited = audit_change_locked(record.id, opened, record.version, kAuditCaseOpen);
+        !audited) {
+      return audited.error();
     }
-    bind_event(*insert, record.id, opened, record.version);
-    auto inserted = insert->run(what);
-    if (!inserted) {
+    {
+      auto insert = prepare(kInsertEvent);
+      if (!insert) {
+        return insert.error();
+      }
+      bind_event(*insert, record.id, opened, record.version);
+      auto inserted = insert->run(what);
+      if (!inserted) {
+        return inserted.error();
+      }
+    }
+    if (auto indexed = replace_index_locked(record.id, record.blind_index); !indexed) {
+      return indexed.error();
+    }
+    if (auto inserted = insert_effects_locked(record.id, record.created_at, effects); !inserted) {
       return inserted.error();
     }
-  }
-  if (auto indexed = replace_index_locked(record.id, record.blind_index); !indexed) {
-    return indexed.error();
-  }
-  if (auto inserted = insert_effects_locked(record.id, record.created_at, effects); !inserted) {
-    return inserted.error();
-  }
-  return transaction.commit();
+    return {};
+  });
 }
 
 Result<CaseRecord> SqliteStore::get_case(const std::string& id) {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT " CP_CASE_COLUMNS " FROM cases WHERE id = ?1");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare("SELECT " CP_CASE_COLUMNS " FROM cases WHERE id = ?1");
   if (!select) {
     return select.error();
   }
@@ -896,42 +1045,38 @@ Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expe
                                       const std::optional<IdempotencyRecord>& idempotency,
                                       const CaseEffects& effects) {
   const std::string what = "update case '" + after.id + "'";
-  std::lock_guard lock(mutex_);
-  Transaction transaction(db_.get());
-  auto began = transaction.begin_immediate();
-  if (!began) {
-    return began.error();
-  }
-  if (auto applied = apply_change_locked(CaseChange{after, expected_version, entry}); !applied) {
-    return applied.error();
-  }
-  if (idempotency) {
-    auto insert = prepare("INSERT INTO idempotency (" CP_IDEMPOTENCY_COLUMNS
-                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    if (!insert) {
-      return insert.error();
+  return write_grouped([&]() -> Result<void> {
+    if (auto applied = apply_change_locked(CaseChange{after, expected_version, entry}); !applied) {
+      return applied.error();
     }
-    insert->bind_text(1, idempotency->case_id);
-    insert->bind_text(2, idempotency->actor);
-    insert->bind_text(3, idempotency->key);
-    insert->bind_text(4, idempotency->request_hash);
-    insert->bind_int64(5, idempotency->status);
-    insert->bind_text(6, idempotency->response);
-    insert->bind_int64(7, idempotency->created_at);
-    auto inserted = insert->run(what);
-    if (!inserted) {
-      if (is_uniqueness_violation(insert->last_result_code())) {
-        return make_error(Errc::conflict, "case '" + idempotency->case_id +
-                                              "': this idempotency key was already used by '" +
-                                              idempotency->actor + "'");
+    if (idempotency) {
+      auto insert = prepare("INSERT INTO idempotency (" CP_IDEMPOTENCY_COLUMNS
+                            ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      if (!insert) {
+        return insert.error();
       }
+      insert->bind_text(1, idempotency->case_id);
+      insert->bind_text(2, idempotency->actor);
+      insert->bind_text(3, idempotency->key);
+      insert->bind_text(4, idempotency->request_hash);
+      insert->bind_int64(5, idempotency->status);
+      insert->bind_text(6, idempotency->response);
+      insert->bind_int64(7, idempotency->created_at);
+      auto inserted = insert->run(what);
+      if (!inserted) {
+        if (is_uniqueness_violation(insert->last_result_code())) {
+          return make_error(Errc::conflict, "case '" + idempotency->case_id +
+                                                "': this idempotency key was already used by '" +
+                                                idempotency->actor + "'");
+        }
+        return inserted.error();
+      }
+    }
+    if (auto inserted = insert_effects_locked(after.id, after.updated_at, effects); !inserted) {
       return inserted.error();
     }
-  }
-  if (auto inserted = insert_effects_locked(after.id, after.updated_at, effects); !inserted) {
-    return inserted.error();
-  }
-  return transaction.commit();
+    return {};
+  });
 }
 
 std::string case_list_sql(bool workflow, bool state, bool overdue, bool version, bool match,
@@ -982,8 +1127,11 @@ Result<CasePage> SqliteStore::list_cases(const CaseQuery& query) {
       query.workflow.has_value(), query.state.has_value(), query.overdue_at.has_value(),
       query.workflow_version.has_value(), query.match.has_value(), query.scope.has_value());
 
-  std::lock_guard lock(mutex_);
-  auto select = prepare(sql);
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare(sql);
   if (!select) {
     return select.error();
   }
@@ -1066,8 +1214,11 @@ Result<CasePage> SqliteStore::list_retention_due(const RetentionQuery& query) {
     return make_error(Errc::invalid_argument, "unknown retention anchor '" + query.anchor + "'");
   }
   const std::size_t limit = clamp_limit(query.limit);
-  std::lock_guard lock(mutex_);
-  auto select = prepare(sql);
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare(sql);
   if (!select) {
     return select.error();
   }
@@ -1113,9 +1264,12 @@ Result<HistoryPage> SqliteStore::history(const std::string& case_id, std::size_t
   limit = clamp_limit(limit);
   const std::string what = "read history of case '" + case_id + "'";
 
-  std::lock_guard lock(mutex_);
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
   {
-    auto exists = prepare("SELECT 1 FROM cases WHERE id = ?1");
+    auto exists = reading->prepare("SELECT 1 FROM cases WHERE id = ?1");
     if (!exists) {
       return exists.error();
     }
@@ -1129,8 +1283,9 @@ Result<HistoryPage> SqliteStore::history(const std::string& case_id, std::size_t
     }
   }
 
-  auto select = prepare("SELECT " CP_EVENT_COLUMNS
-                        " FROM events WHERE case_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
+  auto select =
+      reading->prepare("SELECT " CP_EVENT_COLUMNS
+                       " FROM events WHERE case_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3");
   if (!select) {
     return select.error();
   }
@@ -1163,9 +1318,13 @@ Result<HistoryPage> SqliteStore::history(const std::string& case_id, std::size_t
 Result<std::optional<IdempotencyRecord>> SqliteStore::find_idempotency(const std::string& case_id,
                                                                        const std::string& actor,
                                                                        const std::string& key) {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT " CP_IDEMPOTENCY_COLUMNS
-                        " FROM idempotency WHERE case_id = ?1 AND actor = ?2 AND key = ?3");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select =
+      reading->prepare("SELECT " CP_IDEMPOTENCY_COLUMNS
+                       " FROM idempotency WHERE case_id = ?1 AND actor = ?2 AND key = ?3");
   if (!select) {
     return select.error();
   }
@@ -1209,9 +1368,12 @@ Result<void> SqliteStore::create_token(const TokenRecord& token) {
 }
 
 Result<std::optional<TokenRecord>> SqliteStore::find_token(const std::string& hash) {
-  std::lock_guard lock(mutex_);
-  auto select =
-      prepare("SELECT " CP_TOKEN_COLUMNS " FROM tokens WHERE hash = ?1 AND revoked_at IS NULL");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare("SELECT " CP_TOKEN_COLUMNS
+                                 " FROM tokens WHERE hash = ?1 AND revoked_at IS NULL");
   if (!select) {
     return select.error();
   }
@@ -1265,8 +1427,11 @@ Result<void> SqliteStore::revoke_token(const std::string& id, Timestamp at) {
 }
 
 Result<std::vector<TokenRecord>> SqliteStore::tokens() {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT " CP_TOKEN_COLUMNS " FROM tokens ORDER BY created_at, id");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare("SELECT " CP_TOKEN_COLUMNS " FROM tokens ORDER BY created_at, id");
   if (!select) {
     return select.error();
   }
@@ -1412,9 +1577,12 @@ Result<std::vector<OutboxJob>> SqliteStore::claim_jobs(Timestamp now, std::int64
 }
 
 Result<std::optional<Timestamp>> SqliteStore::next_job_at() {
-  std::lock_guard lock(mutex_);
-  auto select =
-      prepare("SELECT MIN(MAX(next_at, lease_until)) FROM outbox WHERE status = 'pending'");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare(
+      "SELECT MIN(MAX(next_at, lease_until)) FROM outbox WHERE status = 'pending'");
   if (!select) {
     return select.error();
   }
@@ -1429,68 +1597,67 @@ Result<std::optional<Timestamp>> SqliteStore::next_job_at() {
 }
 
 Result<void> SqliteStore::finish_job(std::int64_t job_id, const JobResult& result) {
-  std::lock_guard lock(mutex_);
-  Transaction transaction(db_.get());
-  auto began = transaction.begin_immediate();
-  if (!began) {
-    return began.error();
-  }
-  // The case and moment the effects' timer cancels belong to: the change's, else the job's case.
-  // JobResult carries no time of its own, so without a change the new timers' creation time
-  // stands in for it, and failing that the wall clock; the time is only ever shown to people.
-  std::string case_id;
-  Timestamp now = 0;
-  if (result.change) {
-    if (auto applied = apply_change_locked(*result.change); !applied) {
-      return applied.error();
+  return write_grouped([&]() -> Result<void> {
+    // The case and moment the effects' timer cancels belong to: the change's, else the job's case.
+    // JobResult carries no time of its own, so without a change the new timers' creation time
+    // stands in for it, and failing that the wall clock; the time is only ever shown to people.
+    std::string case_id;
+    Timestamp now = 0;
+    if (result.change) {
+      if (auto applied = apply_change_locked(*result.change); !applied) {
+        return applied.error();
+      }
+      case_id = result.change->after.id;
+      now = result.change->after.updated_at;
+    } else {
+      auto select = prepare("SELECT case_id FROM outbox WHERE id = ?1");
+      if (!select) {
+        return select.error();
+      }
+      select->bind_int64(1, job_id);
+      auto row = select->step("read outbox job");
+      if (!row) {
+        return row.error();
+      }
+      if (*row) {
+        case_id = select->text(0);
+      }
+      now = !result.effects.timers.empty() ? result.effects.timers.front().created_at
+                                           : SystemClock().now();
     }
-    case_id = result.change->after.id;
-    now = result.change->after.updated_at;
-  } else {
-    auto select = prepare("SELECT case_id FROM outbox WHERE id = ?1");
-    if (!select) {
-      return select.error();
-    }
-    select->bind_int64(1, job_id);
-    auto row = select->step("read outbox job");
-    if (!row) {
-      return row.error();
-    }
-    if (*row) {
-      case_id = select->text(0);
-    }
-    now = !result.effects.timers.empty() ? result.effects.timers.front().created_at
-                                         : SystemClock().now();
-  }
-  if (auto inserted = insert_effects_locked(case_id, now, result.effects); !inserted) {
-    return inserted.error();
-  }
-  if (result.incident) {
-    if (auto inserted = insert_incident_locked(*result.incident); !inserted) {
+    if (auto inserted = insert_effects_locked(case_id, now, result.effects); !inserted) {
       return inserted.error();
     }
-  }
-  auto update = prepare(
-      "UPDATE outbox SET status = ?2, attempts = ?3, next_at = ?4, last_error = ?5, "
-      "lease_until = 0 WHERE id = ?1");
-  if (!update) {
-    return update.error();
-  }
-  update->bind_int64(1, job_id);
-  update->bind_text(2, result.status);
-  update->bind_int64(3, result.attempts);
-  update->bind_int64(4, result.next_at);
-  update->bind_optional_text(5, result.last_error);
-  if (auto r = update->run("finish outbox job"); !r) {
-    return r.error();
-  }
-  return transaction.commit();
+    if (result.incident) {
+      if (auto inserted = insert_incident_locked(*result.incident); !inserted) {
+        return inserted.error();
+      }
+    }
+    auto update = prepare(
+        "UPDATE outbox SET status = ?2, attempts = ?3, next_at = ?4, last_error = ?5, "
+        "lease_until = 0 WHERE id = ?1");
+    if (!update) {
+      return update.error();
+    }
+    update->bind_int64(1, job_id);
+    update->bind_text(2, result.status);
+    update->bind_int64(3, result.attempts);
+    update->bind_int64(4, result.next_at);
+    update->bind_optional_text(5, result.last_error);
+    if (auto r = update->run("finish outbox job"); !r) {
+      return r.error();
+    }
+    return {};
+  });
 }
 
 Result<std::vector<IncidentRecord>> SqliteStore::incidents(const std::string& case_id) {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT " CP_INCIDENT_COLUMNS
-                        " FROM incidents WHERE case_id = ?1 ORDER BY created_at DESC, id");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare("SELECT " CP_INCIDENT_COLUMNS
+                                 " FROM incidents WHERE case_id = ?1 ORDER BY created_at DESC, id");
   if (!select) {
     return select.error();
   }
@@ -1574,8 +1741,11 @@ Result<void> SqliteStore::retry_incident(const std::string& case_id, const std::
 }
 
 Result<std::optional<TaskRecord>> SqliteStore::find_task(const std::string& token) {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT " CP_TASK_COLUMNS " FROM tasks WHERE token = ?1");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare("SELECT " CP_TASK_COLUMNS " FROM tasks WHERE token = ?1");
   if (!select) {
     return select.error();
   }
@@ -1595,9 +1765,12 @@ Result<std::optional<TaskRecord>> SqliteStore::find_task(const std::string& toke
 }
 
 Result<std::vector<TaskRecord>> SqliteStore::tasks(const std::string& case_id) {
-  std::lock_guard lock(mutex_);
-  auto select =
-      prepare("SELECT " CP_TASK_COLUMNS " FROM tasks WHERE case_id = ?1 ORDER BY created_at, id");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare("SELECT " CP_TASK_COLUMNS
+                                 " FROM tasks WHERE case_id = ?1 ORDER BY created_at, id");
   if (!select) {
     return select.error();
   }
@@ -1624,44 +1797,40 @@ Result<void> SqliteStore::close_task(const std::string& task_id, const std::stri
                                      Timestamp now, const std::optional<CaseChange>& change,
                                      const CaseEffects& effects,
                                      const std::optional<IncidentRecord>& incident) {
-  std::lock_guard lock(mutex_);
-  Transaction transaction(db_.get());
-  auto began = transaction.begin_immediate();
-  if (!began) {
-    return began.error();
-  }
-  {
-    auto close =
-        prepare("UPDATE tasks SET status = ?2, closed_at = ?3 WHERE id = ?1 AND status = 'open'");
-    if (!close) {
-      return close.error();
+  return write_grouped([&]() -> Result<void> {
+    {
+      auto close =
+          prepare("UPDATE tasks SET status = ?2, closed_at = ?3 WHERE id = ?1 AND status = 'open'");
+      if (!close) {
+        return close.error();
+      }
+      close->bind_text(1, task_id);
+      close->bind_text(2, status);
+      close->bind_int64(3, now);
+      if (auto r = close->run("close task"); !r) {
+        return r.error();
+      }
+      if (close->changes() == 0) {
+        Error e = make_error(Errc::conflict, "task '" + task_id + "' is no longer open");
+        e.type = "task-closed";
+        return e;
+      }
     }
-    close->bind_text(1, task_id);
-    close->bind_text(2, status);
-    close->bind_int64(3, now);
-    if (auto r = close->run("close task"); !r) {
-      return r.error();
+    if (change) {
+      if (auto applied = apply_change_locked(*change); !applied) {
+        return applied.error();
+      }
+      if (auto inserted = insert_effects_locked(change->after.id, now, effects); !inserted) {
+        return inserted.error();
+      }
     }
-    if (close->changes() == 0) {
-      Error e = make_error(Errc::conflict, "task '" + task_id + "' is no longer open");
-      e.type = "task-closed";
-      return e;
+    if (incident) {
+      if (auto inserted = insert_incident_locked(*incident); !inserted) {
+        return inserted.error();
+      }
     }
-  }
-  if (change) {
-    if (auto applied = apply_change_locked(*change); !applied) {
-      return applied.error();
-    }
-    if (auto inserted = insert_effects_locked(change->after.id, now, effects); !inserted) {
-      return inserted.error();
-    }
-  }
-  if (incident) {
-    if (auto inserted = insert_incident_locked(*incident); !inserted) {
-      return inserted.error();
-    }
-  }
-  return transaction.commit();
+    return {};
+  });
 }
 
 }  // namespace carepath::store

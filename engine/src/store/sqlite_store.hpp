@@ -2,7 +2,10 @@
 // PRAGMA user_version and migrated when the file is opened.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,7 +22,8 @@ struct sqlite3_stmt;
 
 namespace carepath::store {
 
-class Statement;  // a borrowed cached sqlite3_stmt; defined in sqlite_internal.hpp
+class Statement;     // a borrowed cached sqlite3_stmt; defined in sqlite_internal.hpp
+class Checkpointer;  // sqlite_checkpoint.hpp
 
 // Several SqliteStore objects, in one process or several, may share one file: writes take the
 // database's write lock (BEGIN IMMEDIATE) and wait up to kBusyTimeoutMs for it, after which the
@@ -27,12 +31,21 @@ class Statement;  // a borrowed cached sqlite3_stmt; defined in sqlite_internal.
 //
 // Thread-safety: every member function may be called from any thread; calls on one object are
 // serialised by a mutex around its single connection.
+//
+// Group commit: case changes (create_case, update_case, erase and the step, task and timer
+// finishes) and audit appends made by concurrent threads share one transaction, and so one fsync.
+// The first writer to arrive leads: it takes every write queued behind it (up to kMaxGroup), runs
+// each inside a savepoint of one BEGIN IMMEDIATE transaction, commits once and wakes the others.
+// Each call still returns only after the commit that made its write durable. A write that fails
+// is rolled back to its savepoint and fails alone; the group's other writes commit.
 class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
   static constexpr int kSchemaVersion = 10;
   static constexpr int kBusyTimeoutMs = 5000;
+  // The most writes one commit takes; a bound on how long the last of them waits.
+  static constexpr std::size_t kMaxGroup = 256;
 
   // Opens (creating it when absent) the database at `path`, or a private in-memory database for
   // ":memory:", and migrates its schema. The directory must exist: it is not created, so a
@@ -158,6 +171,8 @@ class SqliteStore final : public Store {
   Result<std::vector<TokenRecord>> tokens() override;
 
  private:
+  friend class GroupCommitProbe;  // tests/store: drives write_grouped directly
+
   struct CloseDb {
     void operator()(sqlite3* db) const;
   };
@@ -167,6 +182,39 @@ class SqliteStore final : public Store {
   using DbHandle = std::unique_ptr<sqlite3, CloseDb>;
   using StatementHandle = std::unique_ptr<sqlite3_stmt, FinalizeStatement>;
 
+  using StatementCache = std::unordered_map<std::string, StatementHandle>;
+
+  // A connection that only reads, kept in the pool for reuse.
+  struct ReadConnection {
+    DbHandle db;
+    StatementCache statements{};  // declared after db: finalized before it closes
+  };
+
+  // A connection borrowed for one read: a pooled read-only connection for a file database, so
+  // that reads never wait while a commit group holds the writer (WAL readers see the last
+  // commit); the writer itself, under mutex_, for a database in memory, which has one connection.
+  class Reader {
+   public:
+    Reader(SqliteStore& store, std::unique_ptr<ReadConnection> pooled)
+        : store_(store), pooled_(std::move(pooled)) {}
+    Reader(SqliteStore& store, std::unique_lock<std::mutex> writer)
+        : store_(store), writer_(std::move(writer)) {}
+    ~Reader();
+    Reader(const Reader&) = delete;
+    Reader& operator=(const Reader&) = delete;
+    Reader(Reader&&) noexcept = default;
+    Reader& operator=(Reader&&) = delete;
+
+    Result<Statement> prepare(std::string_view sql);
+
+   private:
+    SqliteStore& store_;
+    std::unique_ptr<ReadConnection> pooled_;
+    std::unique_lock<std::mutex> writer_;
+  };
+  // Errc::storage when a new read connection cannot be opened.
+  Result<Reader> reader();
+
   SqliteStore(DbHandle db, AuditDigest digest);
 
   // Requires (all below): mutex_ held.
@@ -175,6 +223,7 @@ class SqliteStore final : public Store {
   // The cached statement for `sql`, prepared on first use. Requires: the same SQL text is not
   // borrowed twice at once (the second borrow would reset the first).
   Result<Statement> prepare(std::string_view sql);
+  static Result<Statement> prepare_cached(sqlite3* db, StatementCache& cache, std::string_view sql);
   // Within an open transaction: the compare-and-set of one case row and its history entry.
   Result<void> apply_change_locked(const CaseChange& change);
   // Replaces the case's blind index entries with `entries`.
@@ -197,6 +246,21 @@ class SqliteStore final : public Store {
   Result<void> audit_change_locked(const std::string& case_id, const HistoryEntry& entry,
                                    std::int64_t version, std::string_view action);
   Result<void> insert_notification_locked(const NotificationRecord& notification);
+  // A write waiting for its commit group (see the class comment).
+  struct PendingWrite {
+    const std::function<Result<void>()>* body = nullptr;
+    Result<void> result{};
+    bool done = false;
+    std::condition_variable wake{};
+  };
+  // Runs `body` (which writes through the cached statements and must neither begin nor end a
+  // transaction) in the next commit group and returns once that group committed: the body's own
+  // error (its writes rolled back), the commit's error, or success. Takes mutex_ itself; the
+  // body runs with it held, on whichever thread leads the group.
+  Result<void> write_grouped(const std::function<Result<void>()>& body);
+  // Requires: mutex_ held. Runs the bodies of `group` in as few transactions as storage errors
+  // allow (one when nothing fails at the storage level) and sets each one's result.
+  void commit_group_locked(const std::vector<PendingWrite*>& group);
   // Runs one or more statements that return no rows; not cached.
   Result<void> execute(std::string_view sql, std::string_view what);
   // Resets the write-ahead log after erasure or retention; best effort.
@@ -208,7 +272,19 @@ class SqliteStore final : public Store {
   // closes. GUARDED_BY(mutex_)
   DbHandle db_;
   // Prepared once per SQL text and reused for the life of the connection. GUARDED_BY(mutex_)
-  std::unordered_map<std::string, StatementHandle> statements_;
+  StatementCache statements_;
+  // The database file, for opening read connections; empty in memory.
+  std::string path_;
+  // Idle read connections; one is opened when none is idle, so there are at most as many as
+  // threads that ever read at once.
+  std::mutex readers_mutex_;
+  std::vector<std::unique_ptr<ReadConnection>> readers_;  // GUARDED_BY(readers_mutex_)
+  // Checkpoints the write-ahead log off the request path (a file database opened for writing);
+  // declared after db_, so it unhooks itself before the connection closes.
+  std::unique_ptr<Checkpointer> checkpointer_;
+  // Writes waiting for a commit, oldest first; the front one leads the next group.
+  std::mutex group_mutex_;
+  std::deque<PendingWrite*> group_queue_;  // GUARDED_BY(group_mutex_)
 };
 
 }  // namespace carepath::store

@@ -316,8 +316,11 @@ Result<std::vector<TimerRecord>> SqliteStore::claim_timers(Timestamp now, std::i
 }
 
 Result<std::optional<Timestamp>> SqliteStore::next_timer_at() {
-  std::lock_guard lock(mutex_);
-  auto select = prepare(kNextTimerSql);
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare(kNextTimerSql);
   if (!select) {
     return select.error();
   }
@@ -339,60 +342,60 @@ Result<void> SqliteStore::finish_timer(const TimerFinish& finish) {
                           "'");
   }
   const std::string what = "finish timer " + std::to_string(finish.timer_id);
-  std::lock_guard lock(mutex_);
-  Transaction transaction(db_.get());
-  if (auto began = transaction.begin_immediate(); !began) {
-    return began.error();
-  }
-  std::string case_id;
-  {
-    // The owner check is the claim's compare-and-set: a timer whose lease ran out and was claimed
-    // again by another engine is that engine's to finish, and a cancelled one nobody's.
-    auto update = prepare(
-        "UPDATE timers SET status = ?2, fired_at = ?3, note = ?4 "
-        "WHERE id = ?1 AND status = 'pending' AND lease_owner = ?5 RETURNING case_id");
-    if (!update) {
-      return update.error();
+  return write_grouped([&]() -> Result<void> {
+    std::string case_id;
+    {
+      // The owner check is the claim's compare-and-set: a timer whose lease ran out and was claimed
+      // again by another engine is that engine's to finish, and a cancelled one nobody's.
+      auto update = prepare(
+          "UPDATE timers SET status = ?2, fired_at = ?3, note = ?4 "
+          "WHERE id = ?1 AND status = 'pending' AND lease_owner = ?5 RETURNING case_id");
+      if (!update) {
+        return update.error();
+      }
+      update->bind_int64(1, finish.timer_id);
+      update->bind_text(2, finish.status);
+      update->bind_int64(3, finish.at);
+      update->bind_optional_text(4, finish.note);
+      update->bind_text(5, finish.owner);
+      auto row = update->step(what);
+      if (!row) {
+        return row.error();
+      }
+      if (!*row) {
+        return make_error(Errc::conflict, "timer " + std::to_string(finish.timer_id) +
+                                              " is no longer pending or was claimed by another "
+                                              "engine");
+      }
+      case_id = update->text(0);
+      if (auto r = update->run(what); !r) {
+        return r.error();
+      }
     }
-    update->bind_int64(1, finish.timer_id);
-    update->bind_text(2, finish.status);
-    update->bind_int64(3, finish.at);
-    update->bind_optional_text(4, finish.note);
-    update->bind_text(5, finish.owner);
-    auto row = update->step(what);
-    if (!row) {
-      return row.error();
+    if (finish.change) {
+      if (finish.change->after.id != case_id) {
+        return make_error(Errc::invalid_argument,
+                          "timer " + std::to_string(finish.timer_id) + " belongs to case '" +
+                              case_id + "', not to case '" + finish.change->after.id + "'");
+      }
+      if (auto applied = apply_change_locked(*finish.change); !applied) {
+        return applied.error();
+      }
     }
-    if (!*row) {
-      return make_error(Errc::conflict, "timer " + std::to_string(finish.timer_id) +
-                                            " is no longer pending or was claimed by another "
-                                            "engine");
+    if (auto inserted = insert_effects_locked(case_id, finish.at, finish.effects); !inserted) {
+      return inserted.error();
     }
-    case_id = update->text(0);
-    if (auto r = update->run(what); !r) {
-      return r.error();
-    }
-  }
-  if (finish.change) {
-    if (finish.change->after.id != case_id) {
-      return make_error(Errc::invalid_argument,
-                        "timer " + std::to_string(finish.timer_id) + " belongs to case '" +
-                            case_id + "', not to case '" + finish.change->after.id + "'");
-    }
-    if (auto applied = apply_change_locked(*finish.change); !applied) {
-      return applied.error();
-    }
-  }
-  if (auto inserted = insert_effects_locked(case_id, finish.at, finish.effects); !inserted) {
-    return inserted.error();
-  }
-  return transaction.commit();
+    return {};
+  });
 }
 
 Result<std::vector<TimerRecord>> SqliteStore::timers(const std::string& case_id) {
-  std::lock_guard lock(mutex_);
-  auto select =
-      prepare("SELECT " CP_TIMER_COLUMNS " FROM timers WHERE case_id = ?1 ORDER BY due_at, id");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare("SELECT " CP_TIMER_COLUMNS
+                                 " FROM timers WHERE case_id = ?1 ORDER BY due_at, id");
   if (!select) {
     return select.error();
   }
@@ -412,9 +415,12 @@ Result<std::vector<TimerRecord>> SqliteStore::timers(const std::string& case_id)
 }
 
 Result<std::vector<ClockRecord>> SqliteStore::clocks(const std::string& case_id) {
-  std::lock_guard lock(mutex_);
-  auto select = prepare("SELECT " CP_CLOCK_COLUMNS
-                        " FROM clocks WHERE case_id = ?1 ORDER BY started_at, name");
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare("SELECT " CP_CLOCK_COLUMNS
+                                 " FROM clocks WHERE case_id = ?1 ORDER BY started_at, name");
   if (!select) {
     return select.error();
   }
@@ -454,8 +460,11 @@ Result<ClockPage> SqliteStore::list_clocks(const ClockQuery& query) {
   }
   const std::size_t limit = clamp_limit(query.limit);
 
-  std::lock_guard lock(mutex_);
-  auto select = prepare(sql);
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
+  auto select = reading->prepare(sql);
   if (!select) {
     return select.error();
   }
@@ -512,10 +521,13 @@ Result<NotificationPage> SqliteStore::list_notifications(const NotificationQuery
   // that tells whether another page follows are among them. One index range per role, where an
   // IN over the roles would read every notification of them to sort.
   std::vector<std::pair<NotificationPosition, NotificationRecord>> rows;
-  std::lock_guard lock(mutex_);
+  auto reading = reader();
+  if (!reading) {
+    return reading.error();
+  }
   for (const std::string& role : roles) {
-    auto select = prepare(query.unacknowledged_only ? kRoleUnacknowledgedNotificationsSql
-                                                    : kRoleNotificationsSql);
+    auto select = reading->prepare(query.unacknowledged_only ? kRoleUnacknowledgedNotificationsSql
+                                                             : kRoleNotificationsSql);
     if (!select) {
       return select.error();
     }

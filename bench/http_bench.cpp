@@ -1,0 +1,439 @@
+// The load run of docs/performance.md: the real engine (app::Engine, the shipped workflows and
+// plugins, an encrypted SQLite file with synchronous=FULL) answering over loopback, driven by an
+// asynchronous Beast client at 1, 16, 64 and 256 connections.
+//
+//   http_bench [--dir DIR] [--seconds S] [--connections 1,16,64,256] [--cases N] [--csv FILE]
+//
+// Workloads: `transitions` (POST /v1/cases/{id}/events, term_review on an education_support case,
+// a guarded transition with required fields and a sensitive field in the case), `reads`
+// (GET /v1/cases/{id}), `mixed` (four reads to one transition) and the anchors:
+//   - `healthz`: GET /healthz on the same server, the smallest answer the HTTP stack gives;
+//   - `sqlite`: one-row transactions on a file of its own with the engine's pragmas (WAL,
+//     synchronous=FULL), one after another: the single-commit rate the disk allows.
+// Each figure is printed beside the ratio to its anchor, because absolute numbers on a shared
+// machine drift. DIR must be on the disk that will hold the database (not a tmpfs): the default is
+// ./bench-data under the current directory.
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/json.hpp>
+#include <sqlite3.h>
+
+#include "app/engine.hpp"
+#include "core/log.hpp"
+#include "security/crypto.hpp"
+#include "security/tokens.hpp"
+
+namespace {
+
+namespace net = boost::asio;
+namespace http = boost::beast::http;
+using Tcp = net::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
+
+struct Options {
+  std::filesystem::path dir = "bench-data";
+  double seconds = 5;
+  std::vector<int> connections{1, 16, 64, 256};
+  int cases = 2048;
+  std::string csv;
+};
+
+// Latencies in microseconds, and what they add up to.
+struct Figures {
+  double seconds = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t errors = 0;
+  std::vector<std::uint32_t> latencies_us;
+
+  double rate() const { return seconds > 0 ? static_cast<double>(requests) / seconds : 0; }
+  double percentile_ms(double p) {
+    if (latencies_us.empty()) {
+      return 0;
+    }
+    std::sort(latencies_us.begin(), latencies_us.end());
+    const auto at = static_cast<std::size_t>(p * static_cast<double>(latencies_us.size() - 1));
+    return latencies_us[at] / 1000.0;
+  }
+};
+
+// A raw HTTP/1.1 request, ready to write.
+std::string request_text(std::string_view method, const std::string& target,
+                         const std::string& token, const std::string& body = {}) {
+  std::string text;
+  text.reserve(256 + body.size());
+  text.append(method).append(" ").append(target).append(" HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  if (!token.empty()) {
+    text.append("Authorization: Bearer ").append(token).append("\r\n");
+  }
+  if (!body.empty()) {
+    text.append("Content-Type: application/json\r\nContent-Length: ")
+        .append(std::to_string(body.size()))
+        .append("\r\n");
+  }
+  text.append("\r\n").append(body);
+  return text;
+}
+
+// One request on a fresh blocking connection, for setting up: the status and the body.
+std::pair<int, std::string> call(std::uint16_t port, const std::string& text) {
+  net::io_context ioc;
+  Tcp::socket socket(ioc);
+  socket.connect({net::ip::make_address("127.0.0.1"), port});
+  net::write(socket, net::buffer(text));
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(socket, buffer, response);
+  return {static_cast<int>(response.result_int()), response.body()};
+}
+
+// What each connection sends next; `connection` and `n` (its request count) pick the case.
+using NextRequest = std::function<const std::string&(std::size_t connection, std::uint64_t n)>;
+
+// Keeps `count` connections busy, each sending a request as soon as the answer to its last one
+// arrived, for `seconds` after a warm-up of a tenth of that.
+Figures drive(std::uint16_t port, int count, double seconds, const NextRequest& next) {
+  struct Connection {
+    explicit Connection(net::io_context& ioc) : socket(ioc) {}
+    Tcp::socket socket;
+    boost::beast::flat_buffer buffer;
+    std::optional<http::response_parser<http::string_body>> parser;
+    SteadyClock::time_point sent;
+    std::uint64_t n = 0;
+  };
+  net::io_context ioc;
+  std::vector<std::unique_ptr<Connection>> connections;
+  const Tcp::endpoint endpoint{net::ip::make_address("127.0.0.1"), port};
+  for (int i = 0; i < count; ++i) {
+    connections.push_back(std::make_unique<Connection>(ioc));
+    connections.back()->socket.connect(endpoint);
+    connections.back()->socket.set_option(Tcp::no_delay(true));
+  }
+  Figures figures;
+  figures.latencies_us.reserve(1'000'000);
+  const auto warm_until =
+      SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                               std::chrono::duration<double>(seconds / 10));
+  const auto until = warm_until + std::chrono::duration_cast<SteadyClock::duration>(
+                                      std::chrono::duration<double>(seconds));
+  std::function<void(std::size_t)> send;
+  send = [&](std::size_t index) {
+    Connection& c = *connections[index];
+    const std::string& text = next(index, c.n++);
+    c.sent = SteadyClock::now();
+    net::async_write(c.socket, net::buffer(text), [&, index](boost::system::error_code ec,
+                                                             std::size_t /*bytes*/) {
+      if (ec) {
+        ++figures.errors;
+        return;
+      }
+      Connection& conn = *connections[index];
+      conn.parser.emplace();
+      conn.parser->body_limit(16 * 1024 * 1024);
+      http::async_read(conn.socket, conn.buffer, *conn.parser,
+                       [&, index](boost::system::error_code read_ec, std::size_t /*bytes*/) {
+                         Connection& done = *connections[index];
+                         const auto now = SteadyClock::now();
+                         if (read_ec) {
+                           ++figures.errors;
+                           return;
+                         }
+                         if (now >= warm_until) {
+                           ++figures.requests;
+                           const int status = done.parser->get().result_int();
+                           if (status < 200 || status > 299) {
+                             ++figures.errors;
+                           }
+                           figures.latencies_us.push_back(static_cast<std::uint32_t>(
+                               std::chrono::duration_cast<std::chrono::microseconds>(now -
+                                                                                     done.sent)
+                                   .count()));
+                         }
+                         if (now < until) {
+                           send(index);
+                         }
+                       });
+    });
+  };
+  for (std::size_t i = 0; i < connections.size(); ++i) {
+    send(i);
+  }
+  const auto started = warm_until;
+  ioc.run();
+  figures.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  return figures;
+}
+
+// Single-row transactions, one after another, on a file of their own with the engine's pragmas.
+Figures sqlite_commits(const std::filesystem::path& path, double seconds) {
+  std::filesystem::remove(path);
+  std::filesystem::remove(path.string() + "-wal");
+  std::filesystem::remove(path.string() + "-shm");
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+               "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* insert = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES ('a value of about the size of a history row')",
+                     -1, &insert, nullptr);
+  Figures figures;
+  const auto started = SteadyClock::now();
+  const auto until = started + std::chrono::duration_cast<SteadyClock::duration>(
+                                   std::chrono::duration<double>(seconds));
+  for (auto now = started; now < until; now = SteadyClock::now()) {
+    sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+    sqlite3_step(insert);
+    sqlite3_reset(insert);
+    const int rc = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    ++figures.requests;
+    if (rc != SQLITE_OK) {
+      ++figures.errors;
+    }
+    figures.latencies_us.push_back(static_cast<std::uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - now).count()));
+  }
+  figures.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+  return figures;
+}
+
+std::optional<Options> parse(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (arg == "--dir" && has_value) {
+      options.dir = argv[++i];
+    } else if (arg == "--seconds" && has_value) {
+      options.seconds = std::stod(argv[++i]);
+    } else if (arg == "--cases" && has_value) {
+      options.cases = std::stoi(argv[++i]);
+    } else if (arg == "--csv" && has_value) {
+      options.csv = argv[++i];
+    } else if (arg == "--connections" && has_value) {
+      options.connections.clear();
+      std::stringstream list(argv[++i]);
+      for (std::string item; std::getline(list, item, ',');) {
+        options.connections.push_back(std::stoi(item));
+      }
+    } else {
+      std::cerr << "usage: http_bench [--dir DIR] [--seconds S] [--connections 1,16,64,256] "
+                   "[--cases N] [--csv FILE]\n";
+      return std::nullopt;
+    }
+  }
+  if (options.seconds <= 0 || options.cases < 1 || options.connections.empty()) {
+    std::cerr << "http_bench: --seconds, --cases and --connections must be positive\n";
+    return std::nullopt;
+  }
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto parsed = parse(argc, argv);
+  if (!parsed) {
+    return 2;
+  }
+  const Options options = *parsed;
+  std::filesystem::remove_all(options.dir);
+  std::filesystem::create_directories(options.dir);
+  carepath::set_log_level(carepath::LogLevel::warning);  // no access line per request
+
+  carepath::app::Config config;
+  config.host = "127.0.0.1";
+  config.port = 0;
+  config.db = (options.dir / "carepath.db").string();
+  config.master_key = (options.dir / "master.key").string();
+  config.workflows = CP_SOURCE_DIR "/workflows";
+  config.plugins = {CP_BINARY_DIR "/plugins"};
+  config.max_connections = 1024;
+  config.log_level = carepath::LogLevel::warning;
+  if (!carepath::security::create_key_file(config.master_key)) {
+    std::cerr << "http_bench: cannot create the master key in " << options.dir << "\n";
+    return 1;
+  }
+  auto engine = carepath::app::Engine::open(config);
+  if (!engine) {
+    std::cerr << "http_bench: " << engine.error().message << "\n";
+    return 1;
+  }
+  auto port_or = (*engine)->start();
+  if (!port_or) {
+    std::cerr << "http_bench: " << port_or.error().message << "\n";
+    return 1;
+  }
+  const std::uint16_t port = *port_or;
+  auto issued = carepath::security::issue_token(
+      "bench.worker", {"outreach_worker", "education_coordinator"}, 0, {});
+  if (!issued || !(*engine)->store().create_token(issued->record)) {
+    std::cerr << "http_bench: cannot issue a token\n";
+    return 1;
+  }
+  const std::string token = issued->token;
+
+  // Cases on education_support, moved to in_school, where term_review loops (a guarded choice
+  // between at_risk and in_school, with required fields). Invented values only.
+  std::vector<std::string> ids(static_cast<std::size_t>(options.cases));
+  std::atomic<int> next_case{0};
+  std::atomic<int> setup_errors{0};
+  const auto setup_started = SteadyClock::now();
+  {
+    std::vector<std::thread> openers;
+    for (int t = 0; t < 32; ++t) {
+      openers.emplace_back([&] {
+        for (int i = next_case++; i < options.cases; i = next_case++) {
+          const std::string open_body =
+              R"({"workflow":"education_support","data":{"name":"Bench Child )" +
+              std::to_string(i) +
+              R"(","date_of_birth":"2014-01-01","mother_consent":true,"residence":"with_mother"}})";
+          auto [status, body] = call(port, request_text("POST", "/v1/cases", token, open_body));
+          if (status != 201) {
+            ++setup_errors;
+            continue;
+          }
+          const std::string id(boost::json::parse(body).at("id").as_string());
+          const std::string target = "/v1/cases/" + id + "/events";
+          auto enrolled = call(port, request_text("POST", target, token, R"({"event":"enrolled"})"));
+          auto placed = call(
+              port, request_text("POST", target, token,
+                                 R"({"event":"placed_in_school","data":{"school":"School 1",)"
+                                 R"("standard":5,"admission_date":"2025-06-01"}})"));
+          if (enrolled.first != 200 || placed.first != 200) {
+            ++setup_errors;
+            continue;
+          }
+          ids[static_cast<std::size_t>(i)] = id;
+        }
+      });
+    }
+    for (auto& opener : openers) {
+      opener.join();
+    }
+  }
+  if (setup_errors > 0) {
+    std::cerr << "http_bench: " << setup_errors << " cases could not be set up\n";
+    return 1;
+  }
+  std::printf("set up %d cases (each opened and moved twice) in %.1f s\n\n", options.cases,
+              std::chrono::duration<double>(SteadyClock::now() - setup_started).count());
+
+  // The requests, built once: each connection walks its own share of the cases, so that two
+  // connections never change one case at once (the engine would serialise them anyway).
+  std::vector<std::string> transitions;
+  std::vector<std::string> reads;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    transitions.push_back(request_text(
+        "POST", "/v1/cases/" + ids[i] + "/events", token,
+        R"({"event":"term_review","data":{"term":"2025-26 term )" + std::to_string(i % 3) +
+            R"(","attendance_percent":)" + std::to_string(70 + i % 30) + "}}"));
+    reads.push_back(request_text("GET", "/v1/cases/" + ids[i], token));
+  }
+  const std::string healthz = request_text("GET", "/healthz", "");
+  const auto pick = [&](const std::vector<std::string>& texts, std::size_t connection,
+                        std::uint64_t n, int count) -> const std::string& {
+    const std::size_t share = texts.size() / static_cast<std::size_t>(count);
+    return texts[connection * share + static_cast<std::size_t>(n % share)];
+  };
+
+  struct Row {
+    std::string workload;
+    int connections;
+    double rate, p50, p99, p999;
+    std::uint64_t errors;
+    double anchor;
+  };
+  std::vector<Row> rows;
+  auto sqlite = sqlite_commits(options.dir / "anchor.db", std::min(options.seconds, 3.0));
+  const double commit_rate = sqlite.rate();
+  rows.push_back({"sqlite", 1, commit_rate, sqlite.percentile_ms(0.5), sqlite.percentile_ms(0.99),
+                  sqlite.percentile_ms(0.999), sqlite.errors, commit_rate});
+
+  for (const int count : options.connections) {
+    if (static_cast<std::size_t>(count) > ids.size()) {
+      std::cerr << "http_bench: " << count << " connections need at least as many cases\n";
+      return 2;
+    }
+    auto health = drive(port, count, options.seconds,
+                        [&](std::size_t, std::uint64_t) -> const std::string& { return healthz; });
+    const double health_rate = health.rate();
+    rows.push_back({"healthz", count, health_rate, health.percentile_ms(0.5),
+                    health.percentile_ms(0.99), health.percentile_ms(0.999), health.errors,
+                    health_rate});
+    auto writes = drive(port, count, options.seconds,
+                        [&](std::size_t c, std::uint64_t n) -> const std::string& {
+                          return pick(transitions, c, n, count);
+                        });
+    rows.push_back({"transitions", count, writes.rate(), writes.percentile_ms(0.5),
+                    writes.percentile_ms(0.99), writes.percentile_ms(0.999), writes.errors,
+                    commit_rate});
+    auto gets = drive(port, count, options.seconds,
+                      [&](std::size_t c, std::uint64_t n) -> const std::string& {
+                        return pick(reads, c, n, count);
+                      });
+    rows.push_back({"reads", count, gets.rate(), gets.percentile_ms(0.5), gets.percentile_ms(0.99),
+                    gets.percentile_ms(0.999), gets.errors, health_rate});
+    auto mixed = drive(port, count, options.seconds,
+                       [&](std::size_t c, std::uint64_t n) -> const std::string& {
+                         return n % 5 == 4 ? pick(transitions, c, n / 5, count)
+                                           : pick(reads, c, n, count);
+                       });
+    rows.push_back({"mixed", count, mixed.rate(), mixed.percentile_ms(0.5),
+                    mixed.percentile_ms(0.99), mixed.percentile_ms(0.999), mixed.errors,
+                    health_rate});
+  }
+
+  std::printf("%-12s %5s %10s %8s %8s %9s %7s %8s  %s\n", "workload", "conns", "per second",
+              "p50 ms", "p99 ms", "p99.9 ms", "errors", "ratio", "anchor");
+  for (const Row& row : rows) {
+    const char* anchor = row.workload == "transitions" ? "single commits"
+                         : row.workload == "sqlite"    ? "-"
+                                                       : "healthz";
+    std::printf("%-12s %5d %10.0f %8.2f %8.2f %9.2f %7llu %8.2f  %s\n", row.workload.c_str(),
+                row.connections, row.rate, row.p50, row.p99, row.p999,
+                static_cast<unsigned long long>(row.errors),
+                row.anchor > 0 ? row.rate / row.anchor : 0.0, anchor);
+  }
+  if (!options.csv.empty()) {
+    std::ofstream csv(options.csv);
+    csv << "workload,connections,per_second,p50_ms,p99_ms,p999_ms,errors,anchor_per_second\n";
+    for (const Row& row : rows) {
+      csv << row.workload << ',' << row.connections << ',' << row.rate << ',' << row.p50 << ','
+          << row.p99 << ',' << row.p999 << ',' << row.errors << ',' << row.anchor << '\n';
+    }
+  }
+  (*engine)->stop();
+  std::uint64_t errors = 0;
+  for (const Row& row : rows) {
+    errors += row.errors;
+  }
+  return errors == 0 ? 0 : 1;
+}

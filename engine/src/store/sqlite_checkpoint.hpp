@@ -1,0 +1,53 @@
+// Checkpoints of the write-ahead log, off the request path. SQLite's automatic checkpoint runs
+// inside the COMMIT that crosses its threshold, so one request in a thousand would wait for the
+// database file to be written and synced. The store turns it off and gives the work to this
+// thread, which checkpoints through a connection of its own when the log has grown.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/error.hpp"
+
+struct sqlite3;
+
+namespace carepath::store {
+
+class Checkpointer {
+ public:
+  // The log size, in pages, past which a checkpoint is started (SQLite's own default).
+  static constexpr int kFrames = 1000;
+
+  // Opens a second connection to the database file at `path` and starts the thread; then
+  // installs itself as the WAL hook of `writer`, which disables the automatic checkpoint there.
+  static Result<std::unique_ptr<Checkpointer>> start(const std::string& path, sqlite3* writer);
+  // Removes the hook, stops the thread and closes its connection.
+  ~Checkpointer();
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+  Checkpointer(Checkpointer&&) = delete;
+  Checkpointer& operator=(Checkpointer&&) = delete;
+
+  // Checkpoints done since start, for tests and metrics.
+  std::uint64_t runs() const;
+
+ private:
+  Checkpointer(sqlite3* db, sqlite3* writer);
+  static int on_commit(void* self, sqlite3* db, const char* schema, int frames);
+  void run();
+
+  sqlite3* db_;      // the checkpointer's own connection
+  sqlite3* writer_;  // whose hook this is; not owned
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool due_ = false;        // GUARDED_BY(mutex_)
+  bool stopping_ = false;   // GUARDED_BY(mutex_)
+  std::uint64_t runs_ = 0;  // GUARDED_BY(mutex_)
+};
+
+}  // namespace carepath::store
