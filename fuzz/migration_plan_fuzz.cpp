@@ -27,7 +27,8 @@ const std::vector<std::shared_ptr<const Workflow>>& workflows() {
     const auto dir = fuzz::source_dir();
     for (const auto& path :
          {dir / "tests/migration/v1/home.yaml", dir / "tests/migration/v2/home.yaml",
-          dir / "tests/migration/aftercare-v1.yaml", dir / "workflows/aftercare.yaml"}) {
+          dir / "tests/migration/aftercare-v1.yaml", dir / "tests/migration/aftercare-v2.yaml",
+          dir / "workflows/aftercare.yaml"}) {
       auto r = workflow::load_workflow_file(path, &steps);
       FUZZ_CHECK(r.ok());
       out.push_back(r.workflow);

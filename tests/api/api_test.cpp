@@ -337,6 +337,44 @@ TEST_F(ApiTest, DescribesOneWorkflowVersion) {
   EXPECT_EQ(pinned.json(), r.json());
 }
 
+// The outcome words (docs/workflow-format.md, Outcomes): `outcome` on a final state that sets
+// one and `counts_as` on a row that sets one; absent everywhere else, as in version 1 above.
+TEST_F(ApiTest, DescribesOutcomesAndCountsAs) {
+  std::string text(kWorkflow);
+  const auto replace = [&text](const std::string& from, const std::string& to) {
+    const auto at = text.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    text.replace(at, from.size(), to);
+  };
+  replace("version: 1", "version: 2");
+  replace("close: { to: closed, roles: [supervisor] }",
+          "close: { to: closed, roles: [supervisor], counts_as: restored }\n"
+          "      left: { to: ran_off, roles: [supervisor] }");
+  replace("  closed:\n    final: true\n",
+          "  closed:\n    final: true\n    outcome: restored\n"
+          "  ran_off:\n    final: true\n");
+  auto loaded = workflow::load_workflow_text(text, "shelter.yaml");
+  ASSERT_TRUE(loaded.ok()) << text;
+  registry_.add(loaded.workflow);
+
+  const auto r = call("GET", "/v1/workflows/shelter?version=2", caseworker_);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const auto w = r.json().as_object();
+  const auto& states = w.at("states").as_array();
+  ASSERT_EQ(states.size(), 4U);
+  EXPECT_EQ(states[2], boost::json::parse(R"({"name": "closed", "initial": false,
+      "final": true, "outcome": "restored", "transitions": []})"));
+  EXPECT_FALSE(states[3].as_object().contains("outcome")) << states[3];  // final, no outcome
+  EXPECT_FALSE(states[0].as_object().contains("outcome"));
+  const auto& rows = states[1].at("transitions").as_array();
+  ASSERT_EQ(rows.size(), 3U);
+  EXPECT_EQ(rows[0], boost::json::parse(R"({"event": "close", "to": "closed",
+      "roles": ["supervisor"], "requires": [], "requires_consent": [], "when": null,
+      "counts_as": "restored"})"));
+  EXPECT_FALSE(rows[1].as_object().contains("counts_as")) << rows[1];
+  EXPECT_FALSE(rows[2].as_object().contains("counts_as")) << rows[2];
+}
+
 TEST_F(ApiTest, UnknownWorkflowsAndVersionsAre404AndBadVersions400) {
   expect_problem(call("GET", "/v1/workflows/nowhere", caseworker_), 404, "not-found");
   expect_problem(call("GET", "/v1/workflows/shelter?version=7", caseworker_), 404, "not-found");

@@ -33,7 +33,7 @@ TEST(Cli, ValidateAcceptsTheShippedWorkflows) {
            test::source_path("workflows/education_support.yaml").string(), "--plugins", kPlugins},
           dir);
   EXPECT_EQ(o.exit_code, 0) << o.err;
-  EXPECT_NE(o.out.find("ok (workflow aftercare version 2)"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("ok (workflow aftercare version 3)"), std::string::npos) << o.out;
 }
 
 TEST(Cli, ValidateReportsFileLineAndColumn) {

@@ -407,19 +407,19 @@ TEST(WorkflowVersions, UsedVersionIsImmutableAndNewVersionsLoadBeside) {
   EXPECT_NE(refused.error().message.find("new version"), std::string::npos)
       << refused.error().message;
 
-  // The same change as version 3 loads beside version 2, and the file of version 2 may go.
-  const auto version = changed.find("\nversion: 2\n");
+  // The same change as version 4 loads beside version 3, and the file of version 3 may go.
+  const auto version = changed.find("\nversion: 3\n");
   ASSERT_NE(version, std::string::npos);
-  changed.replace(version, 12, "\nversion: 3\n");
+  changed.replace(version, 12, "\nversion: 4\n");
   std::ofstream(file) << changed;
   auto engine = app::Engine::open(config);
   ASSERT_TRUE(engine) << engine.error().message;
   auto fresh = (*engine)->runtime().open_case(caseworker, "aftercare", {});
   ASSERT_TRUE(fresh);
-  EXPECT_EQ(fresh->workflow_version, 3);
+  EXPECT_EQ(fresh->workflow_version, 4);
   auto old = (*engine)->runtime().get_case(caseworker, old_case);
   ASSERT_TRUE(old);
-  EXPECT_EQ(old->workflow_version, 2);
+  EXPECT_EQ(old->workflow_version, 3);
   EXPECT_TRUE((*engine)->runtime().workflow_of(*old));
 }
 

@@ -673,14 +673,16 @@ TEST_F(Migration, ServerPicksUpTheNewVersionOnReloadAfterTheCommandMigrates) {
   engine_->stop();
 }
 
-// The plan shipped in migrations/ against the real aftercare workflow's two versions: every case
-// moves by name, and the clocks version 2 adds do not start for it.
+// The plan shipped in migrations/ against the aftercare workflow's versions 1 and 2 as they were
+// shipped (tests/migration): every case moves by name, and the clocks version 2 adds do not start
+// for it.
 TEST_F(Migration, ShippedAftercarePlanMovesEveryCase) {
   fs::create_directories(dir_ / "aftercare1");
   fs::create_directories(dir_ / "aftercare2");
   fs::copy_file(test::source_path("tests/migration/aftercare-v1.yaml"),
                 dir_ / "aftercare1/aftercare.yaml");
-  fs::copy_file(test::source_path("workflows/aftercare.yaml"), dir_ / "aftercare2/aftercare.yaml");
+  fs::copy_file(test::source_path("tests/migration/aftercare-v2.yaml"),
+                dir_ / "aftercare2/aftercare.yaml");
   config_.plugins = {(fs::path(CP_BINARY_DIR) / "plugins").string()};
   open("aftercare1");
   const Actor worker{"asha", {"caseworker"}};
@@ -729,6 +731,114 @@ TEST_F(Migration, ShippedAftercarePlanMovesEveryCase) {
     ASSERT_TRUE(clocks);
     EXPECT_TRUE(clocks->empty()) << "a migration started clock " << clocks->front().name;
   }
+}
+
+// A database holding aftercare cases on version 2, stored with version 2's text as shipped, starts
+// with the shipped workflows (version 3 beside it; the same text changed under version 2 was
+// refused), and `carepath migrate` with the shipped plan moves its cases onto version 3: the dry
+// run changes nothing, the real run moves every case with its data and its running clock.
+TEST_F(Migration, ShippedAftercare2To3PlanMovesVersion2CasesWithTheCommand) {
+  fs::create_directories(dir_ / "aftercare2");
+  fs::copy_file(test::source_path("tests/migration/aftercare-v2.yaml"),
+                dir_ / "aftercare2/aftercare.yaml");
+  const fs::path shipped = dir_ / "shipped";
+  fs::copy(test::source_path("workflows"), shipped, fs::copy_options::recursive);
+  const std::string plugins = (fs::path(CP_BINARY_DIR) / "plugins").string();
+  config_.plugins = {plugins};
+  open("aftercare2");
+  const Actor worker{"asha", {"caseworker"}};
+  const Actor supervisor{"meera", {"supervisor"}};
+  std::vector<std::string> ids;
+  for (const char* home : {"umang", "umeed", "udaan"}) {
+    auto record = engine_->runtime().open_case(worker, "aftercare", {{"home", home}});
+    ASSERT_TRUE(record) << record.error().message;
+    EXPECT_EQ(record->workflow_version, 2);
+    ids.push_back(record->id);
+  }
+  runtime::FireRequest journey;
+  journey.event = "journey_started";
+  ASSERT_TRUE(engine_->runtime().fire(worker, ids[0], journey));
+  runtime::FireRequest died;
+  died.event = "died";
+  died.data = {{"date_of_death", "2026-01-02"}};
+  EXPECT_FALSE(engine_->runtime().fire(supervisor, ids[2], died))
+      << "version 2 has no died transition";
+
+  // The shipped directory: version 3 is recorded beside version 2, which stays known from the
+  // database. New cases open on 3; the old ones stay on 2.
+  open("shipped");
+  EXPECT_NE(engine_->registry().find("aftercare", 2), nullptr);
+  ASSERT_NE(engine_->registry().find("aftercare", 3), nullptr);
+  EXPECT_EQ(engine_->registry().latest("aftercare")->version, 3);
+  auto fresh = engine_->runtime().open_case(worker, "aftercare", {{"home", "umang"}});
+  ASSERT_TRUE(fresh) << fresh.error().message;
+  EXPECT_EQ(fresh->workflow_version, 3);
+  for (const auto& id : ids) {
+    EXPECT_EQ(get(id).workflow_version, 2);
+  }
+  engine_.reset();
+
+  const std::vector<std::string> base{
+      "migrate",     test::source_path("migrations/aftercare-2-to-3.yaml").string(),
+      "--db",        config_.db,
+      "--workflows", shipped.string(),
+      "--plugins",   plugins,
+      "--timezone",  "UTC"};
+  auto dry_args = base;
+  dry_args.push_back("--dry-run");
+  const auto dry = test::run_carepath(dry_args, dir_);
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_EQ(dry.err.find("warning"), std::string::npos) << dry.err;
+  EXPECT_NE(dry.out.find("migration aftercare-2-to-3: workflow aftercare version 2 -> 3 (dry run)"),
+            std::string::npos)
+      << dry.out;
+  EXPECT_NE(dry.out.find("  intake -> intake: 3 cases, 3 would move, 0 cannot\n"),
+            std::string::npos)
+      << dry.out;
+  EXPECT_EQ(dry.out.find("would drop"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("total: 3 cases on version 2; 3 would move, 0 cannot move. Nothing was "
+                         "changed (dry run)."),
+            std::string::npos)
+      << dry.out;
+  open("shipped");
+  for (const auto& id : ids) {
+    EXPECT_EQ(get(id).workflow_version, 2) << "the dry run moved a case";
+  }
+  engine_.reset();
+
+  const auto ran = test::run_carepath(base, dir_);
+  ASSERT_EQ(ran.exit_code, 0) << ran.out << ran.err;
+  EXPECT_NE(ran.out.find("total: 3 cases on version 2; 3 moved, 0 cannot move."), std::string::npos)
+      << ran.out;
+
+  open("shipped");
+  const std::vector<std::string> homes{"umang", "umeed", "udaan"};
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const CaseRecord record = get(ids[i]);
+    EXPECT_EQ(record.workflow_version, 3);
+    EXPECT_EQ(record.state, "intake");
+    EXPECT_EQ(record.data.at("home"), homes[i].c_str());
+    const auto entries = history(ids[i]);
+    ASSERT_FALSE(entries.empty());
+    EXPECT_EQ(entries.back().event, "migrated");
+    EXPECT_EQ(entries.back().trigger.at("migration"), "aftercare-2-to-3");
+    EXPECT_EQ(entries.back().trigger.at("to_version"), 3);
+    // The clock that entering intake started runs on, carried over by name.
+    auto clocks = engine_->store().clocks(ids[i]);
+    ASSERT_TRUE(clocks);
+    ASSERT_EQ(clocks->size(), 1U);
+    EXPECT_EQ(clocks->front().name, "cwc_production");
+  }
+  // Version 3's words now apply to the moved cases: a death can be recorded.
+  auto recorded = engine_->runtime().fire(supervisor, ids[2], died);
+  ASSERT_TRUE(recorded) << recorded.error().message;
+  EXPECT_EQ(recorded->record.state, "died");
+  EXPECT_TRUE(recorded->record.closed_at.has_value());
+
+  // Run again, there is nothing left on version 2.
+  const auto again = test::run_carepath(base, dir_);
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("total: 0 cases on version 2"), std::string::npos) << again.out;
 }
 
 }  // namespace

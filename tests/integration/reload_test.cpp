@@ -46,12 +46,12 @@ std::string replaced(std::string text, const std::string& from, const std::strin
 std::string aftercare_version(int version) {
   const std::string original = test::read_file(test::source_path("workflows/aftercare.yaml"));
   return replaced(
-      replaced(original, "\nversion: 2\n", "\nversion: " + std::to_string(version) + "\n"),
+      replaced(original, "\nversion: 3\n", "\nversion: " + std::to_string(version) + "\n"),
       "title: Aftercare for girls in CWC custody",
       "title: Aftercare for girls in CWC custody (version " + std::to_string(version) + ")");
 }
 
-// The versions of `name` GET /v1/workflows lists, as "[2,3]".
+// The versions of `name` GET /v1/workflows lists, as "[3,4]".
 std::string listed_versions(const test::HttpResponse& listed, const std::string& name) {
   const auto json = listed.json();
   for (const auto& item : json.at("items").as_array()) {
@@ -129,7 +129,7 @@ class Reload : public ::testing::Test {
 
 TEST_F(Reload, AddsANewVersionBesideTheOldOneAndLeavesRunningCasesOnTheirs) {
   const std::string before = open_case();
-  write_file(workflows_ / "aftercare_v3.yaml", aftercare_version(3));
+  write_file(workflows_ / "aftercare_v4.yaml", aftercare_version(4));
 
   const auto reloaded = reload();
   ASSERT_EQ(reloaded.status, 200) << reloaded.body;
@@ -137,22 +137,22 @@ TEST_F(Reload, AddsANewVersionBesideTheOldOneAndLeavesRunningCasesOnTheirs) {
   EXPECT_EQ(report.at("added"), 1) << reloaded.body;
   EXPECT_EQ(report.at("unchanged"), 2) << reloaded.body;
   EXPECT_EQ(report.at("refused"), 0) << reloaded.body;
-  const auto added = item(reloaded, "aftercare_v3.yaml");
+  const auto added = item(reloaded, "aftercare_v4.yaml");
   EXPECT_EQ(added.at("status"), "added");
   EXPECT_EQ(added.at("workflow"), "aftercare");
-  EXPECT_EQ(added.at("version"), 3);
+  EXPECT_EQ(added.at("version"), 4);
   EXPECT_TRUE(added.at("errors").as_array().empty());
   EXPECT_EQ(item(reloaded, "aftercare.yaml").at("status"), "unchanged");
   EXPECT_EQ(item(reloaded, "education_support.yaml").at("status"), "unchanged");
 
-  EXPECT_EQ(listed_versions(call("GET", "/v1/workflows", caseworker_), "aftercare"), "[2,3]");
+  EXPECT_EQ(listed_versions(call("GET", "/v1/workflows", caseworker_), "aftercare"), "[3,4]");
   // New cases open on the new version; the case opened before stays on its own, and still moves.
   const auto after = call("GET", "/v1/cases/" + open_case(), caseworker_);
-  EXPECT_EQ(after.json().at("workflow_version"), 3) << after.body;
+  EXPECT_EQ(after.json().at("workflow_version"), 4) << after.body;
   const auto fired = call("POST", "/v1/cases/" + before + "/events", caseworker_,
                           R"({"event": "journey_started"})");
   EXPECT_EQ(fired.status, 200) << fired.body;
-  EXPECT_EQ(fired.json().at("workflow_version"), 2) << fired.body;
+  EXPECT_EQ(fired.json().at("workflow_version"), 3) << fired.body;
 
   // Recorded in the store too, so a restart finds it without the file.
   auto stored = engine_->store().workflows();
@@ -164,40 +164,40 @@ TEST_F(Reload, AddsANewVersionBesideTheOldOneAndLeavesRunningCasesOnTheirs) {
   ASSERT_EQ(again.status, 200) << again.body;
   EXPECT_EQ(again.json().at("added"), 0) << again.body;
   EXPECT_EQ(again.json().at("unchanged"), 3) << again.body;
-  EXPECT_EQ(item(again, "aftercare_v3.yaml").at("status"), "unchanged");
+  EXPECT_EQ(item(again, "aftercare_v4.yaml").at("status"), "unchanged");
 }
 
 TEST_F(Reload, RefusesABrokenFileWithItsErrorsAndLoadsTheOthers) {
-  write_file(workflows_ / "aftercare_v3.yaml", aftercare_version(3));
-  write_file(workflows_ / "aftercare_v4.yaml",
-             replaced(aftercare_version(4), "to: assessment", "to: nowhere"));
+  write_file(workflows_ / "aftercare_v4.yaml", aftercare_version(4));
+  write_file(workflows_ / "aftercare_v5.yaml",
+             replaced(aftercare_version(5), "to: assessment", "to: nowhere"));
 
   const auto reloaded = reload();
   ASSERT_EQ(reloaded.status, 200) << reloaded.body;
   EXPECT_EQ(reloaded.json().at("added"), 1) << reloaded.body;
   EXPECT_EQ(reloaded.json().at("refused"), 1) << reloaded.body;
-  const auto refused = item(reloaded, "aftercare_v4.yaml");
+  const auto refused = item(reloaded, "aftercare_v5.yaml");
   EXPECT_EQ(refused.at("status"), "refused");
   const auto& errors = refused.at("errors").as_array();
   ASSERT_FALSE(errors.empty()) << reloaded.body;
   const std::string first(errors.at(0).as_string());
-  EXPECT_TRUE(std::regex_search(first, std::regex(R"(aftercare_v4\.yaml:\d+:\d+: error: )")))
+  EXPECT_TRUE(std::regex_search(first, std::regex(R"(aftercare_v5\.yaml:\d+:\d+: error: )")))
       << first;
   const bool names_nowhere = std::any_of(errors.begin(), errors.end(), [](const auto& e) {
     return std::string(e.as_string()).find("'nowhere'") != std::string::npos;
   });
   EXPECT_TRUE(names_nowhere) << reloaded.body;
-  EXPECT_EQ(item(reloaded, "aftercare_v3.yaml").at("status"), "added");
+  EXPECT_EQ(item(reloaded, "aftercare_v4.yaml").at("status"), "added");
 
-  // Version 4 was neither registered nor stored; 2 and 3 run.
-  EXPECT_EQ(listed_versions(call("GET", "/v1/workflows", caseworker_), "aftercare"), "[2,3]");
-  EXPECT_EQ(engine_->registry().find("aftercare", 4), nullptr);
+  // Version 5 was neither registered nor stored; 3 and 4 run.
+  EXPECT_EQ(listed_versions(call("GET", "/v1/workflows", caseworker_), "aftercare"), "[3,4]");
+  EXPECT_EQ(engine_->registry().find("aftercare", 5), nullptr);
   auto stored = engine_->store().workflows();
   ASSERT_TRUE(stored);
   for (const auto& s : *stored) {
-    EXPECT_NE(s.version, 4) << s.name;
+    EXPECT_NE(s.version, 5) << s.name;
   }
-  EXPECT_EQ(call("GET", "/v1/cases/" + open_case(), caseworker_).json().at("workflow_version"), 3);
+  EXPECT_EQ(call("GET", "/v1/cases/" + open_case(), caseworker_).json().at("workflow_version"), 4);
 }
 
 TEST_F(Reload, AnswersWithTheReportWhenEveryFileIsRefused) {
@@ -208,14 +208,14 @@ TEST_F(Reload, AnswersWithTheReportWhenEveryFileIsRefused) {
   ASSERT_EQ(reloaded.status, 200) << reloaded.body;
   EXPECT_EQ(reloaded.json().at("refused"), 2) << reloaded.body;
   EXPECT_EQ(reloaded.json().at("added"), 0) << reloaded.body;
-  EXPECT_EQ(listed_versions(call("GET", "/v1/workflows", caseworker_), "aftercare"), "[2]");
-  EXPECT_EQ(call("GET", "/v1/cases/" + open_case(), caseworker_).json().at("workflow_version"), 2);
+  EXPECT_EQ(listed_versions(call("GET", "/v1/workflows", caseworker_), "aftercare"), "[3]");
+  EXPECT_EQ(call("GET", "/v1/cases/" + open_case(), caseworker_).json().at("workflow_version"), 3);
 }
 
 TEST_F(Reload, NeverReplacesTheTextOfALoadedVersion) {
-  const auto original = engine_->registry().find("aftercare", 2);
+  const auto original = engine_->registry().find("aftercare", 3);
   ASSERT_NE(original, nullptr);
-  // No case uses version 2 yet, and it is still refused.
+  // No case uses version 3 yet, and it is still refused.
   write_file(workflows_ / "aftercare.yaml",
              replaced(test::read_file(workflows_ / "aftercare.yaml"),
                       "title: Aftercare for girls in CWC custody", "title: Edited in place"));
@@ -229,7 +229,7 @@ TEST_F(Reload, NeverReplacesTheTextOfALoadedVersion) {
   EXPECT_NE(error.find("raise `version`"), std::string::npos) << error;
   EXPECT_EQ(item(reloaded, "education_support.yaml").at("status"), "unchanged");
 
-  EXPECT_EQ(engine_->registry().find("aftercare", 2)->sha256, original->sha256);
+  EXPECT_EQ(engine_->registry().find("aftercare", 3)->sha256, original->sha256);
   auto stored = engine_->store().workflows();
   ASSERT_TRUE(stored);
   for (const auto& s : *stored) {
@@ -240,13 +240,13 @@ TEST_F(Reload, NeverReplacesTheTextOfALoadedVersion) {
 }
 
 TEST_F(Reload, RefusesBothFilesThatDefineTheSameVersion) {
-  write_file(workflows_ / "aftercare_v3.yaml", aftercare_version(3));
-  write_file(workflows_ / "aftercare_v3_copy.yaml",
-             replaced(aftercare_version(3), "(version 3)", "(version 3, the copy)"));
+  write_file(workflows_ / "aftercare_v4.yaml", aftercare_version(4));
+  write_file(workflows_ / "aftercare_v4_copy.yaml",
+             replaced(aftercare_version(4), "(version 4)", "(version 4, the copy)"));
   const auto reloaded = reload();
   ASSERT_EQ(reloaded.status, 200) << reloaded.body;
   EXPECT_EQ(reloaded.json().at("refused"), 2) << reloaded.body;
-  for (const std::string file : {"aftercare_v3.yaml", "aftercare_v3_copy.yaml"}) {
+  for (const std::string file : {"aftercare_v4.yaml", "aftercare_v4_copy.yaml"}) {
     const auto refused = item(reloaded, file);
     EXPECT_EQ(refused.at("status"), "refused") << file;
     ASSERT_FALSE(refused.at("errors").as_array().empty()) << file;
@@ -254,7 +254,7 @@ TEST_F(Reload, RefusesBothFilesThatDefineTheSameVersion) {
               std::string::npos)
         << reloaded.body;
   }
-  EXPECT_EQ(listed_versions(call("GET", "/v1/workflows", caseworker_), "aftercare"), "[2]");
+  EXPECT_EQ(listed_versions(call("GET", "/v1/workflows", caseworker_), "aftercare"), "[3]");
 }
 
 TEST_F(Reload, KeepsAnsweringRequestsDuringAReload) {
@@ -279,7 +279,7 @@ TEST_F(Reload, KeepsAnsweringRequestsDuringAReload) {
     }
   });
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  int version = 3;
+  int version = 4;
   while (std::chrono::steady_clock::now() < until) {
     write_file(workflows_ / ("aftercare_v" + std::to_string(version) + ".yaml"),
                aftercare_version(version));
@@ -292,7 +292,7 @@ TEST_F(Reload, KeepsAnsweringRequestsDuringAReload) {
   traffic.join();
   EXPECT_TRUE(failures.empty()) << failures.size() << " failed, the first: " << failures.front();
   EXPECT_GT(answered, 10);
-  EXPECT_GT(version, 4);
+  EXPECT_GT(version, 5);
   EXPECT_EQ(engine_->registry().latest("aftercare")->version, version - 1);
 }
 
@@ -327,16 +327,16 @@ TEST(ReloadProcess, SighupReloadsTheWorkflowsDirectory) {
                                               {{"Authorization", "Bearer " + token}}),
                            "aftercare");
   };
-  ASSERT_EQ(versions(), "[2]");
+  ASSERT_EQ(versions(), "[3]");
 
-  write_file(workflows / "aftercare_v3.yaml", aftercare_version(3));
+  write_file(workflows / "aftercare_v4.yaml", aftercare_version(4));
   write_file(workflows / "broken.yaml", "carepath: 1\nworkflow: [broken\n");
   ASSERT_EQ(::kill(server.pid(), SIGHUP), 0);
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (versions() != "[2,3]" && std::chrono::steady_clock::now() < until) {
+  while (versions() != "[3,4]" && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_EQ(versions(), "[2,3]");
+  EXPECT_EQ(versions(), "[3,4]");
   // The log lines follow the reload; wait for the last one.
   while (server.log().find("workflow reload: refused") == std::string::npos &&
          std::chrono::steady_clock::now() < until) {
@@ -344,7 +344,7 @@ TEST(ReloadProcess, SighupReloadsTheWorkflowsDirectory) {
   }
   const std::string log = server.log();
   EXPECT_NE(log.find("reloading workflows signal=SIGHUP"), std::string::npos) << log;
-  EXPECT_NE(log.find("workflow reload: added file=" + (workflows / "aftercare_v3.yaml").string()),
+  EXPECT_NE(log.find("workflow reload: added file=" + (workflows / "aftercare_v4.yaml").string()),
             std::string::npos)
       << log;
   EXPECT_NE(log.find("workflow reload: refused file=" + (workflows / "broken.yaml").string()),

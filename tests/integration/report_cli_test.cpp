@@ -35,7 +35,7 @@ void write_database(const std::string& path) {
   ASSERT_TRUE(opened) << opened.error().message;
   auto& store = **opened;
   ASSERT_TRUE(store.put_workflow(
-      WorkflowSource{"aftercare", 2, std::string(64, 'a'),
+      WorkflowSource{"aftercare", 3, std::string(64, 'a'),
                      read_text(test::source_path("workflows/aftercare.yaml")), kT0}));
   const auto add = [&](const std::string& id, const std::string& home, const std::string& to,
                        const std::string& event) {
@@ -43,7 +43,7 @@ void write_database(const std::string& path) {
     record.id = id;
     record.code = "CP-" + id;
     record.workflow = "aftercare";
-    record.workflow_version = 2;
+    record.workflow_version = 3;
     record.state = "intake";
     record.version = 1;
     record.created_at = kT0;
@@ -151,6 +151,53 @@ TEST_F(ReportCli, DrawsTheCaseloadAsSvgAndPng) {
   ASSERT_GT(bytes.size(), 8U);
   EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   EXPECT_FALSE(std::filesystem::exists(png_file.string() + ".svg.tmp"));
+}
+
+// The chart lists the states as the workflow declares them (intake before in_care, though "in_care"
+// sorts first), and its subtitle gives the period on the organisation's calendar (the default
+// time zone, Asia/Kolkata, or --timezone), not in UTC.
+TEST_F(ReportCli, ChartsStatesInLifecycleOrderAndDatesInTheOrganisationsZone) {
+  const auto caseload_file = dir_ / "caseload.svg";
+  const Output caseload = run_carepath(
+      {"report", "caseload", "--db", db_, "--format", "svg", "--output", caseload_file.string()},
+      dir_);
+  ASSERT_EQ(caseload.exit_code, 0) << caseload.err;
+  const std::string open_chart = read_text(caseload_file);
+  const auto intake = open_chart.find(">intake</text>");
+  const auto in_care = open_chart.find(">in_care</text>");
+  ASSERT_NE(intake, std::string::npos) << open_chart;
+  ASSERT_NE(in_care, std::string::npos) << open_chart;
+  EXPECT_LT(intake, in_care) << open_chart;
+  EXPECT_NE(open_chart.find(" (Asia/Kolkata); colour: workflow</text>"), std::string::npos)
+      << open_chart;
+
+  const auto flow_file = dir_ / "flow.svg";
+  const std::vector<std::string> flow_args = {
+      "report", "flow",       "--db",     db_,   "--from",   "2026-09-01",
+      "--to",   "2026-09-30", "--format", "svg", "--output", flow_file.string()};
+  const Output flow = run_carepath(flow_args, dir_);
+  ASSERT_EQ(flow.exit_code, 0) << flow.err;
+  const std::string chart = read_text(flow_file);
+  EXPECT_NE(chart.find(">2026-09-01 to 2026-09-30 (Asia/Kolkata)</text>"), std::string::npos)
+      << chart;
+  EXPECT_EQ(chart.find("T18:30:00"), std::string::npos) << chart;  // no UTC instants
+  // By name the flow would be died, in_care, intake; the workflow declares the reverse.
+  const auto flow_intake = chart.find(">aftercare: intake</text>");
+  const auto flow_in_care = chart.find(">aftercare: in_care</text>");
+  const auto flow_died = chart.find(">aftercare: died</text>");
+  ASSERT_NE(flow_intake, std::string::npos) << chart;
+  ASSERT_NE(flow_in_care, std::string::npos) << chart;
+  ASSERT_NE(flow_died, std::string::npos) << chart;
+  EXPECT_LT(flow_intake, flow_in_care) << chart;
+  EXPECT_LT(flow_in_care, flow_died) << chart;
+
+  // The same dates in another zone name other days' midnights.
+  auto utc_args = flow_args;
+  utc_args.insert(utc_args.end(), {"--timezone", "UTC"});
+  const Output utc = run_carepath(utc_args, dir_);
+  ASSERT_EQ(utc.exit_code, 0) << utc.err;
+  EXPECT_NE(read_text(flow_file).find(">2026-09-01 to 2026-09-30 (UTC)</text>"), std::string::npos)
+      << read_text(flow_file);
 }
 
 TEST_F(ReportCli, RefusesBadArguments) {

@@ -151,9 +151,18 @@ TEST_F(Reports, ComeAsCsvAndSvgAndEveryAnswerIsAudited) {
   EXPECT_EQ(svg.header("content-type"), "image/svg+xml");
   EXPECT_EQ(svg.body.rfind("<?xml", 0), 0U);
   EXPECT_NE(svg.body.find(">intake</text>"), std::string::npos);
+  // The chart's dates are on the organisation's calendar (Asia/Kolkata here), not in UTC.
+  EXPECT_NE(svg.body.find(" (Asia/Kolkata); colour: workflow</text>"), std::string::npos)
+      << svg.body;
+  auto flow_svg =
+      call("GET", "/v1/reports/flow?from=2026-09-01&to=2026-09-30&format=svg", supervisor_);
+  ASSERT_EQ(flow_svg.status, 200) << flow_svg.body;
+  EXPECT_NE(flow_svg.body.find(">2026-09-01 to 2026-09-30 (Asia/Kolkata)</text>"),
+            std::string::npos)
+      << flow_svg.body;
 
   const auto rows = report_rows();
-  ASSERT_EQ(rows.size(), 3U);
+  ASSERT_EQ(rows.size(), 4U);
   EXPECT_EQ(rows[0].at("actor"), "sita.supervisor");
   EXPECT_EQ(rows[0].at("details").at("report"), "caseload");
   EXPECT_EQ(rows[0].at("details").at("format"), "csv");
@@ -161,6 +170,8 @@ TEST_F(Reports, ComeAsCsvAndSvgAndEveryAnswerIsAudited) {
   EXPECT_EQ(rows[1].at("actor"), "ravi.admin");
   EXPECT_EQ(rows[1].at("details").at("report"), "outcomes");
   EXPECT_EQ(rows[2].at("details").at("format"), "svg");
+  EXPECT_EQ(rows[3].at("details").at("report"), "flow");
+  EXPECT_EQ(rows[3].at("details").at("format"), "svg");
   EXPECT_TRUE(rows[0].at("case_id").is_null());
   EXPECT_TRUE(rows[0].at("fields").as_array().empty());
 }

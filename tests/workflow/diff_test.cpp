@@ -310,5 +310,107 @@ TEST(Diff, RendersJsonForTools) {
   EXPECT_EQ(strands[0].at("reason").as_string(), "field_type_changed");
 }
 
+// The outcome words (docs/workflow-format.md, Outcomes) change what the reports count, so an
+// outcome or a counts_as that is added, changed or removed is reported like any other change.
+TEST(Diff, ReportsAddedChangedAndRemovedOutcomes) {
+  const std::string restored =
+      edit("  closed:\n    final: true\n", "  closed:\n    final: true\n    outcome: restored\n");
+  const auto added = diff_of(restored);
+  ASSERT_EQ(added.states.size(), 1u) << diff_to_text(added);
+  EXPECT_EQ(added.states[0].kind, ChangeKind::changed);
+  EXPECT_EQ(added.states[0].name, "closed");
+  EXPECT_EQ(added.states[0].details, std::vector<std::string>{"outcome (none) -> restored"});
+  EXPECT_TRUE(added.strands.empty());
+  EXPECT_EQ(diff_to_text(added), "~ state closed: outcome (none) -> restored\n");
+
+  const auto a = load(restored);
+  const auto b = load(
+      edit("  closed:\n    final: true\n", "  closed:\n    final: true\n    outcome: ran_away\n"));
+  ASSERT_TRUE(a && b);
+  const auto changed = diff_workflows(*a, *b);
+  ASSERT_EQ(changed.states.size(), 1u) << diff_to_text(changed);
+  EXPECT_EQ(changed.states[0].details, std::vector<std::string>{"outcome restored -> ran_away"});
+
+  const auto removed = diff_workflows(*a, *load(kBase));
+  ASSERT_EQ(removed.states.size(), 1u) << diff_to_text(removed);
+  EXPECT_EQ(removed.states[0].details, std::vector<std::string>{"outcome restored -> (none)"});
+  const auto json = diff_to_json(removed);
+  EXPECT_EQ(json.at("changed").as_bool(), true);
+  EXPECT_EQ(
+      boost::json::serialize(json.at("states")),
+      R"json([{"change":"changed","name":"closed","details":["outcome restored -> (none)"]}])json");
+}
+
+TEST(Diff, ReportsAddedChangedAndRemovedCountsAs) {
+  const std::string row = "- { to: closed, roles: [caseworker], when: \"risk == 'low'\" }";
+  const std::string restored = edit(
+      row, "- { to: closed, roles: [caseworker], when: \"risk == 'low'\", counts_as: restored }");
+  const auto added = diff_of(restored);
+  EXPECT_TRUE(added.states.empty());
+  ASSERT_EQ(added.transitions.size(), 1u) << diff_to_text(added);
+  EXPECT_EQ(added.transitions[0].kind, ChangeKind::changed);
+  EXPECT_EQ(added.transitions[0].name, "assessment --assessed--> closed");
+  EXPECT_EQ(added.transitions[0].details, std::vector<std::string>{"counts_as (none) -> restored"});
+  EXPECT_EQ(diff_to_text(added),
+            "~ transition assessment --assessed--> closed: counts_as (none) -> restored\n");
+
+  const auto a = load(restored);
+  const auto b = load(
+      edit(row, "- { to: closed, roles: [caseworker], when: \"risk == 'low'\", counts_as: died }"));
+  ASSERT_TRUE(a && b);
+  const auto changed = diff_workflows(*a, *b);
+  ASSERT_EQ(changed.transitions.size(), 1u) << diff_to_text(changed);
+  EXPECT_EQ(changed.transitions[0].details, std::vector<std::string>{"counts_as restored -> died"});
+
+  const auto removed = diff_workflows(*a, *load(kBase));
+  ASSERT_EQ(removed.transitions.size(), 1u) << diff_to_text(removed);
+  EXPECT_EQ(removed.transitions[0].details,
+            std::vector<std::string>{"counts_as restored -> (none)"});
+  const auto json = diff_to_json(removed);
+  const auto& transitions = json.at("transitions").as_array();
+  ASSERT_EQ(transitions.size(), 1u);
+  EXPECT_EQ(transitions[0].at("row"), 0);
+  EXPECT_EQ(boost::json::serialize(transitions[0].at("details")),
+            R"json(["counts_as restored -> (none)"])json");
+}
+
+// Version 3 of the shipped aftercare workflow only adds to version 2 (tests/migration holds
+// version 2 as shipped): the outcome words, the aged_out and died rows and states and their
+// fields. Nothing strands a running case, so migrations/aftercare-2-to-3.yaml maps nothing.
+TEST(Diff, ShippedAftercareVersion3OnlyAddsToVersion2) {
+  const auto steps = test::shipped_steps();
+  auto v2 = load_workflow_file(test::source_path("tests/migration/aftercare-v2.yaml"), steps.get());
+  auto v3 = load_workflow_file(test::source_path("workflows/aftercare.yaml"), steps.get());
+  ASSERT_TRUE(v2.ok()) << dump(v2);
+  ASSERT_TRUE(v3.ok()) << dump(v3);
+  const auto d = diff_workflows(*v2.workflow, *v3.workflow);
+  EXPECT_EQ(d.old_version, 2);
+  EXPECT_EQ(d.new_version, 3);
+  EXPECT_TRUE(d.strands.empty()) << diff_to_text(d);
+  EXPECT_TRUE(d.clocks.empty()) << diff_to_text(d);
+  for (const auto* changes : {&d.states, &d.transitions, &d.fields}) {
+    for (const auto& c : *changes) {
+      EXPECT_NE(c.kind, ChangeKind::removed) << c.name;
+    }
+  }
+  const auto text = diff_to_text(d);
+  EXPECT_NE(text.find("~ state closed: outcome (none) -> restored\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("~ state closed_missing: outcome (none) -> ran_away\n"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("+ state died\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("+ state aged_out\n"), std::string::npos) << text;
+  EXPECT_NE(
+      text.find(
+          "~ transition reintegration --restored--> follow_up: counts_as (none) -> restored\n"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("~ transition in_care --went_missing--> missing: counts_as (none) -> "
+                      "ran_away\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("+ transition in_care --aged_out--> aged_out\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("+ field date_of_death\n"), std::string::npos) << text;
+}
+
 }  // namespace
 }  // namespace carepath::workflow

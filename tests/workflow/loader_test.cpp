@@ -81,7 +81,7 @@ TEST(WorkflowLoader, LoadsShippedAftercareWithNoDiagnostics) {
   EXPECT_TRUE(result.diagnostics.empty()) << dump(result);
   const Workflow& w = *result.workflow;
   EXPECT_EQ(w.name, "aftercare");
-  EXPECT_EQ(w.version, 2);
+  EXPECT_EQ(w.version, 3);
   EXPECT_EQ(w.roles, (std::vector<std::string>{"caseworker", "counsellor", "medical_officer",
                                                "legal_officer", "supervisor"}));
   EXPECT_EQ(w.source_file, test::source_path("workflows/aftercare.yaml").string());

@@ -9,6 +9,7 @@
 #include "core/consent.hpp"
 #include "core/duration.hpp"
 #include "core/fields.hpp"
+#include "core/outcome.hpp"
 #include "core/strings.hpp"
 #include "core/time.hpp"
 
@@ -61,6 +62,9 @@ boost::json::object transition_to_json(const Transition& row, const Workflow& wo
   out["requires"] = to_json_array(row.required_fields);
   out["requires_consent"] = to_json_array(row.required_consents);
   out["when"] = row.when ? boost::json::value(row.when->text()) : boost::json::value(nullptr);
+  if (row.counts_as) {
+    out["counts_as"] = outcome_name(*row.counts_as);
+  }
   return out;
 }
 
@@ -310,6 +314,9 @@ boost::json::object workflow_to_json(const Workflow& workflow, const std::vector
     item["name"] = state.name;
     item["initial"] = state.initial;
     item["final"] = state.final;
+    if (state.outcome) {
+      item["outcome"] = outcome_name(*state.outcome);
+    }
     item["transitions"] = std::move(transitions);
     states.emplace_back(std::move(item));
   }

@@ -44,6 +44,7 @@ struct CountedRow {
 struct VersionWords {
   std::map<std::string, Outcome> outcomes;  // final state -> outcome
   std::vector<CountedRow> rows;             // transitions with counts_as
+  std::vector<std::string> states;          // every state, in declaration order
 };
 
 struct Vocabulary {
@@ -120,6 +121,7 @@ Result<Vocabulary> read_vocabulary(Store& store) {
       if (!state.value().is_object()) {
         continue;
       }
+      words.states.emplace_back(state.key());
       const auto& body = state.value().get_object();
       if (const auto outcome = word(body, "outcome")) {
         words.outcomes[state.key()] = *outcome;
@@ -420,6 +422,54 @@ std::string meta_text(const ReportTable& table, std::string_view key) {
   return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
 }
 
+// "2026-09-01 14:30" on the wall clock of `zone`.
+std::string local_minute(Timestamp t, const TimeZone& zone) {
+  const LocalTime local = zone.to_local(t);
+  const auto minutes = static_cast<int>(local.ms_of_day / 60'000);
+  char text[32];
+  std::snprintf(text, sizeof text, "%04d-%02d-%02d %02d:%02d", local.year, local.month, local.day,
+                minutes / 60, minutes % 60);
+  return text;
+}
+
+// The instant of the meta member `key` (an RFC 3339 text) in `zone`: "2026-09-01 14:30
+// (Asia/Kolkata)"; the text as it is when it is not an instant, empty when it is missing.
+std::string local_meta_instant(const ReportTable& table, std::string_view key,
+                               const TimeZone& zone) {
+  const std::string text = meta_text(table, key);
+  const auto at = parse_datetime(text);
+  return at ? local_minute(*at, zone) + " (" + zone.name() + ")" : text;
+}
+
+// The period [from, to) of the meta members in `zone`. Whole local days, as a date range
+// was given, read as the first and the last day ("2026-09-01 to 2026-09-30 (Asia/Kolkata)");
+// other bounds to the minute.
+std::string local_period(const ReportTable& table, const TimeZone& zone) {
+  const auto from = parse_datetime(meta_text(table, "from"));
+  const auto to = parse_datetime(meta_text(table, "to"));
+  if (!from || !to) {
+    return meta_text(table, "from") + " to " + meta_text(table, "to");
+  }
+  const bool whole_days =
+      *from < *to && zone.to_local(*from).ms_of_day == 0 && zone.to_local(*to).ms_of_day == 0;
+  const std::string range = whole_days
+                                ? local_date(*from, zone) + " to " + local_date(*to - 1, zone)
+                                : local_minute(*from, zone) + " to " + local_minute(*to, zone);
+  return range + " (" + zone.name() + ")";
+}
+
+// The position of `state` in its workflow's declared order; states the latest version does not
+// declare (left on an older version) come after every declared one.
+std::size_t lifecycle_rank(const ReportTable& table, const std::string& workflow,
+                           const std::string& state) {
+  const auto it = table.state_order.find(workflow);
+  if (it == table.state_order.end()) {
+    return 0;
+  }
+  const auto& order = it->second;
+  return static_cast<std::size_t>(std::find(order.begin(), order.end(), state) - order.begin());
+}
+
 }  // namespace
 
 std::string_view report_kind_name(ReportKind kind) {
@@ -480,11 +530,15 @@ Result<ReportTable> build_report(Store& store, const ReportRequest& request, con
   }
   if (table) {
     table->meta["generated_at"] = format_timestamp(now);
+    // The versions are in (workflow, version) order: the last one of a workflow is its latest.
+    for (const auto& [key, words] : vocabulary->versions) {
+      table->state_order[key.first] = words.states;
+    }
   }
   return table;
 }
 
-std::string report_chart_svg(const ReportTable& table) {
+std::string report_chart_svg(const ReportTable& table, const TimeZone& zone) {
   std::vector<ChartBar> bars;
   std::string title;
   std::string subtitle;
@@ -492,20 +546,52 @@ std::string report_chart_svg(const ReportTable& table) {
     const auto it = std::find(table.columns.begin(), table.columns.end(), name);
     return static_cast<std::size_t>(it - table.columns.begin());
   };
-  const std::string period = meta_text(table, "period").empty()
-                                 ? meta_text(table, "from") + " to " + meta_text(table, "to")
-                                 : meta_text(table, "period");
+  const std::string period =
+      meta_text(table, "period").empty() ? local_period(table, zone) : meta_text(table, "period");
+  // The rows in the order the chart lists them: stable, so rows of equal rank keep the table's
+  // order (by name).
+  std::vector<const std::vector<boost::json::value>*> rows;
+  for (const auto& row : table.rows) {
+    rows.push_back(&row);
+  }
+  const auto by_lifecycle = [&](bool one_workflow) {
+    const std::size_t w = column("workflow");
+    const std::size_t s = column("state");
+    if (w >= table.columns.size() || s >= table.columns.size()) {
+      return;
+    }
+    if (one_workflow) {
+      for (const auto* row : rows) {
+        if (text_of((*row)[w]) != text_of((*rows.front())[w])) {
+          return;  // several workflows share the labels: their orders do not merge
+        }
+      }
+    }
+    std::stable_sort(rows.begin(), rows.end(), [&](const auto* a, const auto* b) {
+      const std::string wa = text_of((*a)[w]);
+      const std::string wb = text_of((*b)[w]);
+      if (wa != wb) {
+        return wa < wb;
+      }
+      return lifecycle_rank(table, wa, text_of((*a)[s])) <
+             lifecycle_rank(table, wb, text_of((*b)[s]));
+    });
+  };
   if (table.report == "caseload") {
     title = "Open cases by state";
-    subtitle = "on " + meta_text(table, "at") + "; colour: workflow";
-    for (const auto& row : table.rows) {
+    subtitle = "on " + local_meta_instant(table, "at", zone) + "; colour: workflow";
+    by_lifecycle(true);
+    for (const auto* row_ptr : rows) {
+      const auto& row = *row_ptr;
       bars.push_back({text_of(row[column("state")]), text_of(row[column("workflow")]),
                       int_of(row[column("cases")])});
     }
   } else if (table.report == "flow") {
     title = "Cases entering and leaving each state";
     subtitle = period;
-    for (const auto& row : table.rows) {
+    by_lifecycle(false);
+    for (const auto* row_ptr : rows) {
+      const auto& row = *row_ptr;
       const std::string label =
           text_of(row[column("workflow")]) + ": " + text_of(row[column("state")]);
       bars.push_back({label, "entered", int_of(row[column("entered")])});

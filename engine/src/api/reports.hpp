@@ -39,7 +39,10 @@ Result<ReportTable> build_report(Store& store, const ReportRequest& request, con
                                  Timestamp now);
 
 // The report's chart (core svg_bar_chart): caseload by state, flow in and out of each state,
-// outcomes by outcome, the CWC figures by home, the aftercare list by status.
-std::string report_chart_svg(const ReportTable& table);
+// outcomes by outcome, the CWC figures by home, the aftercare list by status. States are listed
+// in the order their workflow declares them (table.state_order): the caseload's when all its
+// rows are of one workflow (else by name), the flow's workflow by workflow. The instants in the
+// subtitle are shown on the calendar and clock of `zone`, the organisation's time zone.
+std::string report_chart_svg(const ReportTable& table, const TimeZone& zone);
 
 }  // namespace carepath::api

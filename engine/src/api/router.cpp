@@ -1679,7 +1679,8 @@ class Handlers {
     if (format == "csv" || format == "svg") {
       HttpReply reply;
       reply.content_type = format == "csv" ? "text/csv; charset=utf-8" : "image/svg+xml";
-      reply.body = format == "csv" ? report_to_csv(*table) : report_chart_svg(*table);
+      reply.body =
+          format == "csv" ? report_to_csv(*table) : report_chart_svg(*table, runtime_.zone());
       reply.headers.emplace_back("Content-Disposition",
                                  "attachment; filename=\"" + file + "." + format + "\"");
       return reply;

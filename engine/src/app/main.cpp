@@ -1280,7 +1280,7 @@ int report(const Args& args) {
   } else if (format == "csv") {
     body = carepath::report_to_csv(*table);
   } else {
-    body = carepath::api::report_chart_svg(*table);
+    body = carepath::api::report_chart_svg(*table, *zone);
   }
   // Audited before anything is written, as the server does before it answers.
   const char* user = std::getenv("USER");

@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,6 +57,9 @@ struct ReportTable {
   std::vector<std::string> columns;
   std::vector<std::vector<boost::json::value>> rows;
   boost::json::object meta;
+  // Each workflow's states in the order its latest stored version declares them (its
+  // lifecycle), for charts that list states; not part of the JSON or CSV.
+  std::map<std::string, std::vector<std::string>> state_order{};
 };
 
 // {"report": ..., <meta members>, "columns": [...], "items": [{column: value, ...}, ...]}.

@@ -14,6 +14,7 @@
 
 #include "core/duration.hpp"
 #include "core/field.hpp"
+#include "core/outcome.hpp"
 
 namespace carepath::workflow {
 namespace {
@@ -74,6 +75,11 @@ std::string guard_text(const std::optional<Guard>& g) {
   return g ? g->text() : "(none)";
 }
 
+// An `outcome:` or `counts_as:` word, "(none)" when the key is not set.
+std::string outcome_text(const std::optional<Outcome>& o) {
+  return o ? std::string(outcome_name(*o)) : "(none)";
+}
+
 // ---------------------------------------------------------------------------------------------
 // States and their timers
 
@@ -113,6 +119,7 @@ std::vector<std::string> state_changes(const State& a, const State& b) {
   std::vector<std::string> d;
   compare(d, "initial", flag(a.initial), flag(b.initial));
   compare(d, "final", flag(a.final), flag(b.final));
+  compare(d, "outcome", outcome_text(a.outcome), outcome_text(b.outcome));
   for (const auto& t : a.timers) {
     const Timer* other = find_timer(b, t.name);
     if (other == nullptr) {
@@ -219,6 +226,7 @@ void diff_transitions(const Workflow& old_w, const Workflow& new_w, WorkflowDiff
     compare(d, "requires_consent", list_text(a.required_consents), list_text(b.required_consents));
     compare(d, "when", guard_text(a.when), guard_text(b.when));
     compare(d, "steps", list_text(step_types(a)), list_text(step_types(b)));
+    compare(d, "counts_as", outcome_text(a.counts_as), outcome_text(b.counts_as));
     if (!d.empty()) {
       auto change = transition_change(ChangeKind::changed, key, old_w.states[a.to].name);
       change.transition->to = new_w.states[b.to].name;
