@@ -36,14 +36,15 @@
 #include "core/store.hpp"
 #include "plugin_host/registry.hpp"
 #include "runtime/builtin_steps.hpp"
+#include "runtime/runtime.hpp"
 #include "runtime/steps.hpp"
 #include "workflow/loader.hpp"
 
+namespace carepath::bench {
+namespace {
+
 namespace fs = std::filesystem;
 namespace json = boost::json;
-using namespace carepath;
-
-namespace {
 
 [[noreturn]] void die(const std::string& message) {
   std::cerr << "core_bench: " << message << "\n";
@@ -167,7 +168,7 @@ Result<Change> transition_once(const Workflow& workflow, const CaseRecord& recor
     return Error{Errc::conflict, "consent required"};
   }
   Change c;
-  c.after = record;
+  c.after = runtime::with_data(record, std::move(plan->data));
   c.after.state = plan->to;
   if (const auto to = workflow.find_state(c.after.state); to && workflow.states[*to].final) {
     if (c.after.state != record.state || !c.after.closed_at) {
@@ -176,7 +177,6 @@ Result<Change> transition_once(const Workflow& workflow, const CaseRecord& recor
   } else {
     c.after.closed_at.reset();
   }
-  c.after.data = std::move(plan->data);
   c.after.version = record.version + 1;
   c.after.updated_at = kNow;
   if (run_steps) {
@@ -191,10 +191,9 @@ Result<Change> transition_once(const Workflow& workflow, const CaseRecord& recor
         continue;
       }
       const std::string key = record.id + "/" + std::to_string(c.after.version) + "/" + ref;
-      CaseRecord current = record;
-      current.state = c.after.state;
-      StepOutcome outcome = call->instance->run(StepInput{
-          key, runtime::step_input(current, c.after.data, *call, ev, from, c.after.state)});
+      StepOutcome outcome = call->instance->run(
+          StepInput{key, runtime::step_input(record, c.after.state, c.after.data, *call, ev, from,
+                                             c.after.state)});
       metrics::engine().step_results.add({call->type, "ok"});
       if (outcome.status != StepStatus::ok) {
         return Error{Errc::plugin, "step failed: " + outcome.message};
@@ -331,9 +330,26 @@ void BM_PluginCallTimeLimited(benchmark::State& state) {
 }
 BENCHMARK(BM_PluginCallTimeLimited);
 
-// `--instructions N`: N in-memory transitions (BM_Transition's work) and nothing else; exits 1
-// when one is not taken. The fixture is built first, so a count covers it too: it is the same
-// for every run and small next to N transitions.
+// N in-memory transitions (BM_Transition's work); false when one is not taken. Not inlined:
+// bench/callgrind-check.sh counts the instructions of this function alone
+// (--toggle-collect), so loading the fixture is not part of the count.
+__attribute__((noinline)) bool counted_transitions(const Workflow& workflow, long long n,
+                                                   std::int64_t& versions) {
+  const CaseRecord record = intake_case(workflow.name);
+  const json::object payload = produced_payload();
+  const Actor actor = caseworker();
+  const std::string event = "produced_before_cwc";
+  for (long long i = 0; i < n; ++i) {
+    auto change = transition_once(workflow, record, event, payload, actor, false);
+    if (!change || change->after.state != "assessment") {
+      return false;
+    }
+    versions += change->after.version;
+  }
+  return true;
+}
+
+// `--instructions N`: loads the fixture, runs counted_transitions(N) and nothing else.
 int count_instructions(const char* arg) {
   char* end = nullptr;
   const long long n = std::strtoll(arg, &end, 10);
@@ -341,35 +357,27 @@ int count_instructions(const char* arg) {
     std::cerr << "core_bench: --instructions needs a positive number of transitions\n";
     return 2;
   }
-  const Workflow& workflow = *fixture().aftercare;
-  const CaseRecord record = intake_case(workflow.name);
-  const json::object payload = produced_payload();
-  const Actor actor = caseworker();
-  const std::string event = "produced_before_cwc";
   std::int64_t versions = 0;
-  for (long long i = 0; i < n; ++i) {
-    auto change = transition_once(workflow, record, event, payload, actor, false);
-    if (!change || change->after.state != "assessment") {
-      std::cerr << "core_bench: the transition was not taken\n";
-      return 1;
-    }
-    versions += change->after.version;
+  if (!counted_transitions(*fixture().aftercare, n, versions)) {
+    std::cerr << "core_bench: the transition was not taken\n";
+    return 1;
   }
   std::cout << "transitions: " << n << " (versions " << versions << ")\n";
   return 0;
 }
 
 }  // namespace
+}  // namespace carepath::bench
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::string_view(argv[1]) == "--instructions") {
-    return count_instructions(argv[2]);
+    return carepath::bench::count_instructions(argv[2]);
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) {
     return 2;
   }
-  (void)fixture();  // load once, before any timing
+  (void)carepath::bench::fixture();  // load once, before any timing
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
