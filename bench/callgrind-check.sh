@@ -15,7 +15,7 @@
 # compiler or compiler major version;
 # after a change of toolchain, or an optimisation that lowers the count for good, record again
 # (and commit the file). Counting only the transitions (--toggle-collect) leaves out start-up
-# and the workflow load, so the count is the same from run to run (within a few instructions).
+# and the workflow load, so the count is the same from run to run (three runs: the same count to the instruction).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -7,6 +7,7 @@
 //                                 bench/callgrind-check.sh (a fixed amount of work to count)
 //
 // Data values are obviously fake (no real child's data).
+#include <array>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -48,7 +49,7 @@ namespace json = boost::json;
 
 [[noreturn]] void die(const std::string& message) {
   std::cerr << "core_bench: " << message << "\n";
-  std::exit(2);
+  std::exit(2);  // NOLINT(concurrency-mt-unsafe): start-up, one thread
 }
 
 std::string read_text(const fs::path& path) {
@@ -102,8 +103,8 @@ struct Fixture {
 };
 
 const Fixture& fixture() {
-  static const Fixture f;
-  return f;
+  static const Fixture kFixture;
+  return kFixture;
 }
 
 constexpr Timestamp kNow = 1'795'000'000'000;  // 2026-11-18, in ms
@@ -226,6 +227,7 @@ void run_transitions(benchmark::State& state, const Workflow& workflow, bool run
   const Actor actor = caseworker();
   const std::string event = "produced_before_cwc";
   for (auto _ : state) {
+    (void)_;
     auto change = transition_once(workflow, record, event, payload, actor, run_steps);
     if (!change || change->after.state != "assessment") {
       state.SkipWithError("the transition was not taken");
@@ -238,31 +240,31 @@ void run_transitions(benchmark::State& state, const Workflow& workflow, bool run
 
 // intake -> assessment of workflows/aftercare.yaml: role check, requires, guard "age < 18",
 // three fields merged, history entry.
-void BM_Transition(benchmark::State& state) {
+void transition(benchmark::State& state) {
   run_transitions(state, *fixture().aftercare, false);
 }
-BENCHMARK(BM_Transition);
+BENCHMARK(transition)->Name("BM_Transition");
 
 // The same row (bench/fixtures/plugin_step.yaml) with one synchronous call of bench.noop through
 // the C ABI, on the caller's thread (step_timeout: off).
-void BM_TransitionWithPluginStep(benchmark::State& state) {
+void transition_with_plugin_step(benchmark::State& state) {
   run_transitions(state, *fixture().plugin_step, true);
 }
-BENCHMARK(BM_TransitionWithPluginStep);
+BENCHMARK(transition_with_plugin_step)->Name("BM_TransitionWithPluginStep");
 
 // The same with the engine's default step_timeout (30 s): each plugin call runs on a helper
 // thread so that a hung plugin can be abandoned (plugin_host/adapter.cpp).
-void BM_TransitionWithPluginStepTimeLimited(benchmark::State& state) {
+void transition_with_plugin_step_time_limited(benchmark::State& state) {
   run_transitions(state, *fixture().plugin_step_limited, true);
 }
-BENCHMARK(BM_TransitionWithPluginStepTimeLimited);
+BENCHMARK(transition_with_plugin_step_time_limited)->Name("BM_TransitionWithPluginStepTimeLimited");
 
 // The transition's guard and two of aftercare's date guards, on the case data after the merge.
-void BM_Guard(benchmark::State& state) {
-  static const char* const kGuards[] = {"age < 18", "days_since(missing_since) >= 180",
-                                        "medical_cleared && has(age) && age >= 14"};
+void guard(benchmark::State& state) {
+  static constexpr std::array<const char*, 3> kGuards = {
+      "age < 18", "days_since(missing_since) >= 180", "medical_cleared && has(age) && age >= 14"};
   const Workflow& wf = *fixture().aftercare;
-  auto compiled = Guard::compile(kGuards[state.range(0)],
+  auto compiled = Guard::compile(kGuards.at(static_cast<std::size_t>(state.range(0))),
                                  [&wf](std::string_view name) { return wf.find_field(name); });
   if (!compiled) {
     state.SkipWithError(compiled.error().message.c_str());
@@ -274,19 +276,21 @@ void BM_Guard(benchmark::State& state) {
   data["medical_cleared"] = true;
   const GuardContext context{data, kToday};
   for (auto _ : state) {
+    (void)_;
     GuardOutcome outcome = compiled->evaluate(context);
     benchmark::DoNotOptimize(outcome);
   }
-  state.SetLabel(kGuards[state.range(0)]);
+  state.SetLabel(kGuards.at(static_cast<std::size_t>(state.range(0))));
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_Guard)->DenseRange(0, 2);
+BENCHMARK(guard)->Name("BM_Guard")->DenseRange(0, 2);
 
 // Parse, validate and compile each shipped workflow (its step calls created in the catalog).
-void BM_LoadWorkflow(benchmark::State& state, const char* file) {
+void load_workflow(benchmark::State& state, const char* file) {
   const std::string text = read_text(fs::path(CP_SOURCE_DIR) / "workflows" / file);
   const auto& steps = *fixture().steps;
   for (auto _ : state) {
+    (void)_;
     auto loaded = workflow::load_workflow_text(text, file, &steps);
     if (!loaded.ok()) {
       state.SkipWithError("the workflow did not load");
@@ -297,8 +301,11 @@ void BM_LoadWorkflow(benchmark::State& state, const char* file) {
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(text.size()));
 }
-BENCHMARK_CAPTURE(BM_LoadWorkflow, aftercare, "aftercare.yaml")->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_LoadWorkflow, education_support, "education_support.yaml")
+BENCHMARK_CAPTURE(load_workflow, aftercare, "aftercare.yaml")
+    ->Name("BM_LoadWorkflow/aftercare")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(load_workflow, education_support, "education_support.yaml")
+    ->Name("BM_LoadWorkflow/education_support")
     ->Unit(benchmark::kMicrosecond);
 
 // One call of bench.noop through the adapter and the C ABI, with the input a step gets.
@@ -310,6 +317,7 @@ void run_plugin_call(benchmark::State& state, const Workflow& workflow) {
                         runtime::step_input(record, record.data, call, std::string("e"),
                                             std::string("intake"), "assessment")};
   for (auto _ : state) {
+    (void)_;
     StepOutcome outcome = call.instance->run(input);
     if (outcome.status != StepStatus::ok) {
       state.SkipWithError("the step failed");
@@ -320,15 +328,15 @@ void run_plugin_call(benchmark::State& state, const Workflow& workflow) {
   state.SetItemsProcessed(state.iterations());
 }
 
-void BM_PluginCall(benchmark::State& state) {
+void plugin_call(benchmark::State& state) {
   run_plugin_call(state, *fixture().plugin_step);
 }
-BENCHMARK(BM_PluginCall);
+BENCHMARK(plugin_call)->Name("BM_PluginCall");
 
-void BM_PluginCallTimeLimited(benchmark::State& state) {
+void plugin_call_time_limited(benchmark::State& state) {
   run_plugin_call(state, *fixture().plugin_step_limited);
 }
-BENCHMARK(BM_PluginCallTimeLimited);
+BENCHMARK(plugin_call_time_limited)->Name("BM_PluginCallTimeLimited");
 
 // N in-memory transitions (BM_Transition's work); false when one is not taken. Not inlined:
 // bench/callgrind-check.sh counts the instructions of this function alone
