@@ -9,7 +9,7 @@ CMAKE_FLAGS ?=
 
 CAREPATH := $(BUILD_DIR)/engine/src/app/carepath
 
-.PHONY: all deps configure build run test test-asan test-tsan fuzz bench validate clean format format-check
+.PHONY: all deps configure build run test test-asan test-tsan fuzz bench bench-check validate clean format format-check
 
 all: build
 
@@ -68,10 +68,16 @@ fuzz:
 
 # Speed and memory targets (bench/README.md); not part of `make test`.
 bench: build
+	$(BUILD_DIR)/bench/core_bench
 	$(BUILD_DIR)/bench/timers_bench
 	$(BUILD_DIR)/bench/migration_bench
 	$(BUILD_DIR)/bench/http_bench --dir $(BUILD_DIR)/bench-data --csv $(BUILD_DIR)/bench-http.csv
 	python3 bench/plot.py $(BUILD_DIR)/bench-http.csv $(BUILD_DIR)/bench-http.svg
+
+# The core's instruction count under callgrind against bench/callgrind-baseline.txt: fails on a
+# rise of more than 10% (deterministic, unlike timings; bench/README.md). Run by .ci/run.
+bench-check: build
+	@bash bench/callgrind-check.sh
 
 validate: build
 	$(CAREPATH) validate workflows/*.yaml --plugins $(BUILD_DIR)/plugins

@@ -9,7 +9,7 @@ packages=(
   build-essential cmake ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev
   libyaml-cpp-dev libsqlite3-dev sqlite3 libsodium-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev valgrind
   curl tzdata
   librsvg2-bin fonts-dejavu-core
 )

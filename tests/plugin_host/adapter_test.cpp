@@ -84,6 +84,29 @@ TEST_F(PluginAdapter, PassesTheInputWithOnlyTheDeclaredFieldsAndTheIdempotencyKe
   EXPECT_EQ(outcome.output.at("host_size"), sizeof(cp_host_api));
 }
 
+// Input whose data holds declared fields only is passed without being copied first (the
+// engine's own input, runtime::step_input); in another order, or with one undeclared field
+// after them, it is still cut down.
+TEST_F(PluginAdapter, PassesDeclaredFieldsInAnyOrderAndStillDropsAnUndeclaredOne) {
+  auto echo = instance("good.echo");
+  ASSERT_NE(echo, nullptr);
+  auto data_seen = [&echo](const char* data) {
+    const StepOutcome outcome = echo->run(StepInput{
+        "key-1", obj((std::string(R"({"to": "referred", "data": )") + data + "}").c_str())});
+    EXPECT_EQ(outcome.status, StepStatus::ok) << outcome.message;
+    return outcome.status == StepStatus::ok ? outcome.output.at("input").at("data").as_object()
+                                            : boost::json::object{};
+  };
+  EXPECT_EQ(data_seen(R"({"age": 12, "district": "Howrah"})"),
+            obj(R"({"age": 12, "district": "Howrah"})"));
+  EXPECT_EQ(data_seen(R"({"district": "Howrah", "age": 12})"),
+            obj(R"({"age": 12, "district": "Howrah"})"));
+  EXPECT_EQ(data_seen(R"({"age": 12})"), obj(R"({"age": 12})"));
+  EXPECT_EQ(data_seen(R"({"age": 12, "district": "Howrah", "name": "not for this step"})"),
+            obj(R"({"age": 12, "district": "Howrah"})"));
+  EXPECT_EQ(data_seen("{}"), boost::json::object{});
+}
+
 TEST_F(PluginAdapter, AttributesPluginLogLinesToTheStepAndNothingElse) {
   LogCapture logs;
   ASSERT_EQ(run("good.echo").status, StepStatus::ok);

@@ -187,6 +187,7 @@ std::vector<std::string> visible_roles(const Field& field,
 std::vector<std::string> merge_payload(boost::json::object& data,
                                        const boost::json::object& payload) {
   std::vector<std::string> changed;
+  changed.reserve(payload.size());
   for (const auto& [key, value] : payload) {
     auto* existing = data.if_contains(key);
     if (value.is_null()) {
@@ -196,10 +197,14 @@ std::vector<std::string> merge_payload(boost::json::object& data,
       }
       continue;
     }
-    if (existing != nullptr && *existing == value) {
-      continue;
+    if (existing != nullptr) {
+      if (*existing == value) {
+        continue;
+      }
+      *existing = value;  // found already: no second lookup
+    } else {
+      data.emplace(key, value);
     }
-    data[key] = value;
     changed.emplace_back(key);
   }
   return changed;

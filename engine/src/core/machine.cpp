@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <boost/container/small_vector.hpp>
+
 #include "core/fields.hpp"
 #include "core/strings.hpp"
 
@@ -73,7 +75,8 @@ Result<TransitionPlan> plan_transition(const Workflow& workflow, std::string_vie
                  "no-transition"};
   }
 
-  std::vector<const Transition*> candidates;
+  // Rows of one (state, event) are few: no allocation for them.
+  boost::container::small_vector<const Transition*, 8> candidates;
   for (const Transition& row : rows) {
     if (may_fire(row, actor)) {
       candidates.push_back(&row);

@@ -77,6 +77,26 @@ StepOutcome retryable(std::string message) {
   return out;
 }
 
+// Whether restrict_input(input, reads) would give `input` unchanged: no `data` object, or one
+// whose fields are all in `reads` and in the order of `reads`.
+bool within_reads(const boost::json::object& input, const std::vector<std::string>& reads) {
+  const auto* data = input.if_contains("data");
+  if (data == nullptr || !data->is_object()) {
+    return true;
+  }
+  std::size_t next = 0;  // where in `reads` the next field may be found
+  for (const auto& field : data->get_object()) {
+    while (next < reads.size() && reads[next] != field.key()) {
+      ++next;
+    }
+    if (next == reads.size()) {
+      return false;
+    }
+    ++next;
+  }
+  return true;
+}
+
 // One in-process call on its helper thread. Owned jointly by the caller and the thread, so
 // either may finish first; everything the plugin borrows (input, key, context) lives here.
 struct Job {
@@ -112,7 +132,11 @@ class PluginStepInstance final : public StepInstance,
   StepOutcome run(const StepInput& input) const override {
     auto job = std::make_shared<Job>();
     try {
-      job->input = boost::json::serialize(restrict_input(input.input, step_->step.reads));
+      // The engine's input holds only declared fields already (runtime::step_input): then it
+      // is written as it is, without the copy restrict_input would make of it.
+      job->input = within_reads(input.input, step_->step.reads)
+                       ? boost::json::serialize(input.input)
+                       : boost::json::serialize(restrict_input(input.input, step_->step.reads));
       job->key = input.idempotency_key;
     } catch (...) {
       return failed("step input could not be prepared");

@@ -101,6 +101,29 @@ Result<void> check_edit(const Workflow& workflow, const Actor& actor,
 
 }  // namespace
 
+CaseRecord with_data(const CaseRecord& record, boost::json::object data) {
+  static_assert(sizeof(CaseRecord) == 368,
+                "CaseRecord changed (size on x86-64 libstdc++): copy its new member here");
+  CaseRecord out;
+  out.id = record.id;
+  out.code = record.code;
+  out.workflow = record.workflow;
+  out.workflow_version = record.workflow_version;
+  out.state = record.state;
+  out.data = std::move(data);
+  out.version = record.version;
+  out.created_at = record.created_at;
+  out.updated_at = record.updated_at;
+  out.data_key = record.data_key;
+  out.blind_index = record.blind_index;
+  out.assignee = record.assignee;
+  out.placement = record.placement;
+  out.consents = record.consents;
+  out.closed_at = record.closed_at;
+  out.erased_at = record.erased_at;
+  return out;
+}
+
 InPlaceChange change_in_place(const CaseRecord& before, std::string actor, std::string event,
                               std::vector<std::string> changed, Timestamp now) {
   InPlaceChange change{before, {}};
@@ -417,7 +440,7 @@ Result<Runtime::Prepared> Runtime::prepare_transition(
     }
   }
   Prepared p;
-  p.after = record;
+  p.after = with_data(record, std::move(plan->data));
   p.after.state = plan->to;
   // The anchor of `retain: ... after closed`: when the case entered a final state.
   if (const auto to = workflow.find_state(p.after.state); to && workflow.states[*to].final) {
@@ -427,7 +450,6 @@ Result<Runtime::Prepared> Runtime::prepare_transition(
   } else {
     p.after.closed_at.reset();
   }
-  p.after.data = std::move(plan->data);
   p.after.version = record.version + 1;
   p.after.updated_at = now;
   const auto rows = workflow.rows(*workflow.find_state(record.state), plan->row->on);
@@ -727,10 +749,9 @@ Result<CaseEffects> Runtime::run_steps(const Workflow& workflow, const CaseRecor
       effects.jobs.push_back(std::move(job));
       continue;
     }
-    CaseRecord current = before;
-    current.state = to;
+    // The case as the step sees it: in the target state (no copy of the record for that).
     StepOutcome outcome =
-        call->instance->run(StepInput{key, step_input(current, data, *call, event, from, to)});
+        call->instance->run(StepInput{key, step_input(before, to, data, *call, event, from, to)});
     metrics::engine().step_results.add({call->type, step_result_label(outcome.status)});
     switch (outcome.status) {
       case StepStatus::ok: {

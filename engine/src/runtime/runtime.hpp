@@ -72,6 +72,12 @@ struct InPlaceChange {
 InPlaceChange change_in_place(const CaseRecord& before, std::string actor, std::string event,
                               std::vector<std::string> changed, Timestamp now);
 
+// `record` with `data` in place of its data: what `after = record; after.data = data` gives,
+// without copying the old data only to drop it (a transition's hot path; bench/core_bench).
+// Every other member is copied; a static_assert on sizeof(CaseRecord) in runtime.cpp fails
+// when CaseRecord changes, so that a new member is copied there too.
+CaseRecord with_data(const CaseRecord& record, boost::json::object data);
+
 struct FireResult {
   CaseRecord record;
   bool replayed = false;  // the answer of an earlier request with the same Idempotency-Key

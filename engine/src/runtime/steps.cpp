@@ -81,27 +81,38 @@ const StepCall* resolve_step(const Workflow& workflow, std::string_view ref) {
 boost::json::object step_input(const CaseRecord& record, const boost::json::object& data,
                                const StepCall& call, const std::optional<std::string>& event,
                                const std::optional<std::string>& from, const std::string& to) {
-  boost::json::object visible;
+  return step_input(record, record.state, data, call, event, from, to);
+}
+
+boost::json::object step_input(const CaseRecord& record, std::string_view state,
+                               const boost::json::object& data, const StepCall& call,
+                               const std::optional<std::string>& event,
+                               const std::optional<std::string>& from, const std::string& to) {
+  // Built member by member into objects sized up front: no initializer lists of value_ref
+  // (each member made twice) on a path every synchronous step call takes. Key order as
+  // documented in plugin_abi.h.
+  boost::json::object visible(call.reads.size());
   for (const auto& name : call.reads) {
     if (const auto* v = data.if_contains(name); v != nullptr && !v->is_null()) {
-      visible[name] = *v;
+      visible.emplace(name, *v);
     }
   }
   auto optional = [](const std::optional<std::string>& s) {
     return s ? boost::json::value(*s) : boost::json::value(nullptr);
   };
-  return boost::json::object{
-      {"case",
-       {{"id", record.id},
-        {"code", record.code},
-        {"workflow", record.workflow},
-        {"workflow_version", record.workflow_version},
-        {"state", record.state}}},
-      {"event", optional(event)},
-      {"from", optional(from)},
-      {"to", to},
-      {"data", std::move(visible)},
-  };
+  boost::json::object case_info(5);
+  case_info.emplace("id", record.id);
+  case_info.emplace("code", record.code);
+  case_info.emplace("workflow", record.workflow);
+  case_info.emplace("workflow_version", record.workflow_version);
+  case_info.emplace("state", state);
+  boost::json::object input(5);
+  input.emplace("case", std::move(case_info));
+  input.emplace("event", optional(event));
+  input.emplace("from", optional(from));
+  input.emplace("to", to);
+  input.emplace("data", std::move(visible));
+  return input;
 }
 
 Result<void> check_step_output(const Workflow& workflow, const StepCall& call,

@@ -27,6 +27,12 @@ const StepCall* resolve_step(const Workflow& workflow, std::string_view ref);
 boost::json::object step_input(const CaseRecord& record, const boost::json::object& data,
                                const StepCall& call, const std::optional<std::string>& event,
                                const std::optional<std::string>& from, const std::string& to);
+// The same for the case `record` in `state` (a synchronous step sees the case in the target
+// state before it is stored).
+boost::json::object step_input(const CaseRecord& record, std::string_view state,
+                               const boost::json::object& data, const StepCall& call,
+                               const std::optional<std::string>& event,
+                               const std::optional<std::string>& from, const std::string& to);
 
 // Checks a step's output: only declared fields, each valid. Errc::plugin naming the step and the
 // field (never the value).
