@@ -135,7 +135,7 @@ TEST_F(ImportCli, ImportsSealedCasesThatVerifyAndTheServerShows) {
   EXPECT_EQ(body.at("data").at("name").as_string(), "Fakename Alpha");
   EXPECT_EQ(body.at("data").at("notes").as_string(), "fake secret note");
   EXPECT_EQ(body.at("version").as_int64(), 2);
-  auto history = test::http_request(server.port(), "GET", "/v1/cases/" + id + "/history", {}, auth);
+  auto history = test::http_request(server.port(), "GET", "/v1/cases/" + id + "/events", {}, auth);
   ASSERT_EQ(history.status, 200) << history.body;
   const auto entries = history.json();
   ASSERT_EQ(entries.at("items").as_array().size(), 2U);

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -163,8 +164,12 @@ struct TimeReplay {
 }  // namespace
 
 Result<ImportedCase> parse_import_line(std::string_view line, const ImportContext& context) {
+  // The parsed line lives only while it is checked and copied: a buffer on the stack, and
+  // blocks from the heap only for long lines.
+  std::array<unsigned char, 32768> buffer;  // NOLINT(cppcoreguidelines-pro-type-member-init)
+  boost::json::monotonic_resource resource(buffer.data(), buffer.size());
   boost::system::error_code ec;
-  const value parsed = boost::json::parse(line, ec);
+  const value parsed = boost::json::parse(line, ec, &resource);
   if (ec) {
     return bad("not valid JSON (" + ec.message() + "); expected one JSON object per line");
   }
