@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -559,7 +560,9 @@ Result<ImportReport> import_file(Store& store, const ImportContext& context,
   }
 
   // Pass 2: the same lines, parsed again (nothing is held between the passes), written in
-  // batches of whole cases.
+  // batches of whole cases. While one batch is sealed and written on another thread, this one
+  // parses the next: the two cores share the work, and batches still commit one after another,
+  // in file order.
   const auto write_start = std::chrono::steady_clock::now();
   file.clear();
   file.seekg(0);
@@ -569,25 +572,48 @@ Result<ImportReport> import_file(Store& store, const ImportContext& context,
   std::size_t last_line = 0;
   std::vector<ImportedCase> batch;
   batch.reserve(options.batch_size);
-  const auto flush = [&]() -> Result<void> {
-    if (batch.empty()) {
+  struct InFlight {
+    std::future<Result<void>> done;
+    std::int64_t cases = 0;
+    std::int64_t events = 0;
+    std::size_t last_line = 0;
+  } writing;
+  const auto finish_writing = [&]() -> Result<void> {
+    if (!writing.done.valid()) {
       return {};
     }
-    if (auto written = store.import_cases(batch, options.importer, context.now); !written) {
+    if (auto written = writing.done.get(); !written) {
       Error e = written.error();
-      e.message = "writing the cases up to line " + std::to_string(last_line) +
+      e.message = "writing the cases up to line " + std::to_string(writing.last_line) +
                   " failed: " + e.message + ". The " + std::to_string(report.cases) +
                   " cases before them (the first lines of the file) were written and stay, each "
                   "whole; the rest were not. Import the rest once the problem is fixed";
       return e;
     }
-    report.cases += static_cast<std::int64_t>(batch.size());
-    written_events += batch_events;
-    batch.clear();
-    batch_events = 0;
+    report.cases += writing.cases;
+    written_events += writing.events;
     if (options.progress) {
       options.progress({"import", written_events, total_events});
     }
+    return {};
+  };
+  const auto flush = [&]() -> Result<void> {
+    if (batch.empty()) {
+      return {};
+    }
+    if (auto finished = finish_writing(); !finished) {
+      return finished;
+    }
+    writing.cases = static_cast<std::int64_t>(batch.size());
+    writing.events = batch_events;
+    writing.last_line = last_line;
+    writing.done = std::async(std::launch::async,
+                              [&store, &options, at = context.now, cases = std::move(batch)] {
+                                return store.import_cases(cases, options.importer, at);
+                              });
+    batch = {};
+    batch.reserve(options.batch_size);
+    batch_events = 0;
     return {};
   };
   number = 0;
@@ -599,9 +625,12 @@ Result<ImportReport> import_file(Store& store, const ImportContext& context,
     auto parsed = parse_import_line(line, context);
     if (!parsed) {
       // The file changed between the passes.
+      const auto finished = finish_writing();
       return make_error(Errc::conflict,
-                        path + ":" + std::to_string(number) +
-                            ": changed while it was imported: " + parsed.error().message);
+                        path + ":" + std::to_string(number) + ": changed while it was imported: " +
+                            parsed.error().message + ". The first " + std::to_string(report.cases) +
+                            " cases were written and stay" +
+                            (finished ? "" : "; then: " + finished.error().message));
     }
     last_line = number;
     batch_events += static_cast<std::int64_t>(parsed->history.size());
@@ -614,6 +643,9 @@ Result<ImportReport> import_file(Store& store, const ImportContext& context,
   }
   if (auto flushed = flush(); !flushed) {
     return flushed.error();
+  }
+  if (auto finished = finish_writing(); !finished) {
+    return finished.error();
   }
   report.events = written_events;
   report.write_seconds = seconds_since(write_start);
