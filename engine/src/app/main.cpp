@@ -1160,6 +1160,12 @@ int restore(const Args& args) {
 // ---------------------------------------------------------------------------------------------
 // carepath import
 
+std::string seconds_text(double seconds) {
+  std::array<char, 32> text{};
+  std::snprintf(text.data(), text.size(), "%.2f", seconds);
+  return text.data();
+}
+
 // Opens the engine as `serve` does (the master key, the workflows it would load), checks the
 // whole file, then writes it. Prints problems as FILE:LINE: message, never a field value.
 int import_cases(const Args& args) {
@@ -1237,16 +1243,16 @@ int import_cases(const Args& args) {
   }
   if (report->dry_run) {
     std::cout << "dry run: " << thousands(report->cases) << " cases, " << thousands(report->events)
-              << " events checked in " << std::to_string(report->check_seconds).substr(0, 5)
+              << " events checked in " << seconds_text(report->check_seconds)
               << " s; all would be imported. Nothing was written.\n";
     return 0;
   }
   const double seconds = report->check_seconds + report->write_seconds;
   const auto rate = seconds > 0 ? static_cast<std::int64_t>(report->events / seconds) : 0;
   std::cout << "imported " << thousands(report->cases) << " cases, " << thousands(report->events)
-            << " events in " << std::to_string(seconds).substr(0, 5) << " s (" << thousands(rate)
-            << " events/s; checked in " << std::to_string(report->check_seconds).substr(0, 5)
-            << " s, written in " << std::to_string(report->write_seconds).substr(0, 5) << " s)\n";
+            << " events in " << seconds_text(seconds) << " s (" << thousands(rate)
+            << " events/s; checked in " << seconds_text(report->check_seconds) << " s, written in "
+            << seconds_text(report->write_seconds) << " s)\n";
   return 0;
 }
 
