@@ -26,6 +26,7 @@
 #include "api/reports.hpp"
 #include "app/config.hpp"
 #include "app/engine.hpp"
+#include "app/import.hpp"
 #include "app/maintenance.hpp"
 #include "app/zoneinfo.hpp"
 #include "core/log.hpp"
@@ -114,6 +115,14 @@ commands:
                                      (--force replaces it anyway), 4 when a server or another
                                      command has the database open (stop it first). On any
                                      refusal the database is left as it was
+  import FILE [--db PATH] [--config FILE] [--master-key FILE] [--dry-run] [--batch-size N]
+                                     import cases with their whole history from a JSON lines
+                                     file (docs/operations.md, "Importing cases"): every line
+                                     is checked first, and one bad line (printed as FILE:LINE:
+                                     what was expected) refuses the whole file; then the cases
+                                     are written, N (default 1000) per transaction, sealed as
+                                     the server seals them. Exit 0 when imported (or a dry run
+                                     found nothing wrong), 1 otherwise
   retention [--db PATH] [--config FILE] [--dry-run]
                                      remove field values whose `retain:` period has passed
                                      (the server also does it daily); prints how many values
@@ -1048,20 +1057,21 @@ int verify(const Args& args) {
 constexpr int kRestoreTargetNewer = 3;
 constexpr int kRestoreTargetInUse = 4;
 
-// Progress of a copy: a bar redrawn in place on a terminal, else one line per tenth.
-std::function<void(const carepath::store::BackupProgress&)> copy_progress(const std::string& verb) {
+// A progress bar on stderr: redrawn in place on a terminal, else one line per tenth. `done`
+// and `total` count `unit`s. The caller ends the bar's line on a terminal.
+std::function<void(std::int64_t done, std::int64_t total)> progress_bar(const std::string& verb,
+                                                                        const std::string& unit) {
   const bool terminal = isatty(STDERR_FILENO) != 0;
-  return [terminal, verb, last = -1](const carepath::store::BackupProgress& p) mutable {
-    const int percent =
-        p.pages_total <= 0 ? 100 : static_cast<int>(100 * p.pages_done / p.pages_total);
+  return [terminal, verb, unit, last = -1](std::int64_t done, std::int64_t total) mutable {
+    const int percent = total <= 0 ? 100 : static_cast<int>(100 * done / total);
     if (terminal) {
       constexpr int kWidth = 30;
       const int filled = kWidth * percent / 100;
       const std::string line = "\r" + verb + " [" +
                                std::string(static_cast<std::size_t>(filled), '#') +
                                std::string(static_cast<std::size_t>(kWidth - filled), '.') + "] " +
-                               std::to_string(percent) + "% (" + thousands(p.pages_done) + "/" +
-                               thousands(p.pages_total) + " pages)";
+                               std::to_string(percent) + "% (" + thousands(done) + "/" +
+                               thousands(total) + " " + unit + ")";
       std::fwrite(line.data(), 1, line.size(), stderr);
     } else if (percent / 10 != last / 10) {
       const std::string line = verb + ": " + std::to_string(percent) + "%\n";
@@ -1069,6 +1079,13 @@ std::function<void(const carepath::store::BackupProgress&)> copy_progress(const 
     }
     last = percent;
     std::fflush(stderr);
+  };
+}
+
+// Progress of a copy (backup, restore), in pages.
+std::function<void(const carepath::store::BackupProgress&)> copy_progress(const std::string& verb) {
+  return [bar = progress_bar(verb, "pages")](const carepath::store::BackupProgress& p) mutable {
+    bar(p.pages_done, p.pages_total);
   };
 }
 
@@ -1137,6 +1154,105 @@ int restore(const Args& args) {
   std::cout << "restored " << args.positional[0] << " to " << config->db << ": "
             << report->verified.cases << " cases, " << report->verified.events << " events verified"
             << (report->replaced ? "" : " (there was no database there)") << '\n';
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// carepath import
+
+std::string seconds_text(double seconds) {
+  std::array<char, 32> text{};
+  std::snprintf(text.data(), text.size(), "%.2f", seconds);
+  return text.data();
+}
+
+// Opens the engine as `serve` does (the master key, the workflows it would load), checks the
+// whole file, then writes it. Prints problems as FILE:LINE: message, never a field value.
+int import_cases(const Args& args) {
+  if (args.positional.size() != 1) {
+    return fail(
+        "import: expected `import FILE [--config FILE] [--db PATH] [--master-key FILE] "
+        "[--dry-run] [--batch-size N]`");
+  }
+  auto flags = args.flags;
+  carepath::app::ImportOptions options;
+  if (const auto it = flags.find("dry_run"); it != flags.end()) {
+    options.dry_run = it->second != "false";
+    flags.erase(it);
+  }
+  if (const auto it = flags.find("batch_size"); it != flags.end()) {
+    const auto n = std::atoi(it->second.c_str());
+    if (n < 1 || n > 10'000) {
+      return fail("import: --batch-size must be a number from 1 to 10000");
+    }
+    options.batch_size = static_cast<std::size_t>(n);
+    flags.erase(it);
+  }
+  auto config = make_config(flags);
+  if (!config) {
+    return fail(config.error().message);
+  }
+  const std::string& file = args.positional[0];
+  if (!std::filesystem::is_regular_file(file)) {
+    return fail("import: cannot read " + file);
+  }
+  install_stderr_log(LogLevel::warning);
+  auto engine = carepath::app::Engine::open(*config);
+  if (!engine) {
+    return fail("import: " + engine.error().message);
+  }
+  carepath::app::ImportContext context;
+  context.find = [registry = &(*engine)->registry()](const std::string& name, int version) {
+    return registry->find(name, version);
+  };
+  context.zone = (*engine)->runtime().zone();
+  context.now = (*engine)->runtime().now();
+  const char* user = std::getenv("USER");
+  options.importer = std::string("cli:") + (user != nullptr ? user : "unknown");
+  const bool terminal = isatty(STDERR_FILENO) != 0;
+  std::string phase;
+  std::function<void(std::int64_t, std::int64_t)> bar;
+  options.progress = [&](const carepath::app::ImportProgress& p) {
+    if (phase != p.phase) {
+      if (terminal && !phase.empty()) {
+        std::cerr << '\n';
+      }
+      phase = std::string(p.phase);
+      bar = phase == "check" ? progress_bar("check", "bytes") : progress_bar("import", "events");
+    }
+    bar(p.done, p.total);
+  };
+  auto report = carepath::app::import_file((*engine)->store(), context, file, options);
+  if (terminal && !phase.empty()) {
+    std::cerr << '\n';
+  }
+  if (!report) {
+    return fail("import: " + report.error().message);
+  }
+  if (report->error_count > 0) {
+    for (const auto& e : report->errors) {
+      std::cerr << e << '\n';
+    }
+    std::cerr << "carepath: import refused: " << thousands(report->error_count) << " of "
+              << thousands(report->lines) << " lines are wrong"
+              << (report->error_count > static_cast<std::int64_t>(report->errors.size())
+                      ? " (the first " + std::to_string(report->errors.size()) + " are listed)"
+                      : "")
+              << "; nothing was written\n";
+    return 1;
+  }
+  if (report->dry_run) {
+    std::cout << "dry run: " << thousands(report->cases) << " cases, " << thousands(report->events)
+              << " events checked in " << seconds_text(report->check_seconds)
+              << " s; all would be imported. Nothing was written.\n";
+    return 0;
+  }
+  const double seconds = report->check_seconds + report->write_seconds;
+  const auto rate = seconds > 0 ? static_cast<std::int64_t>(report->events / seconds) : 0;
+  std::cout << "imported " << thousands(report->cases) << " cases, " << thousands(report->events)
+            << " events in " << seconds_text(seconds) << " s (" << thousands(rate)
+            << " events/s; checked in " << seconds_text(report->check_seconds) << " s, written in "
+            << seconds_text(report->write_seconds) << " s)\n";
   return 0;
 }
 
@@ -1387,6 +1503,9 @@ int main(int argc, char** argv) {
   }
   if (command == "restore") {
     return restore(*args);
+  }
+  if (command == "import") {
+    return import_cases(*args);
   }
   std::cerr << "carepath: unknown command '" << command << "'\n" << kUsage;
   return 2;

@@ -35,6 +35,9 @@ inline constexpr std::string_view kAuditConsentOverride = "consent.override";
 inline constexpr std::string_view kAuditErase = "case.erase";
 // The retention job removed expired field values of a case (`retain:` in the workflow).
 inline constexpr std::string_view kAuditRetention = "retention";
+// A case written by `carepath import` with its whole history (one row per case, actor the
+// person who ran the import); details name the workflow, its version and how many events.
+inline constexpr std::string_view kAuditCaseImport = "case.import";
 // A report was read or exported (GET /v1/reports/..., `carepath report`); details name the
 // report, its filters and format and how many rows it had. Reports carry no field values.
 inline constexpr std::string_view kAuditReport = "report";

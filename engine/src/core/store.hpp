@@ -361,6 +361,13 @@ struct TokenRecord {
 // close_task and finish_timer) appends a "case.open" or "case.write" audit row naming the
 // history entry's actor, event and changed fields, and start_migration and finish_migration a
 // "migration" row, in the same transaction as the write, as do CaseEffects::audit rows.
+// One case with its whole history, written by Store::import_cases (`carepath import`).
+struct ImportedCase {
+  CaseRecord record{};                  // as create_case takes it; version = history.size()
+  std::vector<HistoryEntry> history{};  // oldest first; seq and version are 1, 2, ... in order
+  CaseEffects effects{};                // the pending timers and clocks of its current state
+};
+
 // How many cases are in one state of one workflow (any version).
 struct StateCount {
   std::string workflow;
@@ -556,6 +563,19 @@ class Store {
   virtual Result<MigrationRun> start_migration(const MigrationRun& run) = 0;
   // Records how run `run.id` ended: status, finished_at, moved and failed.
   virtual Result<void> finish_migration(const MigrationRun& run) = 0;
+
+  // --- bulk import (`carepath import`) ---
+  // Of `codes`, those a case in the store already has (any order).
+  virtual Result<std::vector<std::string>> existing_codes(
+      const std::vector<std::string>& codes) = 0;
+  // Inserts `cases` in one transaction: all of them or none. For each case: its row, every
+  // history entry (seq 1, 2, ... as given), its blind index, its effects, and one "case.import"
+  // audit row (actor `importer`, at `at`, the names of its data fields, details: workflow,
+  // workflow_version and events) in place of the "case.open"/"case.write" rows of create_case
+  // and update_case. Errc::conflict, naming the code, when an id or code already exists;
+  // Errc::invalid_argument when a case has no history or its versions do not follow 1, 2, ...
+  virtual Result<void> import_cases(const std::vector<ImportedCase>& cases,
+                                    const std::string& importer, Timestamp at) = 0;
 
   // --- encryption at rest (security/protected_store) ---
   // A named value of the engine's own (the master key check); nullopt when not set.

@@ -524,6 +524,59 @@ Result<void> ProtectedStore::create_case(const CaseRecord& record, const History
   return inner_.create_case(sealed, entry, effects);
 }
 
+Result<std::vector<std::string>> ProtectedStore::existing_codes(
+    const std::vector<std::string>& codes) {
+  return inner_.existing_codes(codes);  // codes are pseudonymous and stored in plaintext
+}
+
+Result<void> ProtectedStore::import_cases(const std::vector<ImportedCase>& cases,
+                                          const std::string& importer, Timestamp at) {
+  std::optional<KeyBytes> index;
+  std::vector<ImportedCase> sealed;
+  sealed.reserve(cases.size());
+  for (const ImportedCase& c : cases) {
+    ImportedCase s = c;
+    CaseRecord& r = s.record;
+    const auto workflow = workflows_(r.workflow, r.workflow_version);
+    if (!workflow) {
+      return Error{Errc::invalid_argument, "import: workflow '" + r.workflow + "' version " +
+                                               std::to_string(r.workflow_version) +
+                                               " is not loaded"};
+    }
+    const KeyBytes key = new_data_key();
+    r.data_key = wrap_data_key(*keys_->keyring(), r.id, key);
+    stamp_scope(*workflow, r);
+    r.blind_index.clear();
+    for (const Field& f : workflow->fields) {
+      const auto* value = r.data.if_contains(f.name);
+      if (f.sensitivity == Sensitivity::identifying && value != nullptr && !value->is_null()) {
+        if (!index) {
+          auto loaded = index_key();
+          if (!loaded) {
+            return loaded.error();
+          }
+          index = *loaded;
+        }
+        r.blind_index.emplace_back(f.name, index_digest(*index, f.name, *value));
+      }
+    }
+    const auto fields = sealed_fields(r.workflow, r.workflow_version);
+    seal_members(key, r.id, fields, r.data);
+    seal_consents(key, r.id, r.consents);
+    for (HistoryEntry& entry : s.history) {
+      seal_members(key, r.id, fields, entry.payload);
+      if (consent_action(entry.event)) {
+        seal_members(key, r.id, names_of(kConsentPayloadSensitive), entry.payload);
+      }
+      if (entry.comment) {
+        entry.comment = seal_text(key, comment_context(r.id, entry.version), *entry.comment);
+      }
+    }
+    sealed.push_back(std::move(s));
+  }
+  return inner_.import_cases(sealed, importer, at);
+}
+
 Result<CaseRecord> ProtectedStore::get_case(const std::string& id) {
   auto record = inner_.get_case(id);
   if (!record) {

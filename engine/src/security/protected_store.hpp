@@ -115,6 +115,12 @@ class ProtectedStore final : public Store {
   Result<std::int64_t> count_cases_on_version(const std::string& workflow, int version) override;
   Result<MigrationRun> start_migration(const MigrationRun& run) override;
   Result<void> finish_migration(const MigrationRun& run) override;
+  // Each case gets a new data key, wrapped by the current master key; its data and every history
+  // entry are sealed, and its blind index, holder and placement computed, as create_case and
+  // update_case do. Errc::invalid_argument when a case's workflow version is not known.
+  Result<std::vector<std::string>> existing_codes(const std::vector<std::string>& codes) override;
+  Result<void> import_cases(const std::vector<ImportedCase>& cases, const std::string& importer,
+                            Timestamp at) override;
   Result<std::optional<std::string>> setting(const std::string& name) override;
   Result<void> put_setting(const std::string& name, const std::string& value) override;
   Result<std::int64_t> count_cases_without_key() override;

@@ -137,6 +137,11 @@ class SqliteStore final : public Store {
   Result<std::int64_t> count_cases_without_key() override;
   Result<StoreGauges> gauges() override;
   Result<void> ping() override;
+  // Bulk import; defined in sqlite_import.cpp. Prepared statements, seq bound directly.
+  Result<std::vector<std::string>> existing_codes(const std::vector<std::string>& codes) override;
+  Result<void> import_cases(const std::vector<ImportedCase>& cases, const std::string& importer,
+                            Timestamp at) override;
+
   Result<std::vector<std::pair<std::string, std::string>>> data_keys_not_wrapped_by(
       const std::string& master_id, std::size_t limit) override;
   Result<void> replace_data_key(const std::string& case_id, const std::string& old_key,
