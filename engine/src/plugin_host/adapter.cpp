@@ -15,6 +15,7 @@
 #include "core/json_schema.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "plugin_host/call_threads.hpp"
 #include "plugin_host/host_api.hpp"
 
 namespace carepath::plugin_host {
@@ -163,7 +164,7 @@ class PluginStepInstance final : public StepInstance,
       job->log_context = *caller;
     }
     try {
-      std::thread([self = shared_from_this(), job]() mutable {
+      CallThreads::shared().run([self = shared_from_this(), job]() mutable {
         std::optional<ScopedLogContext> scope;
         if (job->log_context) {
           scope.emplace(*job->log_context);
@@ -185,7 +186,7 @@ class PluginStepInstance final : public StepInstance,
               {{"plugin", plugin}, {"step", name}});
         }
         job->done_changed.notify_all();
-      }).detach();
+      });
     } catch (const std::system_error&) {
       return retryable("step " + type + " of plugin " + step_->plugin +
                        " was not called: no thread to run it on");
