@@ -70,6 +70,7 @@ fuzz:
 bench: build
 	$(BUILD_DIR)/bench/timers_bench
 	$(BUILD_DIR)/bench/migration_bench
+	$(BUILD_DIR)/bench/reports_bench
 
 validate: build
 	$(CAREPATH) validate workflows/*.yaml --plugins $(BUILD_DIR)/plugins
