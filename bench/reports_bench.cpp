@@ -321,17 +321,15 @@ Built build(const std::string& path, std::int64_t cases) {
   }
   exec(db, "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2000000;");
 
-  // Columns a newer schema derives from the case when the store inserts an entry.
-  const bool event_workflow = has_column(db, "events", "workflow");
-  const bool event_entered = has_column(db, "events", "entered_at");
+  // Columns schema version 11 copies from the case when the store inserts an entry (a database
+  // of version 10 has none of them).
+  const bool v11 = has_column(db, "events", "entered_at");
   std::string event_sql =
       "INSERT INTO events (case_id, seq, at, actor, event, from_state, to_state, version, "
       "changed_json, comment, payload_json, trigger_json";
-  event_sql += event_workflow ? ", workflow" : "";
-  event_sql += event_entered ? ", entered_at" : "";
+  event_sql += v11 ? ", workflow, workflow_version, placement, entered_at" : "";
   event_sql += ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, NULL";
-  event_sql += event_workflow ? ", 'care'" : "";
-  event_sql += event_entered ? ", ?11" : "";
+  event_sql += v11 ? ", 'care', 1, ?12, ?11" : "";
   event_sql += ")";
   sqlite3_stmt* insert_case = prepare(
       db,
@@ -404,6 +402,7 @@ Built build(const std::string& path, std::int64_t cases) {
     step_done(db, insert_case);
 
     Timestamp entered = 0;
+    bool home_set = false;
     for (std::size_t seq = 0; seq < entries.size(); ++seq) {
       const Entry& e = entries[seq];
       const bool moved = e.from == nullptr || std::strcmp(e.from, e.to) != 0;
@@ -417,8 +416,12 @@ Built build(const std::string& path, std::int64_t cases) {
       sqlite3_bind_int64(insert_event, 8, static_cast<sqlite3_int64>(seq + 1));
       bind_text(insert_event, 9, e.changed);
       bind_text(insert_event, 10, e.payload);
-      if (event_entered && moved && e.from != nullptr) {
+      home_set = home_set || std::strcmp(e.event, "placed") == 0;
+      if (v11 && moved && e.from != nullptr) {
         sqlite3_bind_int64(insert_event, 11, entered);
+      }
+      if (v11 && home_set) {
+        bind_text(insert_event, 12, std::string(placed_payloads[home].c_str() + 9, 7));
       }
       step_done(db, insert_event);
       if (moved) {

@@ -400,8 +400,8 @@ TEST_F(SqliteReportsTest, NoReportReadsEveryCaseOrEveryEntry) {
       << stays;
 
   const std::string closed = plan_of(path(), kReportClosedSql);
-  EXPECT_TRUE(
-      contains(closed, "SEARCH cases USING INDEX cases_closed (closed_at>? AND closed_at<?)"))
+  EXPECT_TRUE(contains(
+      closed, "SEARCH cases USING COVERING INDEX cases_closed_when (closed_at>? AND closed_at<?)"))
       << closed;
   const std::string closed_all = plan_of(path(), kReportClosedAllSql);
   EXPECT_TRUE(contains(closed_all, "USING COVERING INDEX cases_closed_by_state")) << closed_all;
@@ -469,8 +469,8 @@ TEST(SqliteReportsUpgrade, VersionNineDatabaseGetsTheReportIndexes) {
 
   auto store = SqliteStore::open(path);
   ASSERT_TRUE(store) << store.error().message;
-  for (const char* index :
-       {"cases_open", "cases_closed_by_state", "events_moves", "events_counted", "cases_listed"}) {
+  for (const char* index : {"cases_open", "cases_closed_by_state", "events_moves", "events_counted",
+                            "cases_closed_when", "cases_listed"}) {
     sqlite3* check = nullptr;
     sqlite3_open(path.c_str(), &check);
     sqlite3_stmt* statement = nullptr;
