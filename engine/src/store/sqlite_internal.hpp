@@ -548,6 +548,15 @@ class Statement {
     }
     return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)};
   }
+  // The column's text without a copy: valid until the next step or reset.
+  std::string_view text_view(int column) const {
+    const auto* data = sqlite3_column_text(statement_, column);
+    const int size = sqlite3_column_bytes(statement_, column);
+    if (data == nullptr) {
+      return {};
+    }
+    return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)};
+  }
   std::optional<std::string> optional_text(int column) const {
     if (is_null(column)) {
       return std::nullopt;

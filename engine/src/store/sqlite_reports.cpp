@@ -2,10 +2,12 @@
 // versions 10 and 11. tests/store/sqlite_reports_test.cpp checks their figures and their plans.
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -191,7 +193,7 @@ Result<std::vector<ClosedCount>> SqliteStore::report_closed(
 }
 
 // Three index-only reads joined in memory, so that the cost follows the entries read in order
-// (the leavings before `until`, the cases still open at `since`, the changes of state since
+// (the cases still open at `since`, the leavings before `until`, the changes of state since
 // `until`) rather than one random read of a case and one of its history per child listed.
 Result<std::vector<LeftCareRecord>> SqliteStore::report_left_care(const LeftCareQuery& query) {
   if (auto ok = check_range(query.since, query.until); !ok) {
@@ -207,12 +209,47 @@ Result<std::vector<LeftCareRecord>> SqliteStore::report_left_care(const LeftCare
     ~Rollback() { (void)store->execute("ROLLBACK", "end report"); }
   } rollback{this};
 
-  struct Leaving {
-    Timestamp at = 0;
-    std::size_t event = 0;  // index into query.events
-    std::string from;
+  // The cases not closed before `since`, each with its last leaving once found, and the
+  // (at, seq) of its first change of state since `until`.
+  struct Candidate {
+    LeftCareRecord record;
+    bool left = false;
+    std::pair<Timestamp, std::int64_t> first_move{0, 0};
+    bool moved = false;
   };
-  std::unordered_map<std::string, Leaving> leaving;  // case id -> its last leaving
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view text) const {
+      return std::hash<std::string_view>{}(text);
+    }
+  };
+  std::unordered_map<std::string, Candidate, Hash, std::equal_to<>> candidates;
+  {
+    auto select = prepare(kReportListedCasesSql);
+    if (!select) {
+      return select.error();
+    }
+    select->bind_text(1, query.workflow);
+    select->bind_int64(2, query.since);
+    for (;;) {
+      auto row = select->step("report cases in aftercare");
+      if (!row) {
+        return row.error();
+      }
+      if (!*row) {
+        break;
+      }
+      Candidate candidate;
+      LeftCareRecord& record = candidate.record;
+      record.code = select->text(1);
+      record.workflow_version = static_cast<int>(select->int64(2));
+      record.placement = select->optional_text(3);
+      record.state = select->text(4);
+      record.closed_at = select->optional_int64(5);
+      candidates.emplace(select->text(0), std::move(candidate));
+    }
+  }
+
   for (std::size_t i = 0; i < query.events.size(); ++i) {
     const auto& [event, from_state] = query.events[i];
     auto select = prepare(kReportLeftCareSql);
@@ -231,49 +268,18 @@ Result<std::vector<LeftCareRecord>> SqliteStore::report_left_care(const LeftCare
       if (!*row) {
         break;
       }
+      const auto it = candidates.find(select->text_view(0));
+      if (it == candidates.end()) {
+        continue;  // closed before the period began
+      }
       const Timestamp at = select->int64(1);
-      auto [it, inserted] = leaving.try_emplace(select->text(0), Leaving{at, i, select->text(2)});
-      if (!inserted && it->second.at < at) {
-        it->second = Leaving{at, i, select->text(2)};
+      Candidate& candidate = it->second;
+      if (!candidate.left || candidate.record.left_at < at) {
+        candidate.left = true;
+        candidate.record.left_at = at;
+        candidate.record.event = event;
+        candidate.record.left_from = select->text(2);
       }
-    }
-  }
-
-  std::vector<LeftCareRecord> out;
-  std::unordered_map<std::string, std::size_t> listed;  // case id -> index into out
-  {
-    auto select = prepare(kReportListedCasesSql);
-    if (!select) {
-      return select.error();
-    }
-    select->bind_text(1, query.workflow);
-    select->bind_int64(2, query.since);
-    for (;;) {
-      auto row = select->step("report cases in aftercare");
-      if (!row) {
-        return row.error();
-      }
-      if (!*row) {
-        break;
-      }
-      std::string id = select->text(0);
-      const auto it = leaving.find(id);
-      if (it == leaving.end()) {
-        continue;
-      }
-      LeftCareRecord record;
-      record.code = select->text(1);
-      record.workflow = query.workflow;
-      record.workflow_version = static_cast<int>(select->int64(2));
-      record.placement = select->optional_text(3);
-      record.event = query.events[it->second.event].first;
-      record.left_from = it->second.from;
-      record.left_at = it->second.at;
-      record.state = select->text(4);
-      record.state_at = record.state;  // unless it changed since `until`, below
-      record.closed_at = select->optional_int64(5);
-      listed.emplace(std::move(id), out.size());
-      out.push_back(std::move(record));
     }
   }
 
@@ -285,7 +291,6 @@ Result<std::vector<LeftCareRecord>> SqliteStore::report_left_care(const LeftCare
     }
     select->bind_int64(1, query.until);
     select->bind_text(2, query.workflow);
-    std::unordered_map<std::size_t, std::pair<Timestamp, std::int64_t>> first;  // (at, seq)
     for (;;) {
       auto row = select->step("report state at the end");
       if (!row) {
@@ -294,17 +299,31 @@ Result<std::vector<LeftCareRecord>> SqliteStore::report_left_care(const LeftCare
       if (!*row) {
         break;
       }
-      const auto it = listed.find(select->text(0));
-      if (it == listed.end()) {
+      const auto it = candidates.find(select->text_view(0));
+      if (it == candidates.end() || !it->second.left) {
         continue;
       }
+      Candidate& candidate = it->second;
       const std::pair<Timestamp, std::int64_t> key{select->int64(2), select->int64(1)};
-      auto [seen, inserted] = first.try_emplace(it->second, key);
-      if (inserted || key < seen->second) {
-        seen->second = key;
-        out[it->second].state_at = select->text(3);
+      if (!candidate.moved || key < candidate.first_move) {
+        candidate.moved = true;
+        candidate.first_move = key;
+        candidate.record.state_at = select->text(3);
       }
     }
+  }
+
+  std::vector<LeftCareRecord> out;
+  for (auto& [id, candidate] : candidates) {
+    if (!candidate.left) {
+      continue;
+    }
+    LeftCareRecord& record = candidate.record;
+    record.workflow = query.workflow;
+    if (!candidate.moved) {
+      record.state_at = record.state;
+    }
+    out.push_back(std::move(record));
   }
   std::sort(out.begin(), out.end(), [](const LeftCareRecord& a, const LeftCareRecord& b) {
     return a.left_at != b.left_at ? a.left_at < b.left_at : a.code < b.code;
