@@ -72,6 +72,7 @@ bench: build
 	$(BUILD_DIR)/bench/timers_bench
 	$(BUILD_DIR)/bench/migration_bench
 	$(BUILD_DIR)/bench/import_bench
+	$(BUILD_DIR)/bench/reports_bench
 	$(BUILD_DIR)/bench/http_bench --dir $(BUILD_DIR)/bench-data --csv $(BUILD_DIR)/bench-http.csv
 	python3 bench/plot.py $(BUILD_DIR)/bench-http.csv $(BUILD_DIR)/bench-http.svg
 

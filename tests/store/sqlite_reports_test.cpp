@@ -171,8 +171,9 @@ TEST_F(SqliteReportsTest, CaseloadCountsOpenCasesByStateHomeAndAssignee) {
   EXPECT_TRUE(none->empty());  // c5 is closed
 }
 
-TEST_F(SqliteReportsTest, EventCountsGroupEntriesOfThePeriod) {
-  auto rows = store().report_event_counts(hours(0), hours(250), std::string("aftercare"));
+TEST_F(SqliteReportsTest, EventCountsGroupTheEntriesOfTheNamedEventsInThePeriod) {
+  auto rows = store().report_event_counts(hours(0), hours(250), std::string("aftercare"),
+                                          {"opened", "restored", "hearing", "restored"});
   ASSERT_TRUE(rows) << rows.error().message;
   std::int64_t opened = 0;
   std::int64_t restored = 0;
@@ -180,6 +181,7 @@ TEST_F(SqliteReportsTest, EventCountsGroupEntriesOfThePeriod) {
   std::int64_t total = 0;
   for (const auto& r : *rows) {
     EXPECT_EQ(r.workflow, "aftercare");
+    EXPECT_EQ(r.workflow_version, 1);
     total += r.count;
     if (r.event == "opened") {
       opened += r.count;
@@ -193,17 +195,58 @@ TEST_F(SqliteReportsTest, EventCountsGroupEntriesOfThePeriod) {
     }
   }
   EXPECT_EQ(opened, 4);    // c1, c2, c3, c6 (c4 opens at 300)
-  EXPECT_EQ(restored, 2);  // c1 at 100, c6 at 3
+  EXPECT_EQ(restored, 2);  // c1 at 100, c6 at 3 (named twice, counted once)
   EXPECT_EQ(restored_cases, 2);
-  EXPECT_EQ(total, 5 + 3 + 4 + 5);  // c1, c2, c3, c6 with its erasure
+  EXPECT_EQ(total, 4 + 2 + 1);  // and c3's hearing
 
   // The period is half-open: an entry at `to` is not in it, one at `from` is.
-  auto edge = store().report_event_counts(hours(100), hours(200), std::string("aftercare"));
+  auto edge = store().report_event_counts(hours(100), hours(200), std::string("aftercare"),
+                                          {"restored", "case_closed"});
   ASSERT_TRUE(edge);
   ASSERT_EQ(edge->size(), 1U);
   EXPECT_EQ(edge->front().event, "restored");
 
-  auto backwards = store().report_event_counts(hours(2), hours(1), std::nullopt);
+  // Other workflows' entries are left out; no events, no rows.
+  auto education = store().report_event_counts(hours(0), hours(250),
+                                               std::string("education_support"), {"restored"});
+  ASSERT_TRUE(education);
+  EXPECT_TRUE(education->empty());
+  auto none = store().report_event_counts(hours(0), hours(250), std::nullopt, {});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+
+  auto backwards = store().report_event_counts(hours(2), hours(1), std::nullopt, {"opened"});
+  ASSERT_FALSE(backwards);
+  EXPECT_EQ(backwards.error().code, Errc::invalid_argument);
+}
+
+TEST_F(SqliteReportsTest, MovesCountEntriesThatOpenedACaseOrChangedItsState) {
+  auto rows = store().report_moves(hours(0), hours(250), std::string("aftercare"));
+  ASSERT_TRUE(rows) << rows.error().message;
+  std::int64_t total = 0;
+  std::int64_t opened = 0;
+  std::int64_t ready = 0;
+  for (const auto& r : *rows) {
+    EXPECT_EQ(r.workflow, "aftercare");
+    EXPECT_NE(r.from_state, std::optional<std::string>(r.to_state));
+    total += r.count;
+    if (!r.from_state) {
+      EXPECT_EQ(r.to_state, "intake");
+      opened += r.count;
+    }
+    if (r.from_state == "in_care" && r.to_state == "reintegration") {
+      ready = r.count;
+    }
+  }
+  EXPECT_EQ(opened, 4);
+  EXPECT_EQ(ready, 3);  // c1, c3, c6
+  // Every entry but c3's hearing and c6's erasure, which kept them where they were.
+  EXPECT_EQ(total, 5 + 3 + 3 + 4);
+
+  auto edge = store().report_moves(hours(100), hours(200), std::nullopt);
+  ASSERT_TRUE(edge);
+  ASSERT_EQ(edge->size(), 2U);  // c1 restored at 100, c5 dropped at 150
+  auto backwards = store().report_moves(hours(2), hours(1), std::nullopt);
   ASSERT_FALSE(backwards);
   EXPECT_EQ(backwards.error().code, Errc::invalid_argument);
 }
@@ -342,34 +385,51 @@ TEST_F(SqliteReportsTest, NoReportReadsEveryCaseOrEveryEntry) {
   const std::string caseload = plan_of(path(), kReportCaseloadSql);
   EXPECT_TRUE(contains(caseload, "USING COVERING INDEX cases_open")) << caseload;
 
+  // The period reports read history entries alone, through an index that holds every column
+  // they use: no case is read.
   const std::string counts = plan_of(path(), kReportEventCountsSql);
-  EXPECT_TRUE(contains(counts, "SEARCH e USING COVERING INDEX events_by_at (at>? AND at<?)"))
+  EXPECT_TRUE(contains(counts,
+                       "SEARCH events USING COVERING INDEX events_counted (event=? AND at>? AND "
+                       "at<?)"))
       << counts;
-  EXPECT_TRUE(contains(counts, "SEARCH c USING INDEX sqlite_autoindex_cases_1 (id=?)")) << counts;
-
+  const std::string moves = plan_of(path(), kReportMovesSql);
+  EXPECT_TRUE(contains(moves, "SEARCH events USING COVERING INDEX events_moves (at>? AND at<?)"))
+      << moves;
   const std::string stays = plan_of(path(), kReportStaysSql);
-  EXPECT_TRUE(contains(stays, "SEARCH e USING COVERING INDEX events_by_at (at>? AND at<?)"))
+  EXPECT_TRUE(contains(stays, "SEARCH events USING COVERING INDEX events_moves (at>? AND at<?)"))
       << stays;
-  EXPECT_TRUE(contains(stays, "SEARCH p USING PRIMARY KEY (case_id=? AND seq<?)")) << stays;
 
   const std::string closed = plan_of(path(), kReportClosedSql);
-  EXPECT_TRUE(
-      contains(closed, "SEARCH cases USING INDEX cases_closed (closed_at>? AND closed_at<?)"))
+  EXPECT_TRUE(contains(
+      closed, "SEARCH cases USING COVERING INDEX cases_closed_when (closed_at>? AND closed_at<?)"))
       << closed;
   const std::string closed_all = plan_of(path(), kReportClosedAllSql);
   EXPECT_TRUE(contains(closed_all, "USING COVERING INDEX cases_closed_by_state")) << closed_all;
 
+  // The aftercare list: three index-only reads.
   const std::string left = plan_of(path(), kReportLeftCareSql);
-  EXPECT_TRUE(contains(left, "SEARCH e USING INDEX events_by_event (event=? AND at<?)") ||
-              contains(left, "SEARCH e USING COVERING INDEX events_by_event (event=? AND at<?)"))
+  EXPECT_TRUE(
+      contains(left, "SEARCH events USING COVERING INDEX events_counted (event=? AND at<?)"))
       << left;
-
-  const std::string state_at = plan_of(path(), kReportStateAtSql);
-  EXPECT_TRUE(contains(state_at, "SEARCH events USING PRIMARY KEY (case_id=?)")) << state_at;
+  const std::string listed = plan_of(path(), kReportListedCasesSql);
+  EXPECT_TRUE(contains(
+      listed, "SEARCH cases USING COVERING INDEX cases_listed (workflow=? AND closed_at=?)"))
+      << listed;
+  EXPECT_TRUE(contains(
+      listed, "SEARCH cases USING COVERING INDEX cases_listed (workflow=? AND closed_at>?)"))
+      << listed;
+  const std::string since = plan_of(path(), kReportMovesSinceSql);
+  EXPECT_TRUE(contains(since, "SEARCH events USING COVERING INDEX events_moves (at>?)")) << since;
 
   // The whole set, for whoever reads a failure.
-  RecordProperty("plans", caseload + counts + stays + closed + closed_all + left + state_at);
-  for (const auto& plan : {caseload, counts, stays, closed, closed_all, left, state_at}) {
+  const std::vector<std::string> plans{caseload,   counts, moves,  stays, closed,
+                                       closed_all, left,   listed, since};
+  std::string all;
+  for (const auto& plan : plans) {
+    all += plan;
+  }
+  RecordProperty("plans", all);
+  for (const auto& plan : plans) {
     EXPECT_FALSE(contains(plan, "SCAN cases\n")) << plan;
     EXPECT_FALSE(contains(plan, "SCAN c\n")) << plan;
     EXPECT_FALSE(contains(plan, "SCAN e\n")) << plan;
@@ -377,7 +437,8 @@ TEST_F(SqliteReportsTest, NoReportReadsEveryCaseOrEveryEntry) {
   }
 }
 
-// A database left by version 9 gets the report indexes, and its cases are reported.
+// A database left by version 9 gets the report indexes (of versions 10 and 11), and its cases
+// are reported.
 TEST(SqliteReportsUpgrade, VersionNineDatabaseGetsTheReportIndexes) {
   test::TempDir dir;
   const std::string path = (dir / "carepath.db").string();
@@ -408,8 +469,8 @@ TEST(SqliteReportsUpgrade, VersionNineDatabaseGetsTheReportIndexes) {
 
   auto store = SqliteStore::open(path);
   ASSERT_TRUE(store) << store.error().message;
-  for (const char* index :
-       {"cases_open", "cases_closed_by_state", "events_by_at", "events_by_event"}) {
+  for (const char* index : {"cases_open", "cases_closed_by_state", "events_moves", "events_counted",
+                            "cases_closed_when", "cases_listed"}) {
     sqlite3* check = nullptr;
     sqlite3_open(path.c_str(), &check);
     sqlite3_stmt* statement = nullptr;
@@ -430,6 +491,171 @@ TEST(SqliteReportsUpgrade, VersionNineDatabaseGetsTheReportIndexes) {
   ASSERT_EQ(stays->size(), 2U);
   EXPECT_EQ(stays->front().state, "follow_up");
   EXPECT_EQ(stays->front().durations_ms, (std::vector<std::int64_t>{2000}));
+}
+
+std::vector<std::string> rows_of(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  sqlite3_open(path.c_str(), &db);
+  sqlite3_stmt* statement = nullptr;
+  std::vector<std::string> rows;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
+    rows.push_back(std::string("error: ") + sqlite3_errmsg(db));
+  }
+  while (statement != nullptr && sqlite3_step(statement) == SQLITE_ROW) {
+    std::string row;
+    for (int i = 0; i < sqlite3_column_count(statement); ++i) {
+      const auto* text = sqlite3_column_text(statement, i);
+      row += text != nullptr ? reinterpret_cast<const char*>(text) : "NULL";
+      row += "|";
+    }
+    rows.push_back(row);
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return rows;
+}
+
+// The same histories written by version 10 (without the columns version 11 adds to each entry):
+// the upgrade fills them in as the store writes them, and every report gives the same figures.
+TEST_F(SqliteReportsTest, VersionTenDatabaseIsUpgradedAndReportsTheSameFigures) {
+  const std::string old_path = (dir_ / "version10.db").string();
+  std::string sql;
+  for (std::size_t i = 0; i < 10; ++i) {
+    sql += std::string(kMigrations[i]);
+  }
+  sql += "PRAGMA user_version = 10; ATTACH DATABASE '" + path() +
+         "' AS now; INSERT INTO workflows SELECT * FROM now.workflows; "
+         "INSERT INTO cases SELECT * FROM now.cases; "
+         "INSERT INTO events (case_id, seq, at, actor, event, from_state, to_state, version, "
+         "changed_json, comment, payload_json, trigger_json) SELECT case_id, seq, at, actor, "
+         "event, from_state, to_state, version, changed_json, comment, payload_json, "
+         "trigger_json FROM now.events; DETACH DATABASE now;";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(old_path.c_str(), &db), SQLITE_OK);
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+  const std::string error = message != nullptr ? message : "";
+  sqlite3_free(message);
+  sqlite3_close(db);
+  ASSERT_EQ(rc, SQLITE_OK) << error;
+  ASSERT_EQ(rows_of(old_path, "PRAGMA user_version"), std::vector<std::string>{"10|"});
+
+  auto opened = SqliteStore::open(old_path);
+  ASSERT_TRUE(opened) << opened.error().message;
+  SqliteStore& old_store = **opened;
+  EXPECT_EQ(rows_of(old_path, "PRAGMA user_version"), std::vector<std::string>{"11|"});
+
+  // Each entry carries what the store would have written with it.
+  const std::string columns =
+      "SELECT case_id, seq, workflow, workflow_version, placement, entered_at FROM events "
+      "ORDER BY case_id, seq";
+  const auto upgraded = rows_of(old_path, columns);
+  EXPECT_EQ(upgraded.size(), 5U + 3 + 4 + 1 + 2 + 5);
+  EXPECT_EQ(upgraded, rows_of(path(), columns));
+
+  const auto moves = old_store.report_moves(hours(0), hours(400), std::nullopt);
+  const auto expected_moves = store().report_moves(hours(0), hours(400), std::nullopt);
+  ASSERT_TRUE(moves && expected_moves);
+  ASSERT_EQ(moves->size(), expected_moves->size());
+  for (std::size_t i = 0; i < moves->size(); ++i) {
+    EXPECT_EQ((*moves)[i].workflow, (*expected_moves)[i].workflow);
+    EXPECT_EQ((*moves)[i].from_state, (*expected_moves)[i].from_state);
+    EXPECT_EQ((*moves)[i].to_state, (*expected_moves)[i].to_state);
+    EXPECT_EQ((*moves)[i].count, (*expected_moves)[i].count);
+  }
+
+  const auto stays = old_store.report_stays(hours(0), hours(400), std::nullopt);
+  const auto expected_stays = store().report_stays(hours(0), hours(400), std::nullopt);
+  ASSERT_TRUE(stays && expected_stays);
+  ASSERT_EQ(stays->size(), expected_stays->size());
+  for (std::size_t i = 0; i < stays->size(); ++i) {
+    EXPECT_EQ((*stays)[i].state, (*expected_stays)[i].state);
+    EXPECT_EQ((*stays)[i].durations_ms, (*expected_stays)[i].durations_ms);
+  }
+  ASSERT_NE(stays_of(*stays, "in_care"), nullptr);
+  EXPECT_EQ(stays_of(*stays, "in_care")->durations_ms,
+            (std::vector<std::int64_t>{1 * kHour, 30 * kHour, 40 * kHour, 45 * kHour}));
+
+  const std::vector<std::string> events{"opened", "restored", "went_missing", "hearing"};
+  const auto counts = old_store.report_event_counts(hours(0), hours(400), std::nullopt, events);
+  const auto expected_counts =
+      store().report_event_counts(hours(0), hours(400), std::nullopt, events);
+  ASSERT_TRUE(counts && expected_counts);
+  ASSERT_EQ(counts->size(), expected_counts->size());
+  for (std::size_t i = 0; i < counts->size(); ++i) {
+    EXPECT_EQ((*counts)[i].event, (*expected_counts)[i].event);
+    EXPECT_EQ((*counts)[i].placement, (*expected_counts)[i].placement);
+    EXPECT_EQ((*counts)[i].workflow_version, (*expected_counts)[i].workflow_version);
+    EXPECT_EQ((*counts)[i].count, (*expected_counts)[i].count);
+  }
+
+  LeftCareQuery query;
+  query.workflow = "aftercare";
+  query.events = {{"restored", std::string("reintegration")}};
+  query.since = hours(100);
+  query.until = hours(150);
+  const auto left = old_store.report_left_care(query);
+  ASSERT_TRUE(left) << left.error().message;
+  ASSERT_EQ(left->size(), 1U);
+  EXPECT_EQ(left->front().code, "CP-c1");
+  EXPECT_EQ(left->front().state_at, "follow_up");
+  EXPECT_EQ(left->front().state, "closed");
+
+  // And the store goes on writing entries with the new columns.
+  auto c4 = old_store.get_case("c4");
+  ASSERT_TRUE(c4);
+  CaseRecord after = *c4;
+  after.state = "in_care";
+  after.version += 1;
+  after.updated_at = hours(310);
+  HistoryEntry entry;
+  entry.at = after.updated_at;
+  entry.actor = "caseworker.two";
+  entry.event = "admitted";
+  entry.from = c4->state;
+  entry.to = after.state;
+  ASSERT_TRUE(old_store.update_case(after, c4->version, entry, std::nullopt, {}));
+  const auto later = old_store.report_stays(hours(300), hours(400), std::nullopt);
+  ASSERT_TRUE(later);
+  ASSERT_NE(stays_of(*later, "intake"), nullptr);
+  EXPECT_EQ(stays_of(*later, "intake")->durations_ms, (std::vector<std::int64_t>{10 * kHour}));
+}
+
+// An entry's columns for the reports are the case's after the change it records, and entered_at
+// marks when the case entered the state an entry took it out of.
+TEST_F(SqliteReportsTest, EntriesCarryTheirCasesWorkflowVersionHomeAndEntryIntoTheState) {
+  auto c2 = store().get_case("c2");
+  ASSERT_TRUE(c2);
+  CaseRecord after = *c2;
+  after.state = "in_care";
+  after.version += 1;
+  after.workflow_version = 2;
+  after.placement = "udaan";
+  after.updated_at = hours(70);
+  HistoryEntry entry;
+  entry.at = after.updated_at;
+  entry.actor = "caseworker.two";
+  entry.event = "found";
+  entry.from = c2->state;
+  entry.to = after.state;
+  ASSERT_TRUE(store().update_case(after, c2->version, entry, std::nullopt, {}));
+  EXPECT_EQ(
+      rows_of(path(), "SELECT seq, workflow, workflow_version, placement, entered_at - " +
+                          std::to_string(kT0) + " FROM events WHERE case_id = 'c2' ORDER BY seq"),
+      (std::vector<std::string>{"1|aftercare|1|umang|NULL|", "2|aftercare|1|umang|0|",
+                                "3|aftercare|1|umang|" + std::to_string(20 * kHour) + "|",
+                                "4|aftercare|2|udaan|" + std::to_string(60 * kHour) + "|"}));
+  // Nobody can rewrite them afterwards: history stays append-only.
+  sqlite3* db = nullptr;
+  sqlite3_open(path().c_str(), &db);
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db, "UPDATE events SET placement = 'umeed' WHERE case_id = 'c2'",
+                              nullptr, nullptr, &message);
+  const std::string error = message != nullptr ? message : "";
+  sqlite3_free(message);
+  sqlite3_close(db);
+  EXPECT_NE(rc, SQLITE_OK);
+  EXPECT_NE(error.find("append-only"), std::string::npos) << error;
 }
 
 }  // namespace

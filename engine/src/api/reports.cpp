@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -211,7 +212,7 @@ Result<ReportTable> flow(Store& store, const ReportRequest& request, Timestamp n
   if (from > to) {
     return invalid_param("from", "must not be after to");
   }
-  auto counts = store.report_event_counts(from, to, request.workflow);
+  auto counts = store.report_moves(from, to, request.workflow);
   if (!counts) {
     return counts.error();
   }
@@ -225,11 +226,7 @@ Result<ReportTable> flow(Store& store, const ReportRequest& request, Timestamp n
     const std::vector<std::int64_t>* durations = nullptr;
   };
   std::map<std::pair<std::string, std::string>, Figures> figures;
-  for (const auto& c : *counts) {
-    const bool moved = !c.from_state || *c.from_state != c.to_state;
-    if (!moved) {
-      continue;  // an entry that kept the case where it was (an update, a recorded visit)
-    }
+  for (const auto& c : *counts) {  // entries that kept a case where it was are not among them
     figures[{c.workflow, c.to_state}].entered += c.count;
     if (c.from_state) {
       figures[{c.workflow, *c.from_state}].left += c.count;
@@ -314,7 +311,16 @@ Result<ReportTable> cwc_quarterly(Store& store, const Vocabulary& vocabulary,
   } else {
     period = previous_quarter(now, zone);
   }
-  auto counts = store.report_event_counts(period.from, period.to, request.workflow);
+  // Only the entries of events that some stored version counts as one of the figures.
+  std::vector<std::string> events;
+  for (const auto& [key, words] : vocabulary.versions) {
+    for (const auto& row : words.rows) {
+      if (std::find(kCwcFigures.begin(), kCwcFigures.end(), row.counts_as) != kCwcFigures.end()) {
+        events.push_back(row.event);
+      }
+    }
+  }
+  auto counts = store.report_event_counts(period.from, period.to, request.workflow, events);
   if (!counts) {
     return counts.error();
   }

@@ -397,19 +397,29 @@ struct CaseloadCount {
   std::int64_t count = 0;
 };
 
-// History entries taken in a period, counted by what they were: the flow report's entries and
-// exits of each state, and the statutory reports' restorations, deaths and runaways (the caller
-// maps (workflow, version, from, event, to) to `counts_as`). `workflow_version` is the case's
-// current version.
+// History entries of some events taken in a period, counted by what they were: the statutory
+// reports' restorations, deaths and runaways (the caller maps (workflow, version, from, event,
+// to) to `counts_as`). `workflow_version` and `placement` are the case's when the entry was
+// written (for entries written before schema version 11, the case's when the database was
+// upgraded).
 struct EventCount {
   std::string workflow{};
   int workflow_version = 0;
   std::string event{};
   std::optional<std::string> from_state{};  // nullopt on "opened"
   std::string to_state{};
-  std::optional<std::string> placement{};  // the case's home now
+  std::optional<std::string> placement{};  // the case's home after the entry
   std::int64_t count = 0;                  // entries
   std::int64_t cases = 0;                  // distinct cases among them
+};
+
+// History entries taken in a period that opened a case or changed its state: the flow report's
+// entries into and exits from each state.
+struct MoveCount {
+  std::string workflow{};
+  std::optional<std::string> from_state{};  // nullopt on "opened"
+  std::string to_state{};
+  std::int64_t count = 0;
 };
 
 // How long cases stayed in one state of one workflow: every stay that ended in the period, from
@@ -630,8 +640,14 @@ class Store {
   // Open cases by (workflow, state, placement, assignee); `workflow` filters. Erased cases count.
   virtual Result<std::vector<CaseloadCount>> report_caseload(
       const std::optional<std::string>& workflow) = 0;
-  // History entries with from <= at < to, grouped as EventCount says; `workflow` filters.
+  // History entries of one of `events` with from <= at < to, grouped as EventCount says;
+  // `workflow` filters. No events, no rows.
   virtual Result<std::vector<EventCount>> report_event_counts(
+      Timestamp from, Timestamp to, const std::optional<std::string>& workflow,
+      const std::vector<std::string>& events) = 0;
+  // History entries with from <= at < to that opened a case or changed its state, grouped as
+  // MoveCount says; `workflow` filters.
+  virtual Result<std::vector<MoveCount>> report_moves(
       Timestamp from, Timestamp to, const std::optional<std::string>& workflow) = 0;
   // Stays (see StateStays) that ended with from <= at < to; `workflow` filters.
   virtual Result<std::vector<StateStays>> report_stays(

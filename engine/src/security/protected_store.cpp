@@ -871,8 +871,14 @@ Result<std::vector<CaseloadCount>> ProtectedStore::report_caseload(
 }
 
 Result<std::vector<EventCount>> ProtectedStore::report_event_counts(
+    Timestamp from, Timestamp to, const std::optional<std::string>& workflow,
+    const std::vector<std::string>& events) {
+  return inner_.report_event_counts(from, to, workflow, events);
+}
+
+Result<std::vector<MoveCount>> ProtectedStore::report_moves(
     Timestamp from, Timestamp to, const std::optional<std::string>& workflow) {
-  return inner_.report_event_counts(from, to, workflow);
+  return inner_.report_moves(from, to, workflow);
 }
 
 Result<std::vector<StateStays>> ProtectedStore::report_stays(

@@ -144,7 +144,10 @@ class ProtectedStore final : public Store {
   Result<std::vector<CaseloadCount>> report_caseload(
       const std::optional<std::string>& workflow) override;
   Result<std::vector<EventCount>> report_event_counts(
-      Timestamp from, Timestamp to, const std::optional<std::string>& workflow) override;
+      Timestamp from, Timestamp to, const std::optional<std::string>& workflow,
+      const std::vector<std::string>& events) override;
+  Result<std::vector<MoveCount>> report_moves(Timestamp from, Timestamp to,
+                                              const std::optional<std::string>& workflow) override;
   Result<std::vector<StateStays>> report_stays(Timestamp from, Timestamp to,
                                                const std::optional<std::string>& workflow) override;
   Result<std::vector<ClosedCount>> report_closed(

@@ -362,11 +362,59 @@ CREATE INDEX events_by_at ON events (at, event, from_state, to_state);
 CREATE INDEX events_by_event ON events (event, at);
 )sql";
 
+// Version 11: the period reports read history entries alone, never joining each to its case
+// (docs/reports.md#speed). Each entry carries what those reports group it by, copied from its
+// case when the entry is written (kInsertEvent) and never changed after:
+// - workflow, workflow_version, placement: the case's after the change the entry records;
+// - entered_at: on an entry that changed the state, when the case entered the state it left
+//   (the time of its last earlier entry that opened it or changed its state).
+// Existing entries get their case's workflow, version and placement now (what the reports of
+// version 10 grouped them by) and their entered_at. Two indexes answer every period report from
+// the index alone:
+// - events_moves: the entries that opened a case or changed its state, by time (flow);
+// - events_counted: every entry by event and time (the CWC's quarterly report, the aftercare
+//   list's leavings), replacing events_by_event; events_by_at has no reader left;
+// - cases_closed_when: the outcomes of the cases closed in a period, from the index alone;
+// - cases_listed: the cases of a workflow by closing time with what the aftercare list shows
+//   (erased_at, NULL in every entry, makes it covering: SQLite reads the columns of a partial
+//   index's condition from the table otherwise).
+// events_no_update now covers the new columns too.
+inline constexpr std::string_view kSchemaV11 = R"sql(
+ALTER TABLE events ADD COLUMN workflow TEXT;
+ALTER TABLE events ADD COLUMN workflow_version INTEGER;
+ALTER TABLE events ADD COLUMN placement TEXT;
+ALTER TABLE events ADD COLUMN entered_at INTEGER;
+DROP INDEX events_by_at;
+DROP INDEX events_by_event;
+UPDATE events SET (workflow, workflow_version, placement, entered_at) = (
+  SELECT c.workflow, c.workflow_version, c.placement,
+         CASE WHEN events.from_state IS NOT NULL AND events.from_state <> events.to_state THEN
+           (SELECT p.at FROM events AS p WHERE p.case_id = events.case_id AND p.seq < events.seq
+              AND (p.from_state IS NULL OR p.from_state <> p.to_state)
+            ORDER BY p.seq DESC LIMIT 1) END
+  FROM cases AS c WHERE c.id = events.case_id);
+DROP TRIGGER events_no_update;
+CREATE TRIGGER events_no_update BEFORE UPDATE OF case_id, seq, at, actor, event, from_state,
+  to_state, version, changed_json, comment, trigger_json, workflow, workflow_version, placement,
+  entered_at ON events
+BEGIN
+  SELECT RAISE(ABORT, 'events are append-only');
+END;
+CREATE INDEX events_moves ON events (at, workflow, from_state, to_state, entered_at)
+  WHERE from_state IS NOT to_state;
+CREATE INDEX events_counted ON events (event, at, workflow, workflow_version, from_state,
+  to_state, placement);
+CREATE INDEX cases_closed_when ON cases (closed_at, workflow, workflow_version, state)
+  WHERE closed_at IS NOT NULL;
+CREATE INDEX cases_listed ON cases (workflow, closed_at, id, code, workflow_version, placement,
+  state, erased_at) WHERE erased_at IS NULL;
+)sql";
+
 // kMigrations[i] takes a database from user_version i to i + 1. Append a step for each new
 // version; never edit a released one, because databases in the field have already run it.
-inline constexpr std::array<std::string_view, 10> kMigrations = {
-    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5,
-    kSchemaV6, kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10};
+inline constexpr std::array<std::string_view, 11> kMigrations = {
+    kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4,  kSchemaV5, kSchemaV6,
+    kSchemaV7, kSchemaV8, kSchemaV9, kSchemaV10, kSchemaV11};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // --- Errors, limits, JSON -------------------------------------------------------------------
@@ -493,6 +541,15 @@ class Statement {
   std::int64_t int64(int column) const { return sqlite3_column_int64(statement_, column); }
   bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
   std::string text(int column) const {
+    const auto* data = sqlite3_column_text(statement_, column);
+    const int size = sqlite3_column_bytes(statement_, column);
+    if (data == nullptr) {
+      return {};
+    }
+    return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(size)};
+  }
+  // The column's text without a copy: valid until the next step or reset.
+  std::string_view text_view(int column) const {
     const auto* data = sqlite3_column_text(statement_, column);
     const int size = sqlite3_column_bytes(statement_, column);
     if (data == nullptr) {
@@ -646,49 +703,54 @@ inline constexpr std::string_view kReportCaseloadSql =
     "WHERE closed_at IS NULL AND (?1 IS NULL OR workflow = ?1) "
     "GROUP BY workflow, state, placement, assignee ORDER BY workflow, state, placement, assignee";
 
-// ?1 from, ?2 to. The entries of the period through events_by_at, each joined to its case by
-// cases' unique id; CROSS JOIN keeps events outside, so the period bounds what is read.
+// ?1 from, ?2 to, ?4 event. The period's entries of one event, from events_counted alone.
 inline constexpr std::string_view kReportEventCountsSql =
-    "SELECT c.workflow, c.workflow_version, e.event, e.from_state, e.to_state, c.placement, "
-    "COUNT(*), COUNT(DISTINCT e.case_id) FROM events AS e CROSS JOIN cases AS c "
-    "ON c.id = e.case_id WHERE e.at >= ?1 AND e.at < ?2 AND (?3 IS NULL OR c.workflow = ?3) "
-    "GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6";
+    "SELECT workflow, workflow_version, event, from_state, to_state, placement, COUNT(*), "
+    "COUNT(DISTINCT case_id) FROM events WHERE event = ?4 AND at >= ?1 AND at < ?2 "
+    "AND (?3 IS NULL OR workflow = ?3) GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6";
 
-// ?1 from, ?2 to. Each entry of the period that changed the state ends a stay; the stay began at
-// the case's last earlier entry that changed its state (or opened it), found backwards through
-// the events' primary key.
+// ?1 from, ?2 to. The period's entries that opened a case or changed its state, from
+// events_moves alone (the partial index's condition is spelt as the index spells it).
+inline constexpr std::string_view kReportMovesSql =
+    "SELECT workflow, from_state, to_state, COUNT(*) FROM events "
+    "WHERE at >= ?1 AND at < ?2 AND from_state IS NOT to_state "
+    "AND (?3 IS NULL OR workflow = ?3) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+
+// ?1 from, ?2 to. Each entry of the period that changed the state ends a stay, which began at
+// entered_at; from events_moves alone.
 inline constexpr std::string_view kReportStaysSql =
-    "SELECT c.workflow, e.from_state, e.at - (SELECT p.at FROM events AS p "
-    "WHERE p.case_id = e.case_id AND p.seq < e.seq "
-    "AND (p.from_state IS NULL OR p.from_state <> p.to_state) ORDER BY p.seq DESC LIMIT 1) "
-    "FROM events AS e CROSS JOIN cases AS c ON c.id = e.case_id "
-    "WHERE e.at >= ?1 AND e.at < ?2 AND e.from_state IS NOT NULL AND e.from_state <> e.to_state "
-    "AND (?3 IS NULL OR c.workflow = ?3) ORDER BY 1, 2, 3";
+    "SELECT workflow, from_state, at - entered_at FROM events "
+    "WHERE at >= ?1 AND at < ?2 AND from_state IS NOT to_state AND from_state IS NOT NULL "
+    "AND (?3 IS NULL OR workflow = ?3) ORDER BY 1, 2, 3";
 
 // Every closed case, from cases_closed_by_state alone.
 inline constexpr std::string_view kReportClosedAllSql =
     "SELECT workflow, workflow_version, state, COUNT(*) FROM cases "
     "WHERE closed_at IS NOT NULL AND (?3 IS NULL OR workflow = ?3) GROUP BY 1, 2, 3 "
     "ORDER BY 1, 2, 3";
-// ?1 from, ?2 to (closed_at): the cases closed in a period, through cases_closed.
+// ?1 from, ?2 to (closed_at): the cases closed in a period, from cases_closed_when alone.
 inline constexpr std::string_view kReportClosedSql =
     "SELECT workflow, workflow_version, state, COUNT(*) FROM cases "
     "WHERE closed_at IS NOT NULL AND closed_at >= ?1 AND closed_at < ?2 "
     "AND (?3 IS NULL OR workflow = ?3) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
 
-// ?1 event, ?2 until, ?3 the state it was taken from or NULL, ?4 workflow, ?5 since. The cases
-// that took the event before `until` (through events_by_event), each once, with its last such
-// entry (SQLite gives the bare columns of the row holding MAX).
+// The aftercare list (report_left_care) in three index-only reads, joined in memory:
+// ?1 event, ?2 until, ?3 the state it was taken from or NULL, ?4 workflow: every such entry
+// before `until`, from events_counted.
 inline constexpr std::string_view kReportLeftCareSql =
-    "SELECT c.code, c.workflow, c.workflow_version, c.placement, e.event, e.from_state, "
-    "MAX(e.at), c.state, c.closed_at, c.id FROM events AS e CROSS JOIN cases AS c "
-    "ON c.id = e.case_id WHERE e.event = ?1 AND e.at < ?2 "
-    "AND (?3 IS NULL OR e.from_state = ?3) AND c.workflow = ?4 "
-    "AND (c.closed_at IS NULL OR c.closed_at >= ?5) AND c.erased_at IS NULL GROUP BY c.id";
-
-// ?1 case, ?2 until: the state the case was in just before `until`.
-inline constexpr std::string_view kReportStateAtSql =
-    "SELECT to_state FROM events WHERE case_id = ?1 AND at < ?2 ORDER BY seq DESC LIMIT 1";
+    "SELECT case_id, at, from_state FROM events WHERE event = ?1 AND at < ?2 "
+    "AND (?3 IS NULL OR from_state = ?3) AND workflow = ?4";
+// ?1 workflow, ?2 since: the cases not closed before `since` and not erased, from cases_listed.
+inline constexpr std::string_view kReportListedCasesSql =
+    "SELECT id, code, workflow_version, placement, state, closed_at FROM cases "
+    "WHERE workflow = ?1 AND closed_at IS NULL AND erased_at IS NULL UNION ALL "
+    "SELECT id, code, workflow_version, placement, state, closed_at FROM cases "
+    "WHERE workflow = ?1 AND closed_at >= ?2 AND erased_at IS NULL";
+// ?1 until, ?2 workflow: the changes of state since `until`, from events_moves; a case's first
+// one left the state it was in at `until`.
+inline constexpr std::string_view kReportMovesSinceSql =
+    "SELECT case_id, seq, at, from_state FROM events WHERE at >= ?1 "
+    "AND from_state IS NOT to_state AND from_state IS NOT NULL AND workflow = ?2";
 
 // The SQL text list_cases runs for one combination of filters: ?1 the cursor's rowid,
 // ?2 workflow, ?3 state, ?4 limit, ?5 overdue_at, ?6 workflow_version, ?7 and ?8 a blind index

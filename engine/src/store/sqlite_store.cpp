@@ -258,11 +258,19 @@ WorkflowSource read_workflow(const Statement& row) {
 }
 
 // The next seq is computed inside the INSERT, under the write lock the caller's transaction
-// holds, so two writers can never pick the same one.
+// holds, so two writers can never pick the same one. The columns the reports group by (schema
+// version 11) come from the case row, already written by the caller's transaction, and, on an
+// entry that changes the state, from the case's last entry that opened it or changed its state.
 constexpr std::string_view kInsertEvent =
     "INSERT INTO events (case_id, seq, at, actor, event, from_state, to_state, version, "
-    "changed_json, comment, payload_json, trigger_json) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) "
-    "+ 1 FROM events WHERE case_id = ?1), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+    "changed_json, comment, payload_json, trigger_json, workflow, workflow_version, placement, "
+    "entered_at) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE case_id = ?1), "
+    "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, (SELECT workflow FROM cases WHERE id = ?1), "
+    "(SELECT workflow_version FROM cases WHERE id = ?1), "
+    "(SELECT placement FROM cases WHERE id = ?1), "
+    "CASE WHEN ?5 IS NOT NULL AND ?5 <> ?6 THEN (SELECT p.at FROM events AS p "
+    "WHERE p.case_id = ?1 AND (p.from_state IS NULL OR p.from_state <> p.to_state) "
+    "ORDER BY p.seq DESC LIMIT 1) END)";
 
 void bind_event(Statement& insert, const std::string& case_id, const HistoryEntry& entry,
                 std::int64_t version) {

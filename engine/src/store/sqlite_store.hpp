@@ -42,7 +42,7 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
-  static constexpr int kSchemaVersion = 10;
+  static constexpr int kSchemaVersion = 11;
   static constexpr int kBusyTimeoutMs = 5000;
   // The most writes one commit takes; a bound on how long the last of them waits.
   static constexpr std::size_t kMaxGroup = 256;
@@ -160,7 +160,10 @@ class SqliteStore final : public Store {
   Result<std::vector<CaseloadCount>> report_caseload(
       const std::optional<std::string>& workflow) override;
   Result<std::vector<EventCount>> report_event_counts(
-      Timestamp from, Timestamp to, const std::optional<std::string>& workflow) override;
+      Timestamp from, Timestamp to, const std::optional<std::string>& workflow,
+      const std::vector<std::string>& events) override;
+  Result<std::vector<MoveCount>> report_moves(Timestamp from, Timestamp to,
+                                              const std::optional<std::string>& workflow) override;
   Result<std::vector<StateStays>> report_stays(Timestamp from, Timestamp to,
                                                const std::optional<std::string>& workflow) override;
   Result<std::vector<ClosedCount>> report_closed(
