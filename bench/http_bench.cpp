@@ -135,9 +135,8 @@ Figures drive(std::uint16_t port, int count, double seconds, const NextRequest& 
   }
   Figures figures;
   figures.latencies_us.reserve(1'000'000);
-  const auto warm_until =
-      SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
-                               std::chrono::duration<double>(seconds / 10));
+  const auto warm_until = SteadyClock::now() + std::chrono::duration_cast<SteadyClock::duration>(
+                                                   std::chrono::duration<double>(seconds / 10));
   const auto until = warm_until + std::chrono::duration_cast<SteadyClock::duration>(
                                       std::chrono::duration<double>(seconds));
   std::function<void(std::size_t)> send;
@@ -145,39 +144,40 @@ Figures drive(std::uint16_t port, int count, double seconds, const NextRequest& 
     Connection& c = *connections[index];
     const std::string& text = next(index, c.n++);
     c.sent = SteadyClock::now();
-    net::async_write(c.socket, net::buffer(text), [&, index](boost::system::error_code ec,
-                                                             std::size_t /*bytes*/) {
-      if (ec) {
-        ++figures.errors;
-        return;
-      }
-      Connection& conn = *connections[index];
-      conn.parser.emplace();
-      conn.parser->body_limit(16 * 1024 * 1024);
-      http::async_read(conn.socket, conn.buffer, *conn.parser,
-                       [&, index](boost::system::error_code read_ec, std::size_t /*bytes*/) {
-                         Connection& done = *connections[index];
-                         const auto now = SteadyClock::now();
-                         if (read_ec) {
-                           ++figures.errors;
-                           return;
-                         }
-                         if (now >= warm_until) {
-                           ++figures.requests;
-                           const int status = done.parser->get().result_int();
-                           if (status < 200 || status > 299) {
-                             ++figures.errors;
-                           }
-                           figures.latencies_us.push_back(static_cast<std::uint32_t>(
-                               std::chrono::duration_cast<std::chrono::microseconds>(now -
-                                                                                     done.sent)
-                                   .count()));
-                         }
-                         if (now < until) {
-                           send(index);
-                         }
-                       });
-    });
+    net::async_write(
+        c.socket, net::buffer(text),
+        [&, index](boost::system::error_code ec, std::size_t /*bytes*/) {
+          if (ec) {
+            ++figures.errors;
+            return;
+          }
+          Connection& conn = *connections[index];
+          conn.parser.emplace();
+          conn.parser->body_limit(16 * 1024 * 1024);
+          http::async_read(
+              conn.socket, conn.buffer, *conn.parser,
+              [&, index](boost::system::error_code read_ec, std::size_t /*bytes*/) {
+                Connection& done = *connections[index];
+                const auto now = SteadyClock::now();
+                if (read_ec) {
+                  ++figures.errors;
+                  return;
+                }
+                if (now >= warm_until) {
+                  ++figures.requests;
+                  const int status = done.parser->get().result_int();
+                  if (status < 200 || status > 299) {
+                    ++figures.errors;
+                  }
+                  figures.latencies_us.push_back(static_cast<std::uint32_t>(
+                      std::chrono::duration_cast<std::chrono::microseconds>(now - done.sent)
+                          .count()));
+                }
+                if (now < until) {
+                  send(index);
+                }
+              });
+        });
   };
   for (std::size_t i = 0; i < connections.size(); ++i) {
     send(i);
@@ -322,11 +322,12 @@ int main(int argc, char** argv) {
           }
           const std::string id(boost::json::parse(body).at("id").as_string());
           const std::string target = "/v1/cases/" + id + "/events";
-          auto enrolled = call(port, request_text("POST", target, token, R"({"event":"enrolled"})"));
-          auto placed = call(
-              port, request_text("POST", target, token,
-                                 R"({"event":"placed_in_school","data":{"school":"School 1",)"
-                                 R"("standard":5,"admission_date":"2025-06-01"}})"));
+          auto enrolled =
+              call(port, request_text("POST", target, token, R"({"event":"enrolled"})"));
+          auto placed =
+              call(port, request_text("POST", target, token,
+                                      R"({"event":"placed_in_school","data":{"school":"School 1",)"
+                                      R"("standard":5,"admission_date":"2025-06-01"}})"));
           if (enrolled.first != 200 || placed.first != 200) {
             ++setup_errors;
             continue;
@@ -351,10 +352,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> transitions;
   std::vector<std::string> reads;
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    transitions.push_back(request_text(
-        "POST", "/v1/cases/" + ids[i] + "/events", token,
-        R"({"event":"term_review","data":{"term":"2025-26 term )" + std::to_string(i % 3) +
-            R"(","attendance_percent":)" + std::to_string(70 + i % 30) + "}}"));
+    transitions.push_back(request_text("POST", "/v1/cases/" + ids[i] + "/events", token,
+                                       R"({"event":"term_review","data":{"term":"2025-26 term )" +
+                                           std::to_string(i % 3) + R"(","attendance_percent":)" +
+                                           std::to_string(70 + i % 30) + "}}"));
     reads.push_back(request_text("GET", "/v1/cases/" + ids[i], token));
   }
   const std::string healthz = request_text("GET", "/healthz", "");
@@ -401,11 +402,10 @@ int main(int argc, char** argv) {
                       });
     rows.push_back({"reads", count, gets.rate(), gets.percentile_ms(0.5), gets.percentile_ms(0.99),
                     gets.percentile_ms(0.999), gets.errors, health_rate});
-    auto mixed = drive(port, count, options.seconds,
-                       [&](std::size_t c, std::uint64_t n) -> const std::string& {
-                         return n % 5 == 4 ? pick(transitions, c, n / 5, count)
-                                           : pick(reads, c, n, count);
-                       });
+    auto mixed = drive(
+        port, count, options.seconds, [&](std::size_t c, std::uint64_t n) -> const std::string& {
+          return n % 5 == 4 ? pick(transitions, c, n / 5, count) : pick(reads, c, n, count);
+        });
     rows.push_back({"mixed", count, mixed.rate(), mixed.percentile_ms(0.5),
                     mixed.percentile_ms(0.99), mixed.percentile_ms(0.999), mixed.errors,
                     health_rate});

@@ -157,5 +157,41 @@ TEST(SqliteImport, FindsWhichCodesExist) {
   EXPECT_TRUE(store->existing_codes({})->empty());
 }
 
+// Imported history counts in the period reports like history the engine wrote: its entries carry
+// the workflow, version and home the reports group by, and when the case entered a state it left.
+TEST(SqliteImport, ImportedHistoryCountsInThePeriodReports) {
+  auto store = open_store();
+  ImportedCase c = make_case("id-1", "TEST-1", 3);
+  c.history[0].to = "intake";
+  c.history[1].event = "admitted";
+  c.history[1].from = "intake";
+  c.history[1].to = "in_care";
+  c.history[1].at = kT0 + 60'000;
+  c.history[2].at = kT0 + 120'000;
+  c.record.updated_at = kT0 + 120'000;
+  ASSERT_TRUE(store->import_cases({c}, "cli:tester", kT0 + 200'000));
+
+  auto moves = store->report_moves(kT0, kT0 + 200'000, std::string("shelter"));
+  ASSERT_TRUE(moves) << moves.error().message;
+  std::int64_t admitted = 0;
+  for (const MoveCount& m : *moves) {
+    if (m.from_state == "intake" && m.to_state == "in_care") {
+      admitted += m.count;
+    }
+  }
+  EXPECT_EQ(admitted, 1);
+  auto counts =
+      store->report_event_counts(kT0, kT0 + 200'000, std::string("shelter"), {"admitted"});
+  ASSERT_TRUE(counts) << counts.error().message;
+  ASSERT_EQ(counts->size(), 1U);
+  EXPECT_EQ(counts->front().workflow_version, 1);
+  EXPECT_EQ(counts->front().placement, "north");
+  auto stays = store->report_stays(kT0, kT0 + 200'000, std::string("shelter"));
+  ASSERT_TRUE(stays) << stays.error().message;
+  ASSERT_EQ(stays->size(), 1U);
+  EXPECT_EQ(stays->front().state, "intake");
+  EXPECT_EQ(stays->front().durations_ms, std::vector<std::int64_t>{60'000});
+}
+
 }  // namespace
 }  // namespace carepath::store

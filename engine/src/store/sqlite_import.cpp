@@ -22,10 +22,17 @@ constexpr std::string_view kInsertCaseSql =
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 
 // The seq is bound, not computed from MAX(seq): the case is new and its entries come in order.
+// The columns the reports group by (schema version 11) are the imported case's workflow, version
+// and home (its home now: the store does not know which field of the history held it), and, on
+// an entry that changes the state, when the case entered the state it leaves, from the entries
+// already inserted (as kInsertEvent in sqlite_store.cpp computes it).
 constexpr std::string_view kInsertEventSql =
     "INSERT INTO events (case_id, seq, at, actor, event, from_state, to_state, version, "
-    "changed_json, comment, payload_json, trigger_json) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)";
+    "changed_json, comment, payload_json, trigger_json, workflow, workflow_version, placement, "
+    "entered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+    "CASE WHEN ?6 IS NOT NULL AND ?6 <> ?7 THEN (SELECT p.at FROM events AS p "
+    "WHERE p.case_id = ?1 AND (p.from_state IS NULL OR p.from_state <> p.to_state) "
+    "ORDER BY p.seq DESC LIMIT 1) END)";
 
 constexpr std::string_view kImportPragmas =
     "PRAGMA cache_size = -131072; PRAGMA wal_autocheckpoint = 16384;";
@@ -161,6 +168,9 @@ Result<void> SqliteStore::import_cases(const std::vector<ImportedCase>& cases,
       insert->bind_optional_text(
           12, e.trigger.empty() ? std::nullopt
                                 : std::optional<std::string>(boost::json::serialize(e.trigger)));
+      insert->bind_text(13, r.workflow);
+      insert->bind_int64(14, r.workflow_version);
+      insert->bind_optional_text(15, r.placement);
       if (auto inserted = insert->run(what); !inserted) {
         return inserted.error();
       }
