@@ -2,7 +2,8 @@
 // plugins, an encrypted SQLite file with synchronous=FULL) answering over loopback, driven by an
 // asynchronous Beast client at 1, 16, 64 and 256 connections.
 //
-//   http_bench [--dir DIR] [--seconds S] [--connections 1,16,64,256] [--cases N] [--csv FILE]
+//   http_bench [--dir DIR] [--seconds S] [--connections 1,16,64,256] [--cases N] [--threads N]
+//              [--csv FILE]
 //
 // Workloads: `transitions` (POST /v1/cases/{id}/events, term_review on an education_support case,
 // a guarded transition with required fields and a sensitive field in the case), `reads`
@@ -60,6 +61,7 @@ struct Options {
   double seconds = 5;
   std::vector<int> connections{1, 16, 64, 256};
   int cases = 2048;
+  int threads = 0;  // 0: the engine's default
   std::string csv;
 };
 
@@ -235,6 +237,8 @@ std::optional<Options> parse(int argc, char** argv) {
       options.seconds = std::stod(argv[++i]);
     } else if (arg == "--cases" && has_value) {
       options.cases = std::stoi(argv[++i]);
+    } else if (arg == "--threads" && has_value) {
+      options.threads = std::stoi(argv[++i]);
     } else if (arg == "--csv" && has_value) {
       options.csv = argv[++i];
     } else if (arg == "--connections" && has_value) {
@@ -245,7 +249,7 @@ std::optional<Options> parse(int argc, char** argv) {
       }
     } else {
       std::cerr << "usage: http_bench [--dir DIR] [--seconds S] [--connections 1,16,64,256] "
-                   "[--cases N] [--csv FILE]\n";
+                   "[--cases N] [--threads N] [--csv FILE]\n";
       return std::nullopt;
     }
   }
@@ -276,6 +280,9 @@ int main(int argc, char** argv) {
   config.workflows = CP_SOURCE_DIR "/workflows";
   config.plugins = {CP_BINARY_DIR "/plugins"};
   config.max_connections = 1024;
+  if (options.threads > 0) {
+    config.threads = options.threads;
+  }
   config.log_level = carepath::LogLevel::warning;
   if (!carepath::security::create_key_file(config.master_key)) {
     std::cerr << "http_bench: cannot create the master key in " << options.dir << "\n";
