@@ -155,7 +155,7 @@ Figures drive(std::uint16_t port, int count, double seconds, const NextRequest& 
           }
           Connection& conn = *connections[index];
           conn.parser.emplace();
-          conn.parser->body_limit(16 * 1024 * 1024);
+          conn.parser->body_limit(std::uint64_t{16} * 1024 * 1024);
           http::async_read(
               conn.socket, conn.buffer, *conn.parser,
               [&, index](boost::system::error_code read_ec, std::size_t /*bytes*/) {
@@ -167,8 +167,8 @@ Figures drive(std::uint16_t port, int count, double seconds, const NextRequest& 
                 }
                 if (now >= warm_until) {
                   ++figures.requests;
-                  const int status = done.parser->get().result_int();
-                  if (status < 200 || status > 299) {
+                  const unsigned status = done.parser->get().result_int();
+                  if (status < 200U || status > 299U) {
                     ++figures.errors;
                   }
                   figures.latencies_us.push_back(static_cast<std::uint32_t>(
@@ -260,9 +260,7 @@ std::optional<Options> parse(int argc, char** argv) {
   return options;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   auto parsed = parse(argc, argv);
   if (!parsed) {
     return 2;
@@ -443,4 +441,15 @@ int main(int argc, char** argv) {
     errors += row.errors;
   }
   return errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {  // a malformed number, a refused connection, a full disk
+    std::cerr << "http_bench: " << e.what() << "\n";
+    return 1;
+  }
 }

@@ -376,7 +376,7 @@ Built build(const std::string& path, std::int64_t cases) {
     char actor[16];
     std::snprintf(actor, sizeof actor, "cw%03d", caseworker);
     char code[24];
-    std::snprintf(code, sizeof code, "CARE-%07lld", static_cast<long long>(i + 1));
+    std::snprintf(code, sizeof code, "CARE-%07lld", static_cast<long long>(i) + 1);
     std::string data =
         R"({"name":{"enc":")" + sealed + R"("},"age":15,"assigned_to":")" + actor + "\"";
     if (placed) {
@@ -407,13 +407,13 @@ Built build(const std::string& path, std::int64_t cases) {
       const Entry& e = entries[seq];
       const bool moved = e.from == nullptr || std::strcmp(e.from, e.to) != 0;
       bind_text(insert_event, 1, ids[static_cast<std::size_t>(i)]);
-      sqlite3_bind_int64(insert_event, 2, static_cast<sqlite3_int64>(seq + 1));
+      sqlite3_bind_int64(insert_event, 2, static_cast<sqlite3_int64>(seq) + 1);
       sqlite3_bind_int64(insert_event, 3, e.at);
       bind_text(insert_event, 4, std::string(actor));
       bind_text(insert_event, 5, e.event);
       bind_text(insert_event, 6, e.from);
       bind_text(insert_event, 7, e.to);
-      sqlite3_bind_int64(insert_event, 8, static_cast<sqlite3_int64>(seq + 1));
+      sqlite3_bind_int64(insert_event, 8, static_cast<sqlite3_int64>(seq) + 1);
       bind_text(insert_event, 9, e.changed);
       bind_text(insert_event, 10, e.payload);
       home_set = home_set || std::strcmp(e.event, "placed") == 0;
@@ -433,7 +433,7 @@ Built build(const std::string& path, std::int64_t cases) {
     ++built.cases;
     if ((i + 1) % 100'000 == 0) {
       exec(db, "COMMIT; BEGIN");
-      std::fprintf(stderr, "  %lld cases\r", static_cast<long long>(i + 1));
+      std::fprintf(stderr, "  %lld cases\r", static_cast<long long>(i) + 1);
     }
   }
   exec(db, "COMMIT");

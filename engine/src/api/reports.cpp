@@ -173,7 +173,9 @@ boost::json::value days(const std::optional<std::int64_t>& ms) {
     return nullptr;
   }
   // One decimal: enough for a meeting, and the exact figure is beside it in milliseconds.
-  return static_cast<double>((*ms * 10 + kDayMs / 2) / kDayMs) / 10.0;
+  // Rounded to the nearest tenth, halves up (durations are never negative).
+  const std::int64_t tenths = (*ms * 10 + kDayMs / 2) / kDayMs;  // integer division on purpose
+  return static_cast<double>(tenths) / 10.0;
 }
 
 void put_period(ReportTable& table, Timestamp from, Timestamp to, const std::string& label) {

@@ -1248,7 +1248,8 @@ int import_cases(const Args& args) {
     return 0;
   }
   const double seconds = report->check_seconds + report->write_seconds;
-  const auto rate = seconds > 0 ? static_cast<std::int64_t>(report->events / seconds) : 0;
+  const auto rate =
+      seconds > 0 ? static_cast<std::int64_t>(static_cast<double>(report->events) / seconds) : 0;
   std::cout << "imported " << thousands(report->cases) << " cases, " << thousands(report->events)
             << " events in " << seconds_text(seconds) << " s (" << thousands(rate)
             << " events/s; checked in " << seconds_text(report->check_seconds) << " s, written in "

@@ -256,10 +256,15 @@ Result<CaseRecord> Runtime::get_case(const Actor& actor, const std::string& id) 
   return record;
 }
 
+std::unique_lock<std::mutex> Runtime::lock_case(const std::string& id) const {
+  return std::unique_lock(case_locks_[std::hash<std::string>{}(id) % case_locks_.size()]);
+}
+
 Result<CaseRecord> Runtime::update_case(const Actor& actor, const std::string& id,
                                         const boost::json::object& data,
                                         std::optional<std::int64_t> if_match,
                                         const std::optional<std::string>& comment) {
+  const auto case_lock = lock_case(id);
   for (int attempt = 1;; ++attempt) {
     auto record = get_case(actor, id);
     if (!record) {
@@ -320,6 +325,7 @@ Result<CaseRecord> Runtime::update_case(const Actor& actor, const std::string& i
 
 Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
                                  const FireRequest& request) {
+  const auto case_lock = lock_case(id);
   for (int attempt = 1;; ++attempt) {
     auto record = store_.get_case(id);
     if (!record) {

@@ -2,8 +2,10 @@
 // nothing else writes cases.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -233,6 +235,14 @@ class Runtime {
   void set_on_timers(std::function<void()> wake) { on_timers_ = std::move(wake); }
 
  private:
+  // Changes of one case through this runtime (fire, update_case) wait for each other instead of
+  // racing to the commit, where all but one of a commit group would lose and be re-planned: the
+  // case's stripe of these locks is held from reading the case to the commit. Changes of other
+  // cases go on in parallel (two cases share a stripe by chance: one in 1,024). Another process
+  // writing the same database is still kept apart by the version check and re-planning.
+  std::unique_lock<std::mutex> lock_case(const std::string& id) const;
+  mutable std::array<std::mutex, 1024> case_locks_{};
+
   struct CaseAndWorkflow {
     CaseRecord record{};
     std::shared_ptr<const Workflow> workflow{};
