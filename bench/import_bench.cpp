@@ -177,7 +177,8 @@ int main(int argc, char** argv) {
               per_second_of / cpu_s);
   std::printf("\ntarget %.0f events/s: %s\n", kTarget,
               per_second_of / total_s >= kTarget ? "met" : "MISSED");
-  std::printf("resident memory after the run: %.1f MB\n", resident_kb() / 1024.0);
+  std::printf("resident memory after the run: %.1f MB\n",
+              static_cast<double>(resident_kb()) / 1024.0);
   std::error_code ec;
   std::printf("database: %.0f MB (and %.0f MB of write-ahead log)\n",
               static_cast<double>(fs::file_size(config.db, ec)) / 1e6,
