@@ -646,6 +646,8 @@ void SqliteStore::commit_group_locked(const std::vector<PendingWrite*>& group) {
         } catch (const std::exception& e) {
           // The caller waits on this thread's answer: nothing may escape and strand it.
           write->result = make_error(Errc::internal, std::string("write failed: ") + e.what());
+        } catch (...) {
+          write->result = make_error(Errc::internal, "write failed: unknown exception");
         }
         if (write->result) {
           sqlite3_exec(db, "RELEASE grouped_write", nullptr, nullptr, nullptr);
