@@ -18,6 +18,7 @@
 #include "app/engine.hpp"
 #include "app/import.hpp"
 #include "core/log.hpp"
+#include "resident.hpp"
 #include "security/crypto.hpp"
 
 namespace {
@@ -63,17 +64,6 @@ double cpu_seconds() {
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-long resident_kb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::atol(line.c_str() + 6);
-    }
-  }
-  return -1;
 }
 
 std::string at(long long minutes) {
@@ -178,7 +168,7 @@ int main(int argc, char** argv) {
   std::printf("\ntarget %.0f events/s: %s\n", kTarget,
               per_second_of / total_s >= kTarget ? "met" : "MISSED");
   std::printf("resident memory after the run: %.1f MB\n",
-              static_cast<double>(resident_kb()) / 1024.0);
+              static_cast<double>(carepath::bench::resident_kb()) / 1024.0);
   std::error_code ec;
   std::printf("database: %.0f MB (and %.0f MB of write-ahead log)\n",
               static_cast<double>(fs::file_size(config.db, ec)) / 1e6,

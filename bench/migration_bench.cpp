@@ -14,6 +14,7 @@
 
 #include "app/engine.hpp"
 #include "core/log.hpp"
+#include "resident.hpp"
 #include "security/crypto.hpp"
 
 namespace {
@@ -70,17 +71,6 @@ set: { track: school }
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-long resident_kb() {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) {
-      return std::atol(line.c_str() + 6);
-    }
-  }
-  return -1;
 }
 
 std::unique_ptr<carepath::app::Engine> open(const carepath::app::Config& config) {
@@ -155,7 +145,8 @@ int main(int argc, char** argv) {
   std::printf("%-44s %10.2f %12.0f\n", "dry run (reads case, timers, clocks)", dry_s,
               cases / dry_s);
   std::printf("%-44s %10.2f %12.0f\n", "migration (one commit per case)", real_s, cases / real_s);
-  std::printf("\nresident memory after the run: %.1f MB\n", resident_kb() / 1024.0);
+  std::printf("\nresident memory after the run: %.1f MB\n",
+              carepath::bench::resident_kb() / 1024.0);
   engine.reset();
   fs::remove_all(dir);
   return 0;
