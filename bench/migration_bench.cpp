@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
               cases / dry_s);
   std::printf("%-44s %10.2f %12.0f\n", "migration (one commit per case)", real_s, cases / real_s);
   std::printf("\nresident memory after the run: %.1f MB\n",
-              carepath::bench::resident_kb() / 1024.0);
+              static_cast<double>(carepath::bench::resident_kb()) / 1024.0);
   engine.reset();
   fs::remove_all(dir);
   return 0;
