@@ -25,6 +25,9 @@ build: configure
 # The master key encrypts sensitive fields (docs/data-protection.md). A development key is made
 # under var/ on the first run; a real installation keeps its key apart from the database.
 MASTER_KEY ?= var/master.key
+# What config/carepath.service sets: malloc backs large blocks with transparent huge pages
+# (docs/operations.md, "Memory and huge pages"). `make run` and `make bench` run with it.
+MALLOC_TUNABLES ?= glibc.malloc.hugetlb=1
 
 run: build
 	@mkdir -p var
@@ -32,7 +35,7 @@ run: build
 	  $(CAREPATH) keys init $(MASTER_KEY) >/dev/null && \
 	  echo "make run: created a development master key in $(MASTER_KEY); sensitive fields in var/carepath.db are encrypted under it, so keep the two together here and apart in production"; \
 	fi
-	$(CAREPATH) serve --config config/carepath.yaml --master-key $(MASTER_KEY)
+	GLIBC_TUNABLES=$(MALLOC_TUNABLES) $(CAREPATH) serve --config config/carepath.yaml --master-key $(MASTER_KEY)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
@@ -67,6 +70,7 @@ fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash scripts/fuzz.sh
 
 # Speed and memory targets (bench/README.md); not part of `make test`.
+bench: export GLIBC_TUNABLES = $(MALLOC_TUNABLES)
 bench: build
 	$(BUILD_DIR)/bench/core_bench
 	$(BUILD_DIR)/bench/timers_bench

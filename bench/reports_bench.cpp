@@ -528,6 +528,9 @@ int main(int argc, char** argv) {
   std::printf("opened the database in %.1f s (schema version %d; a migration happens here)\n",
               seconds_since(opening), carepath::store::SqliteStore::kSchemaVersion);
   carepath::store::SqliteStore& store = **opened;
+  // make bench and the service run with huge pages for malloc (docs/operations.md); say which.
+  const char* tunables = std::getenv("GLIBC_TUNABLES");  // NOLINT(concurrency-mt-unsafe)
+  std::printf("GLIBC_TUNABLES=%s\n", tunables != nullptr ? tunables : "(unset)");
 
   const auto zone = carepath::TimeZone::with_offset("Asia/Kolkata", 19'800);
   const auto day = [&](const char* date, bool end) {
@@ -584,7 +587,7 @@ int main(int argc, char** argv) {
         die(std::string(report.name) + ": " + table.error().message);
       }
       const double built_seconds = seconds_since(start);
-      const std::string json = boost::json::serialize(carepath::report_to_json(*table));
+      const std::string json = carepath::report_to_json(*table);
       total.seconds.push_back(seconds_since(start));
       built_only.seconds.push_back(built_seconds);
       rows = table->rows.size();

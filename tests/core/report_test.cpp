@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
 #include "core/time.hpp"
@@ -119,11 +120,59 @@ TEST(ReportTest, CsvQuotesAndDefusesFormulas) {
   table.rows.push_back({"intake", nullptr, 12});
   EXPECT_EQ(report_to_csv(table),
             "state,home,count\r\nin_care,\"umang, east\",3\r\nintake,,12\r\n");
-  const auto json = report_to_json(table);
+  const auto json = boost::json::parse(report_to_json(table)).as_object();
   EXPECT_EQ(json.at("report").as_string(), "caseload");
   ASSERT_EQ(json.at("items").as_array().size(), 2U);
   EXPECT_TRUE(json.at("items").as_array()[1].as_object().at("home").is_null());
   EXPECT_EQ(json.at("items").as_array()[0].as_object().at("count").as_int64(), 3);
+}
+
+// report_to_json writes the text itself; what it writes must parse to the document it stands for,
+// whatever the text holds.
+TEST(ReportTest, JsonTextEscapesEveryCellAndKeepsTheMeta) {
+  ReportTable table;
+  table.report = "aftercare-list";
+  table.meta["period"] = "2026-H1";
+  table.meta["children"] = 3;
+  table.meta["share"] = 0.5;
+  table.meta["complete"] = true;
+  table.meta["totals"] = boost::json::object{{"restored", 2}, {"aged_out", 1}};
+  table.columns = {"code", "home \"east\"", "count"};
+  const std::string tricky = std::string("a\"b\\c\n\r\t\b\f") + '\x01' + '\x1f' + "\xc3\xa9/\x7f";
+  const boost::json::string_view cell = tricky;
+  table.rows.push_back({cell, nullptr, -42});
+  table.rows.push_back({"", "north", 9007199254740993});
+  table.rows.push_back({"short"});  // fewer cells than columns: the rest are null
+
+  const std::string text = report_to_json(table);
+  boost::json::value parsed;
+  ASSERT_NO_THROW(parsed = boost::json::parse(text)) << text;
+  const boost::json::value expected = {
+      {"report", "aftercare-list"},
+      {"period", "2026-H1"},
+      {"children", 3},
+      {"share", 0.5},
+      {"complete", true},
+      {"totals", {{"restored", 2}, {"aged_out", 1}}},
+      {"columns", {"code", "home \"east\"", "count"}},
+      {"items",
+       {{{"code", cell}, {"home \"east\"", nullptr}, {"count", -42}},
+        {{"code", ""}, {"home \"east\"", "north"}, {"count", 9007199254740993}},
+        {{"code", "short"}, {"home \"east\"", nullptr}, {"count", nullptr}}}}};
+  EXPECT_EQ(parsed, expected) << text;
+  // Control characters never appear raw; the UTF-8 text does.
+  for (const char c : text) {
+    EXPECT_GE(static_cast<unsigned char>(c), 0x20);
+  }
+  EXPECT_NE(text.find("\\u0001"), std::string::npos);
+  EXPECT_NE(text.find("\xc3\xa9"), std::string::npos);
+
+  ReportTable empty;
+  empty.report = "caseload";
+  EXPECT_EQ(boost::json::parse(report_to_json(empty)),
+            (boost::json::value{{"report", "caseload"},
+                                {"columns", boost::json::array{}},
+                                {"items", boost::json::array{}}}));
 }
 
 TEST(ReportTest, SvgBarChartDrawsEveryBarAndEscapesText) {

@@ -1,6 +1,7 @@
 // The report queries on a constructed set of case histories whose figures are worked out by hand
 // below, their plans (no report reads every case or every history entry), and the upgrade of a
 // version 9 database to version 10.
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -354,6 +355,90 @@ TEST_F(SqliteReportsTest, LeftCareListsEachCaseOnceWithItsStateAtTheEnd) {
   EXPECT_TRUE(rows->empty());
 }
 
+// Many cases, so that the join in memory holds hundreds of ids: each case's last leaving before
+// the end counts, cases closed before the start and cases that never left are not listed, the
+// state at the end comes from the first change of state after it, and the list is in order of
+// leaving, then code. The expected list is worked out case by case from the same plan.
+TEST_F(SqliteReportsTest, LeftCareJoinsHundredsOfCasesByTheirLastLeaving) {
+  constexpr int kCases = 400;
+  struct Expected {
+    std::string code;
+    Timestamp left_at;
+    std::string event;
+    std::string state_at;
+    std::string state;
+  };
+  std::vector<Expected> expected;
+  for (int i = 0; i < kCases; ++i) {
+    const std::string id = "m" + std::to_string(1000 + i);
+    const std::int64_t t = i % 37;  // spreads the leavings, with ties between cases
+    switch (i % 4) {
+      case 0:  // restored, readmitted, restored again before the end: the second one counts
+        add_case(id, "aftercare_many", "umang", "alice",
+                 {{0, "opened", "intake"},
+                  {5, "admitted", "in_care"},
+                  {10, "ready", "reintegration"},
+                  {20 + t, "restored", "follow_up"},
+                  {110, "readmitted", "in_care"},
+                  {120, "ready", "reintegration"},
+                  {130 + t, "restored", "follow_up"}});
+        expected.push_back({"CP-" + id, hours(130 + t), "restored", "follow_up", "follow_up"});
+        break;
+      case 1:  // aged out, then closed before the start: no longer in aftercare
+        add_case(id, "aftercare_many", "udaan", "bob",
+                 {{0, "opened", "intake"},
+                  {5, "admitted", "in_care"},
+                  {20 + t, "aged_out", "follow_up"},
+                  {60, "case_closed", "closed"}},
+                 true);
+        break;
+      case 2:  // never left care
+        add_case(id, "aftercare_many", "udaan", "bob",
+                 {{0, "opened", "intake"}, {5 + t, "admitted", "in_care"}});
+        break;
+      default:  // aged out before the start, closed after the end
+        add_case(id, "aftercare_many", "umang", "carol",
+                 {{0, "opened", "intake"},
+                  {5, "admitted", "in_care"},
+                  {90 + t, "aged_out", "follow_up"},
+                  {210 + t, "case_closed", "closed"}},
+                 true);
+        expected.push_back({"CP-" + id, hours(90 + t), "aged_out", "follow_up", "closed"});
+        break;
+    }
+  }
+  std::sort(expected.begin(), expected.end(), [](const Expected& a, const Expected& b) {
+    return a.left_at != b.left_at ? a.left_at < b.left_at : a.code < b.code;
+  });
+
+  LeftCareQuery query;
+  query.workflow = "aftercare_many";
+  query.events = {{"restored", std::string("reintegration")}, {"aged_out", std::nullopt}};
+  query.since = hours(100);
+  query.until = hours(200);
+  auto rows = store().report_left_care(query);
+  ASSERT_TRUE(rows) << rows.error().message;
+  ASSERT_EQ(rows->size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const LeftCareRecord& row = (*rows)[i];
+    SCOPED_TRACE(expected[i].code);
+    EXPECT_EQ(row.code, expected[i].code);
+    EXPECT_EQ(row.workflow, "aftercare_many");
+    EXPECT_EQ(row.left_at, expected[i].left_at);
+    EXPECT_EQ(row.event, expected[i].event);
+    EXPECT_EQ(row.left_from, expected[i].event == "restored" ? "reintegration" : "in_care");
+    EXPECT_EQ(row.state_at, expected[i].state_at);
+    EXPECT_EQ(row.state, expected[i].state);
+  }
+  // The other workflow's cases are not mixed in, and theirs not in it.
+  query.workflow = "aftercare";
+  rows = store().report_left_care(query);
+  ASSERT_TRUE(rows);
+  for (const auto& row : *rows) {
+    EXPECT_EQ(row.code.rfind("CP-m", 0), std::string::npos) << row.code;
+  }
+}
+
 // --- plans ---------------------------------------------------------------------------------
 
 std::string plan_of(const std::string& path, std::string_view sql) {
@@ -420,10 +505,14 @@ TEST_F(SqliteReportsTest, NoReportReadsEveryCaseOrEveryEntry) {
       << listed;
   const std::string since = plan_of(path(), kReportMovesSinceSql);
   EXPECT_TRUE(contains(since, "SEARCH events USING COVERING INDEX events_moves (at>?)")) << since;
+  const std::string counted = plan_of(path(), kReportLeftCareCountSql);
+  EXPECT_TRUE(
+      contains(counted, "SEARCH events USING COVERING INDEX events_counted (event=? AND at<?)"))
+      << counted;
 
   // The whole set, for whoever reads a failure.
   const std::vector<std::string> plans{caseload,   counts, moves,  stays, closed,
-                                       closed_all, left,   listed, since};
+                                       closed_all, left,   listed, since, counted};
   std::string all;
   for (const auto& plan : plans) {
     all += plan;

@@ -402,6 +402,7 @@ Result<ReportTable> aftercare_list(Store& store, const Vocabulary& vocabulary,
     if (!records) {
       return records.error();
     }
+    table.rows.reserve(table.rows.size() + records->size());
     for (const auto& r : *records) {
       const auto it = meaning.find({r.workflow, r.event, r.left_from});
       const Outcome as = it == meaning.end() ? Outcome::other : it->second;

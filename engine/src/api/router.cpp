@@ -1685,7 +1685,9 @@ class Handlers {
                                  "attachment; filename=\"" + file + "." + format + "\"");
       return reply;
     }
-    return json_reply(200, report_to_json(*table));
+    HttpReply reply;
+    reply.body = report_to_json(*table);
+    return reply;
   }
 
  private:

@@ -1393,7 +1393,7 @@ int report(const Args& args) {
   }
   std::string body;
   if (format == "json") {
-    body = boost::json::serialize(carepath::report_to_json(*table)) + "\n";
+    body = carepath::report_to_json(*table) + "\n";
   } else if (format == "csv") {
     body = carepath::report_to_csv(*table);
   } else {

@@ -1,6 +1,8 @@
 #include "core/report.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cmath>
 #include <map>
 
@@ -192,26 +194,110 @@ std::optional<Timestamp> parse_report_instant(std::string_view text, const TimeZ
   return parse_datetime(text);
 }
 
-boost::json::object report_to_json(const ReportTable& table) {
-  boost::json::object out;
-  out["report"] = table.report;
-  for (const auto& member : table.meta) {
-    out[member.key()] = member.value();
-  }
-  boost::json::array columns;
-  for (const auto& c : table.columns) {
-    columns.emplace_back(c);
-  }
-  out["columns"] = std::move(columns);
-  boost::json::array items;
-  for (const auto& row : table.rows) {
-    boost::json::object item;
-    for (std::size_t i = 0; i < table.columns.size(); ++i) {
-      item[table.columns[i]] = i < row.size() ? row[i] : boost::json::value(nullptr);
+namespace {
+
+// `text` as a JSON string: quotes, backslashes and control characters escaped, the rest (UTF-8
+// included) as it is.
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t plain = 0;  // start of the run not yet copied
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      continue;
     }
-    items.emplace_back(std::move(item));
+    out.append(text, plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+    }
   }
-  out["items"] = std::move(items);
+  out.append(text, plain, text.size() - plain);
+  out += '"';
+}
+
+void append_json_value(std::string& out, const boost::json::value& value) {
+  if (value.is_string()) {
+    append_json_string(out, value.get_string());
+  } else if (value.is_int64()) {
+    std::array<char, 24> digits{};
+    const auto end = std::to_chars(digits.data(), digits.data() + digits.size(), value.get_int64());
+    out.append(digits.data(), end.ptr);
+  } else {
+    out += boost::json::serialize(value);  // null, bool, double, or a structure (meta)
+  }
+}
+
+}  // namespace
+
+std::string report_to_json(const ReportTable& table) {
+  std::vector<std::string> keys;  // `"column":`, escaped once
+  keys.reserve(table.columns.size());
+  for (const auto& column : table.columns) {
+    std::string key;
+    append_json_string(key, column);
+    keys.push_back(key + ':');
+  }
+  std::string out;
+  out.reserve(256 + table.rows.size() * (16 + 24 * table.columns.size()));
+  out += "{\"report\":";
+  append_json_string(out, table.report);
+  for (const auto& member : table.meta) {
+    out += ',';
+    append_json_string(out, member.key());
+    out += ':';
+    append_json_value(out, member.value());
+  }
+  out += ",\"columns\":[";
+  for (std::size_t i = 0; i < table.columns.size(); ++i) {
+    if (i > 0) {
+      out += ',';
+    }
+    append_json_string(out, table.columns[i]);
+  }
+  out += "],\"items\":[";
+  for (std::size_t r = 0; r < table.rows.size(); ++r) {
+    const auto& row = table.rows[r];
+    out += r > 0 ? ",{" : "{";
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (i > 0) {
+        out += ',';
+      }
+      out += keys[i];
+      if (i < row.size()) {
+        append_json_value(out, row[i]);
+      } else {
+        out += "null";
+      }
+    }
+    out += '}';
+  }
+  out += "]}";
   return out;
 }
 

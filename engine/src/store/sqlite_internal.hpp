@@ -740,6 +740,9 @@ inline constexpr std::string_view kReportClosedSql =
 inline constexpr std::string_view kReportLeftCareSql =
     "SELECT case_id, at, from_state FROM events WHERE event = ?1 AND at < ?2 "
     "AND (?3 IS NULL OR from_state = ?3) AND workflow = ?4";
+// The number of rows kReportLeftCareSql will read (?1 event, ?2 until), to size the join.
+inline constexpr std::string_view kReportLeftCareCountSql =
+    "SELECT count(*) FROM events WHERE event = ?1 AND at < ?2";
 // ?1 workflow, ?2 since: the cases not closed before `since` and not erased, from cases_listed.
 inline constexpr std::string_view kReportListedCasesSql =
     "SELECT id, code, workflow_version, placement, state, closed_at FROM cases "

@@ -561,10 +561,29 @@ Result<SqliteStore::Reader> SqliteStore::reader() {
 }
 
 SqliteStore::Reader::~Reader() {
-  if (pooled_) {
+  bool clean = true;
+  if (snapshot_ && (pooled_ || writer_.owns_lock())) {
+    auto rollback = prepare("ROLLBACK");
+    clean = rollback && rollback->run("end a read snapshot");
+  }
+  // A connection whose snapshot could not be ended closes (which ends it) instead of going back
+  // to the pool, where it would keep later reads on old data and the WAL from being checkpointed.
+  if (pooled_ && clean) {
     std::lock_guard lock(store_.readers_mutex_);
     store_.readers_.push_back(std::move(pooled_));
   }
+}
+
+Result<void> SqliteStore::Reader::begin_snapshot() {
+  auto begin = prepare("BEGIN");
+  if (!begin) {
+    return begin.error();
+  }
+  if (auto begun = begin->run("begin a read snapshot"); !begun) {
+    return begun;
+  }
+  snapshot_ = true;
+  return {};
 }
 
 Result<Statement> SqliteStore::Reader::prepare(std::string_view sql) {

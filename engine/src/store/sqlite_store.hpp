@@ -214,11 +214,15 @@ class SqliteStore final : public Store {
     Reader& operator=(Reader&&) = delete;
 
     Result<Statement> prepare(std::string_view sql);
+    // Every statement from now until the reader is given back reads one snapshot (BEGIN; the
+    // reader's end rolls it back: a read has nothing to commit).
+    Result<void> begin_snapshot();
 
    private:
     SqliteStore& store_;
     std::unique_ptr<ReadConnection> pooled_;
     std::unique_lock<std::mutex> writer_;
+    bool snapshot_ = false;
   };
   // Errc::storage when a new read connection cannot be opened.
   Result<Reader> reader();
