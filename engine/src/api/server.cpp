@@ -39,6 +39,8 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using Tcp = net::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
+// A connection's strand. Its socket's executor is the same strand behind an any_io_executor.
+using Strand = net::strand<net::io_context::executor_type>;
 
 // Reading is bounded by ServerOptions::header_timeout and request_timeout (a timer of the
 // session's own, so that it can still answer 408); writing by this.
@@ -156,7 +158,8 @@ std::string loggable_path(std::string_view target) {
 // One connection. All of its handlers run on its strand, so it needs no lock.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+  Session(Tcp::socket&& socket, Strand strand, Shared& shared)
+      : stream_(std::move(socket)), strand_(std::move(strand)), shared_(shared) {
     beast::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) {
@@ -376,7 +379,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // request thread and the I/O thread goes back to other connections. The job holds the
     // session, which therefore outlives it; it touches nothing of the session's but the router
     // and the strand its answer is posted back to, where send() carries on.
-    net::post(*shared_.requests, [self = shared_from_this(), strand = stream_.get_executor(),
+    net::post(*shared_.requests, [self = shared_from_this(), strand = strand_,
                                   request = std::move(request), exchange = std::move(exchange),
                                   context = std::move(request_log_context)]() mutable {
       HttpReply reply = answer(self->shared_.router, request, context);
@@ -464,6 +467,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  const Strand strand_;  // the one stream_ runs on, where request threads post answers
   net::steady_timer timer_{stream_.get_executor()};
   std::uint64_t timer_generation_ = 0;
   bool timed_out_ = false;  // timer_ cut the read in progress short
@@ -491,10 +495,11 @@ struct Server::Impl {
   }
 
   void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
+    Strand strand = net::make_strand(ioc);
+    acceptor.async_accept(strand, beast::bind_front_handler(&Impl::on_accept, this, strand));
   }
 
-  void on_accept(beast::error_code ec, Tcp::socket socket) {
+  void on_accept(const Strand& strand, beast::error_code ec, Tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) {
       return;
     }
@@ -508,7 +513,7 @@ struct Server::Impl {
       });
       return;
     }
-    std::make_shared<Session>(std::move(socket), shared)->start();
+    std::make_shared<Session>(std::move(socket), strand, shared)->start();
     do_accept();
   }
 
