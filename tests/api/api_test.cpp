@@ -1078,6 +1078,7 @@ class ThreadCountsTest : public ApiTest {
   // answer must be the one to its own request.
   void expect_clients_served(std::uint16_t port) {
     std::vector<std::thread> clients;
+    clients.reserve(6);
     std::atomic<int> ok{0};
     std::mutex failures_mutex;
     std::vector<std::string> failures;

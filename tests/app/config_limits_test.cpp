@@ -116,12 +116,13 @@ TEST(ConfigThreads, IoThreadsComesFromTheFileAndTheEnvironment) {
             std::string::npos)
       << render_config(config);
 
-  ::setenv("CAREPATH_IO_THREADS", "5", 1);
+  // No other thread runs in this test program while the environment changes.
+  ::setenv("CAREPATH_IO_THREADS", "5", 1);  // NOLINT(concurrency-mt-unsafe)
   const auto env = apply_environment(config);
-  ::setenv("CAREPATH_IO_THREADS", "100", 1);
+  ::setenv("CAREPATH_IO_THREADS", "100", 1);  // NOLINT(concurrency-mt-unsafe)
   Config bad_env;
   const auto refused = apply_environment(bad_env);
-  ::unsetenv("CAREPATH_IO_THREADS");
+  ::unsetenv("CAREPATH_IO_THREADS");  // NOLINT(concurrency-mt-unsafe)
   ASSERT_TRUE(env) << env.error().message;
   EXPECT_EQ(config.io_threads, 5);
   EXPECT_NE(render_config(config).find("io_threads: 5  # CAREPATH_IO_THREADS\n"), std::string::npos)
