@@ -3,7 +3,10 @@
 // asynchronous Beast client at 1, 16, 64 and 256 connections.
 //
 //   http_bench [--dir DIR] [--seconds S] [--connections 1,16,64,256] [--cases N] [--threads N]
-//              [--csv FILE]
+//              [--io-threads N] [--csv FILE]
+//
+// --threads and --io-threads set the engine's request threads and I/O threads (default: the
+// engine's defaults, 64 and 2).
 //
 // Workloads: `transitions` (POST /v1/cases/{id}/events, term_review on an education_support case,
 // a guarded transition with required fields and a sensitive field in the case), `reads`
@@ -54,7 +57,8 @@ struct Options {
   double seconds = 5;
   std::vector<int> connections{1, 16, 64, 256};
   int cases = 2048;
-  int threads = 0;  // 0: the engine's default
+  int threads = 0;     // 0: the engine's default
+  int io_threads = 0;  // 0: the engine's default
   std::string csv;
 };
 
@@ -107,6 +111,8 @@ std::optional<Options> parse(int argc, char** argv) {
       options.cases = std::stoi(argv[++i]);
     } else if (arg == "--threads" && has_value) {
       options.threads = std::stoi(argv[++i]);
+    } else if (arg == "--io-threads" && has_value) {
+      options.io_threads = std::stoi(argv[++i]);
     } else if (arg == "--csv" && has_value) {
       options.csv = argv[++i];
     } else if (arg == "--connections" && has_value) {
@@ -117,7 +123,7 @@ std::optional<Options> parse(int argc, char** argv) {
       }
     } else {
       std::cerr << "usage: http_bench [--dir DIR] [--seconds S] [--connections 1,16,64,256] "
-                   "[--cases N] [--threads N] [--csv FILE]\n";
+                   "[--cases N] [--threads N] [--io-threads N] [--csv FILE]\n";
       return std::nullopt;
     }
   }
@@ -148,6 +154,9 @@ int run(int argc, char** argv) {
   config.max_connections = 1024;
   if (options.threads > 0) {
     config.threads = options.threads;
+  }
+  if (options.io_threads > 0) {
+    config.io_threads = options.io_threads;
   }
   config.log_level = carepath::LogLevel::warning;
   if (!carepath::security::create_key_file(config.master_key)) {
@@ -217,6 +226,7 @@ int run(int argc, char** argv) {
     std::cerr << "http_bench: " << setup_errors << " cases could not be set up\n";
     return 1;
   }
+  std::printf("request threads %d, I/O threads %d\n", config.threads, config.io_threads);
   std::printf("set up %d cases (each opened and moved twice) in %.1f s\n\n", options.cases,
               std::chrono::duration<double>(SteadyClock::now() - setup_started).count());
 

@@ -2,7 +2,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -1047,6 +1049,217 @@ TEST_F(ApiTest, ServesConcurrentClients) {
     t.join();
   }
   EXPECT_EQ(ok.load(), 60);
+}
+
+// Servers with their own I/O and request thread counts, beside the fixture's (port 0: direct).
+class ThreadCountsTest : public ApiTest {
+ protected:
+  void TearDown() override {
+    servers_.clear();
+    ApiTest::TearDown();
+  }
+
+  std::uint16_t start_server(int io_threads, int threads, ReloadWorkflows reload = {}) {
+    ServerOptions options;
+    options.port = 0;
+    options.io_threads = io_threads;
+    options.threads = threads;
+    options.reload_workflows = std::move(reload);
+    servers_.push_back(std::make_unique<Server>(options, *runtime_, *store_));
+    const auto port = servers_.back()->start();
+    if (!port) {
+      ADD_FAILURE() << port.error().message;
+      return 0;
+    }
+    return *port;
+  }
+
+  // Six clients at once, each opening cases and reading them back with ids of its own: every
+  // answer must be the one to its own request.
+  void expect_clients_served(std::uint16_t port) {
+    std::vector<std::thread> clients;
+    clients.reserve(6);
+    std::atomic<int> ok{0};
+    std::mutex failures_mutex;
+    std::vector<std::string> failures;
+    const auto fail = [&](std::string what) {
+      const std::lock_guard lock(failures_mutex);
+      failures.push_back(std::move(what));
+    };
+    for (int t = 0; t < 6; ++t) {
+      clients.emplace_back([&, t] {
+        for (int i = 0; i < 8; ++i) {
+          const std::string tag = std::to_string(t) + "-" + std::to_string(i);
+          const std::string order = "ORD-INVENTED-" + tag;
+          try {
+            const auto opened = http_request(
+                port, "POST", "/v1/cases",
+                R"({"workflow": "shelter", "data": {"order_no": ")" + order + R"("}})",
+                {{"Authorization", "Bearer " + caseworker_}, {"X-Request-Id", "open-" + tag}});
+            if (opened.status != 201 || opened.header("x-request-id") != "open-" + tag) {
+              fail("open " + tag + ": " + std::to_string(opened.status) + " " + opened.body);
+              continue;
+            }
+            const auto opened_json = opened.json();
+            const std::string id(opened_json.at("id").as_string());
+            const auto read =
+                http_request(port, "GET", "/v1/cases/" + id, {},
+                             {{"Authorization", "Bearer " + caseworker_}, {"X-Request-Id", tag}});
+            const auto read_json = read.json();
+            if (read.status != 200 || read.header("x-request-id") != tag ||
+                read_json.at("data").at("order_no") != boost::json::value(order)) {
+              fail("read " + tag + ": " + std::to_string(read.status) + " " + read.body);
+              continue;
+            }
+            if (http_request(port, "GET", "/healthz").status != 200) {
+              fail("healthz " + tag);
+              continue;
+            }
+            ++ok;
+          } catch (const std::exception& e) {
+            fail(tag + ": " + e.what());
+          }
+        }
+      });
+    }
+    for (auto& client : clients) {
+      client.join();
+    }
+    EXPECT_EQ(ok.load(), 6 * 8);
+    for (const auto& failure : failures) {
+      ADD_FAILURE() << failure;
+    }
+  }
+
+  std::vector<std::unique_ptr<Server>> servers_;
+};
+
+TEST_F(ThreadCountsTest, OneIoThreadAndOneRequestThreadServeConcurrentClients) {
+  const std::uint16_t port = start_server(1, 1);
+  ASSERT_NE(port, 0);
+  expect_clients_served(port);
+}
+
+TEST_F(ThreadCountsTest, TheLargestThreadCountsServeConcurrentClients) {
+  const std::uint16_t port = start_server(64, 512);
+  ASSERT_NE(port, 0);
+  expect_clients_served(port);
+}
+
+// A handler that blocks: POST /v1/admin/workflows/reload waits until the test lets it go.
+struct BlockingReload {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int entered = 0;       // GUARDED_BY(mutex)
+  bool release = false;  // GUARDED_BY(mutex)
+
+  ReloadWorkflows hook() {
+    return [this]() -> Result<boost::json::value> {
+      std::unique_lock lock(mutex);
+      ++entered;
+      changed.notify_all();
+      changed.wait_for(lock, std::chrono::seconds(20), [this] { return release; });
+      return boost::json::value(boost::json::object{{"workflows", boost::json::array{}}});
+    };
+  }
+  bool wait_entered(int n) {
+    std::unique_lock lock(mutex);
+    return changed.wait_for(lock, std::chrono::seconds(10), [&] { return entered >= n; });
+  }
+  void let_go() {
+    {
+      const std::lock_guard lock(mutex);
+      release = true;
+    }
+    changed.notify_all();
+  }
+};
+
+// With one I/O thread and one request thread, a request blocked in its handler holds the only
+// request thread, yet /healthz on another connection is answered at once (by the I/O thread),
+// and a second request on a third connection waits its turn and is then answered.
+TEST_F(ThreadCountsTest, ABlockedHandlerDoesNotStopTheIoThread) {
+  BlockingReload blocking;
+  const std::uint16_t port = start_server(1, 1, blocking.hook());
+  ASSERT_NE(port, 0);
+  const std::string admin = issue("ops.admin", {"admin"});
+
+  HttpResponse slow;
+  std::thread slow_client([&] {
+    try {
+      slow = http_request(port, "POST", "/v1/admin/workflows/reload", {},
+                          {{"Authorization", "Bearer " + admin}});
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "slow request: " << e.what();
+    }
+  });
+  const bool entered = blocking.wait_entered(1);
+  EXPECT_TRUE(entered) << "the reload handler never ran";
+
+  std::atomic<int> queued_status{0};
+  std::thread queued_client([&] {
+    try {
+      queued_status = http_request(port, "GET", "/v1/workflows", {},
+                                   {{"Authorization", "Bearer " + caseworker_}})
+                          .status;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "queued request: " << e.what();
+    }
+  });
+
+  if (entered) {
+    for (int i = 0; i < 3; ++i) {
+      const auto started = std::chrono::steady_clock::now();
+      try {
+        const auto health = http_request(port, "GET", "/healthz");
+        EXPECT_EQ(health.status, 200) << health.body;
+      } catch (const std::exception& e) {
+        ADD_FAILURE() << "/healthz while a handler blocks: " << e.what();
+      }
+      EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::lock_guard lock(blocking.mutex);
+    EXPECT_FALSE(blocking.release);      // the healthz answers came while the handler still blocked
+    EXPECT_EQ(queued_status.load(), 0);  // the only request thread is busy: not answered yet
+  }
+
+  blocking.let_go();
+  slow_client.join();
+  queued_client.join();
+  EXPECT_EQ(slow.status, 200) << slow.body;
+  EXPECT_EQ(queued_status.load(), 200);
+}
+
+// stop() lets a handler in flight finish, and its answer reaches the client.
+TEST_F(ThreadCountsTest, StopWaitsForAHandlerInFlight) {
+  BlockingReload blocking;
+  const std::uint16_t port = start_server(1, 2, blocking.hook());
+  ASSERT_NE(port, 0);
+  const std::string admin = issue("ops.admin", {"admin"});
+
+  HttpResponse slow;
+  std::thread slow_client([&] {
+    try {
+      slow = http_request(port, "POST", "/v1/admin/workflows/reload", {},
+                          {{"Authorization", "Bearer " + admin}});
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "slow request: " << e.what();
+    }
+  });
+  EXPECT_TRUE(blocking.wait_entered(1));
+  std::atomic<bool> stopped{false};
+  std::thread stopper([&] {
+    servers_.front()->stop();
+    stopped = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(stopped.load());  // still waiting for the handler
+  blocking.let_go();
+  stopper.join();
+  slow_client.join();
+  EXPECT_EQ(slow.status, 200) << slow.body;
+  EXPECT_EQ(slow.header("connection"), "close");
 }
 
 TEST_F(ApiTest, AnswersExpectContinueBeforeTheBody) {

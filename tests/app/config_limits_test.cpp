@@ -1,10 +1,13 @@
-// The HTTP limit settings: parsed, range-checked, and named in their errors.
+// The HTTP limit and thread settings: parsed, range-checked, and named in their errors.
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <string>
 
 #include <gtest/gtest.h>
 
 #include "app/config.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace carepath::app {
 namespace {
@@ -44,6 +47,10 @@ TEST(ConfigLimits, TheShippedConfigFileLoadsAndStatesTheDefaults) {
   EXPECT_EQ(config.json_max_members, defaults.json_max_members);
   EXPECT_EQ(config.json_max_string, defaults.json_max_string);
   EXPECT_EQ(config.auth_failures_per_minute, defaults.auth_failures_per_minute);
+  EXPECT_EQ(config.threads, defaults.threads);
+  EXPECT_EQ(config.io_threads, defaults.io_threads);
+  EXPECT_NE(config.sources.at("io_threads").find("config/carepath.yaml:"), std::string::npos)
+      << "config/carepath.yaml states io_threads";
 }
 
 TEST(ConfigLimits, OutOfRangeValuesAreErrorsNamingTheSetting) {
@@ -61,6 +68,75 @@ TEST(ConfigLimits, OutOfRangeValuesAreErrorsNamingTheSetting) {
     ASSERT_FALSE(r) << key;
     EXPECT_NE(r.error().message.find(key), std::string::npos) << r.error().message;
   }
+}
+
+TEST(ConfigThreads, IoThreadsAndThreadsTakeTheirWholeRanges) {
+  const Config defaults;
+  EXPECT_EQ(defaults.io_threads, 2);
+  EXPECT_EQ(defaults.threads, 64);
+  Config config;
+  ASSERT_TRUE(apply_flags(config, {{"io_threads", "1"}, {"threads", "1"}}));
+  EXPECT_EQ(config.io_threads, 1);
+  EXPECT_EQ(config.threads, 1);
+  ASSERT_TRUE(apply_flags(config, {{"io_threads", "64"}, {"threads", "512"}}));
+  EXPECT_EQ(config.io_threads, 64);
+  EXPECT_EQ(config.threads, 512);
+  EXPECT_EQ(config.sources.at("io_threads"), "--io-threads");
+}
+
+TEST(ConfigThreads, BadThreadCountsAreErrorsNamingTheSettingAndTheFlag) {
+  for (const auto& [key, value] : std::multimap<std::string, std::string>{{"io_threads", "0"},
+                                                                          {"io_threads", "65"},
+                                                                          {"io_threads", "-1"},
+                                                                          {"io_threads", "2.5"},
+                                                                          {"io_threads", "two"},
+                                                                          {"io_threads", ""},
+                                                                          {"threads", "0"},
+                                                                          {"threads", "513"}}) {
+    Config config;
+    const auto r = apply_flags(config, {{key, value}});
+    ASSERT_FALSE(r) << key << "=" << value;
+    const std::string flag = key == "io_threads" ? "--io-threads: io_threads: " : "--threads: ";
+    EXPECT_EQ(r.error().message.find(flag), 0U) << r.error().message;
+    EXPECT_NE(r.error().message.find(key == "io_threads" ? "from 1 to 64" : "from 1 to 512"),
+              std::string::npos)
+        << r.error().message;
+  }
+}
+
+TEST(ConfigThreads, IoThreadsComesFromTheFileAndTheEnvironment) {
+  const test::TempDir dir;
+  const auto file = dir.path() / "carepath.yaml";
+  std::ofstream(file) << "io_threads: 3\nthreads: 7\n";
+  Config config;
+  ASSERT_TRUE(apply_config_file(config, file.string()));
+  EXPECT_EQ(config.io_threads, 3);
+  EXPECT_EQ(config.threads, 7);
+  EXPECT_NE(render_config(config).find("io_threads: 3  # " + file.string() + ":1\n"),
+            std::string::npos)
+      << render_config(config);
+
+  // No other thread runs in this test program while the environment changes.
+  ::setenv("CAREPATH_IO_THREADS", "5", 1);  // NOLINT(concurrency-mt-unsafe)
+  const auto env = apply_environment(config);
+  ::setenv("CAREPATH_IO_THREADS", "100", 1);  // NOLINT(concurrency-mt-unsafe)
+  Config bad_env;
+  const auto refused = apply_environment(bad_env);
+  ::unsetenv("CAREPATH_IO_THREADS");  // NOLINT(concurrency-mt-unsafe)
+  ASSERT_TRUE(env) << env.error().message;
+  EXPECT_EQ(config.io_threads, 5);
+  EXPECT_NE(render_config(config).find("io_threads: 5  # CAREPATH_IO_THREADS\n"), std::string::npos)
+      << render_config(config);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().message.find("CAREPATH_IO_THREADS: io_threads: "), 0U)
+      << refused.error().message;
+
+  const auto bad_file = dir.path() / "bad.yaml";
+  std::ofstream(bad_file) << "io_threads: 0\n";
+  Config from_bad_file;
+  const auto read = apply_config_file(from_bad_file, bad_file.string());
+  ASSERT_FALSE(read);
+  EXPECT_NE(read.error().message.find("io_threads"), std::string::npos) << read.error().message;
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 // failed login show in GET /v1/audit with field names and never values; an auditor alone may
 // read it; and `carepath audit verify` finds a row edited in the database file by someone who
 // dropped the trigger first.
+#include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -145,6 +148,73 @@ TEST_F(Audit, ReadsAndFailedLoginsAreListedForAuditorsAndAnEditedRowBreaksTheCha
   auto tampered = test::run_carepath({"audit", "verify", "--db", config_.db}, run);
   EXPECT_EQ(tampered.exit_code, 1) << tampered.out << tampered.err;
   EXPECT_NE(tampered.out.find("audit chain broken at entry 2:"), std::string::npos) << tampered.out;
+}
+
+// Commits so far, from the commit latency histogram of GET /metrics; -1 when it is missing.
+std::int64_t commits_so_far(std::uint16_t port) {
+  const auto scrape = test::http_request(port, "GET", "/metrics", {}, {});
+  const std::string key = "\ncarepath_db_commit_duration_seconds_count ";
+  const auto at = scrape.body.find(key);
+  if (scrape.status != 200 || at == std::string::npos) {
+    return -1;
+  }
+  return std::stoll(scrape.body.substr(at + key.size()));
+}
+
+// An event's answer shows the changed case; its case.read row is written in the change's own
+// commit, so one request costs one commit (one fsync), and the row exists exactly when the change
+// does.
+TEST_F(Audit, AnEventsAnswerIsAuditedInTheChangesOwnCommit) {
+  const std::string worker = token("edu.worker", {"outreach_worker", "education_coordinator"});
+  auto opened =
+      call("POST", "/v1/cases", worker,
+           std::string(R"({"workflow": "education_support", "data": {"name": ")") + kName +
+               R"(", "date_of_birth": "2014-01-01", "mother_consent": true, )"
+               R"("residence": "with_mother"}})");
+  ASSERT_EQ(opened.status, 201) << opened.body;
+  const std::string id(opened.json().at("id").as_string());
+  const std::string events = "/v1/cases/" + id + "/events";
+  ASSERT_EQ(call("POST", events, worker, R"({"event": "enrolled"})").status, 200);
+  ASSERT_EQ(call("POST", events, worker,
+                 R"({"event": "placed_in_school", "data": {"school": "School 1", "standard": 5, )"
+                 R"("admission_date": "2025-06-01"}})")
+                .status,
+            200);
+
+  std::int64_t before = commits_so_far(port_);
+  ASSERT_GE(before, 1);
+  ASSERT_EQ(commits_so_far(port_), before);  // reading the metrics commits nothing
+  // Opening a case, too: the answer shows the name, in one commit.
+  auto second = call("POST", "/v1/cases", worker,
+                     std::string(R"({"workflow": "education_support", "data": {"name": ")") +
+                         kName + R"(", "date_of_birth": "2014-01-01"}})");
+  ASSERT_EQ(second.status, 201) << second.body;
+  ASSERT_EQ(second.json().at("data").at("name"), kName);
+  EXPECT_EQ(commits_so_far(port_), before + 1);
+  before = commits_so_far(port_);
+  auto reviewed = call("POST", events, worker,
+                       R"({"event": "term_review", "data": {"term": "2025-26 term 1", )"
+                       R"("attendance_percent": 82}})");
+  ASSERT_EQ(reviewed.status, 200) << reviewed.body;
+  ASSERT_EQ(reviewed.json().at("data").at("name"), kName);  // the answer shows the name
+  EXPECT_EQ(commits_so_far(port_), before + 1);
+
+  const std::string auditor = token("ira.auditor", {"auditor"});
+  auto trail = call("GET", "/v1/audit?case_id=" + id, auditor);
+  ASSERT_EQ(trail.status, 200) << trail.body;
+  const boost::json::value trail_json = trail.json();
+  const auto& items = trail_json.at("items").as_array();
+  const auto writes = with_action(items, "case.write");
+  const auto reads = with_action(items, "case.read");
+  ASSERT_FALSE(writes.empty()) << trail.body;
+  ASSERT_FALSE(reads.empty()) << trail.body;
+  const auto& write = writes.back();
+  const auto& read = reads.back();
+  EXPECT_EQ(write.at("details").at("event"), "term_review") << trail.body;
+  EXPECT_EQ(read.at("actor"), "edu.worker");
+  // Neighbours in the chain, written in one transaction.
+  EXPECT_EQ(std::abs(read.at("seq").as_int64() - write.at("seq").as_int64()), 1) << trail.body;
+  EXPECT_EQ(trail.body.find(kName), std::string::npos);
 }
 
 TEST_F(Audit, VerifyNamesAMissingDatabase) {

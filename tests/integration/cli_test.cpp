@@ -224,6 +224,25 @@ TEST(Cli, RejectsUnknownCommandsAndBadFlags) {
   EXPECT_EQ(run({"token", "create", "--user", "x"}, dir).exit_code, 1);
 }
 
+TEST(Cli, IoThreadsIsASettingWithItsRange) {
+  test::TempDir dir;
+  const auto shown = run({"config", "show", "--io-threads", "3"}, dir);
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_NE(shown.out.find("io_threads: 3  # --io-threads\n"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("threads: 64  # "), std::string::npos) << shown.out;
+  const auto from_env = run_carepath({"config", "show"}, dir, {{"CAREPATH_IO_THREADS", "4"}});
+  EXPECT_EQ(from_env.exit_code, 0) << from_env.err;
+  EXPECT_NE(from_env.out.find("io_threads: 4  # CAREPATH_IO_THREADS\n"), std::string::npos)
+      << from_env.out;
+  for (const std::string bad : {"0", "65", "many"}) {
+    const auto refused = run({"serve", "--io-threads", bad}, dir);
+    EXPECT_EQ(refused.exit_code, 1) << refused.out;
+    EXPECT_NE(refused.err.find("--io-threads: io_threads: expected a whole number from 1 to 64"),
+              std::string::npos)
+        << refused.err;
+  }
+}
+
 // Two versions of one small workflow for `diff`; `new_states` replaces OLD's states.
 std::string diff_workflow(int version, const std::string& states) {
   return "carepath: 1\nworkflow: shelter\nversion: " + std::to_string(version) +

@@ -1119,6 +1119,22 @@ class GroupCommitProbe {
     insert->bind_text(1, name);
     return insert->run("put setting");
   }
+  // PRAGMA cache_size as a read connection of `store` answers it.
+  static Result<std::int64_t> read_cache_size(SqliteStore& store) {
+    auto reading = store.reader();
+    if (!reading) {
+      return reading.error();
+    }
+    auto pragma = reading->prepare("PRAGMA cache_size");
+    if (!pragma) {
+      return pragma.error();
+    }
+    auto row = pragma->step("read cache_size");
+    if (!row) {
+      return row.error();
+    }
+    return pragma->int64(0);
+  }
   static std::uint64_t checkpoints(SqliteStore& store) {
     return store.checkpointer_ ? store.checkpointer_->runs() : 0;
   }
@@ -1235,6 +1251,23 @@ TEST(GroupCommit, TwoChangesOfOneCaseInOneGroupDoNotRace) {
 
 // The write-ahead log is checkpointed by the store's own thread once it passes its threshold,
 // not inside a commit; a database in memory has no log and no checkpointer.
+// Read connections keep a small page cache (the kernel's holds the pages anyway); the database in
+// memory reads through its one connection, which keeps SQLite's default.
+TEST(ReadConnections, KeepASmallPageCache) {
+  test::TempDir dir;
+  auto store = open_store((dir / "cases.db").string());
+  ASSERT_TRUE(store);
+  const auto size = GroupCommitProbe::read_cache_size(*store);
+  ASSERT_TRUE(size) << size.error().message;
+  EXPECT_EQ(*size, -SqliteStore::kReadCacheKiB);
+
+  auto memory = memory_store();
+  ASSERT_TRUE(memory);
+  const auto memory_size = GroupCommitProbe::read_cache_size(*memory);
+  ASSERT_TRUE(memory_size) << memory_size.error().message;
+  EXPECT_NE(*memory_size, -SqliteStore::kReadCacheKiB);
+}
+
 TEST(Checkpoint, RunsInTheBackgroundOnceTheLogHasGrown) {
   test::TempDir dir;
   auto store = open_store((dir / "cases.db").string());

@@ -959,12 +959,12 @@ class Handlers {
     if (!body) {
       return render_problem(body.error());
     }
-    auto record =
-        runtime_.open_case(actor_, *string_member(*body, "workflow"), object_member(*body, "data"));
+    auto record = runtime_.open_case(actor_, *string_member(*body, "workflow"),
+                                     object_member(*body, "data"), answer_audit());
     if (!record) {
       return render_problem(record.error());
     }
-    HttpReply reply = case_reply(201, *record);
+    HttpReply reply = case_reply(201, *record, false, std::nullopt, /*audited=*/true);
     if (reply.status == 201) {
       reply.headers.emplace_back("Location", "/v1/cases/" + record->id);
     }
@@ -1766,11 +1766,13 @@ class Handlers {
     if (fire.idempotency_key) {
       fire.request_hash = request_hash(fire);
     }
+    fire.answer_audit = answer_audit();
     auto result = runtime_.fire(actor_, id_, fire);
     if (!result) {
       return render_problem(result.error());
     }
-    HttpReply reply = case_reply(200, result->record, result->replayed);
+    HttpReply reply = case_reply(200, result->record, result->replayed, std::nullopt,
+                                 /*audited=*/!result->replayed);
     if (result->replayed && reply.status == 200) {
       reply.headers.emplace_back("Idempotent-Replayed", "true");
     }
@@ -1787,8 +1789,10 @@ class Handlers {
 
   // `access_reason`: a supervisor's break-glass read, which shows every field and is audited
   // with the fields it revealed and the reason.
+  // `audited`: the read audit row was written with the change that produced `record`.
   HttpReply case_reply(int status, const CaseRecord& record, bool replayed = false,
-                       const std::optional<std::string>& access_reason = std::nullopt) {
+                       const std::optional<std::string>& access_reason = std::nullopt,
+                       bool audited = false) {
     auto workflow = runtime_.workflow_of(record);
     if (!workflow) {
       return render_problem(workflow.error());
@@ -1806,20 +1810,33 @@ class Handlers {
       glass.details = boost::json::object{{"method", request_.method}};
       rows.push_back(std::move(glass));
     }
-    if (auto read = read_audit(record, **workflow, break_glass)) {
+    if (auto read = audited ? std::nullopt : read_audit(record, **workflow, break_glass)) {
       if (replayed) {
         read->details["replayed"] = true;
       }
       rows.push_back(std::move(*read));
     }
     if (!rows.empty()) {
-      if (auto audited = runtime_.audit(std::move(rows)); !audited) {
-        return render_problem(audited.error());
+      if (auto written = runtime_.audit(std::move(rows)); !written) {
+        return render_problem(written.error());
       }
     }
     HttpReply reply = json_reply(status, case_to_json(record, **workflow, actor_, break_glass));
     reply.headers.emplace_back("ETag", etag(record.version));
     return reply;
+  }
+
+  // The answer's case.read row, for the runtime to write in the change's own commit.
+  runtime::AnswerAudit answer_audit() const {
+    return [this](const CaseRecord& after) {
+      std::vector<AuditRecord> rows;
+      if (auto workflow = runtime_.workflow_of(after)) {
+        if (auto read = read_audit(after, **workflow)) {
+          rows.push_back(std::move(*read));
+        }
+      }
+      return rows;
+    };
   }
 
   // The "case.read" audit row of an answer that shows `record` to the caller, when it shows any

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -38,6 +39,8 @@ namespace http = beast::http;
 namespace net = boost::asio;
 using Tcp = net::ip::tcp;
 using SteadyClock = std::chrono::steady_clock;
+// A connection's strand. Its socket's executor is the same strand behind an any_io_executor.
+using Strand = net::strand<net::io_context::executor_type>;
 
 // Reading is bounded by ServerOptions::header_timeout and request_timeout (a timer of the
 // session's own, so that it can still answer 408); writing by this.
@@ -55,7 +58,8 @@ constexpr std::size_t kMaxLoggedPathSize = 200;
 
 class Session;
 
-// What every session shares: limits, the router, and the registry stop() uses to reach them.
+// What every session shares: limits, the router, the request threads' queue, and the registry
+// stop() uses to reach them.
 struct Shared {
   Shared(ServerOptions server_options, runtime::Runtime& runtime, Store& store,
          const StepCatalog* steps)
@@ -89,6 +93,9 @@ struct Shared {
 
   const ServerOptions options;
   const Router router;
+  // Where read requests are handed to the request threads (owned by Server::Impl, which
+  // destroys it before the sessions' io_context and this).
+  net::io_context* requests = nullptr;
 
   std::mutex mutex;
   std::condition_variable sessions_changed;
@@ -123,6 +130,23 @@ HttpRequest to_request(http::request<http::string_body>&& message) {
   return request;
 }
 
+// The router's answer to `request`, with `context` as the thread's log context. Nothing
+// escapes: on a request thread an exception would end the thread; the caller gets a 500.
+HttpReply answer(const Router& router, const HttpRequest& request, LogContext& context) {
+  const ScopedLogContext scoped_log_context(context);
+  try {
+    return router.handle(request);
+  } catch (const std::exception& e) {
+    // what() of our code and of Boost.JSON names things, never case values.
+    log(LogLevel::error, "request failed",
+        {{"request_id", context.request_id}, {"error", e.what()}});
+  } catch (...) {
+    log(LogLevel::error, "request failed",
+        {{"request_id", context.request_id}, {"error", "unknown exception"}});
+  }
+  return render_problem(Error{Errc::internal, "internal error"});
+}
+
 // The request path for the log line: no query (its values could be anything), printable only.
 std::string loggable_path(std::string_view target) {
   std::string path(target_path(target).substr(0, kMaxLoggedPathSize));
@@ -134,7 +158,8 @@ std::string loggable_path(std::string_view target) {
 // One connection. All of its handlers run on its strand, so it needs no lock.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Tcp::socket&& socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {
+  Session(Tcp::socket&& socket, Strand strand, Shared& shared)
+      : stream_(std::move(socket)), strand_(std::move(strand)), shared_(shared) {
     beast::error_code ec;
     const auto peer = stream_.socket().remote_endpoint(ec);
     if (!ec) {
@@ -343,23 +368,32 @@ class Session : public std::enable_shared_from_this<Session> {
     // Every line logged while this request is answered, the access line included, carries its
     // id, and its caller once the router knows it.
     LogContext request_log_context{exchange.request_id, {}};
-    const ScopedLogContext scoped_log_context(request_log_context);
 
-    HttpReply reply;
-    // Nothing may escape a completion handler: a throwing handler would take the I/O thread,
-    // and with it every connection it serves, down.
-    try {
-      reply = shared_.router.handle(request);
-    } catch (const std::exception& e) {
-      // what() of our code and of Boost.JSON names things, never case values.
-      log(LogLevel::error, "request failed",
-          {{"request_id", exchange.request_id}, {"error", e.what()}});
-      reply = render_problem(Error{Errc::internal, "internal error"});
-    } catch (...) {
-      log(LogLevel::error, "request failed",
-          {{"request_id", exchange.request_id}, {"error", "unknown exception"}});
-      reply = render_problem(Error{Errc::internal, "internal error"});
+    // /healthz touches neither the store nor the runtime, so it is answered here on the I/O
+    // thread: two thread hand-offs would cost more than the answer.
+    if (exchange.route == "/healthz") {
+      HttpReply reply = answer(shared_.router, request, request_log_context);
+      return reply_with(std::move(reply), std::move(exchange), request_log_context);
     }
+    // Anything else may wait for the store (a group commit takes milliseconds), so it runs on a
+    // request thread and the I/O thread goes back to other connections. The job holds the
+    // session, which therefore outlives it; it touches nothing of the session's but the router
+    // and the strand its answer is posted back to, where send() carries on.
+    net::post(*shared_.requests, [self = shared_from_this(), strand = strand_,
+                                  request = std::move(request), exchange = std::move(exchange),
+                                  context = std::move(request_log_context)]() mutable {
+      HttpReply reply = answer(self->shared_.router, request, context);
+      net::post(strand, [self = std::move(self), reply = std::move(reply),
+                         exchange = std::move(exchange), context = std::move(context)]() mutable {
+        self->reply_with(std::move(reply), std::move(exchange), context);
+      });
+    });
+  }
+
+  // On the strand: writes the answer to a read request, under the request's log context (which
+  // the router may have given the caller's name) so that the access line carries it.
+  void reply_with(HttpReply reply, Exchange exchange, LogContext& context) {
+    const ScopedLogContext scoped_log_context(context);
     send(std::move(reply), std::move(exchange));
   }
 
@@ -433,6 +467,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  const Strand strand_;  // the one stream_ runs on, where request threads post answers
   net::steady_timer timer_{stream_.get_executor()};
   std::uint64_t timer_generation_ = 0;
   bool timed_out_ = false;  // timer_ cut the read in progress short
@@ -454,13 +489,17 @@ class Session : public std::enable_shared_from_this<Session> {
 struct Server::Impl {
   Impl(ServerOptions options, runtime::Runtime& runtime, Store& store, const StepCatalog* steps)
       : shared(std::move(options), runtime, store, steps),
-        ioc(std::max(1, shared.options.threads)) {}
-
-  void do_accept() {
-    acceptor.async_accept(net::make_strand(ioc), beast::bind_front_handler(&Impl::on_accept, this));
+        ioc(std::max(1, shared.options.io_threads)),
+        requests(std::max(1, shared.options.threads)) {
+    shared.requests = &requests;
   }
 
-  void on_accept(beast::error_code ec, Tcp::socket socket) {
+  void do_accept() {
+    Strand strand = net::make_strand(ioc);
+    acceptor.async_accept(strand, beast::bind_front_handler(&Impl::on_accept, this, strand));
+  }
+
+  void on_accept(const Strand& strand, beast::error_code ec, Tcp::socket socket) {
     if (ec == net::error::operation_aborted || !acceptor.is_open()) {
       return;
     }
@@ -474,21 +513,50 @@ struct Server::Impl {
       });
       return;
     }
-    std::make_shared<Session>(std::move(socket), shared)->start();
+    std::make_shared<Session>(std::move(socket), strand, shared)->start();
     do_accept();
   }
 
-  // Declared before the io_context: destroying it destroys the sessions still queued in it, and
-  // they unregister themselves from `shared`.
+  // Declared before the io_contexts: destroying them destroys the sessions still queued in them,
+  // and they unregister themselves from `shared`.
   Shared shared;
+  // Sockets, timers and the sessions' strands, run by the I/O threads.
   net::io_context ioc;
-  // Declared after the io_context, so destroyed before it.
+  // Keeps the I/O threads running while nothing waits on `ioc`: a session whose handler runs on
+  // a request thread has no operation pending there until its answer is posted back.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> ioc_work;
+  // Request handlers, run by the request threads. Declared after `ioc`, so destroyed before it:
+  // a handler never run still holds its session, whose socket belongs to `ioc`.
+  net::io_context requests;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> requests_work;
+  // Declared after the io_contexts, so destroyed before them.
   Tcp::acceptor acceptor{net::make_strand(ioc)};
   net::steady_timer accept_retry{acceptor.get_executor()};
-  std::vector<std::thread> threads;
+  std::vector<std::thread> threads;          // I/O threads
+  std::vector<std::thread> request_threads;  // request threads
   bool started = false;
   bool stopped = false;
 };
+
+namespace {
+
+// The body of an I/O or request thread. Handlers catch what they can; this keeps an escaped
+// exception (say bad_alloc while posting) from ending the process.
+void run_catching(net::io_context& context, const char* what) noexcept {
+  while (true) {
+    try {
+      context.run();
+      return;
+    } catch (const std::exception& e) {
+      log(LogLevel::error, std::string(what) + ": unexpected exception", {{"error", e.what()}});
+    } catch (...) {
+      log(LogLevel::error, std::string(what) + ": unexpected exception",
+          {{"error", "unknown exception"}});
+    }
+  }
+}
+
+}  // namespace
 
 Server::Server(ServerOptions options, runtime::Runtime& runtime, Store& store,
                const StepCatalog* steps)
@@ -542,21 +610,22 @@ Result<std::uint16_t> Server::start() {
   }
 
   impl.started = true;
+  // Without these the threads would return from run() while no request waits.
+  impl.ioc_work.emplace(impl.ioc.get_executor());
+  impl.requests_work.emplace(impl.requests.get_executor());
   impl.do_accept();
-  for (int i = 0; i < std::max(1, options.threads); ++i) {
-    impl.threads.emplace_back([&ioc = impl.ioc] {
-      // Handlers catch what they can; this keeps an escaped exception from ending the process.
-      while (true) {
-        try {
-          ioc.run();
-          return;
-        } catch (const std::exception& e) {
-          log(LogLevel::error, "I/O thread: unexpected exception", {{"error", e.what()}});
-        }
-      }
-    });
+  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
+    impl.threads.emplace_back([&ioc = impl.ioc] { run_catching(ioc, "I/O thread"); });
   }
-  log(LogLevel::info, "listening", {{"host", options.host}, {"port", std::to_string(port)}});
+  for (int i = 0; i < std::max(1, options.threads); ++i) {
+    impl.request_threads.emplace_back(
+        [&requests = impl.requests] { run_catching(requests, "request thread"); });
+  }
+  log(LogLevel::info, "listening",
+      {{"host", options.host},
+       {"port", std::to_string(port)},
+       {"io_threads", std::to_string(std::max(1, options.io_threads))},
+       {"threads", std::to_string(std::max(1, options.threads))}});
   return port;
 }
 
@@ -597,6 +666,17 @@ void Server::stop() {
     impl.shared.sessions_changed.wait_for(lock, kStopGrace,
                                           [&impl] { return impl.shared.sessions.empty(); });
   }
+  // The request threads next: each finishes the handler it runs (its answer is posted to the
+  // session's strand, which the I/O threads still serve), then returns. Handlers not started
+  // yet are dropped with their connections; there are some only when the grace ran out, as each
+  // holds a session. Then the I/O threads stop.
+  impl.requests_work.reset();
+  impl.requests.stop();
+  for (auto& thread : impl.request_threads) {
+    thread.join();
+  }
+  impl.request_threads.clear();
+  impl.ioc_work.reset();
   impl.ioc.stop();
   for (auto& thread : impl.threads) {
     thread.join();

@@ -21,7 +21,8 @@ struct ServerOptions {
   std::uint16_t port = 8080;  // 0: any free port; start() returns the one bound
   std::size_t body_limit =
       std::size_t{1024} * 1024;  // larger bodies get 413 and the connection is closed
-  int threads = 64;              // I/O threads; handlers run on them and wait for commits
+  int threads = 64;              // request threads: they run the handlers and wait for commits
+  int io_threads = 2;  // I/O threads: they accept, read, parse and write; a few are enough
   std::size_t header_limit = std::size_t{16} * 1024;  // larger headers get 431
   // A request head must arrive within header_timeout of the connection being ready for it, the
   // whole request within request_timeout: else 408 and close (an idle connection that sent
@@ -38,8 +39,10 @@ struct ServerOptions {
   RunMigration run_migration{};        // POST /v1/admin/migrations; 404 when unset
 };
 
-// HTTP/1.1 with keep-alive; one strand per connection. Requests are answered on the I/O threads,
-// which call the runtime synchronously.
+// HTTP/1.1 with keep-alive; one strand per connection. `io_threads` threads read and write;
+// a request read whole goes to one of `threads` request threads, which calls the runtime
+// synchronously (and may wait for a commit), and its answer comes back to the connection's
+// strand to be written. GET /healthz, which touches no store, is answered on the I/O thread.
 //
 // Thread-safety: start() and stop() are called by the owner, from one thread at a time, never
 // from a request handler.
@@ -55,9 +58,9 @@ class Server {
   Server(Server&&) = delete;
   Server& operator=(Server&&) = delete;
 
-  // Binds, listens and starts the I/O threads; returns the bound port. Errc::unavailable when it
-  // cannot listen (the message says host:port and why); Errc::conflict when already started.
-  // A stopped server cannot be started again.
+  // Binds, listens and starts the I/O and request threads; returns the bound port.
+  // Errc::unavailable when it cannot listen (the message says host:port and why); Errc::conflict
+  // when already started. A stopped server cannot be started again.
   Result<std::uint16_t> start();
 
   // Stops accepting, closes idle keep-alive connections, lets requests being answered finish

@@ -175,6 +175,14 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
     config.threads = *n;
     return {};
   }
+  if (key == "io_threads") {
+    auto n = parse_number<int>(value, "io_threads", 1, 64);
+    if (!n) {
+      return n.error();
+    }
+    config.io_threads = *n;
+    return {};
+  }
   if (key == "plugins") {
     config.plugins.clear();
     std::size_t start = 0;
@@ -308,7 +316,7 @@ Result<void> set(Config& config, std::string_view key, std::string_view value) {
       Errc::invalid_argument,
       "unknown setting '" + std::string(key) +
           "'; expected one of: listen, db, workflows, plugins, plugin_allowlist, "
-          "body_limit, threads, log_level, log_format, step_workers, step_lease_ms, "
+          "body_limit, threads, io_threads, log_level, log_format, step_workers, step_lease_ms, "
           "webhook_secret, "
           "timezone, test_clock, master_key, own_cases_only, header_limit, request_timeout, "
           "header_timeout, max_connections, json_max_depth, json_max_members, "
@@ -475,12 +483,13 @@ Result<void> apply_config_file(Config& config, const std::string& path) {
 }
 
 Result<void> apply_environment(Config& config) {
-  static constexpr std::array<std::pair<const char*, std::string_view>, 29> kVariables = {{
+  static constexpr std::array<std::pair<const char*, std::string_view>, 30> kVariables = {{
       {"CAREPATH_LISTEN", "listen"},
       {"CAREPATH_DB", "db"},
       {"CAREPATH_WORKFLOWS", "workflows"},
       {"CAREPATH_BODY_LIMIT", "body_limit"},
       {"CAREPATH_THREADS", "threads"},
+      {"CAREPATH_IO_THREADS", "io_threads"},
       {"CAREPATH_LOG_LEVEL", "log_level"},
       {"CAREPATH_LOG_FORMAT", "log_format"},
       {"CAREPATH_PLUGINS", "plugins"},
@@ -592,6 +601,7 @@ std::string render_config(const Config& config) {
   line("auth_failures_per_minute", std::to_string(config.auth_failures_per_minute));
   line("trusted_proxies", quoted_list(config.trusted_proxies));
   line("threads", std::to_string(config.threads));
+  line("io_threads", std::to_string(config.io_threads));
   line("log_level", std::string(log_level_name(config.log_level)));
   line("log_format", config.log_format == LogOutput::json   ? "json"
                      : config.log_format == LogOutput::text ? "text"

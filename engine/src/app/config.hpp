@@ -40,7 +40,10 @@ struct Config {
   // Addresses of reverse proxies (nginx on the same machine: 127.0.0.1) whose X-Forwarded-For
   // header names the client, for the per-address limits. Empty: the connection's peer counts.
   std::vector<std::string> trusted_proxies{};
+  // Request threads: they run the API's handlers, each of which may wait for a commit.
   int threads = 64;
+  // I/O threads: they accept connections, read requests and write answers; a few are enough.
+  int io_threads = 2;
   LogLevel log_level = LogLevel::info;
   // Log lines on stderr: JSON objects, text, or (automatic) text on a terminal, JSON otherwise.
   LogOutput log_format = LogOutput::automatic;

@@ -379,6 +379,7 @@ Result<std::unique_ptr<Engine>> Engine::open(const Config& config, const Clock* 
   options.limits = api::RequestLimits{config.json_max_depth, config.json_max_members,
                                       config.json_max_string, config.auth_failures_per_minute};
   options.threads = config.threads;
+  options.io_threads = config.io_threads;
   if (engine->test_clock_) {
     options.test_clock = api::TestClock{engine->test_clock_.get(), [engine = engine.get()] {
                                           engine->worker_->wake();

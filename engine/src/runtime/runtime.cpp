@@ -160,7 +160,8 @@ Result<std::shared_ptr<const Workflow>> Runtime::workflow_of(const CaseRecord& r
 }
 
 Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workflow_name,
-                                      const boost::json::object& data) {
+                                      const boost::json::object& data,
+                                      const AnswerAudit& answer_audit) {
   const auto workflow = workflows_.latest(workflow_name);
   if (!workflow) {
     boost::json::array known;
@@ -222,6 +223,11 @@ Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workf
     // What on_enter steps set is recorded with the request, so the history rebuilds the case.
     opened.payload = applied_payload(data, record.data, changed);
 
+    if (answer_audit) {
+      for (auto& row : answer_audit(record)) {
+        effects->audit.push_back(std::move(row));
+      }
+    }
     auto created = store_.create_case(record, opened, *effects);
     if (created) {
       scheduled(*effects);
@@ -390,6 +396,11 @@ Result<FireResult> Runtime::fire(const Actor& actor, const std::string& id,
                                       200,
                                       record_to_text(after),
                                       now};
+    }
+    if (request.answer_audit) {
+      for (auto& row : request.answer_audit(after)) {
+        prepared->effects.audit.push_back(std::move(row));
+      }
     }
     auto updated =
         store_.update_case(after, record->version, prepared->entry, idempotency, prepared->effects);

@@ -557,6 +557,12 @@ Result<SqliteStore::Reader> SqliteStore::reader() {
   }
   sqlite3_extended_result_codes(raw, 1);
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+  // PRAGMA takes no bound parameters; the value is our own constant.
+  const std::string cache = "PRAGMA cache_size = -" + std::to_string(kReadCacheKiB);
+  if (const int set = sqlite3_exec(raw, cache.c_str(), nullptr, nullptr, nullptr);
+      set != SQLITE_OK) {
+    return sqlite_error(raw, set, "size the page cache of a read connection");
+  }
   return Reader(*this, std::move(connection));
 }
 
