@@ -69,7 +69,11 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) JOBS=$(JOBS) bash scripts/fuzz.sh
 
-# Speed and memory targets (bench/README.md); not part of `make test`.
+# Speed and memory targets (bench/README.md); not part of `make test`. The large-database run
+# builds a million cases in LARGE_BENCH_DIR (tens of minutes, several GB); keep it and run
+# `make bench LARGE_BENCH_FLAGS=--reuse` to measure again without rebuilding.
+LARGE_BENCH_DIR ?= $(BUILD_DIR)/bench-large
+LARGE_BENCH_FLAGS ?=
 bench: export GLIBC_TUNABLES = $(MALLOC_TUNABLES)
 bench: build
 	$(BUILD_DIR)/bench/core_bench
@@ -79,6 +83,7 @@ bench: build
 	$(BUILD_DIR)/bench/reports_bench
 	$(BUILD_DIR)/bench/http_bench --dir $(BUILD_DIR)/bench-data --csv $(BUILD_DIR)/bench-http.csv
 	python3 bench/plot.py $(BUILD_DIR)/bench-http.csv $(BUILD_DIR)/bench-http.svg
+	$(BUILD_DIR)/bench/large_bench --dir $(LARGE_BENCH_DIR) $(LARGE_BENCH_FLAGS)
 
 # The core's instruction count under callgrind against bench/callgrind-baseline.txt: fails on a
 # rise of more than 10% (deterministic, unlike timings; bench/README.md). Run by .ci/run.

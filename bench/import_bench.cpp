@@ -6,6 +6,7 @@
 // file's size and the resident memory afterwards (nothing holds all the cases).
 // Run: build/bench/import_bench [CASES]. Exits 1 when below 50,000 events/s.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "app/engine.hpp"
 #include "app/import.hpp"
 #include "core/log.hpp"
+#include "import_lines.hpp"
 #include "resident.hpp"
 #include "security/crypto.hpp"
 
@@ -66,41 +68,28 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-std::string at(long long minutes) {
-  // 2024-01-01T00:00:00Z plus `minutes`.
-  return carepath::format_timestamp(1'704'067'200'000LL + minutes * 60'000LL);
-}
-
 // Case i: opened, admitted, seven updates, and closed for every other case: ten events, or nine.
 long long write_file(const fs::path& path, int cases) {
-  std::ofstream out(path);
-  long long events = 0;
   const char* homes[] = {"north", "south", "east"};
-  for (int i = 0; i < cases; ++i) {
-    const long long t = static_cast<long long>(i) * 7;
-    std::string line = R"({"workflow":"bench","workflow_version":1,"code":"BENCH-)" +
-                       std::to_string(i) + R"(","state":")" + (i % 2 == 0 ? "closed" : "in_care") +
-                       R"(","history":[)";
-    line += R"({"at":")" + at(t) +
-            R"(","actor":"bench-worker","event":"opened","payload":{"name":"Fake Person )" +
-            std::to_string(i) + R"(","age":)" + std::to_string(i % 18) + "}}";
-    line += R"(,{"at":")" + at(t + 1) +
-            R"(","actor":"bench-worker","event":"admit","payload":{"home":")" + homes[i % 3] +
-            R"("},"comment":"fake admission comment"})";
-    events += 2;
+  return carepath::bench::write_import_file(path, cases, [&](std::int64_t i) {
+    const long long t = i * 7;
+    carepath::bench::ImportLine line("bench", 1, "BENCH-" + std::to_string(i),
+                                     i % 2 == 0 ? "closed" : "in_care");
+    line.entry(t, "opened",
+               R"({"name":"Fake Person )" + std::to_string(i) + R"(","age":)" +
+                   std::to_string(i % 18) + "}");
+    line.entry(t + 1, "admit", std::string(R"({"home":")") + homes[i % 3] + R"("})",
+               "fake admission comment");
     for (int v = 1; v <= 7; ++v) {
-      line += R"(,{"at":")" + at(t + 1 + v) +
-              R"(","actor":"bench-worker","event":"updated","payload":{"visits":)" +
-              std::to_string(v) + R"(,"notes":"fake visit note )" + std::to_string(v) + R"("}})";
-      ++events;
+      line.entry(t + 1 + v, "updated",
+                 R"({"visits":)" + std::to_string(v) + R"(,"notes":"fake visit note )" +
+                     std::to_string(v) + R"("})");
     }
     if (i % 2 == 0) {
-      line += R"(,{"at":")" + at(t + 10) + R"(","actor":"bench-worker","event":"close"})";
-      ++events;
+      line.entry(t + 10, "close");
     }
-    out << line << "]}\n";
-  }
-  return events;
+    return line;
+  });
 }
 
 }  // namespace

@@ -632,7 +632,8 @@ TEST_F(SqliteReportsTest, VersionTenDatabaseIsUpgradedAndReportsTheSameFigures) 
   auto opened = SqliteStore::open(old_path);
   ASSERT_TRUE(opened) << opened.error().message;
   SqliteStore& old_store = **opened;
-  EXPECT_EQ(rows_of(old_path, "PRAGMA user_version"), std::vector<std::string>{"11|"});
+  EXPECT_EQ(rows_of(old_path, "PRAGMA user_version"),
+            std::vector<std::string>{std::to_string(SqliteStore::kSchemaVersion) + "|"});
 
   // Each entry carries what the store would have written with it.
   const std::string columns =

@@ -230,8 +230,7 @@ Result<std::int64_t> SqliteStore::count_cases_without_key() {
   if (!reading) {
     return reading.error();
   }
-  auto select =
-      reading->prepare("SELECT count(*) FROM cases WHERE data_key IS NULL AND erased_at IS NULL");
+  auto select = reading->prepare(kCountCasesWithoutKeySql);
   if (!select) {
     return select.error();
   }

@@ -42,7 +42,7 @@ class SqliteStore final : public Store {
  public:
   // The schema version this code creates and understands. A file with a newer user_version is
   // refused rather than written by code that does not know its tables.
-  static constexpr int kSchemaVersion = 11;
+  static constexpr int kSchemaVersion = 12;
   static constexpr int kBusyTimeoutMs = 5000;
   // The most writes one commit takes; a bound on how long the last of them waits.
   static constexpr std::size_t kMaxGroup = 256;
