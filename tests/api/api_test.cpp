@@ -1175,6 +1175,20 @@ struct BlockingReload {
   }
 };
 
+// POST /v1/admin/workflows/reload as `admin` on a thread of its own (the hook of BlockingReload
+// holds it); its answer lands in `answer` once the thread is joined.
+std::thread reload_in_background(std::uint16_t port, const std::string& admin,
+                                 HttpResponse& answer) {
+  return std::thread([port, admin, &answer] {
+    try {
+      answer = http_request(port, "POST", "/v1/admin/workflows/reload", {},
+                            {{"Authorization", "Bearer " + admin}});
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "slow request: " << e.what();
+    }
+  });
+}
+
 // With one I/O thread and one request thread, a request blocked in its handler holds the only
 // request thread, yet /healthz on another connection is answered at once (by the I/O thread),
 // and a second request on a third connection waits its turn and is then answered.
@@ -1185,14 +1199,7 @@ TEST_F(ThreadCountsTest, ABlockedHandlerDoesNotStopTheIoThread) {
   const std::string admin = issue("ops.admin", {"admin"});
 
   HttpResponse slow;
-  std::thread slow_client([&] {
-    try {
-      slow = http_request(port, "POST", "/v1/admin/workflows/reload", {},
-                          {{"Authorization", "Bearer " + admin}});
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "slow request: " << e.what();
-    }
-  });
+  std::thread slow_client = reload_in_background(port, admin, slow);
   const bool entered = blocking.wait_entered(1);
   EXPECT_TRUE(entered) << "the reload handler never ran";
 
@@ -1239,14 +1246,7 @@ TEST_F(ThreadCountsTest, StopWaitsForAHandlerInFlight) {
   const std::string admin = issue("ops.admin", {"admin"});
 
   HttpResponse slow;
-  std::thread slow_client([&] {
-    try {
-      slow = http_request(port, "POST", "/v1/admin/workflows/reload", {},
-                          {{"Authorization", "Bearer " + admin}});
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "slow request: " << e.what();
-    }
-  });
+  std::thread slow_client = reload_in_background(port, admin, slow);
   EXPECT_TRUE(blocking.wait_entered(1));
   std::atomic<bool> stopped{false};
   std::thread stopper([&] {
