@@ -1,9 +1,14 @@
 #include "security/tokens.hpp"
 
+#include <array>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "security/digest.hpp"
 #include "security/random.hpp"
@@ -59,15 +64,83 @@ TEST(Random, Base32UsesCrockfordAlphabetOnly) {
   EXPECT_EQ(seen.size(), 32U);
 }
 
+TEST(Random, IdHexHasTwoDigitsPerByte) {
+  EXPECT_EQ(random_id_hex(0), "");
+  for (std::size_t bytes : {1U, 8U, 16U, 600U}) {  // 600: more than one refill of the pool
+    const std::string hex = random_id_hex(bytes);
+    EXPECT_EQ(hex.size(), bytes * 2);
+    EXPECT_TRUE(is_lower_hex(hex)) << hex;
+  }
+}
+
 TEST(Random, ValuesDoNotRepeat) {
   std::set<std::string> hex;
+  std::set<std::string> ids;
   std::set<std::string> base32;
   for (int i = 0; i < 1000; ++i) {
     hex.insert(random_hex(16));
+    ids.insert(random_id_hex(16));
     base32.insert(random_base32(16));
   }
   EXPECT_EQ(hex.size(), 1000U);
+  EXPECT_EQ(ids.size(), 1000U);
   EXPECT_EQ(base32.size(), 1000U);
+}
+
+// Each thread has its own pool, refilled many times over here (512 bytes hold 32 draws): no
+// draw may repeat another, within a thread or across threads.
+TEST(Random, PoolsOfDifferentThreadsNeverServeTheSameBytes) {
+  constexpr int kThreads = 4;
+  constexpr int kDraws = 5000;
+  std::vector<std::vector<std::string>> drawn(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&drawn, t] {
+      for (int i = 0; i < kDraws; ++i) {
+        std::array<unsigned char, 16> bytes{};
+        public_random(bytes.data(), bytes.size());
+        drawn[t].emplace_back(bytes.begin(), bytes.end());
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  std::set<std::string> all;
+  for (const auto& values : drawn) {
+    all.insert(values.begin(), values.end());
+  }
+  EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kDraws));
+}
+
+// A child made by fork() inherits its parent's pool; if it served those bytes the parent's next
+// nonce would be the child's too. The child must refill instead.
+TEST(Random, ForkedChildDoesNotServeItsParentsPool) {
+  std::array<unsigned char, 16> before{};
+  public_random(before.data(), before.size());  // the pool is full now, 496 bytes left
+  std::array<int, 2> pipe_fds{};
+  ASSERT_EQ(::pipe(pipe_fds.data()), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    std::array<unsigned char, 16> in_child{};
+    public_random(in_child.data(), in_child.size());
+    const bool sent = ::write(pipe_fds[1], in_child.data(), in_child.size()) ==
+                      static_cast<ssize_t>(in_child.size());
+    ::_exit(sent ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  std::array<unsigned char, 16> in_child{};
+  const auto got = ::read(pipe_fds[0], in_child.data(), in_child.size());
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_EQ(got, static_cast<ssize_t>(in_child.size()));
+  std::array<unsigned char, 16> in_parent{};
+  public_random(in_parent.data(), in_parent.size());
+  EXPECT_NE(in_child, in_parent);
+  EXPECT_NE(in_child, before);
 }
 
 TEST(Tokens, IssuesTokenWhoseHashIsStoredNotTheToken) {

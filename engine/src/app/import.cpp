@@ -246,7 +246,7 @@ Result<ImportedCase> parse_import_line(std::string_view line, const ImportContex
 
   ImportedCase out;
   CaseRecord& r = out.record;
-  r.id = security::random_hex(16);
+  r.id = security::random_id_hex(16);
   r.code = *code ? **code : "CP-" + security::random_base32(4) + "-" + security::random_base32(4);
   r.workflow = wf.name;
   r.workflow_version = wf.version;

@@ -190,7 +190,7 @@ Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workf
     CaseRecord record;
     // 128 random bits: unguessable. The code is random too, never derived from the child's
     // identity, and short enough to read out over the phone.
-    record.id = security::random_hex(16);
+    record.id = security::random_id_hex(16);
     record.code = "CP-" + security::random_base32(4) + "-" + security::random_base32(4);
     record.workflow = workflow->name;
     record.workflow_version = workflow->version;
@@ -651,7 +651,7 @@ std::int64_t backoff_for(const OutboxJob& job, int attempts) {
 TaskRecord make_task(const CaseRecord& record, const StepCall& call, const std::string& ref,
                      boost::json::object description, Timestamp now) {
   TaskRecord task;
-  task.id = security::random_hex(8);
+  task.id = security::random_id_hex(8);
   // The token is the credential of whoever completes the task: 192 random bits.
   task.token = security::random_hex(24);
   task.case_id = record.id;
@@ -813,7 +813,7 @@ Result<void> Runtime::run_job(const OutboxJob& job) {
   auto open_incident = [&](std::string message) {
     result.status = "incident";
     result.last_error = message;
-    result.incident = IncidentRecord{security::random_hex(8),
+    result.incident = IncidentRecord{security::random_id_hex(8),
                                      job.case_id,
                                      job.id,
                                      job.step_type,
@@ -1069,7 +1069,7 @@ Result<CaseRecord> Runtime::fail_task(const Actor& actor, const std::string& tok
   if (!task) {
     return task.error();
   }
-  const IncidentRecord incident{security::random_hex(8),
+  const IncidentRecord incident{security::random_id_hex(8),
                                 task->case_id,
                                 0,
                                 task->step_type,

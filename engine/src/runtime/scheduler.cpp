@@ -11,7 +11,7 @@ TimerScheduler::TimerScheduler(Runtime& runtime, Store& store, const Clock& cloc
       store_(store),
       clock_(clock),
       options_(options),
-      owner_("engine-" + security::random_hex(8)),
+      owner_("engine-" + security::random_id_hex(8)),
       loop_(clock, options.poll_ms,
             DueLoop::Hooks{[this] { return run_due(); },
                            [this]() -> std::optional<Timestamp> {

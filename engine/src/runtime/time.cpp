@@ -238,7 +238,7 @@ Result<void> Runtime::fire_timer(const TimerRecord& timer, const std::string& ow
         // written whether or not the event could be taken, in the same commit as the deadline.
         for (const std::string& role : action.notify) {
           finish.effects.notifications.push_back(
-              NotificationRecord{security::random_hex(8), record->id, wf.name, role,
+              NotificationRecord{security::random_id_hex(8), record->id, wf.name, role,
                                  timer.purpose == "warning" ? "clock_warning" : "clock_breach",
                                  timer.name, timer.due_at, now, std::nullopt, std::nullopt});
         }

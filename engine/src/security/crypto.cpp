@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "security/random.hpp"
 #include "security/sodium.hpp"
 
 namespace carepath::security {
@@ -96,7 +97,7 @@ Result<void> write_new_file(const std::string& path, const std::string& text) {
 std::string aead_seal(const unsigned char* key, std::string_view context,
                       const unsigned char* plaintext, std::size_t size) {
   std::vector<unsigned char> out(kNonceBytes + size + kTagBytes);
-  randombytes_buf(out.data(), kNonceBytes);
+  public_random(out.data(), kNonceBytes);  // unique, not secret: from the pool
   unsigned long long length = 0;
   crypto_aead_xchacha20poly1305_ietf_encrypt(out.data() + kNonceBytes, &length, plaintext, size,
                                              reinterpret_cast<const unsigned char*>(context.data()),

@@ -1,12 +1,85 @@
 #include "security/random.hpp"
 
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
+#include <pthread.h>
 #include <sodium.h>
 
 #include "security/sodium.hpp"
 
 namespace carepath::security {
+namespace {
+
+// Bumped in a fork()ed child, so every pool filled before the fork is refilled before use.
+std::atomic<std::uint64_t> fork_generation{0};
+
+void note_fork_in_child() {
+  fork_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
+void register_fork_handler() {
+  static const bool kRegistered = [] {
+    return ::pthread_atfork(nullptr, nullptr, &note_fork_in_child) == 0;
+  }();
+  if (!kRegistered) {
+    // Without the handler a child could repeat its parent's nonces: refuse to pool at all.
+    std::abort();
+  }
+}
+
+class Pool {
+ public:
+  void take(unsigned char* out, std::size_t size) {
+    const auto generation = fork_generation.load(std::memory_order_relaxed);
+    if (generation != generation_) {
+      sodium_memzero(bytes_.data(), bytes_.size());
+      next_ = bytes_.size();
+      generation_ = generation;
+    }
+    while (size > 0) {
+      if (next_ == bytes_.size()) {
+        randombytes_buf(bytes_.data(), bytes_.size());
+        next_ = 0;
+      }
+      const std::size_t n = std::min(size, bytes_.size() - next_);
+      std::memcpy(out, bytes_.data() + next_, n);
+      sodium_memzero(bytes_.data() + next_, n);
+      next_ += n;
+      out += n;
+      size -= n;
+    }
+  }
+
+ private:
+  std::array<unsigned char, 512> bytes_{};
+  std::size_t next_ = bytes_.size();  // empty until the first use
+  std::uint64_t generation_ = 0;
+};
+
+std::string to_hex(const unsigned char* bytes, std::size_t size) {
+  std::string hex(size * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), bytes, size);
+  hex.pop_back();  // sodium_bin2hex writes a terminating NUL
+  return hex;
+}
+
+}  // namespace
+
+void public_random(unsigned char* out, std::size_t size) {
+  if (size == 0) {
+    return;
+  }
+  ensure_sodium();
+  register_fork_handler();
+  thread_local Pool pool;
+  pool.take(out, size);
+}
 
 std::string random_hex(std::size_t bytes) {
   if (bytes == 0) {
@@ -15,20 +88,26 @@ std::string random_hex(std::size_t bytes) {
   ensure_sodium();
   std::vector<unsigned char> buffer(bytes);
   randombytes_buf(buffer.data(), buffer.size());
-  std::string hex(bytes * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), buffer.data(), buffer.size());
-  hex.pop_back();  // sodium_bin2hex writes a terminating NUL
+  std::string hex = to_hex(buffer.data(), buffer.size());
   sodium_memzero(buffer.data(), buffer.size());
   return hex;
 }
 
+std::string random_id_hex(std::size_t bytes) {
+  if (bytes == 0) {
+    return {};
+  }
+  std::vector<unsigned char> buffer(bytes);
+  public_random(buffer.data(), buffer.size());
+  return to_hex(buffer.data(), buffer.size());
+}
+
 std::string random_base32(std::size_t chars) {
-  ensure_sodium();
-  std::string text;
-  text.reserve(chars);
-  for (std::size_t i = 0; i < chars; ++i) {
-    // randombytes_uniform avoids the modulo bias of reducing a random byte.
-    text.push_back(kCrockfordAlphabet[randombytes_uniform(kCrockfordAlphabet.size())]);
+  static_assert(kCrockfordAlphabet.size() == 32, "five bits per character");
+  std::string text(chars, '\0');
+  public_random(reinterpret_cast<unsigned char*>(text.data()), text.size());
+  for (char& c : text) {
+    c = kCrockfordAlphabet[static_cast<unsigned char>(c) & 31U];
   }
   return text;
 }

@@ -85,7 +85,7 @@ Result<IssuedToken> issue_token(std::string user, std::vector<std::string> roles
   }
 
   IssuedToken issued;
-  issued.record.id = random_hex(kIdBytes);
+  issued.record.id = random_id_hex(kIdBytes);
   issued.token = std::string(kPrefix) + issued.record.id + "_" + random_hex(kSecretBytes);
   issued.record.hash = sha256_hex(issued.token);
   issued.record.user = std::move(user);
