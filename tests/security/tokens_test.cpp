@@ -87,6 +87,48 @@ TEST(Random, ValuesDoNotRepeat) {
   EXPECT_EQ(base32.size(), 1000U);
 }
 
+TEST(Random, CaseIdsOfOneRunSortInTheOrderTheyWereMade) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2000; ++i) {
+    ids.push_back(new_case_id());
+  }
+  std::set<std::string> suffixes;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_EQ(ids[i].size(), 32U);
+    EXPECT_TRUE(is_lower_hex(ids[i])) << ids[i];
+    EXPECT_EQ(ids[i].substr(0, 6), ids[0].substr(0, 6));  // the run's prefix
+    if (i > 0) {
+      EXPECT_LT(ids[i - 1], ids[i]);
+    }
+    suffixes.insert(ids[i].substr(12));  // the 80 random bits
+  }
+  EXPECT_EQ(suffixes.size(), ids.size());
+}
+
+TEST(Random, CaseIdsMadeOnManyThreadsAreUnique) {
+  constexpr int kThreads = 4;
+  constexpr int kIds = 3000;
+  std::vector<std::vector<std::string>> made(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&made, t] {
+      for (int i = 0; i < kIds; ++i) {
+        made[t].push_back(new_case_id());
+      }
+    });
+  }
+  for (auto& thread : threads) {
+    thread.join();
+  }
+  std::set<std::string> counters;
+  for (const auto& ids : made) {
+    for (const auto& id : ids) {
+      counters.insert(id.substr(0, 12));
+    }
+  }
+  EXPECT_EQ(counters.size(), static_cast<std::size_t>(kThreads * kIds));  // no counter twice
+}
+
 // Each thread has its own pool, refilled many times over here (512 bytes hold 32 draws): no
 // draw may repeat another, within a thread or across threads.
 TEST(Random, PoolsOfDifferentThreadsNeverServeTheSameBytes) {

@@ -188,9 +188,10 @@ Result<CaseRecord> Runtime::open_case(const Actor& actor, std::string_view workf
   const Timestamp now = clock_.now();
   for (int attempt = 1;; ++attempt) {
     CaseRecord record;
-    // 128 random bits: unguessable. The code is random too, never derived from the child's
-    // identity, and short enough to read out over the phone.
-    record.id = security::random_id_hex(16);
+    // 80 random bits after a per-run ordered prefix (see new_case_id): unguessable, and
+    // written next to the previous new case. The code is random, never derived from the
+    // child's identity, and short enough to read out over the phone.
+    record.id = security::new_case_id();
     record.code = "CP-" + security::random_base32(4) + "-" + security::random_base32(4);
     record.workflow = workflow->name;
     record.workflow_version = workflow->version;

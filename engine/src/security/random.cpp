@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <vector>
 
 #include <pthread.h>
@@ -100,6 +101,33 @@ std::string random_id_hex(std::size_t bytes) {
   std::vector<unsigned char> buffer(bytes);
   public_random(buffer.data(), buffer.size());
   return to_hex(buffer.data(), buffer.size());
+}
+
+std::string new_case_id() {
+  // The process's prefix; a forked child draws its own (see Pool: a child refills its pool).
+  struct Run {
+    std::uint64_t generation = 0;
+    std::array<unsigned char, 3> prefix{};
+  };
+  static std::mutex mutex;
+  static Run run{~std::uint64_t{0}, {}};
+  static std::atomic<std::uint32_t> counter{0};
+  std::array<unsigned char, 16> id{};
+  {
+    std::lock_guard lock(mutex);
+    const auto generation = fork_generation.load(std::memory_order_relaxed);
+    if (run.generation != generation) {
+      public_random(run.prefix.data(), run.prefix.size());
+      run.generation = generation;
+    }
+    std::copy(run.prefix.begin(), run.prefix.end(), id.begin());
+  }
+  const std::uint32_t n = counter.fetch_add(1, std::memory_order_relaxed);
+  id[3] = static_cast<unsigned char>(n >> 16U);
+  id[4] = static_cast<unsigned char>(n >> 8U);
+  id[5] = static_cast<unsigned char>(n);
+  public_random(id.data() + 6, id.size() - 6);
+  return to_hex(id.data(), id.size());
 }
 
 std::string random_base32(std::size_t chars) {

@@ -26,6 +26,19 @@ std::string random_hex(std::size_t bytes);
 // The same from the per-thread pool: for ids, which are unguessable but not secret.
 std::string random_id_hex(std::size_t bytes);
 
+// A new case's id: 16 bytes as 32 lowercase hex digits, like random_id_hex(16), but laid out so
+// that the cases one process creates one after another get ids that sort one after another:
+// 3 bytes drawn once per process, a 3-byte counter, then 10 random bytes (80 bits, so an id is
+// still unguessable from its neighbour's). The events table is keyed by case id, so a case's
+// rows are written next to the previous new case's instead of at a random place in a table of
+// millions of rows: an import of many cases writes a few pages at the end of the tree per
+// batch instead of reading and rewriting one random page per case (issue #7: 25,000 to 60,000
+// events/s on 100,000 cases). Unlike a timestamp prefix (UUIDv7, ULID) it says nothing about
+// when the case was opened; it only orders the cases of one process run.
+//
+// Thread-safety: may be called from any thread.
+std::string new_case_id();
+
 // `chars` characters drawn uniformly from kCrockfordAlphabet (5 bits each; the alphabet has 32
 // symbols, so the low five bits of a random byte are uniform), from the per-thread pool.
 std::string random_base32(std::size_t chars);
