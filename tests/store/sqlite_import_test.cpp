@@ -147,6 +147,20 @@ TEST(SqliteImport, RefusesCasesWhoseHistoryDoesNotNumberFromOne) {
   EXPECT_TRUE(store->list_cases({})->items.empty());
 }
 
+TEST(SqliteImport, WritesOnlyABatchItPreparedItself) {
+  auto store = open_store();
+  auto other = open_store();
+  auto batch = other->prepare_import({make_case("id-1", "TEST-1", 2)});
+  ASSERT_TRUE(batch) << batch.error().message;
+  auto refused = store->write_import(*batch, "cli:tester", kT0);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::invalid_argument);
+  EXPECT_TRUE(store->list_cases({})->items.empty());
+  EXPECT_TRUE(store->audit_page({})->items.empty());
+  ASSERT_TRUE(other->write_import(*batch, "cli:tester", kT0));
+  EXPECT_EQ(other->get_case("id-1")->version, 2);
+}
+
 TEST(SqliteImport, FindsWhichCodesExist) {
   auto store = open_store();
   ASSERT_TRUE(store->import_cases({make_case("id-1", "TEST-1", 1), make_case("id-2", "TEST-2", 1)},

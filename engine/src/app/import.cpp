@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <optional>
 #include <set>
 #include <unordered_map>
@@ -246,7 +247,7 @@ Result<ImportedCase> parse_import_line(std::string_view line, const ImportContex
 
   ImportedCase out;
   CaseRecord& r = out.record;
-  r.id = security::random_id_hex(16);
+  r.id = security::new_case_id();
   r.code = *code ? **code : "CP-" + security::random_base32(4) + "-" + security::random_base32(4);
   r.workflow = wf.name;
   r.workflow_version = wf.version;
@@ -572,7 +573,16 @@ Result<ImportReport> import_file(Store& store, const ImportContext& context,
   std::size_t last_line = 0;
   std::vector<ImportedCase> batch;
   batch.reserve(options.batch_size);
+  // What an import that stops at a batch has done: the batches before it stay.
+  const auto written_up_to = [&](std::size_t line, Error e) -> Error {
+    e.message = "writing the cases up to line " + std::to_string(line) + " failed: " + e.message +
+                ". The " + std::to_string(report.cases) +
+                " cases before them (the first lines of the file) were written and stay, each "
+                "whole; the rest were not. Import the rest once the problem is fixed";
+    return e;
+  };
   struct InFlight {
+    std::shared_ptr<const ImportBatch> batch;
     std::future<Result<void>> done;
     std::int64_t cases = 0;
     std::int64_t events = 0;
@@ -583,12 +593,7 @@ Result<ImportReport> import_file(Store& store, const ImportContext& context,
       return {};
     }
     if (auto written = writing.done.get(); !written) {
-      Error e = written.error();
-      e.message = "writing the cases up to line " + std::to_string(writing.last_line) +
-                  " failed: " + e.message + ". The " + std::to_string(report.cases) +
-                  " cases before them (the first lines of the file) were written and stay, each "
-                  "whole; the rest were not. Import the rest once the problem is fixed";
-      return e;
+      return written_up_to(writing.last_line, written.error());
     }
     report.cases += writing.cases;
     written_events += writing.events;
@@ -601,17 +606,25 @@ Result<ImportReport> import_file(Store& store, const ImportContext& context,
     if (batch.empty()) {
       return {};
     }
+    // Sealed here, on this thread, while the batch before is written on the other.
+    const auto cases = static_cast<std::int64_t>(batch.size());
+    auto prepared = store.prepare_import(std::move(batch));
+    batch = {};
     if (auto finished = finish_writing(); !finished) {
       return finished;
     }
-    writing.cases = static_cast<std::int64_t>(batch.size());
+    if (!prepared) {
+      return written_up_to(last_line, prepared.error());
+    }
+    writing.cases = cases;
     writing.events = batch_events;
     writing.last_line = last_line;
-    writing.done = std::async(std::launch::async,
-                              [&store, &options, at = context.now, cases = std::move(batch)] {
-                                return store.import_cases(cases, options.importer, at);
-                              });
-    batch = {};
+    // Held here, so that the batch is freed on this thread when the next one is sent.
+    writing.batch = std::make_shared<const ImportBatch>(std::move(*prepared));
+    writing.done =
+        std::async(std::launch::async, [&store, &options, at = context.now, batch = writing.batch] {
+          return store.write_import(*batch, options.importer, at);
+        });
     batch.reserve(options.batch_size);
     batch_events = 0;
     return {};

@@ -1,6 +1,7 @@
 // `carepath import`: cases with their whole history from a JSON lines file (docs/operations.md,
 // "Importing cases"), checked line by line against the loaded workflows and then written in
-// batches through Store::import_cases, sealed as the engine seals what it writes.
+// batches (Store::prepare_import seals one on the calling thread while Store::write_import writes
+// the one before on another), sealed as the engine seals what it writes.
 #pragma once
 
 #include <cstddef>
@@ -28,11 +29,11 @@ struct ImportContext {
 };
 
 // Parses and checks one line (one case with its whole history) and builds what
-// Store::import_cases writes: a new random id, the code (a new one when the line has none), the
-// projection the history rebuilds (core/replay.hpp), its history with seq and version 1, 2, ...,
-// and the timers and clocks its history leaves pending (the time rules replayed over it).
-// Errc::invalid_argument with a message that says what is wrong and what was expected, naming
-// members and fields, never a field value.
+// Store::import_cases writes: a new id (security::new_case_id), the code (a new one when the line
+// has none), the projection the history rebuilds (core/replay.hpp), its history with seq and
+// version 1, 2, ..., and the timers and clocks its history leaves pending (the time rules replayed
+// over it). Errc::invalid_argument with a message that says what is wrong and what was expected,
+// naming members and fields, never a field value.
 Result<ImportedCase> parse_import_line(std::string_view line, const ImportContext& context);
 
 // How far an import got, for a progress bar: `phase` is "check" (lines read, counted in bytes)

@@ -2,6 +2,7 @@
 // tests can run against another implementation (PostgreSQL later).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -368,6 +369,24 @@ struct ImportedCase {
   CaseEffects effects{};                // the pending timers and clocks of its current state
 };
 
+class Store;
+
+// A batch of ImportedCase made ready by Store::prepare_import for Store::write_import. It knows
+// which stores prepared it: a store writes only a batch it prepared itself, so a batch that
+// skipped a sealing store's preparation can never reach the database through it.
+class ImportBatch {
+ public:
+  const std::vector<ImportedCase>& cases() const { return cases_; }
+  bool prepared_by(const Store& store) const {
+    return std::find(preparers_.begin(), preparers_.end(), &store) != preparers_.end();
+  }
+
+ private:
+  friend class Store;
+  std::vector<ImportedCase> cases_;
+  std::vector<const Store*> preparers_;
+};
+
 // How many cases are in one state of one workflow (any version).
 struct StateCount {
   std::string workflow;
@@ -578,14 +597,29 @@ class Store {
   // Of `codes`, those a case in the store already has (any order).
   virtual Result<std::vector<std::string>> existing_codes(
       const std::vector<std::string>& codes) = 0;
-  // Inserts `cases` in one transaction: all of them or none. For each case: its row, every
+  // Bulk import in two steps, so that `carepath import` can prepare one batch on its own thread
+  // while the one before is written. prepare_import does the work that needs no transaction (a
+  // sealing store seals the cases; the database store checks their shape) and may run alongside
+  // write_import of another batch. Errc::invalid_argument when a case has no history or its
+  // versions do not follow 1, 2, ...
+  virtual Result<ImportBatch> prepare_import(std::vector<ImportedCase> cases) = 0;
+  // Inserts the batch in one transaction: all of it or none. For each case: its row, every
   // history entry (seq 1, 2, ... as given), its blind index, its effects, and one "case.import"
   // audit row (actor `importer`, at `at`, the names of its data fields, details: workflow,
   // workflow_version and events) in place of the "case.open"/"case.write" rows of create_case
   // and update_case. Errc::conflict, naming the code, when an id or code already exists;
-  // Errc::invalid_argument when a case has no history or its versions do not follow 1, 2, ...
-  virtual Result<void> import_cases(const std::vector<ImportedCase>& cases,
-                                    const std::string& importer, Timestamp at) = 0;
+  // Errc::invalid_argument when this store did not prepare the batch.
+  virtual Result<void> write_import(const ImportBatch& batch, const std::string& importer,
+                                    Timestamp at) = 0;
+  // Both steps on the caller's thread.
+  Result<void> import_cases(std::vector<ImportedCase> cases, const std::string& importer,
+                            Timestamp at) {
+    auto batch = prepare_import(std::move(cases));
+    if (!batch) {
+      return batch.error();
+    }
+    return write_import(*batch, importer, at);
+  }
 
   // --- encryption at rest (security/protected_store) ---
   // A named value of the engine's own (the master key check); nullopt when not set.
@@ -665,6 +699,20 @@ class Store {
   // Revokes by id. Errc::not_found when there is no such token.
   virtual Result<void> revoke_token(const std::string& id, Timestamp at) = 0;
   virtual Result<std::vector<TokenRecord>> tokens() = 0;
+
+ protected:
+  // For prepare_import: `cases` as a batch this store prepared.
+  ImportBatch prepared_batch(std::vector<ImportedCase> cases) const {
+    ImportBatch batch;
+    batch.cases_ = std::move(cases);
+    batch.preparers_.push_back(this);
+    return batch;
+  }
+  // For a decorator's prepare_import: the batch its inner store prepared, prepared by it too.
+  ImportBatch prepared_batch(ImportBatch inner) const {
+    inner.preparers_.push_back(this);
+    return inner;
+  }
 };
 
 }  // namespace carepath

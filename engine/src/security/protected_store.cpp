@@ -529,13 +529,9 @@ Result<std::vector<std::string>> ProtectedStore::existing_codes(
   return inner_.existing_codes(codes);  // codes are pseudonymous and stored in plaintext
 }
 
-Result<void> ProtectedStore::import_cases(const std::vector<ImportedCase>& cases,
-                                          const std::string& importer, Timestamp at) {
+Result<ImportBatch> ProtectedStore::prepare_import(std::vector<ImportedCase> cases) {
   std::optional<KeyBytes> index;
-  std::vector<ImportedCase> sealed;
-  sealed.reserve(cases.size());
-  for (const ImportedCase& c : cases) {
-    ImportedCase s = c;
+  for (ImportedCase& s : cases) {  // sealed in place
     CaseRecord& r = s.record;
     const auto workflow = workflows_(r.workflow, r.workflow_version);
     if (!workflow) {
@@ -572,9 +568,22 @@ Result<void> ProtectedStore::import_cases(const std::vector<ImportedCase>& cases
         entry.comment = seal_text(key, comment_context(r.id, entry.version), *entry.comment);
       }
     }
-    sealed.push_back(std::move(s));
   }
-  return inner_.import_cases(sealed, importer, at);
+  auto inner = inner_.prepare_import(std::move(cases));
+  if (!inner) {
+    return inner.error();
+  }
+  return prepared_batch(std::move(*inner));
+}
+
+Result<void> ProtectedStore::write_import(const ImportBatch& batch, const std::string& importer,
+                                          Timestamp at) {
+  // Only a batch this store sealed: one prepared by the inner store alone holds plaintext.
+  if (!batch.prepared_by(*this)) {
+    return Error{Errc::invalid_argument,
+                 "import: the batch was not sealed by this store (prepare_import)"};
+  }
+  return inner_.write_import(batch, importer, at);
 }
 
 Result<CaseRecord> ProtectedStore::get_case(const std::string& id) {

@@ -119,7 +119,8 @@ class ProtectedStore final : public Store {
   // entry are sealed, and its blind index, holder and placement computed, as create_case and
   // update_case do. Errc::invalid_argument when a case's workflow version is not known.
   Result<std::vector<std::string>> existing_codes(const std::vector<std::string>& codes) override;
-  Result<void> import_cases(const std::vector<ImportedCase>& cases, const std::string& importer,
+  Result<ImportBatch> prepare_import(std::vector<ImportedCase> cases) override;
+  Result<void> write_import(const ImportBatch& batch, const std::string& importer,
                             Timestamp at) override;
   Result<std::optional<std::string>> setting(const std::string& name) override;
   Result<void> put_setting(const std::string& name, const std::string& value) override;

@@ -50,8 +50,9 @@ std::uint64_t Checkpointer::runs() const {
 }
 
 int Checkpointer::on_commit(void* self, sqlite3* /*db*/, const char* /*schema*/, int frames) {
+  auto* checkpointer = static_cast<Checkpointer*>(self);
+  checkpointer->log_frames_.store(frames, std::memory_order_relaxed);
   if (frames >= kFrames) {
-    auto* checkpointer = static_cast<Checkpointer*>(self);
     {
       std::lock_guard lock(checkpointer->mutex_);
       checkpointer->due_ = true;

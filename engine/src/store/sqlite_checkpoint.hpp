@@ -4,6 +4,7 @@
 // thread, which checkpoints through a connection of its own when the log has grown.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -34,6 +35,8 @@ class Checkpointer {
 
   // Checkpoints done since start, for tests and metrics.
   std::uint64_t runs() const;
+  // The pages in the log after the writer's last commit.
+  int log_frames() const { return log_frames_.load(std::memory_order_relaxed); }
 
  private:
   Checkpointer(sqlite3* db, sqlite3* writer);
@@ -48,6 +51,7 @@ class Checkpointer {
   bool due_ = false;        // GUARDED_BY(mutex_)
   bool stopping_ = false;   // GUARDED_BY(mutex_)
   std::uint64_t runs_ = 0;  // GUARDED_BY(mutex_)
+  std::atomic<int> log_frames_{0};
 };
 
 }  // namespace carepath::store

@@ -144,7 +144,8 @@ class SqliteStore final : public Store {
   Result<void> ping() override;
   // Bulk import; defined in sqlite_import.cpp. Prepared statements, seq bound directly.
   Result<std::vector<std::string>> existing_codes(const std::vector<std::string>& codes) override;
-  Result<void> import_cases(const std::vector<ImportedCase>& cases, const std::string& importer,
+  Result<ImportBatch> prepare_import(std::vector<ImportedCase> cases) override;
+  Result<void> write_import(const ImportBatch& batch, const std::string& importer,
                             Timestamp at) override;
 
   Result<std::vector<std::pair<std::string, std::string>>> data_keys_not_wrapped_by(
