@@ -68,11 +68,15 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// Cases open seven minutes apart, over at most a million minutes (about 23 months from
+// 2024-01-01), so that every entry is in the past however many cases are asked for.
+constexpr long long kSpanMinutes = 1'000'000;
+
 // Case i: opened, admitted, seven updates, and closed for every other case: ten events, or nine.
 long long write_file(const fs::path& path, int cases) {
   const char* homes[] = {"north", "south", "east"};
   return carepath::bench::write_import_file(path, cases, [&](std::int64_t i) {
-    const long long t = i * 7;
+    const long long t = (i * 7) % kSpanMinutes;
     carepath::bench::ImportLine line("bench", 1, "BENCH-" + std::to_string(i),
                                      i % 2 == 0 ? "closed" : "in_care");
     line.entry(t, "opened",

@@ -125,9 +125,11 @@ Result<void> SqliteStore::write_import(const ImportBatch& batch, const std::stri
   }
   const std::vector<ImportedCase>& cases = batch.cases();
   std::lock_guard lock(mutex_);
-  // A batch touches pages all over the tables (case ids are random): with SQLite's default 2 MB
-  // page cache it spills dirty pages to the WAL and writes some again and again. Only the import
-  // (a command of its own) calls this, so its connection keeps the larger cache.
+  // A batch touches pages all over the indexes of history entries (by time, by event: imported
+  // histories are not in time order) and, before case ids were ordered (security::new_case_id),
+  // all over the tables too: with SQLite's default 2 MB page cache it spills dirty pages to the
+  // WAL and writes some again and again. Only the import (a command of its own) calls this, so
+  // its connection keeps the larger cache.
   if (auto sized = execute(kImportPragmas, "size the page cache for an import"); !sized) {
     return sized;
   }
