@@ -1138,6 +1138,31 @@ class GroupCommitProbe {
   static std::uint64_t checkpoints(SqliteStore& store) {
     return store.checkpointer_ ? store.checkpointer_->runs() : 0;
   }
+  static int log_frames(SqliteStore& store) {
+    return store.checkpointer_ ? store.checkpointer_->log_frames() : 0;
+  }
+  static void set_max_log_frames(SqliteStore& store, int frames) {
+    std::lock_guard lock(store.mutex_);
+    store.max_log_frames_ = frames;
+  }
+  // A read connection holding a snapshot of the database as it is now.
+  static Result<SqliteStore::Reader> snapshot(SqliteStore& store) {
+    auto reading = store.reader();
+    if (!reading) {
+      return reading.error();
+    }
+    if (auto begun = reading->begin_snapshot(); !begun) {
+      return begun.error();
+    }
+    auto count = reading->prepare("SELECT count(*) FROM settings");
+    if (!count) {
+      return count.error();
+    }
+    if (auto row = count->step("count settings"); !row) {
+      return row.error();
+    }
+    return std::move(*reading);
+  }
   // Waits until `count` writes are queued (the running leader's included).
   static void wait_queued(SqliteStore& store, std::size_t count) {
     for (int i = 0; i < 10'000 && queued(store) < count; ++i) {
@@ -1249,8 +1274,6 @@ TEST(GroupCommit, TwoChangesOfOneCaseInOneGroupDoNotRace) {
   EXPECT_EQ(history->items.size(), 2U);
 }
 
-// The write-ahead log is checkpointed by the store's own thread once it passes its threshold,
-// not inside a commit; a database in memory has no log and no checkpointer.
 // Read connections keep a small page cache (the kernel's holds the pages anyway); the database in
 // memory reads through its one connection, which keeps SQLite's default.
 TEST(ReadConnections, KeepASmallPageCache) {
@@ -1268,6 +1291,8 @@ TEST(ReadConnections, KeepASmallPageCache) {
   EXPECT_NE(*memory_size, -SqliteStore::kReadCacheKiB);
 }
 
+// The write-ahead log is checkpointed by the store's own thread once it passes its threshold,
+// not inside a commit; a database in memory has no log and no checkpointer.
 TEST(Checkpoint, RunsInTheBackgroundOnceTheLogHasGrown) {
   test::TempDir dir;
   auto store = open_store((dir / "cases.db").string());
@@ -1291,6 +1316,35 @@ TEST(Checkpoint, RunsInTheBackgroundOnceTheLogHasGrown) {
     ASSERT_TRUE(memory->put_setting("s", std::to_string(i)));
   }
   EXPECT_EQ(GroupCommitProbe::checkpoints(*memory), 0U);
+}
+
+// Under sustained writes the background checkpoints copy the log but never catch up with it, so
+// it would only grow; a commit that finds it past the limit restarts it. Simulated with a reader
+// on an old snapshot, which keeps every checkpoint from catching up: while it reads, commits give
+// up on the restart at once instead of waiting for it; once it is gone, the next commit restarts
+// the log.
+TEST(Checkpoint, ACommitRestartsALogThatGrewPastItsLimit) {
+  test::TempDir dir;
+  auto store = open_store((dir / "cases.db").string());
+  ASSERT_TRUE(store);
+  constexpr int kLimit = 300;
+  GroupCommitProbe::set_max_log_frames(*store, kLimit);
+  const auto put = [&](const std::string& name) {
+    return GroupCommitProbe::write(*store, [&] { return GroupCommitProbe::put(*store, name); });
+  };
+  {
+    auto reading = GroupCommitProbe::snapshot(*store);
+    ASSERT_TRUE(reading) << reading.error().message;
+    for (int i = 0; i < kLimit + 100; ++i) {
+      ASSERT_TRUE(put("held-" + std::to_string(i)));
+    }
+    EXPECT_GE(GroupCommitProbe::log_frames(*store), kLimit);
+  }
+  ASSERT_TRUE(put("after-1"));  // restarts the log once committed
+  ASSERT_TRUE(put("after-2"));  // written from the start of the log
+  EXPECT_LT(GroupCommitProbe::log_frames(*store), 20);
+  auto value = store->setting("after-2");
+  ASSERT_TRUE(value && *value);
 }
 
 // Many threads changing their own cases at once: every change commits, each case's history is

@@ -8,6 +8,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "store/sqlite_internal.hpp"
+#include "store/sqlite_store.hpp"
 
 namespace carepath::store {
 
@@ -85,6 +86,32 @@ void Checkpointer::run() {
     }
     lock.lock();
     ++runs_;
+  }
+}
+
+void SqliteStore::restart_long_log_locked(bool wait) {
+  if (!checkpointer_ || checkpointer_->log_frames() < max_log_frames_) {
+    return;
+  }
+  sqlite3* db = db_.get();
+  if (!wait) {
+    sqlite3_busy_timeout(db, 0);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  int log_frames = 0;
+  int copied = 0;
+  const int rc =
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames, &copied);
+  if (!wait) {
+    sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  }
+  if (rc == SQLITE_OK) {
+    metrics::engine().db_checkpoint.observe(
+        {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  } else if (rc != SQLITE_BUSY) {
+    // Everything is committed; the log only stays longer until a checkpoint succeeds.
+    log(LogLevel::warning, "database checkpoint failed",
+        {{"error", sqlite_error(db, rc, "restart the write-ahead log").message}});
   }
 }
 

@@ -10,8 +10,6 @@
 #include <boost/json.hpp>
 #include <sqlite3.h>
 
-#include "core/log.hpp"
-#include "store/sqlite_checkpoint.hpp"
 #include "store/sqlite_internal.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -40,13 +38,6 @@ constexpr std::string_view kInsertEventSql =
 // core, not inside the import's commits (SQLite's automatic checkpoint, which this used to set
 // to 16,384 pages: the write pass took 12% longer).
 constexpr std::string_view kImportPragmas = "PRAGMA cache_size = -131072;";
-
-// An import writes faster than the background checkpoints copy the log into the database file,
-// and the log is only reused from its start once a checkpoint has caught up with it: left alone
-// it grew to nearly twice the database (928 MB beside 517 MB). Past this many pages (128 MB)
-// the import waits, after a batch, for a checkpoint that restarts the log; most of the log has
-// been copied in the background by then.
-constexpr int kImportLogFrames = 32768;
 
 constexpr std::string_view kInsertIndexSql =
     "INSERT INTO case_index (case_id, field, digest) VALUES (?1, ?2, ?3)";
@@ -233,17 +224,10 @@ Result<void> SqliteStore::write_import(const ImportBatch& batch, const std::stri
   if (auto committed = transaction.commit(); !committed) {
     return committed;
   }
-  if (checkpointer_ && checkpointer_->log_frames() >= kImportLogFrames) {
-    int log_frames = 0;
-    int copied = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_RESTART,
-                                             &log_frames, &copied);
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      // The batch is committed; the log only stays larger until a checkpoint succeeds.
-      log(LogLevel::warning, "database checkpoint during an import failed",
-          {{"error", sqlite_error(db_.get(), rc, "checkpoint").message}});
-    }
-  }
+  // An import writes faster than the background checkpoints copy the log, which left alone grew
+  // to nearly twice the database (928 MB beside 517 MB): past kMaxLogFrames it waits for a
+  // checkpoint that restarts the log.
+  restart_long_log_locked(/*wait=*/true);
   return {};
 }
 

@@ -44,6 +44,8 @@ class SqliteStore final : public Store {
   // refused rather than written by code that does not know its tables.
   static constexpr int kSchemaVersion = 12;
   static constexpr int kBusyTimeoutMs = 5000;
+  // The longest the write-ahead log may grow (in 4 KiB pages: 64 MB) before a commit restarts it.
+  static constexpr int kMaxLogFrames = 16384;
   // The most writes one commit takes; a bound on how long the last of them waits.
   static constexpr std::size_t kMaxGroup = 256;
   // The page cache of each pooled read connection, in KiB (SQLite's default is 2,000). There is
@@ -283,6 +285,14 @@ class SqliteStore final : public Store {
   Result<void> execute(std::string_view sql, std::string_view what);
   // Resets the write-ahead log after erasure or retention; best effort.
   void truncate_wal_locked();
+  // Requires: mutex_ held, no transaction open. When the log has grown past max_log_frames_
+  // (writes outran the background checkpoints, which copy the log into the database file but
+  // let it start again from the beginning only once they have caught up with it), runs a
+  // checkpoint that restarts it. `wait`: waits (busy timeout) for the background checkpoint
+  // and for readers (the import, which may hold everything up); otherwise gives up at once
+  // when either is busy and tries again after the next commit (the server: a request never
+  // waits for a reader's snapshot). Defined in sqlite_checkpoint.cpp.
+  void restart_long_log_locked(bool wait);
 
   const AuditDigest digest_;
   std::mutex mutex_;
@@ -300,6 +310,8 @@ class SqliteStore final : public Store {
   // Checkpoints the write-ahead log off the request path (a file database opened for writing);
   // declared after db_, so it unhooks itself before the connection closes.
   std::unique_ptr<Checkpointer> checkpointer_;
+  // See restart_long_log_locked; tests lower it.
+  int max_log_frames_ = kMaxLogFrames;  // GUARDED_BY(mutex_)
   // Writes waiting for a commit, oldest first; the front one leads the next group.
   std::mutex group_mutex_;
   std::deque<PendingWrite*> group_queue_;  // GUARDED_BY(group_mutex_)
