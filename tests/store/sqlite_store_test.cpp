@@ -1142,8 +1142,7 @@ class GroupCommitProbe {
     return store.checkpointer_ ? store.checkpointer_->log_frames() : 0;
   }
   static void set_max_log_frames(SqliteStore& store, int frames) {
-    std::lock_guard lock(store.mutex_);
-    store.max_log_frames_ = frames;
+    store.max_log_frames_.store(frames);
   }
   // A read connection holding a snapshot of the database as it is now.
   static Result<SqliteStore::Reader> snapshot(SqliteStore& store) {

@@ -89,8 +89,12 @@ void Checkpointer::run() {
   }
 }
 
+bool SqliteStore::log_is_long() const {
+  return checkpointer_ && checkpointer_->log_frames() >= max_log_frames_.load();
+}
+
 void SqliteStore::restart_long_log_locked(bool wait) {
-  if (!checkpointer_ || checkpointer_->log_frames() < max_log_frames_) {
+  if (!log_is_long()) {
     return;
   }
   sqlite3* db = db_.get();

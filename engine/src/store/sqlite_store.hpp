@@ -2,6 +2,7 @@
 // PRAGMA user_version and migrated when the file is opened.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -293,6 +294,8 @@ class SqliteStore final : public Store {
   // when either is busy and tries again after the next commit (the server: a request never
   // waits for a reader's snapshot). Defined in sqlite_checkpoint.cpp.
   void restart_long_log_locked(bool wait);
+  // Whether the log is past max_log_frames_; takes no lock.
+  bool log_is_long() const;
 
   const AuditDigest digest_;
   std::mutex mutex_;
@@ -311,7 +314,7 @@ class SqliteStore final : public Store {
   // declared after db_, so it unhooks itself before the connection closes.
   std::unique_ptr<Checkpointer> checkpointer_;
   // See restart_long_log_locked; tests lower it.
-  int max_log_frames_ = kMaxLogFrames;  // GUARDED_BY(mutex_)
+  std::atomic<int> max_log_frames_{kMaxLogFrames};
   // Writes waiting for a commit, oldest first; the front one leads the next group.
   std::mutex group_mutex_;
   std::deque<PendingWrite*> group_queue_;  // GUARDED_BY(group_mutex_)
