@@ -609,39 +609,49 @@ Result<void> SqliteStore::execute(std::string_view sql, std::string_view what) {
 }
 
 Result<void> SqliteStore::write_grouped(const std::function<Result<void>()>& body) {
-  PendingWrite self;
-  self.body = &body;
+  const auto self = std::make_shared<PendingWrite>();
+  self->body = &body;
   std::unique_lock queue_lock(group_mutex_);
-  group_queue_.push_back(&self);
-  self.wake.wait(queue_lock, [&] { return self.done || group_queue_.front() == &self; });
-  if (self.done) {
-    return std::move(self.result);  // a leader ran and committed it
+  group_queue_.push_back(self);
+  self->wake.wait(queue_lock, [&] { return self->done || group_queue_.front() == self; });
+  if (self->done) {
+    return std::move(self->result);  // a leader ran and committed it
   }
   // This write leads: it takes everything queued behind it. Writes that arrive meanwhile queue
   // up for the next group, whose leader is woken when this one is done.
   const std::size_t count = std::min(group_queue_.size(), kMaxGroup);
-  std::vector<PendingWrite*> group(group_queue_.begin(),
-                                   group_queue_.begin() + static_cast<std::ptrdiff_t>(count));
+  const std::vector<std::shared_ptr<PendingWrite>> group(
+      group_queue_.begin(), group_queue_.begin() + static_cast<std::ptrdiff_t>(count));
   queue_lock.unlock();
   {
+    std::vector<PendingWrite*> writes;
+    writes.reserve(group.size());
+    for (const auto& write : group) {
+      writes.push_back(write.get());
+    }
     std::lock_guard lock(mutex_);
-    commit_group_locked(group);
+    commit_group_locked(writes);
   }
   metrics::engine().db_commit_group.observe({}, static_cast<double>(count));
   queue_lock.lock();
   // Only the leader pops, and new writes go to the back: the first `count` are this group.
   group_queue_.erase(group_queue_.begin(),
                      group_queue_.begin() + static_cast<std::ptrdiff_t>(count));
-  for (PendingWrite* write : group) {
-    if (write != &self) {
-      write->done = true;
-      write->wake.notify_one();  // under the lock: the waiter cannot return before this call
+  for (const auto& write : group) {
+    write->done = true;
+  }
+  const std::shared_ptr<PendingWrite> next = group_queue_.empty() ? nullptr : group_queue_.front();
+  queue_lock.unlock();
+  // Woken after the lock is let go, so that a writer does not wake only to wait for it (one
+  // context switch each instead of two); `group` and `next` keep the condition variables alive.
+  for (const auto& write : group) {
+    if (write != self) {
+      write->wake.notify_one();
     }
   }
-  if (!group_queue_.empty()) {
-    group_queue_.front()->wake.notify_one();
+  if (next) {
+    next->wake.notify_one();
   }
-  queue_lock.unlock();
   // Under sustained writes the background checkpoints never catch up with the log, so it would
   // grow without bound (490 MB in under a minute of http_bench), and each commit would make the
   // file longer, which costs fdatasync a write of the file's metadata besides the pages. Once
@@ -650,7 +660,7 @@ Result<void> SqliteStore::write_grouped(const std::function<Result<void>()>& bod
     std::lock_guard lock(mutex_);
     restart_long_log_locked(/*wait=*/false);
   }
-  return std::move(self.result);
+  return std::move(self->result);
 }
 
 void SqliteStore::commit_group_locked(const std::vector<PendingWrite*>& group) {

@@ -317,7 +317,9 @@ class SqliteStore final : public Store {
   std::atomic<int> max_log_frames_{kMaxLogFrames};
   // Writes waiting for a commit, oldest first; the front one leads the next group.
   std::mutex group_mutex_;
-  std::deque<PendingWrite*> group_queue_;  // GUARDED_BY(group_mutex_)
+  // Shared with the leader that answers them, so that it can wake each after letting go of
+  // group_mutex_ even when the writer already saw `done` and returned.
+  std::deque<std::shared_ptr<PendingWrite>> group_queue_;  // GUARDED_BY(group_mutex_)
 };
 
 }  // namespace carepath::store
