@@ -1,6 +1,7 @@
 #include "security/tokens.hpp"
 
 #include <array>
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -105,28 +106,37 @@ TEST(Random, CaseIdsOfOneRunSortInTheOrderTheyWereMade) {
   EXPECT_EQ(suffixes.size(), ids.size());
 }
 
-TEST(Random, CaseIdsMadeOnManyThreadsAreUnique) {
-  constexpr int kThreads = 4;
-  constexpr int kIds = 3000;
-  std::vector<std::vector<std::string>> made(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&made, t] {
-      for (int i = 0; i < kIds; ++i) {
-        made[t].push_back(new_case_id());
+// `draw` called `per_thread` times on each of `threads` threads running at once: every value.
+std::vector<std::string> drawn_on_threads(int threads, int per_thread,
+                                          const std::function<std::string()>& draw) {
+  std::vector<std::vector<std::string>> drawn(static_cast<std::size_t>(threads));
+  std::vector<std::thread> running;
+  running.reserve(drawn.size());
+  for (auto& values : drawn) {
+    running.emplace_back([&values, per_thread, &draw] {
+      for (int i = 0; i < per_thread; ++i) {
+        values.push_back(draw());
       }
     });
   }
-  for (auto& thread : threads) {
+  for (auto& thread : running) {
     thread.join();
   }
-  std::set<std::string> counters;
-  for (const auto& ids : made) {
-    for (const auto& id : ids) {
-      counters.insert(id.substr(0, 12));
-    }
+  std::vector<std::string> all;
+  for (auto& values : drawn) {
+    all.insert(all.end(), values.begin(), values.end());
   }
-  EXPECT_EQ(counters.size(), static_cast<std::size_t>(kThreads * kIds));  // no counter twice
+  return all;
+}
+
+TEST(Random, CaseIdsMadeOnManyThreadsAreUnique) {
+  constexpr int kThreads = 4;
+  constexpr int kIds = 3000;
+  const auto counters = drawn_on_threads(kThreads, kIds, [] {
+    return new_case_id().substr(0, 12);  // prefix and counter
+  });
+  EXPECT_EQ(std::set<std::string>(counters.begin(), counters.end()).size(),
+            static_cast<std::size_t>(kThreads * kIds));  // no counter twice
 }
 
 // Each thread has its own pool, refilled many times over here (512 bytes hold 32 draws): no
@@ -134,25 +144,13 @@ TEST(Random, CaseIdsMadeOnManyThreadsAreUnique) {
 TEST(Random, PoolsOfDifferentThreadsNeverServeTheSameBytes) {
   constexpr int kThreads = 4;
   constexpr int kDraws = 5000;
-  std::vector<std::vector<std::string>> drawn(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&drawn, t] {
-      for (int i = 0; i < kDraws; ++i) {
-        std::array<unsigned char, 16> bytes{};
-        public_random(bytes.data(), bytes.size());
-        drawn[t].emplace_back(bytes.begin(), bytes.end());
-      }
-    });
-  }
-  for (auto& thread : threads) {
-    thread.join();
-  }
-  std::set<std::string> all;
-  for (const auto& values : drawn) {
-    all.insert(values.begin(), values.end());
-  }
-  EXPECT_EQ(all.size(), static_cast<std::size_t>(kThreads * kDraws));
+  const auto drawn = drawn_on_threads(kThreads, kDraws, [] {
+    std::array<unsigned char, 16> bytes{};
+    public_random(bytes.data(), bytes.size());
+    return std::string(bytes.begin(), bytes.end());
+  });
+  EXPECT_EQ(std::set<std::string>(drawn.begin(), drawn.end()).size(),
+            static_cast<std::size_t>(kThreads * kDraws));
 }
 
 // A child made by fork() inherits its parent's pool; if it served those bytes the parent's next
