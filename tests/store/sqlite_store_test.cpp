@@ -1317,6 +1317,51 @@ TEST(Checkpoint, RunsInTheBackgroundOnceTheLogHasGrown) {
   EXPECT_EQ(GroupCommitProbe::checkpoints(*memory), 0U);
 }
 
+// A checkpoint starts once the log holds kFrames pages that no checkpoint copied yet, not
+// whenever it is longer than that: under sustained writes the log is never started again from
+// its beginning, and its length alone started a checkpoint (two more fsyncs) after every commit.
+TEST(Checkpoint, StartsOnlyForPagesNotYetCopied) {
+  EXPECT_FALSE(Checkpointer::due(Checkpointer::kFrames - 1, 0));
+  EXPECT_TRUE(Checkpointer::due(Checkpointer::kFrames, 0));
+  EXPECT_FALSE(Checkpointer::due(5000, 4500));
+  EXPECT_TRUE(Checkpointer::due(4500 + Checkpointer::kFrames, 4500));
+  // A log shorter than what was copied was started again: all of it is new.
+  EXPECT_FALSE(Checkpointer::due(10, 4500));
+  EXPECT_TRUE(Checkpointer::due(Checkpointer::kFrames + 10, Checkpointer::kFrames + 4500));
+
+  test::TempDir dir;
+  auto store = open_store((dir / "cases.db").string());
+  ASSERT_TRUE(store);
+  const auto settle = [&] {  // until no checkpoint has run for 100 ms
+    for (std::uint64_t seen = ~0ULL; seen != GroupCommitProbe::checkpoints(*store);) {
+      seen = GroupCommitProbe::checkpoints(*store);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  };
+  {
+    // A reader on the first snapshot keeps the log from being started again while it grows.
+    auto first = GroupCommitProbe::snapshot(*store);
+    ASSERT_TRUE(first) << first.error().message;
+    for (int i = 0; i < Checkpointer::kFrames + 100; ++i) {
+      ASSERT_TRUE(store->put_setting("s" + std::to_string(i % 50), std::to_string(i)));
+    }
+  }
+  // A reader on the log as it is now lets a checkpoint copy all of it, but still keeps the log
+  // from being started again: it stays longer than kFrames.
+  auto now = GroupCommitProbe::snapshot(*store);
+  ASSERT_TRUE(now) << now.error().message;
+  ASSERT_TRUE(store->put_setting("s0", "after"));
+  settle();
+  const std::uint64_t before = GroupCommitProbe::checkpoints(*store);
+  ASSERT_GE(before, 1U);
+  ASSERT_GE(GroupCommitProbe::log_frames(*store), Checkpointer::kFrames);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(store->put_setting("s" + std::to_string(i), "more"));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(GroupCommitProbe::checkpoints(*store), before);
+}
+
 // Under sustained writes the background checkpoints copy the log but never catch up with it, so
 // it would only grow; a commit that finds it past the limit restarts it. Simulated with a reader
 // on an old snapshot, which keeps every checkpoint from catching up: while it reads, commits give

@@ -53,7 +53,7 @@ std::uint64_t Checkpointer::runs() const {
 int Checkpointer::on_commit(void* self, sqlite3* /*db*/, const char* /*schema*/, int frames) {
   auto* checkpointer = static_cast<Checkpointer*>(self);
   checkpointer->log_frames_.store(frames, std::memory_order_relaxed);
-  if (frames >= kFrames) {
+  if (due(frames, checkpointer->copied_.load(std::memory_order_relaxed))) {
     {
       std::lock_guard lock(checkpointer->mutex_);
       checkpointer->due_ = true;
@@ -79,7 +79,9 @@ void Checkpointer::run() {
         sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
     metrics::engine().db_checkpoint.observe(
         {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    if (rc == SQLITE_OK && copied >= 0) {
+      copied_.store(copied, std::memory_order_relaxed);
+    } else if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
       // The log keeps growing until a checkpoint succeeds; nothing is lost meanwhile.
       log(LogLevel::warning, "database checkpoint failed",
           {{"error", sqlite_error(db_, rc, "checkpoint").message}});
@@ -110,6 +112,7 @@ void SqliteStore::restart_long_log_locked(bool wait) {
     sqlite3_busy_timeout(db, kBusyTimeoutMs);
   }
   if (rc == SQLITE_OK) {
+    checkpointer_->record_copied(copied);
     metrics::engine().db_checkpoint.observe(
         {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   } else if (rc != SQLITE_BUSY) {
