@@ -3,10 +3,11 @@
 // asynchronous Beast client at 1, 16, 64 and 256 connections.
 //
 //   http_bench [--dir DIR] [--seconds S] [--connections 1,16,64,256] [--cases N] [--threads N]
-//              [--io-threads N] [--csv FILE]
+//              [--io-threads N] [--workloads transitions,reads,mixed] [--csv FILE]
 //
 // --threads and --io-threads set the engine's request threads and I/O threads (default: the
-// engine's defaults, 64 and 2).
+// engine's defaults, 64 and 2). --workloads runs only the named ones (the anchors always run), for
+// a profile of one of them.
 //
 // Workloads: `transitions` (POST /v1/cases/{id}/events, term_review on an education_support case,
 // a guarded transition with required fields and a sensitive field in the case), `reads`
@@ -60,6 +61,11 @@ struct Options {
   int threads = 0;     // 0: the engine's default
   int io_threads = 0;  // 0: the engine's default
   std::string csv;
+  std::vector<std::string> workloads{"transitions", "reads", "mixed"};
+
+  bool runs(std::string_view workload) const {
+    return std::find(workloads.begin(), workloads.end(), workload) != workloads.end();
+  }
 };
 
 // Single-row transactions, one after another, on a file of their own with the engine's pragmas.
@@ -121,9 +127,21 @@ std::optional<Options> parse(int argc, char** argv) {
       for (std::string item; std::getline(list, item, ',');) {
         options.connections.push_back(std::stoi(item));
       }
+    } else if (arg == "--workloads" && has_value) {
+      options.workloads.clear();
+      std::stringstream list(argv[++i]);
+      for (std::string item; std::getline(list, item, ',');) {
+        if (item != "transitions" && item != "reads" && item != "mixed") {
+          std::cerr << "http_bench: unknown workload '" << item
+                    << "' (expected transitions, reads or mixed)\n";
+          return std::nullopt;
+        }
+        options.workloads.push_back(item);
+      }
     } else {
       std::cerr << "usage: http_bench [--dir DIR] [--seconds S] [--connections 1,16,64,256] "
-                   "[--cases N] [--threads N] [--io-threads N] [--csv FILE]\n";
+                   "[--cases N] [--threads N] [--io-threads N] "
+                   "[--workloads transitions,reads,mixed] [--csv FILE]\n";
       return std::nullopt;
     }
   }
@@ -272,26 +290,33 @@ int run(int argc, char** argv) {
     rows.push_back({"healthz", count, health_rate, health.percentile_ms(0.5),
                     health.percentile_ms(0.99), health.percentile_ms(0.999), health.errors,
                     health_rate});
-    auto writes = drive(port, count, options.seconds,
+    if (options.runs("transitions")) {
+      auto writes = drive(port, count, options.seconds,
+                          [&](std::size_t c, std::uint64_t n) -> const std::string& {
+                            return pick(transitions, c, n, count);
+                          });
+      rows.push_back({"transitions", count, writes.rate(), writes.percentile_ms(0.5),
+                      writes.percentile_ms(0.99), writes.percentile_ms(0.999), writes.errors,
+                      commit_rate});
+    }
+    if (options.runs("reads")) {
+      auto gets = drive(port, count, options.seconds,
                         [&](std::size_t c, std::uint64_t n) -> const std::string& {
-                          return pick(transitions, c, n, count);
+                          return pick(reads, c, n, count);
                         });
-    rows.push_back({"transitions", count, writes.rate(), writes.percentile_ms(0.5),
-                    writes.percentile_ms(0.99), writes.percentile_ms(0.999), writes.errors,
-                    commit_rate});
-    auto gets = drive(port, count, options.seconds,
-                      [&](std::size_t c, std::uint64_t n) -> const std::string& {
-                        return pick(reads, c, n, count);
-                      });
-    rows.push_back({"reads", count, gets.rate(), gets.percentile_ms(0.5), gets.percentile_ms(0.99),
-                    gets.percentile_ms(0.999), gets.errors, health_rate});
-    auto mixed = drive(
-        port, count, options.seconds, [&](std::size_t c, std::uint64_t n) -> const std::string& {
-          return n % 5 == 4 ? pick(transitions, c, n / 5, count) : pick(reads, c, n, count);
-        });
-    rows.push_back({"mixed", count, mixed.rate(), mixed.percentile_ms(0.5),
-                    mixed.percentile_ms(0.99), mixed.percentile_ms(0.999), mixed.errors,
-                    health_rate});
+      rows.push_back({"reads", count, gets.rate(), gets.percentile_ms(0.5),
+                      gets.percentile_ms(0.99), gets.percentile_ms(0.999), gets.errors,
+                      health_rate});
+    }
+    if (options.runs("mixed")) {
+      auto mixed = drive(
+          port, count, options.seconds, [&](std::size_t c, std::uint64_t n) -> const std::string& {
+            return n % 5 == 4 ? pick(transitions, c, n / 5, count) : pick(reads, c, n, count);
+          });
+      rows.push_back({"mixed", count, mixed.rate(), mixed.percentile_ms(0.5),
+                      mixed.percentile_ms(0.99), mixed.percentile_ms(0.999), mixed.errors,
+                      health_rate});
+    }
   }
 
   std::printf("%-12s %5s %10s %8s %8s %9s %7s %8s  %s\n", "workload", "conns", "per second",
