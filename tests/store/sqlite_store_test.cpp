@@ -194,6 +194,47 @@ TEST(SqliteStore, RefusesDuplicateIdOrCode) {
   EXPECT_EQ(store->get_case("c2").error().code, Errc::not_found);
 }
 
+// An update replaces the case's blind index entries with the record's: kept when they are the
+// same, replaced when a value changed, removed when the record has none.
+TEST(SqliteStore, UpdatesKeepOrReplaceTheBlindIndex) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  CaseRecord record = make_case("c1");
+  record.blind_index = {{"name", "digest-one"}, {"alias", "digest-alias"}};
+  create(*store, record);
+  const auto matching = [&](const std::string& field, const std::string& digest) {
+    CaseQuery query;
+    query.match = CaseQuery::Match{field, digest};
+    auto page = store->list_cases(query);
+    EXPECT_TRUE(page) << page.error().message;
+    return page ? page->items.size() : 0;
+  };
+
+  auto [same, e2] = next_version(record, "assessment", "score", 1);
+  same.blind_index = {{"alias", "digest-alias"}, {"name", "digest-one"}};  // another order
+  ASSERT_TRUE(store->update_case(same, 1, e2, std::nullopt, {}));
+  EXPECT_EQ(matching("name", "digest-one"), 1U);
+  EXPECT_EQ(matching("alias", "digest-alias"), 1U);
+
+  auto [changed, e3] = next_version(same, "assessment", "score", 2);
+  changed.blind_index = {{"name", "digest-two"}, {"alias", "digest-alias"}};
+  ASSERT_TRUE(store->update_case(changed, 2, e3, std::nullopt, {}));
+  EXPECT_EQ(matching("name", "digest-one"), 0U);
+  EXPECT_EQ(matching("name", "digest-two"), 1U);
+  EXPECT_EQ(matching("alias", "digest-alias"), 1U);
+
+  auto [fewer, e4] = next_version(changed, "assessment", "score", 3);
+  fewer.blind_index = {{"name", "digest-two"}};
+  ASSERT_TRUE(store->update_case(fewer, 3, e4, std::nullopt, {}));
+  EXPECT_EQ(matching("name", "digest-two"), 1U);
+  EXPECT_EQ(matching("alias", "digest-alias"), 0U);
+
+  auto [none, e5] = next_version(fewer, "assessment", "score", 4);
+  none.blind_index.clear();
+  ASSERT_TRUE(store->update_case(none, 4, e5, std::nullopt, {}));
+  EXPECT_EQ(matching("name", "digest-two"), 0U);
+}
+
 TEST(SqliteStore, UpdatesCaseAndAppendsHistory) {
   auto store = memory_store();
   ASSERT_TRUE(store);
@@ -1135,6 +1176,19 @@ class GroupCommitProbe {
     }
     return pragma->int64(0);
   }
+  // PRAGMA temp_store as the writer answers it.
+  static Result<std::int64_t> writer_temp_store(SqliteStore& store) {
+    std::lock_guard lock(store.mutex_);
+    auto pragma = store.prepare("PRAGMA temp_store");
+    if (!pragma) {
+      return pragma.error();
+    }
+    auto row = pragma->step("read temp_store");
+    if (!row) {
+      return row.error();
+    }
+    return pragma->int64(0);
+  }
   static std::uint64_t checkpoints(SqliteStore& store) {
     return store.checkpointer_ ? store.checkpointer_->runs() : 0;
   }
@@ -1315,6 +1369,18 @@ TEST(Checkpoint, RunsInTheBackgroundOnceTheLogHasGrown) {
     ASSERT_TRUE(memory->put_setting("s", std::to_string(i)));
   }
   EXPECT_EQ(GroupCommitProbe::checkpoints(*memory), 0U);
+}
+
+// The writer keeps its temporary files in memory: a commit group's savepoint journal outgrows
+// SQLite's in-memory 64 KiB with one transition, and was a file created and deleted in /var/tmp for
+// every commit.
+TEST(GroupCommit, KeepsItsSavepointJournalInMemory) {
+  test::TempDir dir;
+  auto store = open_store((dir / "cases.db").string());
+  ASSERT_TRUE(store);
+  const auto temp_store = GroupCommitProbe::writer_temp_store(*store);
+  ASSERT_TRUE(temp_store) << temp_store.error().message;
+  EXPECT_EQ(*temp_store, 2);  // MEMORY
 }
 
 // A checkpoint starts once the log holds kFrames pages that no checkpoint copied yet, not
