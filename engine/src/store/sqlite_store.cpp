@@ -15,6 +15,7 @@
 
 #include "store/sqlite_checkpoint.hpp"
 #include "store/sqlite_internal.hpp"
+#include "store/sqlite_wal_buffer.hpp"
 
 namespace carepath::store {
 
@@ -334,9 +335,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   }
 
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  // The writer gathers each commit's writes to the log into one (store/sqlite_wal_buffer.hpp);
+  // it runs with synchronous=FULL (configure), which that needs.
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 wal_buffer_vfs());
   DbHandle db(raw);  // sqlite3_open_v2 hands out a handle to close even when it fails
   if (rc != SQLITE_OK) {
     Error error = sqlite_error(raw, rc, "open database '" + path + "'");
