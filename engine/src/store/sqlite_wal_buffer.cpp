@@ -1,6 +1,7 @@
 #include "store/sqlite_wal_buffer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <mutex>
 #include <new>
@@ -217,8 +218,8 @@ constexpr sqlite3_io_methods methods_of_version(int version) {
   };
 }
 
-const sqlite3_io_methods kMethods[] = {methods_of_version(1), methods_of_version(2),
-                                       methods_of_version(3)};
+const std::array<sqlite3_io_methods, 3> kMethods = {methods_of_version(1), methods_of_version(2),
+                                                    methods_of_version(3)};
 
 int vfs_open(sqlite3_vfs* /*vfs*/, sqlite3_filename name, sqlite3_file* file, int flags,
              int* out_flags) {
@@ -244,7 +245,7 @@ int vfs_open(sqlite3_vfs* /*vfs*/, sqlite3_filename name, sqlite3_file* file, in
       return SQLITE_NOMEM;
     }
   }
-  self->base.pMethods = &kMethods[version - 1];
+  self->base.pMethods = &kMethods.at(static_cast<std::size_t>(version - 1));
   return SQLITE_OK;
 }
 
