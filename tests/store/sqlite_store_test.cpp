@@ -1398,10 +1398,12 @@ TEST(Checkpoint, StartsOnlyForPagesNotYetCopied) {
   test::TempDir dir;
   auto store = open_store((dir / "cases.db").string());
   ASSERT_TRUE(store);
-  const auto settle = [&] {  // until no checkpoint has run for 100 ms
+  // Until no checkpoint has finished for half a second: one still running (slow under a loaded
+  // machine or a sanitizer) would otherwise be counted after `before`.
+  const auto settle = [&] {
     for (std::uint64_t seen = ~0ULL; seen != GroupCommitProbe::checkpoints(*store);) {
       seen = GroupCommitProbe::checkpoints(*store);
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
   };
   {
