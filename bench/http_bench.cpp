@@ -274,10 +274,14 @@ int run(int argc, char** argv) {
     double anchor;
   };
   std::vector<Row> rows;
+  const auto add_row = [&rows](const char* workload, int count, Figures& figures, double anchor) {
+    rows.push_back({workload, count, figures.rate(), figures.percentile_ms(0.5),
+                    figures.percentile_ms(0.99), figures.percentile_ms(0.999), figures.errors,
+                    anchor});
+  };
   auto sqlite = sqlite_commits(options.dir / "anchor.db", std::min(options.seconds, 3.0));
   const double commit_rate = sqlite.rate();
-  rows.push_back({"sqlite", 1, commit_rate, sqlite.percentile_ms(0.5), sqlite.percentile_ms(0.99),
-                  sqlite.percentile_ms(0.999), sqlite.errors, commit_rate});
+  add_row("sqlite", 1, sqlite, commit_rate);
 
   for (const int count : options.connections) {
     if (static_cast<std::size_t>(count) > ids.size()) {
@@ -287,35 +291,27 @@ int run(int argc, char** argv) {
     auto health = drive(port, count, options.seconds,
                         [&](std::size_t, std::uint64_t) -> const std::string& { return healthz; });
     const double health_rate = health.rate();
-    rows.push_back({"healthz", count, health_rate, health.percentile_ms(0.5),
-                    health.percentile_ms(0.99), health.percentile_ms(0.999), health.errors,
-                    health_rate});
+    add_row("healthz", count, health, health_rate);
     if (options.runs("transitions")) {
       auto writes = drive(port, count, options.seconds,
                           [&](std::size_t c, std::uint64_t n) -> const std::string& {
                             return pick(transitions, c, n, count);
                           });
-      rows.push_back({"transitions", count, writes.rate(), writes.percentile_ms(0.5),
-                      writes.percentile_ms(0.99), writes.percentile_ms(0.999), writes.errors,
-                      commit_rate});
+      add_row("transitions", count, writes, commit_rate);
     }
     if (options.runs("reads")) {
       auto gets = drive(port, count, options.seconds,
                         [&](std::size_t c, std::uint64_t n) -> const std::string& {
                           return pick(reads, c, n, count);
                         });
-      rows.push_back({"reads", count, gets.rate(), gets.percentile_ms(0.5),
-                      gets.percentile_ms(0.99), gets.percentile_ms(0.999), gets.errors,
-                      health_rate});
+      add_row("reads", count, gets, health_rate);
     }
     if (options.runs("mixed")) {
       auto mixed = drive(
           port, count, options.seconds, [&](std::size_t c, std::uint64_t n) -> const std::string& {
             return n % 5 == 4 ? pick(transitions, c, n / 5, count) : pick(reads, c, n, count);
           });
-      rows.push_back({"mixed", count, mixed.rate(), mixed.percentile_ms(0.5),
-                      mixed.percentile_ms(0.99), mixed.percentile_ms(0.999), mixed.errors,
-                      health_rate});
+      add_row("mixed", count, mixed, health_rate);
     }
   }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string_view>
 
 #include <sqlite3.h>
 
@@ -11,6 +12,29 @@
 #include "store/sqlite_store.hpp"
 
 namespace carepath::store {
+namespace {
+
+// One checkpoint of `mode` on `db`, timed into the checkpoint histogram when it ran; a failure
+// other than a busy lock is logged (the log only stays longer until one succeeds: nothing is
+// lost). The pages of the log it copied, or -1 when it did not run.
+int checkpoint(sqlite3* db, int mode, std::string_view what) {
+  const auto started = std::chrono::steady_clock::now();
+  int log_frames = 0;
+  int copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db, nullptr, mode, &log_frames, &copied);
+  if (rc == SQLITE_OK) {
+    metrics::engine().db_checkpoint.observe(
+        {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return copied;
+  }
+  if (rc != SQLITE_BUSY) {
+    log(LogLevel::warning, "database checkpoint failed",
+        {{"error", sqlite_error(db, rc, what).message}});
+  }
+  return -1;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& path,
                                                           sqlite3* writer) {
@@ -72,19 +96,8 @@ void Checkpointer::run() {
     }
     due_ = false;
     lock.unlock();
-    const auto started = std::chrono::steady_clock::now();
-    int log_frames = 0;
-    int copied = 0;
-    const int rc =
-        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
-    metrics::engine().db_checkpoint.observe(
-        {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-    if (rc == SQLITE_OK && copied >= 0) {
+    if (const int copied = checkpoint(db_, SQLITE_CHECKPOINT_PASSIVE, "checkpoint"); copied >= 0) {
       copied_.store(copied, std::memory_order_relaxed);
-    } else if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      // The log keeps growing until a checkpoint succeeds; nothing is lost meanwhile.
-      log(LogLevel::warning, "database checkpoint failed",
-          {{"error", sqlite_error(db_, rc, "checkpoint").message}});
     }
     lock.lock();
     ++runs_;
@@ -103,22 +116,12 @@ void SqliteStore::restart_long_log_locked(bool wait) {
   if (!wait) {
     sqlite3_busy_timeout(db, 0);
   }
-  const auto started = std::chrono::steady_clock::now();
-  int log_frames = 0;
-  int copied = 0;
-  const int rc =
-      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_RESTART, &log_frames, &copied);
+  const int copied = checkpoint(db, SQLITE_CHECKPOINT_RESTART, "restart the write-ahead log");
   if (!wait) {
     sqlite3_busy_timeout(db, kBusyTimeoutMs);
   }
-  if (rc == SQLITE_OK) {
+  if (copied >= 0) {
     checkpointer_->record_copied(copied);
-    metrics::engine().db_checkpoint.observe(
-        {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  } else if (rc != SQLITE_BUSY) {
-    // Everything is committed; the log only stays longer until a checkpoint succeeds.
-    log(LogLevel::warning, "database checkpoint failed",
-        {{"error", sqlite_error(db, rc, "restart the write-ahead log").message}});
   }
 }
 
