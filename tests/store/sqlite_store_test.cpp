@@ -1,12 +1,19 @@
 #include "store/sqlite_store.hpp"
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -233,6 +240,137 @@ TEST(SqliteStore, UpdatesKeepOrReplaceTheBlindIndex) {
   none.blind_index.clear();
   ASSERT_TRUE(store->update_case(none, 4, e5, std::nullopt, {}));
   EXPECT_EQ(matching("name", "digest-two"), 0U);
+}
+
+// The pages of `index` (one for a small table), as dbstat lists them, through a connection of
+// its own.
+std::set<std::uint32_t> index_pages(const std::string& path, const std::string& index) {
+  std::set<std::uint32_t> pages;
+  std::stringstream list(
+      query_raw(path, "SELECT group_concat(pageno) FROM dbstat WHERE name = '" + index + "'"));
+  for (std::string page; std::getline(list, page, ',');) {
+    pages.insert(static_cast<std::uint32_t>(std::stoul(page)));
+  }
+  return pages;
+}
+
+// The pages written to the log from byte `from` on: each frame is a 24-byte header, whose first
+// four bytes are the page number (big-endian), then the page.
+std::set<std::uint32_t> logged_pages(const std::string& path, std::uintmax_t from) {
+  constexpr std::size_t kPageSize = 4096;
+  constexpr std::size_t kFrameHeader = 24;
+  std::ifstream log(path + "-wal", std::ios::binary);
+  log.seekg(static_cast<std::streamoff>(std::max<std::uintmax_t>(from, 32)));
+  std::set<std::uint32_t> pages;
+  std::array<unsigned char, kFrameHeader + kPageSize> frame{};
+  while (log.read(reinterpret_cast<char*>(frame.data()), frame.size())) {
+    pages.insert((std::uint32_t{frame[0]} << 24U) | (std::uint32_t{frame[1]} << 16U) |
+                 (std::uint32_t{frame[2]} << 8U) | std::uint32_t{frame[3]});
+  }
+  return pages;
+}
+
+bool shares_a_page(const std::set<std::uint32_t>& a, const std::set<std::uint32_t>& b) {
+  return std::any_of(a.begin(), a.end(), [&b](std::uint32_t page) { return b.count(page) > 0; });
+}
+
+// An update sets only the indexed columns that change: naming one in the UPDATE would rewrite
+// its index entries with the same values, a page more in the log for each index.
+TEST(SqliteStore, AnUpdateWritesOnlyTheIndexesOfColumnsItChanges) {
+  const test::TempDir dir;
+  const std::string path = (dir / "pages.db").string();
+  auto store = open_store(path);
+  ASSERT_TRUE(store);
+  CaseRecord record = make_case("c1");
+  record.assignee = "caseworker.one";
+  record.placement = "home-a";
+  create(*store, record);
+  const auto workflow_pages = index_pages(path, "cases_by_workflow");
+  const auto version_pages = index_pages(path, "cases_by_workflow_version");
+  const auto assignee_pages = index_pages(path, "cases_by_assignee");
+  const auto placement_pages = index_pages(path, "cases_by_placement");
+  const auto state_pages = index_pages(path, "cases_by_state");
+  const auto case_pages = index_pages(path, "cases");
+  ASSERT_FALSE(workflow_pages.empty());
+  ASSERT_FALSE(assignee_pages.empty());
+  ASSERT_FALSE(placement_pages.empty());
+  ASSERT_FALSE(state_pages.empty());
+
+  // The same state: only the data changes.
+  auto log_size = std::filesystem::file_size(path + "-wal");
+  auto [edited, e2] = next_version(record, "intake", "score", 1);
+  ASSERT_TRUE(store->update_case(edited, 1, e2, std::nullopt, {}));
+  auto written = logged_pages(path, log_size);
+  EXPECT_TRUE(shares_a_page(written, case_pages));  // the frames are read right
+  EXPECT_FALSE(shares_a_page(written, workflow_pages));
+  EXPECT_FALSE(shares_a_page(written, version_pages));
+  EXPECT_FALSE(shares_a_page(written, assignee_pages));
+  EXPECT_FALSE(shares_a_page(written, placement_pages));
+  EXPECT_FALSE(shares_a_page(written, state_pages));
+
+  // A new state rewrites the state's indexes, still not the others.
+  log_size = std::filesystem::file_size(path + "-wal");
+  auto [moved, e3] = next_version(edited, "assessment", "score", 2);
+  ASSERT_TRUE(store->update_case(moved, 2, e3, std::nullopt, {}));
+  written = logged_pages(path, log_size);
+  EXPECT_TRUE(shares_a_page(written, state_pages));
+  EXPECT_FALSE(shares_a_page(written, workflow_pages));
+  EXPECT_FALSE(shares_a_page(written, assignee_pages));
+}
+
+// Each indexed column an update may leave out is stored when it alone changes, and found
+// through its index.
+TEST(SqliteStore, UpdatesEachIndexedColumnAlone) {
+  auto store = memory_store();
+  ASSERT_TRUE(store);
+  CaseRecord record = make_case("c1");
+  create(*store, record);
+  int score = 0;
+  const auto update = [&](const std::function<void(CaseRecord&)>& change) {
+    auto [after, entry] = next_version(record, record.state, "score", ++score);
+    change(after);
+    auto updated = store->update_case(after, record.version, entry, std::nullopt, {});
+    EXPECT_TRUE(updated) << updated.error().message;
+    auto stored = store->get_case("c1");
+    EXPECT_TRUE(stored) << stored.error().message;
+    if (stored) {
+      record = *stored;
+    }
+  };
+  const auto listed = [&](const std::optional<std::string>& workflow,
+                          const std::optional<std::string>& state) {
+    CaseQuery query;
+    query.workflow = workflow;
+    query.state = state;
+    auto page = store->list_cases(query);
+    EXPECT_TRUE(page) << page.error().message;
+    return page ? page->items.size() : 0;
+  };
+
+  update([](CaseRecord& after) { after.state = "assessment"; });
+  EXPECT_EQ(record.state, "assessment");
+  EXPECT_EQ(listed(std::nullopt, "assessment"), 1U);
+  EXPECT_EQ(listed(std::nullopt, "intake"), 0U);
+  update([](CaseRecord& after) { after.workflow = "education_support"; });
+  EXPECT_EQ(record.workflow, "education_support");
+  EXPECT_EQ(listed("education_support", "assessment"), 1U);
+  EXPECT_EQ(listed("aftercare", std::nullopt), 0U);
+  update([](CaseRecord& after) { after.workflow_version = 2; });
+  EXPECT_EQ(record.workflow_version, 2);
+  update([](CaseRecord& after) { after.assignee = "caseworker.two"; });
+  EXPECT_EQ(record.assignee, "caseworker.two");
+  update([](CaseRecord& after) { after.assignee.clear(); });
+  EXPECT_EQ(record.assignee, "");
+  update([](CaseRecord& after) { after.placement = "home-b"; });
+  EXPECT_EQ(record.placement, std::optional<std::string>("home-b"));
+  update([](CaseRecord& after) { after.placement.reset(); });
+  EXPECT_EQ(record.placement, std::nullopt);
+  update([](CaseRecord& after) { after.closed_at = kT0 + 5000; });
+  EXPECT_EQ(record.closed_at, std::optional<Timestamp>(kT0 + 5000));
+  update([](CaseRecord& after) { after.erased_at = kT0 + 6000; });
+  EXPECT_EQ(record.erased_at, std::optional<Timestamp>(kT0 + 6000));
+  EXPECT_EQ(record.data.at("score"), score);  // the unindexed columns changed every time
+  EXPECT_EQ(record.version, 1 + score);
 }
 
 TEST(SqliteStore, UpdatesCaseAndAppendsHistory) {
