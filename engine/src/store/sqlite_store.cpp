@@ -260,34 +260,36 @@ WorkflowSource read_workflow(const Statement& row) {
 
 // The next seq is computed inside the INSERT, under the write lock the caller's transaction
 // holds, so two writers can never pick the same one. The columns the reports group by (schema
-// version 11) come from the case row, already written by the caller's transaction, and, on an
-// entry that changes the state, from the case's last entry that opened it or changed its state.
+// version 11) are the case row's as the caller's transaction has just written it (bound from the
+// record, not read back: three lookups less), and, on an entry that changes the state, from the
+// case's last entry that opened it or changed its state.
 constexpr std::string_view kInsertEvent =
     "INSERT INTO events (case_id, seq, at, actor, event, from_state, to_state, version, "
     "changed_json, comment, payload_json, trigger_json, workflow, workflow_version, placement, "
     "entered_at) VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE case_id = ?1), "
-    "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, (SELECT workflow FROM cases WHERE id = ?1), "
-    "(SELECT workflow_version FROM cases WHERE id = ?1), "
-    "(SELECT placement FROM cases WHERE id = ?1), "
+    "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
     "CASE WHEN ?5 IS NOT NULL AND ?5 <> ?6 THEN (SELECT p.at FROM events AS p "
     "WHERE p.case_id = ?1 AND (p.from_state IS NULL OR p.from_state <> p.to_state) "
     "ORDER BY p.seq DESC LIMIT 1) END)";
 
-void bind_event(Statement& insert, const std::string& case_id, const HistoryEntry& entry,
-                std::int64_t version) {
-  insert.bind_text(1, case_id);
+// `record`: the case as the caller's transaction wrote it.
+void bind_event(Statement& insert, const CaseRecord& record, const HistoryEntry& entry) {
+  insert.bind_text(1, record.id);
   insert.bind_int64(2, entry.at);
   insert.bind_text(3, entry.actor);
   insert.bind_text(4, entry.event);
   insert.bind_optional_text(5, entry.from);
   insert.bind_text(6, entry.to);
-  insert.bind_int64(7, version);
+  insert.bind_int64(7, record.version);
   insert.bind_text(8, serialize_strings(entry.changed));
   insert.bind_optional_text(9, entry.comment);
   insert.bind_text(10, boost::json::serialize(entry.payload));
   insert.bind_optional_text(11, entry.trigger.empty() ? std::nullopt
                                                       : std::optional<std::string>(
                                                             boost::json::serialize(entry.trigger)));
+  insert.bind_text(12, record.workflow);
+  insert.bind_int64(13, record.workflow_version);
+  insert.bind_optional_text(14, record.placement);
 }
 
 // The columns of `cases` that indexes hold. An UPDATE that names a column rewrites every index
@@ -939,7 +941,7 @@ Result<void> SqliteStore::create_case(const CaseRecord& record, const HistoryEnt
       if (!insert) {
         return insert.error();
       }
-      bind_event(*insert, record.id, opened, record.version);
+      bind_event(*insert, record, opened);
       auto inserted = insert->run(what);
       if (!inserted) {
         return inserted.error();
@@ -1074,7 +1076,7 @@ Result<void> SqliteStore::apply_change_locked(const CaseChange& change) {
   if (!insert) {
     return insert.error();
   }
-  bind_event(*insert, after.id, change.entry, after.version);
+  bind_event(*insert, after, change.entry);
   if (auto inserted = insert->run(what); !inserted) {
     return inserted;
   }
