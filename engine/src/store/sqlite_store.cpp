@@ -297,13 +297,13 @@ void bind_event(Statement& insert, const CaseRecord& record, const HistoryEntry&
 // log: naming all of them cost a transition 8.4 pages of the log where 7 were needed (http_bench,
 // 64 connections). So an update sets these only when they change (bits of a mask).
 enum IndexedCaseColumn : unsigned {
-  kWorkflowColumn = 1U << 0,
-  kWorkflowVersionColumn = 1U << 1,
-  kStateColumn = 1U << 2,
-  kAssigneeColumn = 1U << 3,
-  kPlacementColumn = 1U << 4,
-  kClosedAtColumn = 1U << 5,
-  kErasedAtColumn = 1U << 6,
+  workflow_column = 1U << 0,
+  workflow_version_column = 1U << 1,
+  state_column = 1U << 2,
+  assignee_column = 1U << 3,
+  placement_column = 1U << 4,
+  closed_at_column = 1U << 5,
+  erased_at_column = 1U << 6,
 };
 
 // The UPDATE of a case that sets the columns no index holds and, of the indexed ones, those in
@@ -312,13 +312,13 @@ enum IndexedCaseColumn : unsigned {
 // (each bound only when set). At most 128 texts, each prepared once.
 std::string case_update_sql(unsigned changed) {
   static constexpr std::array<std::pair<IndexedCaseColumn, std::string_view>, 7> kAssignments{{
-      {kWorkflowColumn, ", workflow = ?7"},
-      {kWorkflowVersionColumn, ", workflow_version = ?8"},
-      {kStateColumn, ", state = ?9"},
-      {kAssigneeColumn, ", assignee = ?10"},
-      {kPlacementColumn, ", placement = ?11"},
-      {kClosedAtColumn, ", closed_at = ?12"},
-      {kErasedAtColumn, ", erased_at = ?13"},
+      {workflow_column, ", workflow = ?7"},
+      {workflow_version_column, ", workflow_version = ?8"},
+      {state_column, ", state = ?9"},
+      {assignee_column, ", assignee = ?10"},
+      {placement_column, ", placement = ?11"},
+      {closed_at_column, ", closed_at = ?12"},
+      {erased_at_column, ", erased_at = ?13"},
   }};
   std::string sql =
       "UPDATE cases SET data_json = ?3, version = ?4, updated_at = ?5, consents_json = ?6";
@@ -1019,13 +1019,13 @@ Result<void> SqliteStore::apply_change_locked(const CaseChange& change) {
         changed |= column;
       }
     };
-    differs(select->text_view(1) != after.workflow, kWorkflowColumn);
-    differs(select->int64(2) != after.workflow_version, kWorkflowVersionColumn);
-    differs(select->text_view(3) != after.state, kStateColumn);
-    differs(select->text_view(4) != after.assignee, kAssigneeColumn);  // "" is stored as NULL
-    differs(select->optional_text(5) != after.placement, kPlacementColumn);
-    differs(select->optional_int64(6) != after.closed_at, kClosedAtColumn);
-    differs(select->optional_int64(7) != after.erased_at, kErasedAtColumn);
+    differs(select->text_view(1) != after.workflow, workflow_column);
+    differs(select->int64(2) != after.workflow_version, workflow_version_column);
+    differs(select->text_view(3) != after.state, state_column);
+    differs(select->text_view(4) != after.assignee, assignee_column);  // "" is stored as NULL
+    differs(select->optional_text(5) != after.placement, placement_column);
+    differs(select->optional_int64(6) != after.closed_at, closed_at_column);
+    differs(select->optional_int64(7) != after.erased_at, erased_at_column);
   }
   {
     auto update = prepare(case_update_sql(changed));
@@ -1038,26 +1038,26 @@ Result<void> SqliteStore::apply_change_locked(const CaseChange& change) {
     update->bind_int64(4, after.version);
     update->bind_int64(5, after.updated_at);
     update->bind_text(6, boost::json::serialize(after.consents));
-    if ((changed & kWorkflowColumn) != 0) {
+    if ((changed & workflow_column) != 0) {
       update->bind_text(7, after.workflow);
     }
-    if ((changed & kWorkflowVersionColumn) != 0) {
+    if ((changed & workflow_version_column) != 0) {
       update->bind_int64(8, after.workflow_version);
     }
-    if ((changed & kStateColumn) != 0) {
+    if ((changed & state_column) != 0) {
       update->bind_text(9, after.state);
     }
-    if ((changed & kAssigneeColumn) != 0) {
+    if ((changed & assignee_column) != 0) {
       update->bind_optional_text(
           10, after.assignee.empty() ? std::nullopt : std::optional<std::string>(after.assignee));
     }
-    if ((changed & kPlacementColumn) != 0) {
+    if ((changed & placement_column) != 0) {
       update->bind_optional_text(11, after.placement);
     }
-    if ((changed & kClosedAtColumn) != 0) {
+    if ((changed & closed_at_column) != 0) {
       update->bind_optional_int64(12, after.closed_at);
     }
-    if ((changed & kErasedAtColumn) != 0) {
+    if ((changed & erased_at_column) != 0) {
       update->bind_optional_int64(13, after.erased_at);
     }
     if (auto updated = update->run(what); !updated) {
