@@ -1298,34 +1298,29 @@ class GroupCommitProbe {
     insert->bind_text(1, name);
     return insert->run("put setting");
   }
+  // The value a PRAGMA statement answers (its first row's first column).
+  static Result<std::int64_t> pragma_value(Result<Statement> pragma) {
+    if (!pragma) {
+      return pragma.error();
+    }
+    auto row = pragma->step("read a pragma");
+    if (!row) {
+      return row.error();
+    }
+    return pragma->int64(0);
+  }
   // PRAGMA cache_size as a read connection of `store` answers it.
   static Result<std::int64_t> read_cache_size(SqliteStore& store) {
     auto reading = store.reader();
     if (!reading) {
       return reading.error();
     }
-    auto pragma = reading->prepare("PRAGMA cache_size");
-    if (!pragma) {
-      return pragma.error();
-    }
-    auto row = pragma->step("read cache_size");
-    if (!row) {
-      return row.error();
-    }
-    return pragma->int64(0);
+    return pragma_value(reading->prepare("PRAGMA cache_size"));
   }
   // PRAGMA temp_store as the writer answers it.
   static Result<std::int64_t> writer_temp_store(SqliteStore& store) {
     std::lock_guard lock(store.mutex_);
-    auto pragma = store.prepare("PRAGMA temp_store");
-    if (!pragma) {
-      return pragma.error();
-    }
-    auto row = pragma->step("read temp_store");
-    if (!row) {
-      return row.error();
-    }
-    return pragma->int64(0);
+    return pragma_value(store.prepare("PRAGMA temp_store"));
   }
   static std::uint64_t checkpoints(SqliteStore& store) {
     return store.checkpointer_ ? store.checkpointer_->runs() : 0;

@@ -204,10 +204,15 @@ Result<HistoryEntry> read_event(const Statement& row, const std::string& case_id
   return entry;
 }
 
+// The assignee column: NULL for a case nobody is assigned ("" in the record), so that the partial
+// index cases_by_assignee holds only assigned cases.
+std::optional<std::string> stored_assignee(const CaseRecord& record) {
+  return record.assignee.empty() ? std::nullopt : std::optional<std::string>(record.assignee);
+}
+
 // Binds assignee, placement, consents_json, closed_at and erased_at from `first` on.
 void bind_scope(Statement& statement, int first, const CaseRecord& record) {
-  statement.bind_optional_text(
-      first, record.assignee.empty() ? std::nullopt : std::optional<std::string>(record.assignee));
+  statement.bind_optional_text(first, stored_assignee(record));
   statement.bind_optional_text(first + 1, record.placement);
   statement.bind_text(first + 2, boost::json::serialize(record.consents));
   statement.bind_optional_int64(first + 3, record.closed_at);
@@ -1022,7 +1027,7 @@ Result<void> SqliteStore::apply_change_locked(const CaseChange& change) {
     differs(select->text_view(1) != after.workflow, workflow_column);
     differs(select->int64(2) != after.workflow_version, workflow_version_column);
     differs(select->text_view(3) != after.state, state_column);
-    differs(select->text_view(4) != after.assignee, assignee_column);  // "" is stored as NULL
+    differs(select->optional_text(4) != stored_assignee(after), assignee_column);
     differs(select->optional_text(5) != after.placement, placement_column);
     differs(select->optional_int64(6) != after.closed_at, closed_at_column);
     differs(select->optional_int64(7) != after.erased_at, erased_at_column);
@@ -1048,8 +1053,7 @@ Result<void> SqliteStore::apply_change_locked(const CaseChange& change) {
       update->bind_text(9, after.state);
     }
     if ((changed & assignee_column) != 0) {
-      update->bind_optional_text(
-          10, after.assignee.empty() ? std::nullopt : std::optional<std::string>(after.assignee));
+      update->bind_optional_text(10, stored_assignee(after));
     }
     if ((changed & placement_column) != 0) {
       update->bind_optional_text(11, after.placement);
