@@ -28,6 +28,7 @@ bool exists(const std::string& path) {
 }
 
 Result<Db> open_db(const std::string& path, int flags) {
+  configure_sqlite_library();
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   Db db(raw);

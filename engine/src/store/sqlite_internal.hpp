@@ -452,6 +452,10 @@ inline constexpr std::string_view kStorageUnavailable = "storage-unavailable";
 // Errc::storage otherwise.
 Error sqlite_error(sqlite3* db, int rc, std::string_view what);
 
+// Sets SQLite's process-wide options, once, before the first connection opens (sqlite3_config
+// is refused after that): every path that opens a connection calls it first.
+void configure_sqlite_library();
+
 // Clamps a page size to 1..kMaxPageSize.
 std::size_t clamp_limit(std::size_t limit);
 
