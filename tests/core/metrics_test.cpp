@@ -92,7 +92,8 @@ TEST(Metrics, EngineMetricsRenderEveryFamilyOnce) {
         "# TYPE carepath_transitions_total counter", "# TYPE carepath_step_results_total counter",
         "# TYPE carepath_plugin_timeouts_total counter",
         "# TYPE carepath_plugin_host_failures_total counter",
-        "# TYPE carepath_db_commit_duration_seconds histogram"}) {
+        "# TYPE carepath_db_commit_duration_seconds histogram",
+        "# TYPE carepath_db_write_group_duration_seconds histogram"}) {
     const auto at = text.find(type);
     EXPECT_NE(at, std::string::npos) << type;
     EXPECT_EQ(text.find(type, at + 1), std::string::npos) << type;

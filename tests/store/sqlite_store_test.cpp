@@ -1390,6 +1390,7 @@ TEST(GroupCommit, WritesQueuedBehindALeaderCommitTogetherAndFailAlone) {
   auto store = open_store((dir / "cases.db").string());
   ASSERT_TRUE(store);
   const auto groups_before = metrics::engine().db_commit_group.count({});
+  const auto timed_before = metrics::engine().db_write_group.count({});
   constexpr std::size_t kWriters = 12;
   constexpr std::size_t kFailing = 5;
 
@@ -1427,6 +1428,8 @@ TEST(GroupCommit, WritesQueuedBehindALeaderCommitTogetherAndFailAlone) {
 
   EXPECT_EQ(metrics::engine().db_commit_group.count({}) - groups_before, 2U)
       << "the leader's group, then one group of all the writers queued behind it";
+  EXPECT_EQ(metrics::engine().db_write_group.count({}) - timed_before, 2U)
+      << "each group's time under the write lock is observed once";
   for (std::size_t i = 0; i < kWriters; ++i) {
     auto value = store->setting("writer" + std::to_string(i));
     ASSERT_TRUE(value) << value.error().message;

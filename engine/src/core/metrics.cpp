@@ -218,6 +218,7 @@ std::string EngineMetrics::render() const {
   plugin_host_failures.render(out);
   db_commit.render(out);
   db_commit_group.render(out);
+  db_write_group.render(out);
   db_checkpoint.render(out);
   return out;
 }

@@ -114,6 +114,12 @@ struct EngineMetrics {
                             "transaction by group commit.",
                             {},
                             {1, 2, 4, 8, 16, 32, 64, 128, 256}};
+  Histogram db_write_group{"carepath_db_write_group_duration_seconds",
+                           "Time each commit group holds the database's write lock: its writes, "
+                           "one after another, then the commit. The rate of its sum is the "
+                           "share of time the single writer is busy.",
+                           {},
+                           {kLatencyBuckets.begin(), kLatencyBuckets.end()}};
   Histogram db_checkpoint{"carepath_db_checkpoint_duration_seconds",
                           "Time of each background checkpoint of the write-ahead log (off the "
                           "request path).",

@@ -4,6 +4,7 @@
 #include <array>
 #include <cassert>
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -702,7 +703,10 @@ Result<void> SqliteStore::write_grouped(const std::function<Result<void>()>& bod
       writes.push_back(write.get());
     }
     std::lock_guard lock(mutex_);
+    const auto started = std::chrono::steady_clock::now();
     commit_group_locked(writes);
+    metrics::engine().db_write_group.observe(
+        {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   metrics::engine().db_commit_group.observe({}, static_cast<double>(count));
   queue_lock.lock();
