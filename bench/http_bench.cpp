@@ -22,6 +22,7 @@
 #include <atomic>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -41,6 +42,7 @@
 
 #include "app/engine.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "load_client.hpp"
 #include "security/crypto.hpp"
 #include "security/tokens.hpp"
@@ -50,6 +52,7 @@ namespace {
 using carepath::bench::call;
 using carepath::bench::drive;
 using carepath::bench::Figures;
+using carepath::bench::NextRequest;
 using carepath::bench::request_text;
 using SteadyClock = std::chrono::steady_clock;
 
@@ -272,12 +275,27 @@ int run(int argc, char** argv) {
     double rate, p50, p99, p999;
     std::uint64_t errors;
     double anchor;
+    double writer_busy;  // < 0: not measured (the SQLite anchor)
   };
   std::vector<Row> rows;
-  const auto add_row = [&rows](const char* workload, int count, Figures& figures, double anchor) {
+  const auto add_row = [&rows](const char* workload, int count, Figures& figures, double anchor,
+                               double writer_busy = -1) {
     rows.push_back({workload, count, figures.rate(), figures.percentile_ms(0.5),
                     figures.percentile_ms(0.99), figures.percentile_ms(0.999), figures.errors,
-                    anchor});
+                    anchor, writer_busy});
+  };
+  // Runs one workload and says which share of its time (warm-up included) the engine's commit
+  // groups held the write lock (carepath_db_write_group_duration_seconds): near 1, the single
+  // writer is what holds the rate.
+  double writer_busy = 0;
+  const auto drive_timed = [&](int count, const NextRequest& next) {
+    const double held_before = carepath::metrics::engine().db_write_group.sum({});
+    const auto started = SteadyClock::now();
+    Figures figures = drive(port, count, options.seconds, next);
+    const double wall = std::chrono::duration<double>(SteadyClock::now() - started).count();
+    writer_busy =
+        wall > 0 ? (carepath::metrics::engine().db_write_group.sum({}) - held_before) / wall : 0;
+    return figures;
   };
   auto sqlite = sqlite_commits(options.dir / "anchor.db", std::min(options.seconds, 3.0));
   const double commit_rate = sqlite.rate();
@@ -288,50 +306,54 @@ int run(int argc, char** argv) {
       std::cerr << "http_bench: " << count << " connections need at least as many cases\n";
       return 2;
     }
-    auto health = drive(port, count, options.seconds,
-                        [&](std::size_t, std::uint64_t) -> const std::string& { return healthz; });
+    auto health = drive_timed(
+        count, [&](std::size_t, std::uint64_t) -> const std::string& { return healthz; });
     const double health_rate = health.rate();
-    add_row("healthz", count, health, health_rate);
+    add_row("healthz", count, health, health_rate, writer_busy);
     if (options.runs("transitions")) {
-      auto writes = drive(port, count, options.seconds,
-                          [&](std::size_t c, std::uint64_t n) -> const std::string& {
-                            return pick(transitions, c, n, count);
-                          });
-      add_row("transitions", count, writes, commit_rate);
+      auto writes = drive_timed(count, [&](std::size_t c, std::uint64_t n) -> const std::string& {
+        return pick(transitions, c, n, count);
+      });
+      add_row("transitions", count, writes, commit_rate, writer_busy);
     }
     if (options.runs("reads")) {
-      auto gets = drive(port, count, options.seconds,
-                        [&](std::size_t c, std::uint64_t n) -> const std::string& {
-                          return pick(reads, c, n, count);
-                        });
-      add_row("reads", count, gets, health_rate);
+      auto gets = drive_timed(count, [&](std::size_t c, std::uint64_t n) -> const std::string& {
+        return pick(reads, c, n, count);
+      });
+      add_row("reads", count, gets, health_rate, writer_busy);
     }
     if (options.runs("mixed")) {
-      auto mixed = drive(
-          port, count, options.seconds, [&](std::size_t c, std::uint64_t n) -> const std::string& {
-            return n % 5 == 4 ? pick(transitions, c, n / 5, count) : pick(reads, c, n, count);
-          });
-      add_row("mixed", count, mixed, health_rate);
+      auto mixed = drive_timed(count, [&](std::size_t c, std::uint64_t n) -> const std::string& {
+        return n % 5 == 4 ? pick(transitions, c, n / 5, count) : pick(reads, c, n, count);
+      });
+      add_row("mixed", count, mixed, health_rate, writer_busy);
     }
   }
 
-  std::printf("%-12s %5s %10s %8s %8s %9s %7s %8s  %s\n", "workload", "conns", "per second",
-              "p50 ms", "p99 ms", "p99.9 ms", "errors", "ratio", "anchor");
+  std::printf("%-12s %5s %10s %8s %8s %9s %7s %8s %7s  %s\n", "workload", "conns", "per second",
+              "p50 ms", "p99 ms", "p99.9 ms", "errors", "ratio", "writer", "anchor");
   for (const Row& row : rows) {
     const char* anchor = row.workload == "transitions" ? "single commits"
                          : row.workload == "sqlite"    ? "-"
                                                        : "healthz";
-    std::printf("%-12s %5d %10.0f %8.2f %8.2f %9.2f %7llu %8.2f  %s\n", row.workload.c_str(),
+    const std::string busy =
+        row.writer_busy < 0 ? "-" : std::to_string(std::lround(row.writer_busy * 100)) + "%";
+    std::printf("%-12s %5d %10.0f %8.2f %8.2f %9.2f %7llu %8.2f %7s  %s\n", row.workload.c_str(),
                 row.connections, row.rate, row.p50, row.p99, row.p999,
                 static_cast<unsigned long long>(row.errors),
-                row.anchor > 0 ? row.rate / row.anchor : 0.0, anchor);
+                row.anchor > 0 ? row.rate / row.anchor : 0.0, busy.c_str(), anchor);
   }
   if (!options.csv.empty()) {
     std::ofstream csv(options.csv);
-    csv << "workload,connections,per_second,p50_ms,p99_ms,p999_ms,errors,anchor_per_second\n";
+    csv << "workload,connections,per_second,p50_ms,p99_ms,p999_ms,errors,anchor_per_second,"
+           "writer_busy\n";
     for (const Row& row : rows) {
       csv << row.workload << ',' << row.connections << ',' << row.rate << ',' << row.p50 << ','
-          << row.p99 << ',' << row.p999 << ',' << row.errors << ',' << row.anchor << '\n';
+          << row.p99 << ',' << row.p999 << ',' << row.errors << ',' << row.anchor << ',';
+      if (row.writer_busy >= 0) {
+        csv << row.writer_busy;
+      }
+      csv << '\n';
     }
   }
   (*engine)->stop();

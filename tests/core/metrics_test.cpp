@@ -43,6 +43,8 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithInfSumAndCount) {
   histogram.observe({"/x"}, 0.0625);
   histogram.observe({"/x"}, 7.0);
   EXPECT_EQ(histogram.count({"/x"}), 4U);
+  EXPECT_EQ(histogram.sum({"/x"}), 7.1328125);
+  EXPECT_EQ(histogram.sum({"/y"}), 0.0) << "a series never observed";
   std::string text;
   histogram.render(text);
   EXPECT_EQ(text,

@@ -160,6 +160,13 @@ std::uint64_t Histogram::count(std::initializer_list<std::string_view> label_val
   return it == series_.end() ? 0 : it->second.count;
 }
 
+double Histogram::sum(std::initializer_list<std::string_view> label_values) const {
+  const auto series_key = key(label_names_, label_values);
+  const std::lock_guard lock(mutex_);
+  const auto it = series_.find(series_key);
+  return it == series_.end() ? 0 : it->second.sum;
+}
+
 void Histogram::render(std::string& out) const {
   header(out, name_, help_, "histogram");
   const std::lock_guard lock(mutex_);

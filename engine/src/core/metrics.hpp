@@ -51,6 +51,8 @@ class Histogram {
 
   void observe(std::initializer_list<std::string_view> label_values, double value);
   std::uint64_t count(std::initializer_list<std::string_view> label_values) const;
+  // The sum of the values observed in one series; 0 when it has none.
+  double sum(std::initializer_list<std::string_view> label_values) const;
   void render(std::string& out) const;
 
  private:
