@@ -279,54 +279,56 @@ int run(int argc, char** argv) {
   };
   std::vector<Row> rows;
   const auto add_row = [&rows](const char* workload, int count, Figures& figures, double anchor,
-                               double writer_busy = -1) {
+                               double writer_busy) {
     rows.push_back({workload, count, figures.rate(), figures.percentile_ms(0.5),
                     figures.percentile_ms(0.99), figures.percentile_ms(0.999), figures.errors,
                     anchor, writer_busy});
   };
-  // Runs one workload and says which share of its time (warm-up included) the engine's commit
+  // One workload's figures, and the share of its time (warm-up included) the engine's commit
   // groups held the write lock (carepath_db_write_group_duration_seconds): near 1, the single
   // writer is what holds the rate.
-  double writer_busy = 0;
-  const auto drive_timed = [&](int count, const NextRequest& next) {
+  struct Measured {
+    Figures figures;
+    double writer_busy = 0;
+  };
+  const auto measure = [&](int count, const NextRequest& next) {
     const double held_before = carepath::metrics::engine().db_write_group.sum({});
     const auto started = SteadyClock::now();
     Figures figures = drive(port, count, options.seconds, next);
     const double wall = std::chrono::duration<double>(SteadyClock::now() - started).count();
-    writer_busy =
-        wall > 0 ? (carepath::metrics::engine().db_write_group.sum({}) - held_before) / wall : 0;
-    return figures;
+    const double held = carepath::metrics::engine().db_write_group.sum({}) - held_before;
+    return Measured{std::move(figures), wall > 0 ? held / wall : 0};
   };
   auto sqlite = sqlite_commits(options.dir / "anchor.db", std::min(options.seconds, 3.0));
   const double commit_rate = sqlite.rate();
-  add_row("sqlite", 1, sqlite, commit_rate);
+  add_row("sqlite", 1, sqlite, commit_rate, /*writer_busy=*/-1);
 
   for (const int count : options.connections) {
     if (static_cast<std::size_t>(count) > ids.size()) {
       std::cerr << "http_bench: " << count << " connections need at least as many cases\n";
       return 2;
     }
-    auto health = drive_timed(
-        count, [&](std::size_t, std::uint64_t) -> const std::string& { return healthz; });
-    const double health_rate = health.rate();
-    add_row("healthz", count, health, health_rate, writer_busy);
+    auto health =
+        measure(count, [&](std::size_t, std::uint64_t) -> const std::string& { return healthz; });
+    const double health_rate = health.figures.rate();
+    add_row("healthz", count, health.figures, health_rate, health.writer_busy);
     if (options.runs("transitions")) {
-      auto writes = drive_timed(count, [&](std::size_t c, std::uint64_t n) -> const std::string& {
+      auto writes = measure(count, [&](std::size_t c, std::uint64_t n) -> const std::string& {
         return pick(transitions, c, n, count);
       });
-      add_row("transitions", count, writes, commit_rate, writer_busy);
+      add_row("transitions", count, writes.figures, commit_rate, writes.writer_busy);
     }
     if (options.runs("reads")) {
-      auto gets = drive_timed(count, [&](std::size_t c, std::uint64_t n) -> const std::string& {
+      auto gets = measure(count, [&](std::size_t c, std::uint64_t n) -> const std::string& {
         return pick(reads, c, n, count);
       });
-      add_row("reads", count, gets, health_rate, writer_busy);
+      add_row("reads", count, gets.figures, health_rate, gets.writer_busy);
     }
     if (options.runs("mixed")) {
-      auto mixed = drive_timed(count, [&](std::size_t c, std::uint64_t n) -> const std::string& {
+      auto mixed = measure(count, [&](std::size_t c, std::uint64_t n) -> const std::string& {
         return n % 5 == 4 ? pick(transitions, c, n / 5, count) : pick(reads, c, n, count);
       });
-      add_row("mixed", count, mixed, health_rate, writer_busy);
+      add_row("mixed", count, mixed.figures, health_rate, mixed.writer_busy);
     }
   }
 

@@ -696,6 +696,7 @@ Result<void> SqliteStore::write_grouped(const std::function<Result<void>()>& bod
   const std::vector<std::shared_ptr<PendingWrite>> group(
       group_queue_.begin(), group_queue_.begin() + static_cast<std::ptrdiff_t>(count));
   queue_lock.unlock();
+  std::chrono::steady_clock::duration held{};
   {
     std::vector<PendingWrite*> writes;
     writes.reserve(group.size());
@@ -705,9 +706,10 @@ Result<void> SqliteStore::write_grouped(const std::function<Result<void>()>& bod
     std::lock_guard lock(mutex_);
     const auto started = std::chrono::steady_clock::now();
     commit_group_locked(writes);
-    metrics::engine().db_write_group.observe(
-        {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    held = std::chrono::steady_clock::now() - started;
   }
+  // Observed once the write lock is let go: the histogram's own mutex is no part of the group.
+  metrics::engine().db_write_group.observe({}, std::chrono::duration<double>(held).count());
   metrics::engine().db_commit_group.observe({}, static_cast<double>(count));
   queue_lock.lock();
   // Only the leader pops, and new writes go to the back: the first `count` are this group.
