@@ -38,6 +38,23 @@ TEST(Time, FormatsTimestampsAsUtcWithMilliseconds) {
   const auto t = parse_datetime("2026-11-22T10:15:30.250+05:30").value();
   EXPECT_EQ(format_timestamp(t), "2026-11-22T04:45:30.250Z");
   EXPECT_EQ(format_timestamp(-1), "1969-12-31T23:59:59.999Z");
+  // Both ends of the four-digit years, and past them (the slow path keeps what snprintf wrote).
+  EXPECT_EQ(format_timestamp(parse_datetime("0000-01-01T00:00:00Z").value()),
+            "0000-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_timestamp(parse_datetime("9999-12-31T23:59:59.999Z").value()),
+            "9999-12-31T23:59:59.999Z");
+  EXPECT_EQ(format_timestamp(parse_datetime("9999-12-31T23:59:59.999Z").value() + 1),
+            "10000-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_timestamp(parse_datetime("0000-01-01T00:00:00Z").value() - 1),
+            "-001-12-31T23:59:59.999Z");
+}
+
+// Every millisecond field, every day of a leap year and a common one, read back.
+TEST(Time, FormattedTimestampsParseBackToTheSameInstant) {
+  const Timestamp start = parse_datetime("2023-12-31T00:00:00Z").value();
+  for (Timestamp t = start; t < start + 367LL * 86'400'000; t += 86'400'000 + 3'723'457) {
+    ASSERT_EQ(parse_datetime(format_timestamp(t)), t) << format_timestamp(t);
+  }
 }
 
 TEST(Time, DayNumberFloorsNegativeTimes) {
