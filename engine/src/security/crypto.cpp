@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "security/base64.hpp"
 #include "security/random.hpp"
 #include "security/sodium.hpp"
 
@@ -28,7 +29,8 @@ std::string to_base64(const unsigned char* data, std::size_t size) {
   return out;
 }
 
-// nullopt when `text` is not base64.
+// nullopt when `text` is not base64. libsodium's decoder takes the same time whatever the text,
+// which is what key material needs; public bytes use decode_public_base64 (security/base64.hpp).
 std::optional<std::vector<unsigned char>> from_base64(std::string_view text) {
   if (text.empty()) {
     return std::vector<unsigned char>{};  // libsodium may not be handed a null buffer
@@ -109,7 +111,7 @@ std::string aead_seal(const unsigned char* key, std::string_view context,
 std::optional<std::vector<unsigned char>> aead_open(const unsigned char* key,
                                                     std::string_view context,
                                                     std::string_view sealed) {
-  const auto bytes = from_base64(sealed);
+  const auto bytes = decode_public_base64(sealed);  // nonce, ciphertext and tag: all public
   if (!bytes || bytes->size() < kNonceBytes + kTagBytes) {
     return std::nullopt;
   }
