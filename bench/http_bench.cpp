@@ -42,7 +42,6 @@
 
 #include "app/engine.hpp"
 #include "core/log.hpp"
-#include "core/metrics.hpp"
 #include "load_client.hpp"
 #include "security/crypto.hpp"
 #include "security/tokens.hpp"
@@ -50,7 +49,7 @@
 namespace {
 
 using carepath::bench::call;
-using carepath::bench::drive;
+using carepath::bench::drive_measured;
 using carepath::bench::Figures;
 using carepath::bench::NextRequest;
 using carepath::bench::request_text;
@@ -284,20 +283,8 @@ int run(int argc, char** argv) {
                     figures.percentile_ms(0.99), figures.percentile_ms(0.999), figures.errors,
                     anchor, writer_busy});
   };
-  // One workload's figures, and the share of its time (warm-up included) the engine's commit
-  // groups held the write lock (carepath_db_write_group_duration_seconds): near 1, the single
-  // writer is what holds the rate.
-  struct Measured {
-    Figures figures;
-    double writer_busy = 0;
-  };
   const auto measure = [&](int count, const NextRequest& next) {
-    const double held_before = carepath::metrics::engine().db_write_group.sum({});
-    const auto started = SteadyClock::now();
-    Figures figures = drive(port, count, options.seconds, next);
-    const double wall = std::chrono::duration<double>(SteadyClock::now() - started).count();
-    const double held = carepath::metrics::engine().db_write_group.sum({}) - held_before;
-    return Measured{std::move(figures), wall > 0 ? held / wall : 0};
+    return drive_measured(port, count, options.seconds, next);
   };
   auto sqlite = sqlite_commits(options.dir / "anchor.db", std::min(options.seconds, 3.0));
   const double commit_rate = sqlite.rate();

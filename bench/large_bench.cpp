@@ -60,8 +60,8 @@ namespace {
 namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 using carepath::bench::call;
-using carepath::bench::drive;
-using carepath::bench::Figures;
+using carepath::bench::drive_measured;
+using carepath::bench::Measured;
 using carepath::bench::ImportLine;
 using carepath::bench::request_text;
 
@@ -332,28 +332,33 @@ int measure(const Options& options) {
     return texts[connection * share + static_cast<std::size_t>(n % share)];
   };
   double errors = 0;
-  const auto record = [&](const std::string& key, Figures f) {
-    figures[key + "_rate"] = f.rate();
-    figures[key + "_p50"] = f.percentile_ms(0.5);
-    figures[key + "_p99"] = f.percentile_ms(0.99);
-    errors += static_cast<double>(f.errors);
+  const auto record = [&](const std::string& key, Measured m) {
+    figures[key + "_rate"] = m.figures.rate();
+    figures[key + "_p50"] = m.figures.percentile_ms(0.5);
+    figures[key + "_p99"] = m.figures.percentile_ms(0.99);
+    figures[key + "_writer"] = m.writer_busy;
+    errors += static_cast<double>(m.figures.errors);
   };
   for (const int count : options.connections) {
     const std::string c = std::to_string(count);
     record("list_" + std::string(kCommonState) + "_" + c,
-           drive(port, count, options.seconds,
-                 [&](std::size_t, std::uint64_t) -> const std::string& { return list_common; }));
+           drive_measured(
+               port, count, options.seconds,
+               [&](std::size_t, std::uint64_t) -> const std::string& { return list_common; }));
     record("list_" + std::string(kRareState) + "_" + c,
-           drive(port, count, options.seconds,
-                 [&](std::size_t, std::uint64_t) -> const std::string& { return list_rare; }));
-    record("transitions_" + c, drive(port, count, options.seconds,
-                                     [&](std::size_t conn, std::uint64_t n) -> const std::string& {
-                                       return pick(transitions, conn, n, count);
-                                     }));
-    record("reads_" + c, drive(port, count, options.seconds,
-                               [&](std::size_t conn, std::uint64_t n) -> const std::string& {
-                                 return pick(reads, conn, n, count);
-                               }));
+           drive_measured(
+               port, count, options.seconds,
+               [&](std::size_t, std::uint64_t) -> const std::string& { return list_rare; }));
+    record("transitions_" + c,
+           drive_measured(port, count, options.seconds,
+                          [&](std::size_t conn, std::uint64_t n) -> const std::string& {
+                            return pick(transitions, conn, n, count);
+                          }));
+    record("reads_" + c,
+           drive_measured(port, count, options.seconds,
+                          [&](std::size_t conn, std::uint64_t n) -> const std::string& {
+                            return pick(reads, conn, n, count);
+                          }));
   }
   figures["rss_load_mb"] = resident_mb();
   figures["errors"] = errors;
@@ -445,6 +450,7 @@ void print_table(const Options& options, std::map<std::string, double>& large,
       row(label + ", p99 ms", large[key + "_p99"], empty[key + "_p99"], "<= 20 ms",
           large[key + "_p99"] <= 20.0);
       row(label + ", per s", large[key + "_rate"], empty[key + "_rate"]);
+      row(label + ", writer busy", large[key + "_writer"], empty[key + "_writer"]);
     }
     for (const char* workload : {"transitions", "reads"}) {
       const std::string key = std::string(workload) + "_" + c;
@@ -454,6 +460,7 @@ void print_table(const Options& options, std::map<std::string, double>& large,
       row(label + ", p50 ms", large[key + "_p50"], empty[key + "_p50"]);
       row(label + ", p99 ms", large[key + "_p99"], empty[key + "_p99"], "<= 1.20 of empty",
           large[key + "_p99"] <= 1.2 * empty[key + "_p99"]);
+      row(label + ", writer busy", large[key + "_writer"], empty[key + "_writer"]);
     }
   }
   std::printf("\nerrors: %.0f on the large database, %.0f on the empty one\n", large["errors"],

@@ -14,6 +14,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "core/metrics.hpp"
+
 namespace carepath::bench {
 
 namespace {
@@ -136,6 +138,16 @@ Figures drive(std::uint16_t port, int count, double seconds, const NextRequest& 
   ioc.run();
   figures.seconds = std::chrono::duration<double>(SteadyClock::now() - started).count();
   return figures;
+}
+
+Measured drive_measured(std::uint16_t port, int count, double seconds, const NextRequest& next) {
+  const double held_before = metrics::engine().db_write_group.sum({});
+  const auto started = std::chrono::steady_clock::now();
+  Figures figures = drive(port, count, seconds, next);
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double held = metrics::engine().db_write_group.sum({}) - held_before;
+  return Measured{std::move(figures), wall > 0 ? held / wall : 0};
 }
 
 }  // namespace carepath::bench

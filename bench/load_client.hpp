@@ -38,4 +38,13 @@ using NextRequest = std::function<const std::string&(std::size_t connection, std
 // arrived, for `seconds` after a warm-up of a tenth of that.
 Figures drive(std::uint16_t port, int count, double seconds, const NextRequest& next);
 
+// drive()'s figures, and the share of the run's time (warm-up included) during which the engine
+// in this process held its write lock (carepath_db_write_group_duration_seconds): near 1, the
+// single writer is what holds the rate.
+struct Measured {
+  Figures figures;
+  double writer_busy = 0;
+};
+Measured drive_measured(std::uint16_t port, int count, double seconds, const NextRequest& next);
+
 }  // namespace carepath::bench
