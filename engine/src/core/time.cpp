@@ -1,5 +1,6 @@
 #include "core/time.hpp"
 
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -99,8 +100,9 @@ std::optional<Timestamp> parse_datetime(std::string_view text) {
   if (pos != text.size()) {
     return std::nullopt;
   }
-  const std::int64_t seconds =
-      *day * 86400 + hh * 3600 + mm * 60 + (ss == 60 ? 59 : ss) - offset_minutes * 60;
+  const std::int64_t seconds = *day * 86400 + static_cast<std::int64_t>(hh) * 3600 +
+                               static_cast<std::int64_t>(mm) * 60 + (ss == 60 ? 59 : ss) -
+                               offset_minutes * 60;
   return seconds * 1000 + millis;
 }
 
@@ -134,11 +136,12 @@ std::string format_timestamp(Timestamp t) {
     put(20, ms_of_day % 1000, 3);
     return out;
   }
-  char buffer[48];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02lld:%02lld:%02lld.%03lldZ", year, month,
-                day, static_cast<long long>(secs / 3600), static_cast<long long>(secs / 60 % 60),
-                static_cast<long long>(secs % 60), static_cast<long long>(ms_of_day % 1000));
-  return buffer;
+  std::array<char, 48> buffer{};
+  std::snprintf(buffer.data(), buffer.size(), "%04d-%02d-%02dT%02lld:%02lld:%02lld.%03lldZ", year,
+                month, day, static_cast<long long>(secs / 3600),
+                static_cast<long long>(secs / 60 % 60), static_cast<long long>(secs % 60),
+                static_cast<long long>(ms_of_day % 1000));
+  return buffer.data();
 }
 
 std::int64_t day_number(Timestamp t) {
