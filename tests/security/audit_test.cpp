@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json/array.hpp>
+#include <boost/json/serialize.hpp>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -70,6 +72,68 @@ TEST(AuditChain, HashIsSha256OfThePreviousHashAndTheCanonicalRow) {
   audit_chain(&security::sha256_hex, record.seq, record.hash, next);
   EXPECT_EQ(next.seq, 2);
   EXPECT_EQ(next.prev_hash, record.hash);
+}
+
+// The canonical text as one boost::json array, which is how audit_canonical was written before
+// the store computed its parts outside the write lock: every chain in a database was hashed over
+// these bytes, so the parts must give exactly them.
+std::string canonical_as_one_array(const AuditRecord& r) {
+  boost::json::array fields;
+  for (const auto& name : r.fields) {
+    fields.emplace_back(name);
+  }
+  const auto text = [](const std::optional<std::string>& t) {
+    return t ? boost::json::value(*t) : boost::json::value(nullptr);
+  };
+  return boost::json::serialize(
+      boost::json::array{r.seq, r.at, boost::json::value(r.actor), boost::json::value(r.action),
+                         text(r.case_id), std::move(fields), text(r.reason),
+                         canonical_json(r.details), boost::json::value(r.prev_hash)});
+}
+
+TEST(AuditChain, PreparedTextsGiveTheBytesAndHashesOfTheWholeRow) {
+  std::vector<AuditRecord> rows;
+  rows.push_back(row("asha", "case.read", "c1"));
+  rows.push_back(row("system", "case.write"));  // no case, no fields, no details
+  AuditRecord odd = row("name \"quoted\" \\ back\tslash\n", "login.failed", "c\u00e9\u0001");
+  odd.at = -5;
+  odd.fields = {"", "a,b", "]", "\u0915\u0947\u0938"};
+  odd.reason = "court order, \"urgent\"";
+  odd.details = {{"z", boost::json::array{1, "two", nullptr, true, 2.5}},
+                 {"a", boost::json::object{{"y", -1}, {"x", boost::json::object{}}}},
+                 {"list", true}};
+  rows.push_back(std::move(odd));
+  AuditRecord large = row("caseworker-1", "case.read", "c2");
+  large.at = 253'402'300'799'999;  // 9999-12-31T23:59:59.999Z
+  large.details = {{"version", 9'007'199'254'740'993LL}};
+  rows.push_back(std::move(large));
+
+  std::vector<AuditRecord> whole = rows;
+  std::vector<AuditRecord> prepared = rows;
+  const std::vector<AuditText> texts = audit_texts(rows);
+  ASSERT_EQ(texts.size(), rows.size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const std::int64_t last_seq = i == 0 ? 0 : whole[i - 1].seq;
+    const std::string last_hash = i == 0 ? "" : whole[i - 1].hash;
+    audit_chain(&security::sha256_hex, last_seq, last_hash, whole[i]);
+    audit_chain(&security::sha256_hex, last_seq, last_hash, texts[i], prepared[i]);
+    EXPECT_EQ(audit_canonical(whole[i]), canonical_as_one_array(whole[i])) << i;
+    EXPECT_EQ(whole[i].hash,
+              security::sha256_hex(whole[i].prev_hash + canonical_as_one_array(whole[i])))
+        << i;
+    EXPECT_EQ(prepared[i].seq, whole[i].seq) << i;
+    EXPECT_EQ(prepared[i].prev_hash, whole[i].prev_hash) << i;
+    EXPECT_EQ(prepared[i].hash, whole[i].hash) << i;
+    // The stored columns: the fields and the details as serialized (not sorted).
+    boost::json::array fields;
+    for (const auto& name : rows[i].fields) {
+      fields.emplace_back(name);
+    }
+    EXPECT_EQ(texts[i].fields_json, boost::json::serialize(fields)) << i;
+    EXPECT_EQ(texts[i].details_json, boost::json::serialize(rows[i].details)) << i;
+  }
+  EXPECT_FALSE(verify(whole));
+  EXPECT_FALSE(verify(prepared));
 }
 
 TEST(AuditChain, CanonicalFormDoesNotDependOnMemberOrder) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 
@@ -41,21 +42,57 @@ boost::json::value canonical_json(const boost::json::value& value) {
   return value;
 }
 
-std::string audit_canonical(const AuditRecord& record) {
+AuditText audit_text(const AuditRecord& record) {
   boost::json::array fields;
+  fields.reserve(record.fields.size());
   for (const auto& name : record.fields) {
     fields.emplace_back(name);
   }
-  const boost::json::array row{record.seq,
-                               record.at,
-                               boost::json::value(record.actor),
-                               boost::json::value(record.action),
-                               optional_text(record.case_id),
-                               std::move(fields),
-                               optional_text(record.reason),
-                               canonical_json(record.details),
-                               boost::json::value(record.prev_hash)};
-  return boost::json::serialize(row);
+  AuditText text;
+  text.fields_json = boost::json::serialize(fields);
+  text.details_json = boost::json::serialize(record.details);
+  // The canonical array's members from `at` to `details`, without the brackets.
+  const boost::json::array middle{record.at,
+                                  boost::json::value(record.actor),
+                                  boost::json::value(record.action),
+                                  optional_text(record.case_id),
+                                  std::move(fields),
+                                  optional_text(record.reason),
+                                  canonical_json(record.details)};
+  text.middle = boost::json::serialize(middle);
+  text.middle.erase(0, 1);
+  text.middle.pop_back();
+  return text;
+}
+
+std::vector<AuditText> audit_texts(const std::vector<AuditRecord>& records) {
+  std::vector<AuditText> texts;
+  texts.reserve(records.size());
+  for (const AuditRecord& record : records) {
+    texts.push_back(audit_text(record));
+  }
+  return texts;
+}
+
+namespace {
+
+// [seq, <middle>, prev_hash]: the bytes boost::json gives the whole array, put together from its
+// parts (a JSON array's members are serialized apart from each other, with commas and no spaces).
+std::string canonical_from(std::int64_t seq, std::string_view middle, std::string_view prev_hash) {
+  std::string out = "[";
+  out += boost::json::serialize(boost::json::value(seq));
+  out += ',';
+  out += middle;
+  out += ',';
+  out += boost::json::serialize(boost::json::value(prev_hash));
+  out += ']';
+  return out;
+}
+
+}  // namespace
+
+std::string audit_canonical(const AuditRecord& record) {
+  return canonical_from(record.seq, audit_text(record).middle, record.prev_hash);
 }
 
 std::string audit_hash(AuditDigest digest, const AuditRecord& record) {
@@ -64,9 +101,15 @@ std::string audit_hash(AuditDigest digest, const AuditRecord& record) {
 
 void audit_chain(AuditDigest digest, std::int64_t last_seq, std::string_view last_hash,
                  AuditRecord& record) {
+  audit_chain(digest, last_seq, last_hash, audit_text(record), record);
+}
+
+void audit_chain(AuditDigest digest, std::int64_t last_seq, std::string_view last_hash,
+                 const AuditText& text, AuditRecord& record) {
   record.seq = last_seq + 1;
   record.prev_hash = last_seq == 0 ? std::string(kAuditGenesisHash) : std::string(last_hash);
-  record.hash = audit_hash(digest, record);
+  record.hash =
+      digest(record.prev_hash + canonical_from(record.seq, text.middle, record.prev_hash));
 }
 
 std::optional<AuditBreak> AuditVerifier::feed(const AuditRecord& record) {

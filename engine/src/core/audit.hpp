@@ -77,6 +77,25 @@ std::string audit_hash(AuditDigest digest, const AuditRecord& record);
 void audit_chain(AuditDigest digest, std::int64_t last_seq, std::string_view last_hash,
                  AuditRecord& record);
 
+// What of a row's texts does not depend on its place in the chain: the canonical text's members
+// from `at` to `details` (comma-separated, without the brackets), and the fields and details as
+// the store keeps them. The store computes these before it takes its write lock, so that inside
+// it only seq, prev_hash and the digest are left to do (one row after another: each hash needs
+// the one before).
+struct AuditText {
+  std::string middle{};
+  std::string fields_json{};
+  std::string details_json{};
+};
+AuditText audit_text(const AuditRecord& record);
+// audit_text of each record, in order.
+std::vector<AuditText> audit_texts(const std::vector<AuditRecord>& records);
+
+// audit_chain with `text` = audit_text(record) computed beforehand; the same seq, prev_hash and
+// hash.
+void audit_chain(AuditDigest digest, std::int64_t last_seq, std::string_view last_hash,
+                 const AuditText& text, AuditRecord& record);
+
 // The first link that does not hold.
 struct AuditBreak {
   std::int64_t seq = 0;  // the entry at which the chain breaks

@@ -69,9 +69,15 @@ std::string audit_page_sql(const AuditQuery& query) {
 
 }  // namespace
 
-Result<void> SqliteStore::append_audit_locked(std::vector<AuditRecord> records) {
+Result<void> SqliteStore::append_audit_locked(std::vector<AuditRecord> records,
+                                              const std::vector<AuditText>* texts) {
   if (digest_ == nullptr || records.empty()) {
     return {};
+  }
+  std::vector<AuditText> computed;
+  if (texts == nullptr || texts->size() != records.size()) {
+    computed = audit_texts(records);
+    texts = &computed;
   }
   std::int64_t last_seq = 0;
   std::string last_hash;
@@ -89,13 +95,10 @@ Result<void> SqliteStore::append_audit_locked(std::vector<AuditRecord> records) 
       last_hash = select->text(1);
     }
   }
-  for (AuditRecord& record : records) {
-    audit_chain(digest_, last_seq, last_hash, record);
-    // Stored as the canonical form hashes it, so that reading it back gives the same bytes.
-    boost::json::array fields;
-    for (const auto& name : record.fields) {
-      fields.emplace_back(name);
-    }
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    AuditRecord& record = records[i];
+    const AuditText& text = (*texts)[i];
+    audit_chain(digest_, last_seq, last_hash, text, record);
     auto insert = prepare("INSERT INTO audit (" CP_AUDIT_COLUMNS
                           ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     if (!insert) {
@@ -106,9 +109,10 @@ Result<void> SqliteStore::append_audit_locked(std::vector<AuditRecord> records) 
     insert->bind_text(3, record.actor);
     insert->bind_text(4, record.action);
     insert->bind_optional_text(5, record.case_id);
-    insert->bind_text(6, boost::json::serialize(fields));
+    // Stored as the canonical form hashes them, so that reading them back gives the same bytes.
+    insert->bind_text(6, text.fields_json);
     insert->bind_optional_text(7, record.reason);
-    insert->bind_text(8, boost::json::serialize(record.details));
+    insert->bind_text(8, text.details_json);
     insert->bind_text(9, record.prev_hash);
     insert->bind_text(10, record.hash);
     if (auto r = insert->run("append audit entry '" + record.action + "'"); !r) {
@@ -137,8 +141,10 @@ Result<void> SqliteStore::append_audit(const std::vector<AuditRecord>& records) 
   if (digest_ == nullptr || records.empty()) {
     return {};
   }
+  // Everything of the rows' texts but their place in the chain, before the write lock.
+  const std::vector<AuditText> texts = audit_texts(records);
   return write_grouped([&]() -> Result<void> {
-    if (auto appended = append_audit_locked(records); !appended) {
+    if (auto appended = append_audit_locked(records, &texts); !appended) {
       return appended.error();
     }
     return {};

@@ -1159,7 +1159,8 @@ Result<void> SqliteStore::replace_index_locked(
 }
 
 Result<void> SqliteStore::insert_effects_locked(const std::string& case_id, Timestamp now,
-                                                const CaseEffects& effects) {
+                                                const CaseEffects& effects,
+                                                const std::vector<AuditText>* prepared_audit) {
   for (const OutboxJob& job : effects.jobs) {
     auto insert = prepare(
         "INSERT INTO outbox (case_id, workflow, workflow_version, step_ref, step_type, event, "
@@ -1213,7 +1214,7 @@ Result<void> SqliteStore::insert_effects_locked(const std::string& case_id, Time
     }
   }
   if (!effects.audit.empty()) {
-    if (auto audited = append_audit_locked(effects.audit); !audited) {
+    if (auto audited = append_audit_locked(effects.audit, prepared_audit); !audited) {
       return audited.error();
     }
   }
@@ -1243,6 +1244,7 @@ Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expe
                                       const std::optional<IdempotencyRecord>& idempotency,
                                       const CaseEffects& effects) {
   const std::string what = "update case '" + after.id + "'";
+  const std::vector<AuditText> texts = audit_texts(effects.audit);  // before the write lock
   return write_grouped([&]() -> Result<void> {
     if (auto applied = apply_change_locked(CaseChange{after, expected_version, entry}); !applied) {
       return applied.error();
@@ -1270,7 +1272,8 @@ Result<void> SqliteStore::update_case(const CaseRecord& after, std::int64_t expe
         return inserted.error();
       }
     }
-    if (auto inserted = insert_effects_locked(after.id, after.updated_at, effects); !inserted) {
+    if (auto inserted = insert_effects_locked(after.id, after.updated_at, effects, &texts);
+        !inserted) {
       return inserted.error();
     }
     return {};

@@ -253,8 +253,11 @@ class SqliteStore final : public Store {
   // Within an open transaction: the effects of a change to case `case_id` made at `now`. The
   // timer cancels apply to that case's timers and are stamped with `now`; the jobs, tasks, timers,
   // clocks and notifications carry their own case ids.
+  // `prepared_audit`, when given, holds audit_text() of each of effects.audit, computed before
+  // the write lock was taken.
   Result<void> insert_effects_locked(const std::string& case_id, Timestamp now,
-                                     const CaseEffects& effects);
+                                     const CaseEffects& effects,
+                                     const std::vector<AuditText>* prepared_audit = nullptr);
   // The timer cancels, timers and clocks of insert_effects_locked, in that order.
   Result<void> insert_timer_effects_locked(const std::string& case_id, Timestamp now,
                                            const CaseEffects& effects);
@@ -262,7 +265,10 @@ class SqliteStore final : public Store {
   // Within an open write transaction: chains `records` after the last row and inserts them.
   // Reading the last row inside the transaction that holds the write lock is what keeps two
   // writers (threads or processes) from forking the chain.
-  Result<void> append_audit_locked(std::vector<AuditRecord> records);
+  // `texts`, when given, holds audit_text() of each record, computed before the write lock was
+  // taken; otherwise this computes them.
+  Result<void> append_audit_locked(std::vector<AuditRecord> records,
+                                   const std::vector<AuditText>* texts = nullptr);
   // The case.open / case.write row of a history entry.
   Result<void> audit_change_locked(const std::string& case_id, const HistoryEntry& entry,
                                    std::int64_t version, std::string_view action);
