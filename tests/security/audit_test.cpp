@@ -303,7 +303,7 @@ TEST(AuditStore, PagesFilterByCaseActorAndTime) {
   for (int i = 0; i < 6; ++i) {
     AuditRecord r = row(i % 2 == 0 ? "asha" : "ravi", "case.read",
                         i < 3 ? std::optional<std::string>("c1") : std::nullopt);
-    r.at = kT0 + i * 1000;
+    r.at = kT0 + static_cast<Timestamp>(i) * 1000;
     rows.push_back(r);
   }
   ASSERT_TRUE(store->append_audit(rows));
