@@ -61,8 +61,8 @@ namespace fs = std::filesystem;
 using SteadyClock = std::chrono::steady_clock;
 using carepath::bench::call;
 using carepath::bench::drive_measured;
-using carepath::bench::Measured;
 using carepath::bench::ImportLine;
+using carepath::bench::Measured;
 using carepath::bench::request_text;
 
 constexpr const char* kWorkflow = "education_support";
