@@ -42,16 +42,19 @@ boost::json::value canonical_json(const boost::json::value& value) {
   return value;
 }
 
-AuditText audit_text(const AuditRecord& record) {
+namespace {
+
+boost::json::array fields_array(const AuditRecord& record) {
   boost::json::array fields;
   fields.reserve(record.fields.size());
   for (const auto& name : record.fields) {
     fields.emplace_back(name);
   }
-  AuditText text;
-  text.fields_json = boost::json::serialize(fields);
-  text.details_json = boost::json::serialize(record.details);
-  // The canonical array's members from `at` to `details`, without the brackets.
+  return fields;
+}
+
+// The canonical array's members from `at` to `details`, without the brackets.
+std::string middle_text(const AuditRecord& record, boost::json::array fields) {
   const boost::json::array middle{record.at,
                                   boost::json::value(record.actor),
                                   boost::json::value(record.action),
@@ -59,22 +62,11 @@ AuditText audit_text(const AuditRecord& record) {
                                   std::move(fields),
                                   optional_text(record.reason),
                                   canonical_json(record.details)};
-  text.middle = boost::json::serialize(middle);
-  text.middle.erase(0, 1);
-  text.middle.pop_back();
+  std::string text = boost::json::serialize(middle);
+  text.erase(0, 1);
+  text.pop_back();
   return text;
 }
-
-std::vector<AuditText> audit_texts(const std::vector<AuditRecord>& records) {
-  std::vector<AuditText> texts;
-  texts.reserve(records.size());
-  for (const AuditRecord& record : records) {
-    texts.push_back(audit_text(record));
-  }
-  return texts;
-}
-
-namespace {
 
 // [seq, <middle>, prev_hash]: the bytes boost::json gives the whole array, put together from its
 // parts (a JSON array's members are serialized apart from each other, with commas and no spaces).
@@ -91,8 +83,27 @@ std::string canonical_from(std::int64_t seq, std::string_view middle, std::strin
 
 }  // namespace
 
+AuditText audit_text(const AuditRecord& record) {
+  boost::json::array fields = fields_array(record);
+  AuditText text;
+  text.fields_json = boost::json::serialize(fields);
+  text.details_json = boost::json::serialize(record.details);
+  text.middle = middle_text(record, std::move(fields));
+  return text;
+}
+
+std::vector<AuditText> audit_texts(const std::vector<AuditRecord>& records) {
+  std::vector<AuditText> texts;
+  texts.reserve(records.size());
+  for (const AuditRecord& record : records) {
+    texts.push_back(audit_text(record));
+  }
+  return texts;
+}
+
 std::string audit_canonical(const AuditRecord& record) {
-  return canonical_from(record.seq, audit_text(record).middle, record.prev_hash);
+  // Only the canonical text: verifying a long trail need not serialize the stored columns too.
+  return canonical_from(record.seq, middle_text(record, fields_array(record)), record.prev_hash);
 }
 
 std::string audit_hash(AuditDigest digest, const AuditRecord& record) {
@@ -101,7 +112,9 @@ std::string audit_hash(AuditDigest digest, const AuditRecord& record) {
 
 void audit_chain(AuditDigest digest, std::int64_t last_seq, std::string_view last_hash,
                  AuditRecord& record) {
-  audit_chain(digest, last_seq, last_hash, audit_text(record), record);
+  AuditText text;  // only the canonical part: nothing here stores the row
+  text.middle = middle_text(record, fields_array(record));
+  audit_chain(digest, last_seq, last_hash, text, record);
 }
 
 void audit_chain(AuditDigest digest, std::int64_t last_seq, std::string_view last_hash,

@@ -2,6 +2,9 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
+
+#include <sodium.h>
 
 namespace carepath::security {
 namespace {
@@ -24,6 +27,27 @@ int value_of(char c) {
 }
 
 }  // namespace
+
+std::string encode_base64(const unsigned char* data, std::size_t size) {
+  std::string out(sodium_base64_encoded_len(size, sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(out.data(), out.size(), data, size, sodium_base64_VARIANT_ORIGINAL);
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+std::optional<std::vector<unsigned char>> decode_secret_base64(std::string_view text) {
+  if (text.empty()) {
+    return std::vector<unsigned char>{};  // libsodium may not be handed a null buffer
+  }
+  std::vector<unsigned char> out(text.size());
+  std::size_t length = 0;
+  if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &length, nullptr,
+                        sodium_base64_VARIANT_ORIGINAL) != 0) {
+    return std::nullopt;
+  }
+  out.resize(length);
+  return out;
+}
 
 std::optional<std::vector<unsigned char>> decode_public_base64(std::string_view text) {
   if (text.size() % 4 != 0) {

@@ -22,29 +22,6 @@ constexpr std::string_view kFileHeader = "carepath-master-keys 1";
 constexpr std::size_t kNonceBytes = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
 constexpr std::size_t kTagBytes = crypto_aead_xchacha20poly1305_ietf_ABYTES;
 
-std::string to_base64(const unsigned char* data, std::size_t size) {
-  std::string out(sodium_base64_encoded_len(size, sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), data, size, sodium_base64_VARIANT_ORIGINAL);
-  out.resize(std::strlen(out.c_str()));
-  return out;
-}
-
-// nullopt when `text` is not base64. libsodium's decoder takes the same time whatever the text,
-// which is what key material needs; public bytes use decode_public_base64 (security/base64.hpp).
-std::optional<std::vector<unsigned char>> from_base64(std::string_view text) {
-  if (text.empty()) {
-    return std::vector<unsigned char>{};  // libsodium may not be handed a null buffer
-  }
-  std::vector<unsigned char> out(text.size());
-  std::size_t length = 0;
-  if (sodium_base642bin(out.data(), out.size(), text.data(), text.size(), nullptr, &length, nullptr,
-                        sodium_base64_VARIANT_ORIGINAL) != 0) {
-    return std::nullopt;
-  }
-  out.resize(length);
-  return out;
-}
-
 std::string key_id(const KeyBytes& key) {
   std::array<unsigned char, 8> hash{};
   constexpr std::string_view kLabel = "carepath master key id";
@@ -63,7 +40,7 @@ std::string file_text(const std::vector<MasterKey>& keys) {
   text += kFileHeader;
   text += '\n';
   for (const auto& key : keys) {
-    text += key.id + ' ' + to_base64(key.bytes.data(), key.bytes.size()) + '\n';
+    text += key.id + ' ' + encode_base64(key.bytes.data(), key.bytes.size()) + '\n';
   }
   return text;
 }
@@ -105,7 +82,7 @@ std::string aead_seal(const unsigned char* key, std::string_view context,
                                              reinterpret_cast<const unsigned char*>(context.data()),
                                              context.size(), nullptr, out.data(), key);
   out.resize(kNonceBytes + length);
-  return to_base64(out.data(), out.size());
+  return encode_base64(out.data(), out.size());
 }
 
 std::optional<std::vector<unsigned char>> aead_open(const unsigned char* key,
@@ -197,7 +174,7 @@ Result<Keyring> load_key_file(const std::string& path) {
     const auto space = line.find(' ');
     const auto bytes = space == std::string::npos
                            ? std::nullopt
-                           : from_base64(std::string_view(line).substr(space + 1));
+                           : decode_secret_base64(std::string_view(line).substr(space + 1));
     if (!bytes || bytes->size() != kKeyBytes) {
       return Error{Errc::invalid_argument, "master key file " + path + ": line " +
                                                std::to_string(number) + " is not a key"};
