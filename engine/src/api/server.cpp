@@ -30,6 +30,7 @@
 #include "api/problem.hpp"
 #include "api/router.hpp"
 #include "core/log.hpp"
+#include "core/thread_name.hpp"
 
 namespace carepath::api {
 namespace {
@@ -615,11 +616,16 @@ Result<std::uint16_t> Server::start() {
   impl.requests_work.emplace(impl.requests.get_executor());
   impl.do_accept();
   for (int i = 0; i < std::max(1, options.io_threads); ++i) {
-    impl.threads.emplace_back([&ioc = impl.ioc] { run_catching(ioc, "I/O thread"); });
+    impl.threads.emplace_back([&ioc = impl.ioc] {
+      name_this_thread("cp-io");
+      run_catching(ioc, "I/O thread");
+    });
   }
   for (int i = 0; i < std::max(1, options.threads); ++i) {
-    impl.request_threads.emplace_back(
-        [&requests = impl.requests] { run_catching(requests, "request thread"); });
+    impl.request_threads.emplace_back([&requests = impl.requests] {
+      name_this_thread("cp-request");
+      run_catching(requests, "request thread");
+    });
   }
   log(LogLevel::info, "listening",
       {{"host", options.host},

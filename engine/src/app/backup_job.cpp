@@ -97,7 +97,7 @@ Result<void> BackupJob::check() const {
 }
 
 void BackupJob::start() {
-  loop_.start(1);
+  loop_.start(1, "cp-backup");
 }
 
 void BackupJob::stop() {

@@ -4,6 +4,8 @@
 #include <thread>
 #include <utility>
 
+#include "core/thread_name.hpp"
+
 namespace carepath::plugin_host {
 namespace {
 
@@ -29,7 +31,10 @@ void CallThreads::run(std::function<void()> task) {
     ++started_;
   }
   try {
-    std::thread([this, first = std::move(task)]() mutable { serve(std::move(first)); }).detach();
+    std::thread([this, first = std::move(task)]() mutable {
+      name_this_thread("cp-plugin-call");
+      serve(std::move(first));
+    }).detach();
   } catch (...) {
     std::lock_guard lock(mutex_);
     --started_;

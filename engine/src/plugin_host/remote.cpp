@@ -28,6 +28,7 @@
 #include "core/json_schema.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/thread_name.hpp"
 #include "plugin_host/adapter.hpp"
 #include "plugin_host/descriptor.hpp"
 
@@ -124,7 +125,10 @@ std::vector<std::string> host_environment() {
 class StderrRelay {
  public:
   StderrRelay(int fd, std::string plugin) : fd_(fd), plugin_(std::move(plugin)) {
-    thread_ = std::thread([this] { loop(); });
+    thread_ = std::thread([this] {
+      name_this_thread("cp-plugin-err");
+      loop();
+    });
   }
   ~StderrRelay() {
     stop_.store(true);

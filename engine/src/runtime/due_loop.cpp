@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <string>
+
+#include "core/thread_name.hpp"
 
 namespace carepath::runtime {
 namespace {
@@ -20,14 +23,17 @@ DueLoop::~DueLoop() {
   stop();
 }
 
-void DueLoop::start(int threads) {
+void DueLoop::start(int threads, std::string_view name) {
   std::lock_guard lock(mutex_);
   if (!threads_.empty()) {
     return;
   }
   stopping_ = false;
   for (int i = 0; i < std::max(1, threads); ++i) {
-    threads_.emplace_back([this] { loop(); });
+    threads_.emplace_back([this, name = std::string(name)] {
+      name_this_thread(name);
+      loop();
+    });
   }
 }
 

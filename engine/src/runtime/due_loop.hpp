@@ -8,6 +8,7 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -35,8 +36,9 @@ class DueLoop {
   DueLoop(DueLoop&&) = delete;
   DueLoop& operator=(DueLoop&&) = delete;
 
-  // Starts `threads` threads (at least one); no-op when running.
-  void start(int threads);
+  // Starts `threads` threads (at least one), named `name` (core/thread_name.hpp); no-op when
+  // running.
+  void start(int threads, std::string_view name);
   // Lets the work in progress finish, then joins the threads.
   void stop();
   // Something was scheduled, or the clock moved: look now.

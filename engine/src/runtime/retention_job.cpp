@@ -21,7 +21,7 @@ RetentionJob::~RetentionJob() {
 }
 
 void RetentionJob::start() {
-  loop_.start(1);
+  loop_.start(1, "cp-retention");
 }
 
 void RetentionJob::stop() {

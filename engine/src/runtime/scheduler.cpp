@@ -26,7 +26,7 @@ TimerScheduler::~TimerScheduler() {
 
 // One thread: timers fire in the order they fall due.
 void TimerScheduler::start() {
-  loop_.start(1);
+  loop_.start(1, "cp-timers");
 }
 
 void TimerScheduler::stop() {

@@ -22,7 +22,7 @@ StepWorker::~StepWorker() {
 }
 
 void StepWorker::start() {
-  loop_.start(options_.threads);
+  loop_.start(options_.threads, "cp-worker");
 }
 
 void StepWorker::stop() {

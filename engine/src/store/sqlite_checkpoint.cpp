@@ -8,6 +8,7 @@
 
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/thread_name.hpp"
 #include "store/sqlite_internal.hpp"
 #include "store/sqlite_store.hpp"
 
@@ -55,7 +56,10 @@ Result<std::unique_ptr<Checkpointer>> Checkpointer::start(const std::string& pat
 }
 
 Checkpointer::Checkpointer(sqlite3* db, sqlite3* writer) : db_(db), writer_(writer) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("cp-checkpoint");
+    run();
+  });
 }
 
 Checkpointer::~Checkpointer() {
