@@ -3,8 +3,6 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -29,6 +27,7 @@
 #include "security/tokens.hpp"
 #include "store/sqlite_store.hpp"
 #include "tests/support/http_client.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 #include "workflow/loader.hpp"
 
@@ -1343,32 +1342,14 @@ TEST_F(ApiTest, StopClosesIdleKeepAliveConnectionsPromptly) {
 
 // The server's threads carry names (core/thread_name.hpp), so that `top -H` and a profiler tell
 // the I/O threads from the request threads; stopping the server ends them all.
-std::map<std::string, int> thread_names_of_this_process() {
-  std::map<std::string, int> names;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(task.path() / "comm");
-    std::string name;
-    if (std::getline(comm, name)) {
-      ++names[name];
-    }
-  }
-  return names;
-}
-
 TEST_F(ApiTest, ServerThreadsAreNamedAndEndWithTheServer) {
   const ServerOptions defaults;
-  // Each thread names itself as it starts, which may be just after start() returned.
-  auto names = thread_names_of_this_process();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while ((names["cp-io"] != defaults.io_threads || names["cp-request"] != defaults.threads) &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    names = thread_names_of_this_process();
-  }
+  auto names =
+      test::thread_names({{"cp-io", defaults.io_threads}, {"cp-request", defaults.threads}});
   EXPECT_EQ(names["cp-io"], defaults.io_threads);
   EXPECT_EQ(names["cp-request"], defaults.threads);
   server_->stop();
-  names = thread_names_of_this_process();
+  names = test::thread_names({{"cp-io", 0}, {"cp-request", 0}});
   EXPECT_EQ(names["cp-io"], 0);
   EXPECT_EQ(names["cp-request"], 0);
 }

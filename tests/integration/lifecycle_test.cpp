@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -13,6 +14,7 @@
 #include "security/tokens.hpp"
 #include "tests/support/http_client.hpp"
 #include "tests/support/keys.hpp"
+#include "tests/support/process.hpp"
 #include "tests/support/temp_dir.hpp"
 
 namespace carepath {
@@ -283,6 +285,30 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   ASSERT_EQ(reread.status, 200) << reread.body;
   EXPECT_EQ(reread.json(), before_case);
   EXPECT_EQ(call("GET", "/v1/cases/" + id + "/events", supervisor_).json(), before_history);
+}
+
+// Each of the engine's threads carries its name (docs/operations.md, "Threads"), and stopping
+// the engine ends them all.
+TEST_F(Lifecycle, TheEnginesThreadsAreNamedAndEndWithIt) {
+  const std::map<std::string, int> running{{"cp-io", config_.io_threads},
+                                           {"cp-request", config_.threads},
+                                           {"cp-checkpoint", 1},
+                                           {"cp-timers", 1},
+                                           {"cp-worker", config_.step_workers}};
+  auto names = test::thread_names(running);
+  for (const auto& [name, count] : running) {
+    EXPECT_EQ(names[name], count) << name;
+  }
+  engine_->stop();
+  engine_.reset();
+  std::map<std::string, int> stopped = running;
+  for (auto& entry : stopped) {
+    entry.second = 0;
+  }
+  names = test::thread_names(stopped);
+  for (const auto& [name, count] : stopped) {
+    EXPECT_EQ(names[name], 0) << name;
+  }
 }
 
 TEST_F(Lifecycle, ListsTheLoadedPluginsAndTheirSteps) {

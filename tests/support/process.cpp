@@ -1,12 +1,15 @@
 #include "tests/support/process.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <regex>
 #include <stdexcept>
+#include <thread>
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -184,6 +187,34 @@ void ServerProcess::kill() {
   int status = 0;
   ::waitpid(pid_, &status, 0);
   pid_ = -1;
+}
+
+std::map<std::string, int> thread_names(const std::map<std::string, int>& expected) {
+  const auto read = [] {
+    std::map<std::string, int> names;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+      std::ifstream comm(task.path() / "comm");  // gone when the thread ended meanwhile
+      std::string name;
+      if (std::getline(comm, name)) {
+        ++names[name];
+      }
+    }
+    return names;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto names = read();
+  const auto met = [&] {
+    return std::all_of(expected.begin(), expected.end(), [&](const auto& entry) {
+      const auto found = names.find(entry.first);
+      return (found == names.end() ? 0 : found->second) == entry.second;
+    });
+  };
+  while (!met() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    names = read();
+  }
+  return names;
 }
 
 }  // namespace carepath::test

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -74,5 +75,10 @@ class ServerProcess {
   std::uint16_t port_ = 0;
   std::string log_;
 };
+
+// How many threads of this process carry each name (/proc/self/task/*/comm), read again every
+// few milliseconds for up to 10 s until each name in `expected` has its count: a thread names
+// itself as it starts, which may be just after whatever started it returned.
+std::map<std::string, int> thread_names(const std::map<std::string, int>& expected);
 
 }  // namespace carepath::test
