@@ -155,8 +155,8 @@ TEST_F(Lifecycle, TakesAnAftercareCaseFromIntakeToClosedAndSurvivesARestart) {
   expect_problem(call("POST", "/v1/cases/" + id + "/events", caseworker_, "{\"event\": "), 400,
                  "malformed-request");
   // 413: a body over the limit (1 MiB by default).
-  const std::string huge =
-      R"({"event": "produced_before_cwc", "comment": ")" + std::string(1100 * 1024, 'x') + "\"}";
+  const std::string huge = R"({"event": "produced_before_cwc", "comment": ")" +
+                           std::string(std::size_t{1100} * 1024, 'x') + "\"}";
   auto too_large = call("POST", "/v1/cases/" + id + "/events", caseworker_, huge);
   EXPECT_EQ(too_large.status, 413);
   // None of the failures changed the case.

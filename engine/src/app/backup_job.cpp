@@ -53,7 +53,7 @@ Timestamp next_backup_at(Timestamp now, int at_minute, const TimeZone& zone) {
       return candidate;
     }
   }
-  return now + 24 * 60 * kMinuteMs;  // not reached: a day later is always after now
+  return now + std::int64_t{24} * 60 * kMinuteMs;  // not reached: a day later is always after now
 }
 
 std::unique_ptr<BackupJob> make_backup_job(const Config& config, const Clock& clock,
