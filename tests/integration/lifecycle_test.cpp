@@ -293,6 +293,7 @@ TEST_F(Lifecycle, TheEnginesThreadsAreNamedAndEndWithIt) {
   const std::map<std::string, int> running{{"cp-io", config_.io_threads},
                                            {"cp-request", config_.threads},
                                            {"cp-checkpoint", 1},
+                                           {"cp-writer", 1},
                                            {"cp-timers", 1},
                                            {"cp-worker", config_.step_workers}};
   auto names = test::thread_names(running);

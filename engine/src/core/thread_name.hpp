@@ -1,7 +1,8 @@
 // Names for the engine's threads, so that `top -H`, `ps -L`, perf and gdb tell them apart:
-// cp-io (reads and writes connections), cp-request (runs handlers), cp-checkpoint, cp-timers,
-// cp-worker (asynchronous steps), cp-retention, cp-backup, cp-plugin-call (in-process plugin calls
-// under a time limit), cp-plugin-err (a plugin host's stderr). docs/operations.md lists them.
+// cp-io (reads and writes connections), cp-request (runs handlers), cp-writer (commits),
+// cp-checkpoint, cp-timers, cp-worker (asynchronous steps), cp-retention, cp-backup,
+// cp-plugin-call (in-process plugin calls under a time limit), cp-plugin-err (a plugin host's
+// stderr). docs/operations.md lists them.
 #pragma once
 
 #include <string>

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -35,8 +36,9 @@ class Checkpointer;  // sqlite_checkpoint.hpp
 //
 // Group commit: case changes (create_case, update_case, erase and the step, task and timer
 // finishes) and audit appends made by concurrent threads share one transaction, and so one fsync.
-// The first writer to arrive leads: it takes every write queued behind it (up to kMaxGroup), runs
-// each inside a savepoint of one BEGIN IMMEDIATE transaction, commits once and wakes the others.
+// A writer thread of the store's own (cp-writer) takes every write
+// queued (up to kMaxGroup), runs each inside a savepoint of one BEGIN IMMEDIATE transaction,
+// commits once and wakes their callers; then the writes queued meanwhile.
 // Each call still returns only after the commit that made its write durable. A write that fails
 // is rolled back to its savepoint and fails alone; the group's other writes commit.
 class SqliteStore final : public Store {
@@ -282,9 +284,14 @@ class SqliteStore final : public Store {
   };
   // Runs `body` (which writes through the cached statements and must neither begin nor end a
   // transaction) in the next commit group and returns once that group committed: the body's own
-  // error (its writes rolled back), the commit's error, or success. Takes mutex_ itself; the
-  // body runs with it held, on whichever thread leads the group.
+  // error (its writes rolled back), the commit's error, or success. The body runs on the writer
+  // thread with mutex_ held.
   Result<void> write_grouped(const std::function<Result<void>()>& body);
+  // The writer thread: commits the queued writes group after group until the store closes.
+  void write_loop();
+  // Requires: group_mutex_ held. Starts the writer thread unless it runs: open() starts it for
+  // a store opened for writing, write_grouped() for any other.
+  void start_writer_locked();
   // Requires: mutex_ held. Runs the bodies of `group` in as few transactions as storage errors
   // allow (one when nothing fails at the storage level) and sets each one's result.
   void commit_group_locked(const std::vector<PendingWrite*>& group);
@@ -321,11 +328,17 @@ class SqliteStore final : public Store {
   std::unique_ptr<Checkpointer> checkpointer_;
   // See restart_long_log_locked; tests lower it.
   std::atomic<int> max_log_frames_{kMaxLogFrames};
-  // Writes waiting for a commit, oldest first; the front one leads the next group.
+  // Writes waiting for a commit, oldest first; a group stays at the front while it commits.
   std::mutex group_mutex_;
-  // Shared with the leader that answers them, so that it can wake each after letting go of
-  // group_mutex_ even when the writer already saw `done` and returned.
+  // Shared with the writer thread that answers them, so that it can wake each after letting go
+  // of group_mutex_ even when the caller already saw `done` and returned.
   std::deque<std::shared_ptr<PendingWrite>> group_queue_;  // GUARDED_BY(group_mutex_)
+  // Wakes the writer thread when a write arrives at an empty queue, or the store closes.
+  std::condition_variable writer_wake_;
+  bool writer_stopping_ = false;  // GUARDED_BY(group_mutex_)
+  // Started by open() (a read-only store has none); joined by the destructor, first, before
+  // anything it uses goes. GUARDED_BY(group_mutex_)
+  std::thread writer_;
 };
 
 }  // namespace carepath::store
