@@ -574,9 +574,9 @@ Result<ImportReport> import_file(Store& store, const ImportContext& context,
   std::vector<ImportedCase> batch;
   batch.reserve(options.batch_size);
   // What an import that stops at a batch has done: the batches before it stay.
-  const auto written_up_to = [&](std::size_t line, Error e) -> Error {
-    e.message = "writing the cases up to line " + std::to_string(line) + " failed: " + e.message +
-                ". The " + std::to_string(report.cases) +
+  const auto written_up_to = [&](std::size_t failed_line, Error e) -> Error {
+    e.message = "writing the cases up to line " + std::to_string(failed_line) +
+                " failed: " + e.message + ". The " + std::to_string(report.cases) +
                 " cases before them (the first lines of the file) were written and stay, each "
                 "whole; the rest were not. Import the rest once the problem is fixed";
     return e;

@@ -36,9 +36,9 @@ class Checkpointer;  // sqlite_checkpoint.hpp
 //
 // Group commit: case changes (create_case, update_case, erase and the step, task and timer
 // finishes) and audit appends made by concurrent threads share one transaction, and so one fsync.
-// A writer thread of the store's own (cp-writer) takes every write
-// queued (up to kMaxGroup), runs each inside a savepoint of one BEGIN IMMEDIATE transaction,
-// commits once and wakes their callers; then the writes queued meanwhile.
+// A writer thread of the store's own (cp-writer) takes every write queued (up to kMaxGroup), runs
+// each inside a savepoint of one BEGIN IMMEDIATE transaction, commits once and wakes their
+// callers; then the writes queued meanwhile.
 // Each call still returns only after the commit that made its write durable. A write that fails
 // is rolled back to its savepoint and fails alone; the group's other writes commit.
 class SqliteStore final : public Store {
