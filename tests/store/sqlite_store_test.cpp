@@ -1444,6 +1444,69 @@ TEST(GroupCommit, WritesQueuedBehindALeaderCommitTogetherAndFailAlone) {
   }
 }
 
+// The writer wakes a group's first caller and each woken caller wakes two more: in a group of 40
+// (five levels of that tree) every caller returns, each with its own write's result.
+TEST(GroupCommit, EveryCallerOfALargeGroupIsWokenWithItsOwnResult) {
+  test::TempDir dir;
+  auto store = open_store((dir / "cases.db").string());
+  ASSERT_TRUE(store);
+  const auto groups_before = metrics::engine().db_commit_group.count({});
+  constexpr std::size_t kWriters = 40;
+  const std::set<std::size_t> failing = {0, 17, 39};  // the tree's root, a middle and a leaf
+
+  std::thread leader([&] {
+    auto written = GroupCommitProbe::write(*store, [&]() -> Result<void> {
+      GroupCommitProbe::wait_queued(*store, 1 + kWriters);
+      return {};
+    });
+    EXPECT_TRUE(written) << written.error().message;
+  });
+  GroupCommitProbe::wait_queued(*store, 1);
+  std::vector<Result<void>> results(kWriters);
+  std::atomic<std::size_t> returned{0};
+  std::vector<std::thread> writers;
+  for (std::size_t i = 0; i < kWriters; ++i) {
+    writers.emplace_back([&, i] {
+      // Queued one after another, so that the group's order is the writers' order.
+      GroupCommitProbe::wait_queued(*store, 1 + i);
+      results[i] = GroupCommitProbe::write(*store, [&, i]() -> Result<void> {
+        if (auto put = GroupCommitProbe::put(*store, "writer" + std::to_string(i)); !put) {
+          return put;
+        }
+        if (failing.contains(i)) {
+          return make_error(Errc::conflict, "write " + std::to_string(i) + " fails");
+        }
+        return {};
+      });
+      ++returned;
+    });
+  }
+  // A caller nobody wakes would wait for ever: fail clearly instead of hanging.
+  for (int i = 0; i < 30'000 && returned.load() < kWriters; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (returned.load() < kWriters) {
+    ADD_FAILURE() << kWriters - returned.load() << " of " << kWriters
+                  << " callers were never woken";
+    std::abort();  // their threads wait on the store: neither joinable nor safe to leave
+  }
+  leader.join();
+  for (auto& writer : writers) {
+    writer.join();
+  }
+
+  EXPECT_EQ(metrics::engine().db_commit_group.count({}) - groups_before, 2U)
+      << "the leader's group, then one group of all the writers queued behind it";
+  for (std::size_t i = 0; i < kWriters; ++i) {
+    if (failing.contains(i)) {
+      ASSERT_FALSE(results[i]) << "writer " << i;
+      EXPECT_EQ(results[i].error().message, "write " + std::to_string(i) + " fails");
+    } else {
+      EXPECT_TRUE(results[i]) << "writer " << i << ": " << results[i].error().message;
+    }
+  }
+}
+
 // Two changes of one case in one group: the first commits, the second finds the version moved
 // and fails with precondition_failed, as it would in separate transactions.
 TEST(GroupCommit, TwoChangesOfOneCaseInOneGroupDoNotRace) {

@@ -2,6 +2,7 @@
 // PRAGMA user_version and migrated when the file is opened.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -281,6 +282,9 @@ class SqliteStore final : public Store {
     Result<void> result{};
     bool done = false;
     std::condition_variable wake{};
+    // The writes of the same group this one's caller wakes once it is woken itself (a binary
+    // tree over the group: the writer wakes only the first). Set with `done`.
+    std::array<std::shared_ptr<PendingWrite>, 2> wakes_next{};
   };
   // Runs `body` (which writes through the cached statements and must neither begin nor end a
   // transaction) in the next commit group and returns once that group committed: the body's own
